@@ -1,0 +1,348 @@
+// Package report is the versioned model of a drill's results: report.json. It imports nothing
+// from internal/, so any tool can read reports with it, and every view (terminal table, HTML,
+// JUnit, comparison) is rendered from it alone.
+//
+// Times are milliseconds (float) relative to the drill's start unless a field says otherwise;
+// units are in field names. Tokens appear only as fingerprints: the first 12 hex digits of the
+// SHA-256 of the token.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// SchemaVersion is the version of the report.json format written by this package. It changes
+// (major) when a field is removed or changes meaning, (minor) when fields are added.
+const SchemaVersion = "1.0"
+
+// Verdicts.
+const (
+	Pass = "PASS"
+	Fail = "FAIL"
+	// Error is the verdict of a drill that could not run to the end (interrupted, system failed
+	// to start mid-way); its figures are partial.
+	Error = "ERROR"
+)
+
+// Report is the whole of report.json.
+type Report struct {
+	// SchemaVersion is SchemaVersion at the time of writing.
+	SchemaVersion string `json:"schema_version"`
+	// Tool names the program and version that wrote the report.
+	Tool Tool `json:"tool"`
+	// Scenario describes the scenario as run.
+	Scenario Scenario `json:"scenario"`
+	// Verdict is PASS when every expectation held, FAIL when one did not, ERROR when the drill
+	// could not complete.
+	Verdict string `json:"verdict"`
+	// Reason explains an ERROR verdict (empty otherwise).
+	Reason string `json:"reason,omitempty"`
+	// Headline is one sentence for a human reader.
+	Headline string `json:"headline"`
+	// StartedAt and FinishedAt are wall-clock instants of the drill.
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	// DurationMS is the drill's length on the harness's monotonic clock.
+	DurationMS float64 `json:"duration_ms"`
+	// Environment describes where the system ran.
+	Environment Environment `json:"environment"`
+	// Tokens describes the credential population.
+	Tokens Tokens `json:"tokens"`
+	// Recall describes the recall action.
+	Recall Recall `json:"recall"`
+	// Faults lists every fault with its window (empty without chaos).
+	Faults []Fault `json:"faults"`
+	// Components holds per-component figures, in scenario order.
+	Components []Component `json:"components"`
+	// Overall aggregates all probed components.
+	Overall Summary `json:"overall"`
+	// Slowest names the component with the largest TTC upper bound (or one that did not
+	// converge), empty if nothing was measured.
+	Slowest string `json:"slowest,omitempty"`
+	// Findings lists what a reader must look at first: resurrections, fail-open, false rejects,
+	// not-converged pairs, recalls that never took effect at the source, never-accepted victims.
+	Findings []Finding `json:"findings"`
+	// Expectations lists each expectation with what was observed.
+	Expectations []Expectation `json:"expectations"`
+	// Probes gives probe totals.
+	Probes Probes `json:"probes"`
+	// Timeline is, per component, the share of recalled credentials still accepted over time.
+	Timeline []Series `json:"timeline"`
+	// CDF is, per component, the distribution of TTC upper bounds.
+	CDF []Series `json:"cdf"`
+	// Logs is the tail of the drill's log (no secrets).
+	Logs []string `json:"logs,omitempty"`
+}
+
+// Tool names the program that wrote a report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// GoVersion is the Go toolchain that built it.
+	GoVersion string `json:"go_version,omitempty"`
+}
+
+// Scenario describes the scenario as run.
+type Scenario struct {
+	Name string `json:"name"`
+	// File is the scenario file's path as given.
+	File string `json:"file,omitempty"`
+	// Seed is the seed actually used (scenario's, or --seed).
+	Seed int64 `json:"seed"`
+	// Source is the scenario text as run, with ${VAR} references left unexpanded.
+	Source string `json:"source,omitempty"`
+}
+
+// Environment describes the runtime.
+type Environment struct {
+	// Runtime is embedded, docker or external.
+	Runtime string `json:"runtime"`
+	// StartupMS is how long the whole system took to become healthy.
+	StartupMS float64 `json:"startup_ms"`
+	// Components gives per-component startup and endpoint information.
+	Components []EnvComponent `json:"components"`
+}
+
+// EnvComponent is one component as started.
+type EnvComponent struct {
+	Name      string  `json:"name"`
+	Kind      string  `json:"kind"`
+	Use       string  `json:"use,omitempty"`
+	Image     string  `json:"image,omitempty"`
+	Endpoint  string  `json:"endpoint,omitempty"`
+	StartupMS float64 `json:"startup_ms"`
+}
+
+// Tokens describes the credential population.
+type Tokens struct {
+	Grant    string `json:"grant"`
+	Victims  int    `json:"victims"`
+	Controls int    `json:"controls"`
+	Users    int    `json:"users"`
+	Clients  int    `json:"clients"`
+	// MintMS is how long minting took.
+	MintMS float64 `json:"mint_ms"`
+	// NeverAccepted counts victims never seen accepted before the trigger at some component
+	// they were probed at; such (component, credential) pairs measure nothing.
+	NeverAccepted int `json:"never_accepted"`
+	// Sample lists a few victim fingerprints, for cross-reference with logs.
+	Sample []string `json:"sample,omitempty"`
+}
+
+// Recall describes the recall action.
+type Recall struct {
+	// Action is the action kind (revoke-tokens, revoke-users, ...).
+	Action string `json:"action"`
+	// Mode is how it was sent (batch, one-by-one), when the action has modes.
+	Mode string `json:"mode,omitempty"`
+	// Credentials is how many credentials the action recalled.
+	Credentials int `json:"credentials"`
+	// SentAtMS is when the first request of the action was sent.
+	SentAtMS float64 `json:"sent_at_ms"`
+	// AcknowledgedAtMS is when the last acknowledgement arrived: every credential's own R(t)
+	// lies in [SentAtMS, AcknowledgedAtMS].
+	AcknowledgedAtMS float64 `json:"acknowledged_at_ms"`
+	// AckSpreadMS is AcknowledgedAtMS minus the first acknowledgement.
+	AckSpreadMS float64 `json:"ack_spread_ms"`
+	// Failed counts credentials whose recall request failed (not acknowledged).
+	Failed int `json:"failed"`
+	// Confirmed counts credentials confirmed revoked at the source by introspection (when asked).
+	Confirmed int `json:"confirmed,omitempty"`
+	// Ineffective counts credentials acknowledged but still active at the source.
+	Ineffective int `json:"ineffective,omitempty"`
+}
+
+// Fault is one fault with its window.
+type Fault struct {
+	Name    string  `json:"name"`
+	Fault   string  `json:"fault"`
+	Target  string  `json:"target"`
+	StartMS float64 `json:"start_ms"`
+	// EndMS is when the revert completed (0 if it never did).
+	EndMS float64 `json:"end_ms"`
+	Error string  `json:"error,omitempty"`
+}
+
+// Stats is a distribution of TTC upper bounds with its resolution.
+type Stats struct {
+	// Count is the number of converged (component, credential) pairs.
+	Count int     `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+	// ResolutionMS is the width of the bracket behind each figure: the median bracket width
+	// over the converged pairs, and ResolutionMaxMS the largest.
+	ResolutionMS    float64 `json:"resolution_ms"`
+	ResolutionMaxMS float64 `json:"resolution_max_ms"`
+	// LowerP50 is the median of the lower ends of the brackets (what the component might have
+	// achieved at best).
+	LowerP50 float64 `json:"lower_p50"`
+}
+
+// Summary is the set of figures reported per component and overall.
+type Summary struct {
+	// TTCMS is the time to consistency, in milliseconds: upper bounds s_k + lat_k − R(t).
+	TTCMS Stats `json:"ttc_ms"`
+	// Pairs is the number of (component, victim) pairs measured (baseline accepted).
+	Pairs        int `json:"pairs"`
+	Converged    int `json:"converged"`
+	NotConverged int `json:"not_converged"`
+	// StaleAccepts counts probes sent after R(t) that were accepted.
+	StaleAccepts int `json:"stale_accepts"`
+	// StaleWindowMS is the largest TTC (the stale window).
+	StaleWindowMS  float64 `json:"stale_window_ms"`
+	Resurrections  int     `json:"resurrections"`
+	FalseRejects   int     `json:"false_rejects"`
+	Errors         int     `json:"errors"`
+	FailOpen       int     `json:"fail_open"`
+	Probes         int     `json:"probes"`
+	Accepts        int     `json:"accepts"`
+	Rejects        int     `json:"rejects"`
+	NeverAccepted  int     `json:"never_accepted"`
+	ProbeLatencyMS Stats   `json:"probe_latency_ms"`
+}
+
+// Component is one component's figures.
+type Component struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Probed is false for components that were not probed (the issuer when only gateways are).
+	Probed bool `json:"probed"`
+	Summary
+	// GroundTruth, when the system recorded it (reference stack), compares the measurement
+	// with the instants the component actually started enforcing.
+	GroundTruth *GroundTruth `json:"ground_truth,omitempty"`
+}
+
+// GroundTruth compares measured brackets with recorded enforcement instants.
+type GroundTruth struct {
+	// Checked is the number of converged pairs with a recorded instant.
+	Checked int `json:"checked"`
+	// Within is how many recorded instants fell inside the measured bracket.
+	Within int `json:"within"`
+	// TTCMS is the distribution of true TTCs (recorded instant − R(t)).
+	TTCMS Stats `json:"ttc_ms"`
+}
+
+// Finding severities.
+const (
+	Critical = "critical"
+	Warning  = "warning"
+	Info     = "info"
+)
+
+// Finding is something a reader must look at.
+type Finding struct {
+	// Kind: resurrection, fail_open, false_reject, not_converged, ineffective_recall,
+	// never_accepted, recall_failed.
+	Kind      string `json:"kind"`
+	Severity  string `json:"severity"`
+	Component string `json:"component,omitempty"`
+	// Count is how many pairs or probes this finding covers.
+	Count int `json:"count"`
+	// Message is a sentence for a human reader.
+	Message string `json:"message"`
+	// Tokens lists up to a few fingerprints concerned.
+	Tokens []string `json:"tokens,omitempty"`
+	// AtMS is the first instant it was seen, if meaningful.
+	AtMS float64 `json:"at_ms,omitempty"`
+}
+
+// Expectation is one expectation and its outcome.
+type Expectation struct {
+	// Expr is the expression as written in the scenario.
+	Expr string `json:"expr"`
+	// Observed is the value the left-hand side evaluated to (milliseconds for durations),
+	// null when it could not be evaluated (e.g. p99 of a component that never converged).
+	Observed *float64 `json:"observed"`
+	// ObservedText renders Observed with its unit and resolution, e.g. "1.84s ±12ms".
+	ObservedText string `json:"observed_text"`
+	// Bound is the right-hand side (milliseconds for durations).
+	Bound float64 `json:"bound"`
+	Pass  bool    `json:"pass"`
+	// Message explains a failure.
+	Message string `json:"message,omitempty"`
+}
+
+// Probes gives probe totals.
+type Probes struct {
+	Total int `json:"total"`
+	// RatePerSec is the achieved probe rate over the traffic phase.
+	RatePerSec float64 `json:"rate_per_sec"`
+	// TargetRatePerSec is the scenario's rate.
+	TargetRatePerSec float64 `json:"target_rate_per_sec"`
+	// AfterRecall counts probes sent after the first acknowledgement.
+	AfterRecall int `json:"after_recall"`
+	// Dropped counts results lost (e.g. the tracker's queue overflowed); should be 0.
+	Dropped int `json:"dropped"`
+}
+
+// Series is a named series of points, for charts.
+type Series struct {
+	Component string  `json:"component"`
+	Points    []Point `json:"points"`
+}
+
+// Point is one (x, y) point. In Timeline, X is milliseconds relative to the recall's first
+// acknowledgement and Y the share (0..1) of recalled credentials accepted in that bucket; in CDF,
+// X is TTC milliseconds and Y the cumulative share (0..1) of pairs.
+type Point struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// Write writes r as indented JSON.
+func (r *Report) Write(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteFile writes r as indented JSON to path, atomically (temp file + rename).
+func (r *Report) WriteFile(path string) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := r.Write(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write report: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Read reads a report.json, refusing a different major schema version.
+func Read(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("read report %s: %w", path, err)
+	}
+	if major(r.SchemaVersion) != major(SchemaVersion) {
+		return nil, fmt.Errorf("read report %s: schema_version %q, this tool reads %s.x", path, r.SchemaVersion, major(SchemaVersion))
+	}
+	return &r, nil
+}
+
+func major(v string) string {
+	for i := range len(v) {
+		if v[i] == '.' {
+			return v[:i]
+		}
+	}
+	return v
+}
