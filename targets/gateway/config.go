@@ -1,0 +1,235 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/recall-drills/recall/targets/truth"
+)
+
+// Strategy is how a gateway learns of recalls.
+type Strategy string
+
+// The strategies found in the field.
+const (
+	// Push subscribes to revocation.EventSubject on NATS and applies each recall as it arrives;
+	// it resyncs from GET /revocations on start, after every reconnect and on a version gap, and
+	// polls the list every PollInterval while NATS is disconnected.
+	Push Strategy = "push"
+	// Poll fetches GET /revocations?since=V every PollInterval.
+	Poll Strategy = "poll"
+	// Introspect asks the issuer (RFC 7662) about each token and caches positive answers for
+	// CacheTTL.
+	Introspect Strategy = "introspect"
+	// JWTOnly checks signature and claims only: it never learns of a recall.
+	JWTOnly Strategy = "jwt-only"
+)
+
+// Strategies lists every strategy, for validation.
+var Strategies = []Strategy{Push, Poll, Introspect, JWTOnly}
+
+// FailMode is what a gateway does with a token whose revocation status it cannot learn because
+// its revocation source is unreachable.
+type FailMode string
+
+// The fail modes.
+const (
+	// FailClosed answers 503 with Retry-After: 1 (the default).
+	FailClosed FailMode = "closed"
+	// FailOpen accepts on signature and claims alone and counts the request in
+	// <namespace>_fail_open_accepts_total.
+	FailOpen FailMode = "open"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	// DefaultAudience is the aud a token must carry.
+	DefaultAudience = "recall-api"
+	// DefaultPollInterval is how often Poll fetches the revocation list, and how often Push
+	// polls it while NATS is disconnected.
+	DefaultPollInterval = 2 * time.Second
+	// DefaultCacheTTL is how long Introspect honours a positive introspection answer.
+	DefaultCacheTTL = 5 * time.Second
+	// DefaultNegativeCacheTTL is how long Introspect remembers a negative answer. Recalls are
+	// never undone, so a negative answer cannot become positive; the short TTL only protects
+	// the issuer from victims retried at full rate.
+	DefaultNegativeCacheTTL = time.Second
+	// DefaultJWKSTTL is how long fetched signing keys are used before a background refetch.
+	DefaultJWKSTTL = 5 * time.Minute
+	// DefaultJWKSMinRefresh is the least time between two JWKS fetches triggered by unknown
+	// key ids.
+	DefaultJWKSMinRefresh = time.Second
+	// DefaultTimeout bounds each call to the issuer (JWKS, list, introspection).
+	DefaultTimeout = 2 * time.Second
+	// DefaultStalenessFactor times PollInterval is the default MaxStaleness.
+	DefaultStalenessFactor = 3
+	// DefaultVerifiedCacheSize is how many verified tokens the Validator remembers, keyed by
+	// the SHA-256 of the raw token, so that a token seen again skips ES256 verification.
+	DefaultVerifiedCacheSize = 16384
+	// DefaultIntrospectCacheSize bounds the introspection cache (entries).
+	DefaultIntrospectCacheSize = 1 << 17
+	// DefaultReconnectWait is the pause between two NATS reconnect attempts.
+	DefaultReconnectWait = 250 * time.Millisecond
+	// DefaultMetricsNamespace prefixes every metric name.
+	DefaultMetricsNamespace = "gateway"
+)
+
+// Config configures a Gateway or a Guard. Zero fields take the Default* values.
+type Config struct {
+	// Name is the component name: the "component" label of every metric and the name of the
+	// truth log.
+	Name string
+	// Strategy is how recalls are learnt. Required.
+	Strategy Strategy
+	// IssuerURL is the issuer's base URL: {IssuerURL}/jwks, /introspect, /revocations.
+	IssuerURL string
+	// Issuer is the expected iss claim (default IssuerURL).
+	Issuer string
+	// Audience is the expected aud (default DefaultAudience).
+	Audience string
+	// Upstream is the URL requests are reverse-proxied to once accepted; empty: the gateway
+	// answers 200 {"sub","scope","gateway"} itself.
+	Upstream string
+	// NATSURL is the NATS server for Push.
+	NATSURL string
+	// PollInterval is the Poll period (default DefaultPollInterval); Push uses it as its
+	// polling period while NATS is disconnected.
+	PollInterval time.Duration
+	// CacheTTL is how long Introspect honours a positive answer (default DefaultCacheTTL); the
+	// entry never outlives the token's exp.
+	CacheTTL time.Duration
+	// NegativeCacheTTL is how long Introspect remembers a negative answer (default
+	// DefaultNegativeCacheTTL; negative disables).
+	NegativeCacheTTL time.Duration
+	// ClientID and ClientSecret authenticate introspection calls (HTTP Basic).
+	ClientID, ClientSecret string
+	// JWKSTTL is how long fetched keys are used before a background refetch (default
+	// DefaultJWKSTTL). An unknown kid triggers a refetch at most every JWKSMinRefresh.
+	JWKSTTL time.Duration
+	// JWKSMinRefresh rate-limits refetches caused by unknown kids (default
+	// DefaultJWKSMinRefresh).
+	JWKSMinRefresh time.Duration
+	// FailMode says what to do when the revocation source is unreachable (default FailClosed).
+	FailMode FailMode
+	// MaxStaleness is how long Poll and Push may go without a successful sync before the
+	// source counts as unreachable (Push: only while NATS is disconnected). Default
+	// DefaultStalenessFactor*PollInterval.
+	MaxStaleness time.Duration
+	// Leeway is the clock skew allowed on exp, nbf and iat (default 0).
+	Leeway time.Duration
+	// Timeout bounds each call to the issuer (default DefaultTimeout).
+	Timeout time.Duration
+	// VerifiedCacheSize bounds the Validator's cache of verified tokens (default
+	// DefaultVerifiedCacheSize; negative disables it).
+	VerifiedCacheSize int
+	// ReconnectWait is the pause between NATS reconnect attempts (default
+	// DefaultReconnectWait).
+	ReconnectWait time.Duration
+	// MetricsNamespace prefixes metric names (default DefaultMetricsNamespace).
+	MetricsNamespace string
+	// Logger receives operational logs (default: discarded). Tokens appear only as
+	// fingerprints.
+	Logger *slog.Logger
+	// Registry, when set, also receives the metrics; they are always served by the
+	// component's own /metrics from a private registry. Never the global registry.
+	Registry prometheus.Registerer
+	// Truth is the upstream ground truth (the issuer's) an Introspect gateway defers to.
+	Truth truth.Source
+}
+
+// withDefaults returns c with defaults applied, or an error naming the first bad field.
+func (c Config) withDefaults() (Config, error) {
+	if c.Name == "" {
+		c.Name = "gateway"
+	}
+	switch c.Strategy {
+	case Push, Poll, Introspect, JWTOnly:
+	case "":
+		return c, fmt.Errorf("strategy: required (one of %s)", strategyNames())
+	default:
+		return c, fmt.Errorf("strategy: unknown %q (one of %s)", c.Strategy, strategyNames())
+	}
+	if c.IssuerURL == "" {
+		return c, fmt.Errorf("issuer url: required")
+	}
+	u, err := url.Parse(c.IssuerURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("issuer url: %q is not an absolute http(s) URL", c.IssuerURL)
+	}
+	c.IssuerURL = strings.TrimRight(c.IssuerURL, "/")
+	if c.Issuer == "" {
+		c.Issuer = c.IssuerURL
+	}
+	if c.Audience == "" {
+		c.Audience = DefaultAudience
+	}
+	if c.Upstream != "" {
+		u, err := url.Parse(c.Upstream)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return c, fmt.Errorf("upstream: %q is not an absolute URL", c.Upstream)
+		}
+	}
+	if c.Strategy == Push && c.NATSURL == "" {
+		return c, fmt.Errorf("nats url: required for strategy push")
+	}
+	if c.Strategy == Introspect && c.ClientID == "" {
+		return c, fmt.Errorf("client id: required for strategy introspect")
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = DefaultCacheTTL
+	}
+	if c.NegativeCacheTTL == 0 {
+		c.NegativeCacheTTL = DefaultNegativeCacheTTL
+	}
+	if c.JWKSTTL <= 0 {
+		c.JWKSTTL = DefaultJWKSTTL
+	}
+	if c.JWKSMinRefresh <= 0 {
+		c.JWKSMinRefresh = DefaultJWKSMinRefresh
+	}
+	switch c.FailMode {
+	case "":
+		c.FailMode = FailClosed
+	case FailClosed, FailOpen:
+	default:
+		return c, fmt.Errorf("fail mode: unknown %q (one of closed, open)", c.FailMode)
+	}
+	if c.MaxStaleness <= 0 {
+		c.MaxStaleness = DefaultStalenessFactor * c.PollInterval
+	}
+	if c.Leeway < 0 {
+		return c, fmt.Errorf("leeway: negative")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.VerifiedCacheSize == 0 {
+		c.VerifiedCacheSize = DefaultVerifiedCacheSize
+	}
+	if c.ReconnectWait <= 0 {
+		c.ReconnectWait = DefaultReconnectWait
+	}
+	if c.MetricsNamespace == "" {
+		c.MetricsNamespace = DefaultMetricsNamespace
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func strategyNames() string {
+	s := make([]string, len(Strategies))
+	for i, st := range Strategies {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
