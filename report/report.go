@@ -11,7 +11,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -267,7 +270,18 @@ type Expectation struct {
 	Pass  bool    `json:"pass"`
 	// Message explains a failure.
 	Message string `json:"message,omitempty"`
+	// Severity is SeverityFail (the default when empty) or SeverityWarn: a warn expectation that
+	// does not hold is shown but does not fail the verdict.
+	Severity string `json:"severity,omitempty"`
 }
+
+// Expectation severities.
+const (
+	// SeverityFail marks an expectation whose failure fails the drill (the default).
+	SeverityFail = "fail"
+	// SeverityWarn marks an expectation whose failure is reported but does not fail the drill.
+	SeverityWarn = "warn"
+)
 
 // Probes gives probe totals.
 type Probes struct {
@@ -345,4 +359,203 @@ func major(v string) string {
 		}
 	}
 	return v
+}
+
+// The helpers below are shared by the views (report/text, report/html, report/junit,
+// report/compare), which may import nothing but this package; they read the model, they do
+// not change it.
+
+// FormatMS renders a duration given in milliseconds for a human reader: milliseconds under one
+// second ("0.35ms", "2.5ms", "12ms"), seconds with two decimals from one second up ("1.84s").
+// NaN and infinities render as "n/a".
+func FormatMS(ms float64) string {
+	if math.IsNaN(ms) || math.IsInf(ms, 0) {
+		return "n/a"
+	}
+	sign := ""
+	if ms < 0 {
+		sign, ms = "-", -ms
+	}
+	switch {
+	case ms == 0:
+		return "0ms"
+	case ms < 1:
+		return sign + strconv.FormatFloat(ms, 'f', 2, 64) + "ms"
+	case ms < 9.95:
+		return sign + strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
+	case ms < 999.5:
+		return sign + strconv.FormatFloat(ms, 'f', 0, 64) + "ms"
+	default:
+		return sign + strconv.FormatFloat(ms/1000, 'f', 2, 64) + "s"
+	}
+}
+
+// FormatMSRes renders a figure with its resolution, "1.84s ±12ms"; without the "±" part when
+// the resolution is zero.
+func FormatMSRes(ms, resolutionMS float64) string {
+	if resolutionMS <= 0 || math.IsNaN(resolutionMS) {
+		return FormatMS(ms)
+	}
+	return FormatMS(ms) + " ±" + FormatMS(resolutionMS)
+}
+
+// Get returns the statistic named stat ("p50", "p90", "p99" or "max") and whether s has it:
+// false for another name and when s counts no converged pair.
+func (s Stats) Get(stat string) (float64, bool) {
+	if s.Count == 0 {
+		return 0, false
+	}
+	switch stat {
+	case "p50":
+		return s.P50, true
+	case "p90":
+		return s.P90, true
+	case "p99":
+		return s.P99, true
+	case "max":
+		return s.Max, true
+	}
+	return 0, false
+}
+
+// Warn reports whether e has severity SeverityWarn.
+func (e Expectation) Warn() bool { return e.Severity == SeverityWarn }
+
+// TTCMetric is the canonical name of the time-to-consistency metric in expectation expressions;
+// "ttc" is an alias that ParseExpr rewrites to it.
+const TTCMetric = "time_to_consistency"
+
+// Expr is an expectation expression split into its parts, as read by ParseExpr.
+type Expr struct {
+	// Metric is the metric name, with the alias "ttc" rewritten to TTCMetric.
+	Metric string
+	// Stat is the statistic after the dot ("p99", "max"), empty if none.
+	Stat string
+	// Labels holds the selector's labels, e.g. {"component": "edge-poll"}; nil if none.
+	Labels map[string]string
+	// Op is the comparison: "<", "<=", ">", ">=", "==" or "!=".
+	Op string
+	// Bound is the right-hand side as written, e.g. "2.5s".
+	Bound string
+}
+
+// ParseExpr splits an expectation expression such as
+//
+//	time_to_consistency.p99{component="edge-poll"} < 2.5s
+//
+// into its parts. It is a lenient reader for the views, not the scenario's grammar (which lives
+// with the scenario loader): the statistic may come before or after the selector, and ok is
+// false for anything it does not recognise.
+func ParseExpr(s string) (e Expr, ok bool) {
+	opAt, opLen, inSelector := -1, 0, false
+	for i := 0; i < len(s) && opAt < 0; i++ {
+		switch c := s[i]; {
+		case c == '"': // skip quoted label values
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 {
+				return Expr{}, false
+			}
+			i += j + 1
+		case c == '{':
+			inSelector = true
+		case c == '}':
+			inSelector = false
+		case inSelector:
+		case c == '<' || c == '>' || c == '=' || c == '!':
+			opAt, opLen = i, 1
+			if i+1 < len(s) && s[i+1] == '=' {
+				opLen = 2
+			}
+		}
+	}
+	if opAt < 0 {
+		return Expr{}, false
+	}
+	e.Op = s[opAt : opAt+opLen]
+	if e.Op == "=" || e.Op == "!" {
+		return Expr{}, false
+	}
+	e.Bound = strings.TrimSpace(s[opAt+opLen:])
+	lhs := strings.TrimSpace(s[:opAt])
+	if e.Bound == "" || lhs == "" {
+		return Expr{}, false
+	}
+	if i := strings.IndexByte(lhs, '{'); i >= 0 {
+		j := strings.LastIndexByte(lhs, '}')
+		if j < i {
+			return Expr{}, false
+		}
+		labels, ok := parseLabels(lhs[i+1 : j])
+		if !ok {
+			return Expr{}, false
+		}
+		e.Labels = labels
+		lhs = lhs[:i] + lhs[j+1:]
+	}
+	name, stat, _ := strings.Cut(strings.TrimSpace(lhs), ".")
+	if name == "" || strings.ContainsAny(name, " \t") || strings.ContainsAny(stat, " \t.") {
+		return Expr{}, false
+	}
+	if name == "ttc" {
+		name = TTCMetric
+	}
+	e.Metric, e.Stat = name, stat
+	return e, true
+}
+
+func parseLabels(s string) (map[string]string, bool) {
+	labels := map[string]string{}
+	for s = strings.TrimSpace(s); s != ""; {
+		k, rest, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, false
+		}
+		rest = strings.TrimSpace(rest)
+		if len(rest) < 2 || rest[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		labels[strings.TrimSpace(k)] = rest[1 : end+1]
+		s = strings.TrimSpace(rest[end+2:])
+		s = strings.TrimSpace(strings.TrimPrefix(s, ","))
+	}
+	return labels, true
+}
+
+// SLO is an expectation that bounds a component's time to consistency from above.
+type SLO struct {
+	Expectation
+	// Expr is the expectation's parsed expression; Expr.Stat names the bounded statistic.
+	Expr Expr
+	// Global is true when the expression names no component, so it applies to all of them.
+	Global bool
+}
+
+// SLOs returns the expectations that bound component's TTC from above ("<" or "<="): those
+// naming the component, or, when there are none, those naming no component. Order is the
+// report's.
+func (r *Report) SLOs(component string) []SLO {
+	var own, global []SLO
+	for _, x := range r.Expectations {
+		e, ok := ParseExpr(x.Expr)
+		if !ok || e.Metric != TTCMetric || (e.Op != "<" && e.Op != "<=") {
+			continue
+		}
+		if _, ok := (Stats{Count: 1}).Get(e.Stat); !ok {
+			continue
+		}
+		switch c, named := e.Labels["component"]; {
+		case !named:
+			global = append(global, SLO{Expectation: x, Expr: e, Global: true})
+		case c == component:
+			own = append(own, SLO{Expectation: x, Expr: e})
+		}
+	}
+	if len(own) > 0 {
+		return own
+	}
+	return global
 }

@@ -1,0 +1,389 @@
+// Package text renders a drill's report as the plain-text summary printed at the end of
+// `recall run`: a headline verdict line, a table with one row per component, the findings, and
+// the expectations with ✓, ✗ or WARN. It renders from a *report.Report alone.
+//
+// Headline, the one-sentence account of a drill, is shared with the HTML report so that the
+// terminal and the page say the same thing.
+package text
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/recall-drills/recall/report"
+)
+
+// Marks used in the expectations list.
+const (
+	MarkPass = "✓"
+	MarkFail = "✗"
+	MarkWarn = "WARN"
+)
+
+// Summary writes the terminal summary of r to w: the verdict line, the per-component table
+// (TTC figures carry the resolution in the ±RES column), the findings by severity, the
+// expectations and the probe totals. It returns the first write error.
+func Summary(w io.Writer, r *report.Report) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "%s  %s (seed %d)\n", verdictWord(r.Verdict), oneLine(r.Scenario.Name), r.Scenario.Seed)
+	fmt.Fprintf(ew, "      %s\n\n", Headline(r))
+
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	// AlignRight pads every cell on the left; the first two columns read better left-aligned, so
+	// they are padded by hand to the widest entry.
+	nameW, kindW := len("COMPONENT"), len("KIND")
+	for _, c := range r.Components {
+		nameW = max(nameW, runeLen(oneLine(c.Name)))
+		kindW = max(kindW, runeLen(oneLine(c.Kind)))
+	}
+	row := func(cells ...string) {
+		cells[0] = pad(cells[0], nameW)
+		cells[1] = pad(cells[1], kindW)
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(cells, "\t"))
+	}
+	row("COMPONENT", "KIND", "PAIRS", "CONVERGED", "NOT CONV.", "TTC P50", "P90", "P99", "MAX", "±RES",
+		"STALE ACC.", "RESURR.", "FALSE REJ.", "ERRORS")
+	for _, c := range r.Components {
+		row(componentCells(oneLine(c.Name), oneLine(c.Kind), c.Probed, c.Summary)...)
+	}
+	if len(r.Components) > 1 {
+		row(componentCells("(all)", "", true, r.Overall)...)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	if len(r.Findings) > 0 {
+		fmt.Fprintf(ew, "\nFindings (%d):\n", len(r.Findings))
+		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		for _, f := range SortFindings(r.Findings) {
+			comp := f.Component
+			if comp == "" {
+				comp = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", strings.ToUpper(oneLine(f.Severity)), oneLine(f.Kind),
+				oneLine(comp), f.Count, oneLine(f.Message))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(ew, "\nFindings: none\n")
+	}
+
+	if len(r.Expectations) > 0 {
+		failed, warned := CountExpectations(r)
+		fmt.Fprintf(ew, "\nExpectations (%d held, %d failed, %d warning%s):\n", len(r.Expectations)-failed-warned, failed, warned, plural(warned))
+		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		for _, e := range r.Expectations {
+			line := fmt.Sprintf("  %s\t%s\tobserved %s", ExpectationMark(e), oneLine(e.Expr), observed(e))
+			if !e.Pass && e.Message != "" {
+				line += " — " + oneLine(e.Message)
+			}
+			fmt.Fprintln(tw, line)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	p := r.Probes
+	fmt.Fprintf(ew, "\nProbes: %s sent (%s/s of %s/s asked), %s after the recall, %s dropped; drill took %s.\n",
+		Count(p.Total), Count(int(math.Round(p.RatePerSec))), Count(int(math.Round(p.TargetRatePerSec))),
+		Count(p.AfterRecall), Count(p.Dropped), report.FormatMS(r.DurationMS))
+	return ew.err
+}
+
+// componentCells returns one table row for a component or the overall summary.
+func componentCells(name, kind string, probed bool, s report.Summary) []string {
+	if !probed {
+		return []string{name, kind, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}
+	}
+	t := s.TTCMS
+	var p50, p90, p99, mx, res string
+	switch {
+	case t.Count == 0 && s.NotConverged > 0:
+		p50, p90, p99, mx, res = "never", "never", "never", "never", "-"
+	case t.Count == 0:
+		p50, p90, p99, mx, res = "-", "-", "-", "-", "-"
+	default:
+		p50, p90, p99, mx = report.FormatMS(t.P50), report.FormatMS(t.P90), report.FormatMS(t.P99), report.FormatMS(t.Max)
+		res = "±" + report.FormatMS(t.ResolutionMS)
+	}
+	return []string{name, kind, Count(s.Pairs), Count(s.Converged), Count(s.NotConverged), p50, p90, p99, mx, res,
+		Count(s.StaleAccepts), Count(s.Resurrections), Count(s.FalseRejects), Count(s.Errors)}
+}
+
+// Headline returns one sentence for a manager: it names the slowest component and how long it
+// kept honouring recalled credentials against its SLO (the bound of the expectation on that
+// component's TTC, see [report.Report.SLOs]), says why an ERROR drill is partial and how many
+// expectations failed. It does not repeat the verdict.
+func Headline(r *report.Report) string {
+	var parts []string
+	if r.Verdict == report.Error {
+		reason := strings.TrimSuffix(oneLine(r.Reason), ".")
+		if reason == "" {
+			reason = "no reason given"
+		}
+		parts = append(parts, fmt.Sprintf("The drill could not complete (%s), so the figures are partial", reason))
+	}
+	clause := slowestClause(r)
+	if len(parts) > 0 {
+		clause = strings.ToLower(clause[:1]) + clause[1:]
+	}
+	parts = append(parts, clause)
+	failed, warned := CountExpectations(r)
+	switch {
+	case failed > 0:
+		parts = append(parts, fmt.Sprintf("%d of %d expectations failed", failed, len(r.Expectations)))
+	case len(r.Expectations) == 1 && r.Verdict == report.Pass && warned == 0:
+		parts = append(parts, "the one expectation held")
+	case len(r.Expectations) > 0 && r.Verdict == report.Pass:
+		parts = append(parts, fmt.Sprintf("all %d expectations held", len(r.Expectations)-warned))
+	}
+	if warned > 0 {
+		parts = append(parts, fmt.Sprintf("%d warning%s", warned, plural(warned)))
+	}
+	return strings.Join(parts, "; ") + "."
+}
+
+// slowestClause is the part of the headline about the slowest component.
+func slowestClause(r *report.Report) string {
+	c, ok := Slowest(r)
+	if !ok {
+		return "No component was measured"
+	}
+	name := oneLine(c.Name)
+	t := c.TTCMS
+	if c.NotConverged > 0 {
+		if t.Count == 0 {
+			return fmt.Sprintf("The slowest component, %s, never stopped honouring recalled credentials (%d of %d pairs did not converge)",
+				name, c.NotConverged, c.Pairs)
+		}
+		return fmt.Sprintf("The slowest component, %s, still honoured %d of %d recalled credentials when the drill ended (the others within %s)",
+			name, c.NotConverged, c.Pairs, report.FormatMS(t.Max))
+	}
+	s := fmt.Sprintf("The slowest component, %s, honoured recalled credentials for up to %s", name, report.FormatMS(t.Max))
+	slo, ok := HeadlineSLO(r, c)
+	if !ok {
+		return s + " (no SLO set for it)"
+	}
+	v, _ := t.Get(slo.Expr.Stat)
+	word := "within"
+	if !SLOMet(slo, v) {
+		word = "over"
+	}
+	target := "its"
+	if slo.Global {
+		target = "the"
+	}
+	return fmt.Sprintf("%s; its %s of %s is %s %s %s target", s, slo.Expr.Stat, report.FormatMSRes(v, t.ResolutionMS),
+		word, target, slo.Expr.Bound)
+}
+
+// Slowest returns the component named by r.Slowest, or when that is empty or unknown the probed
+// component with the most unconverged pairs, else the largest TTC max.
+func Slowest(r *report.Report) (report.Component, bool) {
+	for _, c := range r.Components {
+		if r.Slowest != "" && c.Name == r.Slowest {
+			return c, true
+		}
+	}
+	best, found := report.Component{}, false
+	for _, c := range r.Components {
+		if !c.Probed || (c.TTCMS.Count == 0 && c.NotConverged == 0) {
+			continue
+		}
+		if !found || c.NotConverged > best.NotConverged ||
+			(c.NotConverged == best.NotConverged && c.TTCMS.Max > best.TTCMS.Max) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// HeadlineSLO picks the SLO a sentence about c quotes: the first failing one, else the first.
+func HeadlineSLO(r *report.Report, c report.Component) (report.SLO, bool) {
+	slos := r.SLOs(c.Name)
+	for _, s := range slos {
+		if v, ok := c.TTCMS.Get(s.Expr.Stat); ok && !SLOMet(s, v) {
+			return s, true
+		}
+	}
+	for _, s := range slos {
+		if _, ok := c.TTCMS.Get(s.Expr.Stat); ok {
+			return s, true
+		}
+	}
+	return report.SLO{}, false
+}
+
+// SLOMet reports whether value (the component's own statistic) meets s. For an SLO that names
+// the component the expectation's own outcome decides; a global one is checked against value.
+func SLOMet(s report.SLO, value float64) bool {
+	if !s.Global {
+		return s.Pass
+	}
+	if s.Expr.Op == "<=" {
+		return value <= s.Bound
+	}
+	return value < s.Bound
+}
+
+// CountExpectations returns how many expectations failed (severity fail) and how many warned
+// (severity warn, did not hold).
+func CountExpectations(r *report.Report) (failed, warned int) {
+	for _, e := range r.Expectations {
+		switch {
+		case e.Pass:
+		case e.Warn():
+			warned++
+		default:
+			failed++
+		}
+	}
+	return failed, warned
+}
+
+// ExpectationMark returns MarkPass, MarkFail or MarkWarn for e.
+func ExpectationMark(e report.Expectation) string {
+	switch {
+	case e.Pass:
+		return MarkPass
+	case e.Warn():
+		return MarkWarn
+	}
+	return MarkFail
+}
+
+func observed(e report.Expectation) string {
+	switch {
+	case e.ObservedText != "":
+		return oneLine(e.ObservedText)
+	case e.Observed != nil:
+		return strconv.FormatFloat(*e.Observed, 'g', -1, 64)
+	}
+	return "nothing (not evaluated)"
+}
+
+// severityRank orders findings: critical, warning, info, anything else.
+func severityRank(s string) int {
+	switch s {
+	case report.Critical:
+		return 0
+	case report.Warning:
+		return 1
+	case report.Info:
+		return 2
+	}
+	return 3
+}
+
+// kindRank orders findings of one severity: what a reader must see first comes first.
+func kindRank(k string) int {
+	for i, x := range []string{"resurrection", "fail_open", "false_reject", "not_converged",
+		"ineffective_recall", "recall_failed", "never_accepted"} {
+		if k == x {
+			return i
+		}
+	}
+	return 100
+}
+
+// SortFindings returns a copy of fs ordered by severity (critical first), then kind
+// (resurrection, fail_open, false_reject, not_converged, ...), keeping the report's order
+// otherwise.
+func SortFindings(fs []report.Finding) []report.Finding {
+	out := append([]report.Finding(nil), fs...)
+	// insertion sort: stable, and findings are few
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && findingLess(out[j], out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func findingLess(a, b report.Finding) bool {
+	if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+		return ra < rb
+	}
+	return kindRank(a.Kind) < kindRank(b.Kind)
+}
+
+// Count renders n with thousands separators: 98,000.
+func Count(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func verdictWord(v string) string {
+	switch v {
+	case report.Pass, report.Fail, report.Error:
+		return v
+	case "":
+		return "UNKNOWN"
+	}
+	return oneLine(v)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// oneLine makes a value from the scenario or the system safe for one terminal line: control
+// characters (newlines, tabs, escape sequences) become spaces, so a component name cannot break
+// the table or drive the terminal.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func runeLen(s string) int { return len([]rune(s)) }
+
+func pad(s string, w int) string {
+	if n := runeLen(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
+// errWriter remembers the first write error and drops later writes.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

@@ -1,0 +1,234 @@
+package text
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/recall-drills/recall/report"
+)
+
+var update = flag.Bool("update", false, "update .golden files")
+
+// The hand-written reports in testdata/ are shared by the other views' tests:
+//
+//	pass.json   PASS, four converging components, no faults, no findings
+//	fail.json   FAIL with findings of every severity, a component that never converged, a warn
+//	            expectation that failed, two faults (one never reverted), ground truth
+//	error.json  ERROR (interrupted), a component not probed, partial convergence, fail-open
+func load(t testing.TB, name string) *report.Report {
+	t.Helper()
+	r, err := report.Read(filepath.Join("testdata", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// golden compares got with testdata/name, rewriting it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+func TestSummaryGolden(t *testing.T) {
+	for _, name := range []string{"pass", "fail", "error"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			if err := Summary(&buf, load(t, name)); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "TestSummary."+name+".golden", buf.Bytes())
+		})
+	}
+}
+
+func TestSummaryContent(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := Summary(&buf, load(t, "fail")); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"FAIL  mass-revocation-under-load (seed 42)\n",
+		"✓  ",    // a held expectation
+		"✗  ",    // a failed one
+		"WARN  ", // the failed warn expectation
+		"never",  // edge-jwt's TTC cells
+		"±12ms",  // resolution
+		"CRITICAL  resurrection",
+		"Expectations (3 held, 3 failed, 1 warning)",
+		"98,000 sent",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	// Findings come critical first, then warning, then info, whatever the report's order.
+	crit, warn, info := strings.Index(out, "CRITICAL"), strings.Index(out, "WARNING"), strings.Index(out, "INFO")
+	if !(crit < warn && warn < info) {
+		t.Errorf("findings not ordered by severity: critical@%d warning@%d info@%d", crit, warn, info)
+	}
+}
+
+func TestSummaryControlCharacters(t *testing.T) {
+	t.Parallel()
+	r := load(t, "pass")
+	r.Components[1].Name = "edge\npush\x1b[31m"
+	var buf bytes.Buffer
+	if err := Summary(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "\x1b") {
+		t.Error("escape sequence from a component name reached the terminal")
+	}
+	if !strings.Contains(buf.String(), "edge push [31m") {
+		t.Errorf("component name not kept on one line:\n%s", buf.String())
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("disk full")
+	}
+	f.n--
+	return len(p), nil
+}
+
+func TestSummaryWriteError(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, 3} {
+		if err := Summary(&failWriter{n: n}, load(t, "fail")); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("after %d writes: err = %v, want disk full", n, err)
+		}
+	}
+}
+
+func TestHeadline(t *testing.T) {
+	t.Parallel()
+	f := func(v float64) *float64 { return &v }
+	conv := func(name string, p99, max float64) report.Component {
+		return report.Component{Name: name, Kind: "gateway", Probed: true, Summary: report.Summary{
+			Pairs: 10, Converged: 10, TTCMS: report.Stats{Count: 10, P50: p99 / 2, P90: p99 * 0.9, P99: p99, Max: max, ResolutionMS: 12}}}
+	}
+	tests := []struct {
+		name string
+		r    report.Report
+		want string
+	}{
+		{
+			name: "pass within own SLO",
+			r: report.Report{Verdict: report.Pass, Slowest: "edge-poll",
+				Components: []report.Component{conv("edge-push", 200, 250), conv("edge-poll", 1840, 2010)},
+				Expectations: []report.Expectation{
+					{Expr: `ttc.p99{component="edge-poll"} < 2.5s`, Observed: f(1840), Bound: 2500, Pass: true}}},
+			want: "The slowest component, edge-poll, honoured recalled credentials for up to 2.01s; its p99 of 1.84s ±12ms is within its 2.5s target; the one expectation held.",
+		},
+		{
+			name: "fail over own SLO",
+			r: report.Report{Verdict: report.Fail, Slowest: "edge-poll",
+				Components: []report.Component{conv("edge-poll", 3100, 3300)},
+				Expectations: []report.Expectation{
+					{Expr: `time_to_consistency.max{component="edge-poll"} < 5s`, Bound: 5000, Pass: true},
+					{Expr: `time_to_consistency.p99{component="edge-poll"} < 2.5s`, Bound: 2500, Pass: false},
+					{Expr: `ttc.p99{component="other"} < 1s`, Bound: 1000, Pass: true}}},
+			want: "The slowest component, edge-poll, honoured recalled credentials for up to 3.30s; its p99 of 3.10s ±12ms is over its 2.5s target; 1 of 3 expectations failed.",
+		},
+		{
+			name: "global SLO checked against the component",
+			r: report.Report{Verdict: report.Pass, Slowest: "a",
+				Components:   []report.Component{conv("a", 2100, 2200)},
+				Expectations: []report.Expectation{{Expr: `time_to_consistency.p99 < 2s`, Bound: 2000, Pass: true}}},
+			want: "The slowest component, a, honoured recalled credentials for up to 2.20s; its p99 of 2.10s ±12ms is over the 2s target; the one expectation held.",
+		},
+		{
+			name: "no SLO, slowest computed",
+			r: report.Report{Verdict: report.Pass,
+				Components: []report.Component{conv("a", 100, 150), conv("b", 90, 400)}},
+			want: "The slowest component, b, honoured recalled credentials for up to 400ms (no SLO set for it).",
+		},
+		{
+			name: "never converged",
+			r: report.Report{Verdict: report.Fail, Slowest: "edge-jwt",
+				Components: []report.Component{{Name: "edge-jwt", Probed: true, Summary: report.Summary{Pairs: 5, NotConverged: 5}}},
+				Expectations: []report.Expectation{
+					{Expr: `ttc.max{component="edge-jwt"} < 10s`, Bound: 10000}, {Expr: "resurrections == 0", Pass: true},
+					{Expr: "false_rejects == 0", Severity: report.SeverityWarn}}},
+			want: "The slowest component, edge-jwt, never stopped honouring recalled credentials (5 of 5 pairs did not converge); 1 of 3 expectations failed; 1 warning.",
+		},
+		{
+			name: "error",
+			r: report.Report{Verdict: report.Error, Reason: "interrupted.",
+				Components: []report.Component{{Name: "x", Probed: true, Summary: report.Summary{Pairs: 5, Converged: 4, NotConverged: 1,
+					TTCMS: report.Stats{Count: 4, Max: 900}}}}},
+			want: "The drill could not complete (interrupted), so the figures are partial; the slowest component, x, still honoured 1 of 5 recalled credentials when the drill ended (the others within 900ms).",
+		},
+		{
+			name: "nothing measured",
+			r:    report.Report{Verdict: report.Error},
+			want: "The drill could not complete (no reason given), so the figures are partial; no component was measured.",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Headline(&tc.r); got != tc.want {
+				t.Errorf("Headline:\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSortFindings(t *testing.T) {
+	t.Parallel()
+	in := []report.Finding{
+		{Kind: "never_accepted", Severity: report.Info},
+		{Kind: "not_converged", Severity: report.Critical, Component: "a"},
+		{Kind: "false_reject", Severity: report.Warning},
+		{Kind: "resurrection", Severity: report.Critical},
+		{Kind: "not_converged", Severity: report.Critical, Component: "b"},
+	}
+	var got []string
+	for _, f := range SortFindings(in) {
+		got = append(got, f.Kind+f.Component)
+	}
+	want := []string{"resurrection", "not_convergeda", "not_convergedb", "false_reject", "never_accepted"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	if in[0].Kind != "never_accepted" {
+		t.Error("SortFindings changed its input")
+	}
+}
+
+func TestCount(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 98000: "98,000", 1234567: "1,234,567", -4500: "-4,500"} {
+		if got := Count(n); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
