@@ -3,6 +3,7 @@ package issuer_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -141,6 +142,35 @@ func BenchmarkRecall100kJTIHTTP(b *testing.B) {
 		b.StartTimer()
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {
+			b.Fatalf("recall: %d %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkRecall100kTokens recalls 100k raw access tokens (JWT-shaped; resolved to jtis without
+// signature checks) through POST /admin/recalls.
+func BenchmarkRecall100kTokens(b *testing.B) {
+	head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","kid":"k","typ":"at+jwt"}`))
+	toks := make([]string, 100_000)
+	for k, jti := range jtis(len(toks)) {
+		payload := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"http://issuer.test","sub":"app","aud":"recall-api","client_id":"app","jti":"` + jti + `","sid":"s","iat":1,"exp":2}`))
+		toks[k] = head + "." + payload + "." + strings.Repeat("A", 86)
+	}
+	body, err := json.Marshal(map[string]any{"type": "token", "values": toks})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		h := benchIssuer(b).Handler()
+		r := httptest.NewRequest(http.MethodPost, "http://issuer.test/admin/recalls", bytes.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+adminSecret)
+		w := httptest.NewRecorder()
+		b.StartTimer()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`"count":100000`)) {
 			b.Fatalf("recall: %d %s", w.Code, w.Body)
 		}
 	}
