@@ -1,0 +1,437 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/recall-drills/recall/targets/bus"
+	"github.com/recall-drills/recall/targets/gateway"
+	"github.com/recall-drills/recall/targets/issuer"
+	"github.com/recall-drills/recall/targets/service"
+	"github.com/recall-drills/recall/targets/truth"
+)
+
+// Reference component names for Spec.Use.
+const (
+	UseIssuer  = "reference/issuer"
+	UseGateway = "reference/gateway"
+	UseService = "reference/service"
+	UseNATS    = "reference/nats"
+)
+
+// ReferenceUses lists the reference components, for validation.
+var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS}
+
+// DefaultStartTimeout bounds the start of one component.
+const DefaultStartTimeout = 30 * time.Second
+
+// Embedded runs the reference stack (targets/) in this process on 127.0.0.1, each component on
+// its own random port. It needs nothing installed and is the default runtime.
+type Embedded struct {
+	specs        []Spec
+	secrets      Secrets
+	log          *slog.Logger
+	startTimeout time.Duration
+
+	mu        sync.Mutex
+	order     []string
+	running   map[string]*running
+	bus       *bus.Server // the bus push gateways and the issuer use (explicit or implicit)
+	startup   map[string]time.Duration
+	closed    bool
+	closeErr  error
+	closeOnce sync.Once
+}
+
+// running is one started component.
+type running struct {
+	name     string
+	endpoint *url.URL
+	truth    truth.Source
+	srv      *http.Server
+	close    func() error
+	issuer   *issuer.Issuer
+}
+
+var (
+	_ Environment = (*Embedded)(nil)
+	_ GroundTruth = (*Embedded)(nil)
+	_ Startup     = (*Embedded)(nil)
+)
+
+// EmbeddedOption configures NewEmbedded.
+type EmbeddedOption func(*Embedded)
+
+// WithLogger sends the components' logs to l (default: discarded).
+func WithLogger(l *slog.Logger) EmbeddedOption { return func(e *Embedded) { e.log = l } }
+
+// WithStartTimeout bounds each component's start (default DefaultStartTimeout).
+func WithStartTimeout(d time.Duration) EmbeddedOption {
+	return func(e *Embedded) {
+		if d > 0 {
+			e.startTimeout = d
+		}
+	}
+}
+
+// NewEmbedded checks that every component is a reference component with valid parameters and
+// returns an environment ready to Start.
+func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedded, error) {
+	e := &Embedded{specs: specs, secrets: secrets, log: slog.New(slog.DiscardHandler),
+		startTimeout: DefaultStartTimeout, running: map[string]*running{}, startup: map[string]time.Duration{}}
+	for _, o := range opts {
+		o(e)
+	}
+	var errs []error
+	issuers := 0
+	for _, s := range specs {
+		switch s.Use {
+		case UseIssuer:
+			issuers++
+		case UseGateway, UseService, UseNATS:
+		case "":
+			errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components only (use: %s); run your own with runtime docker or external", s.Name, strings.Join(ReferenceUses, ", ")))
+		default:
+			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(ReferenceUses, ", ")))
+		}
+		if s.Use == UseGateway {
+			if _, err := gatewayConfig(s); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+			}
+		}
+	}
+	if issuers != 1 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("the embedded runtime needs exactly one %s component, have %d", UseIssuer, issuers))
+	}
+	if secrets.AdminSecret == "" {
+		errs = append(errs, errors.New("embedded runtime: no admin secret"))
+	}
+	return e, errors.Join(errs...)
+}
+
+// Start implements Environment: the bus first, then the issuer, services and gateways.
+func (e *Embedded) Start(ctx context.Context) error {
+	rank := map[string]int{UseNATS: 0, UseIssuer: 1, UseService: 2, UseGateway: 3}
+	byRank := make([][]Spec, 4)
+	needBus := false
+	for _, s := range e.specs {
+		byRank[rank[s.Use]] = append(byRank[rank[s.Use]], s)
+		if s.Use == UseGateway {
+			if c, _ := gatewayConfig(s); c.Strategy == gateway.Push {
+				needBus = true
+			}
+		}
+	}
+	if needBus && len(byRank[0]) == 0 {
+		b, err := bus.Start(bus.Name("recall-implicit-bus"))
+		if err != nil {
+			return fmt.Errorf("start implicit bus: %w", err)
+		}
+		e.mu.Lock()
+		e.bus = b
+		e.mu.Unlock()
+	}
+	for _, group := range byRank {
+		for _, s := range group {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			began := time.Now()
+			sctx, cancel := context.WithTimeout(ctx, e.startTimeout)
+			r, err := e.start(sctx, s)
+			if r != nil {
+				e.mu.Lock()
+				e.running[s.Name] = r
+				e.order = append(e.order, s.Name)
+				e.mu.Unlock()
+			}
+			if err == nil && r.endpoint != nil {
+				err = waitHTTP(sctx, &http.Client{Timeout: time.Second}, r.endpoint.JoinPath("/healthz").String(), http.StatusOK)
+			}
+			cancel()
+			if err != nil {
+				return fmt.Errorf("component %s (%s) did not start: %w", s.Name, s.Use, err)
+			}
+			e.mu.Lock()
+			e.startup[s.Name] = time.Since(began)
+			e.mu.Unlock()
+			e.log.Info("component started", "component", s.Name, "use", s.Use, "endpoint", endpointString(r.endpoint), "startup", time.Since(began).Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+func endpointString(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.String()
+}
+
+func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
+	log := e.log.With("component", s.Name)
+	switch s.Use {
+	case UseNATS:
+		b, err := bus.Start(bus.Name(s.Name))
+		if err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		e.bus = b
+		e.mu.Unlock()
+		// The bus speaks NATS, not HTTP: it has no endpoint for probes.
+		return &running{name: s.Name, close: func() error { b.Close(); return nil }}, nil
+	case UseIssuer:
+		ln, base, err := listen()
+		if err != nil {
+			return nil, err
+		}
+		cfg := issuer.Config{
+			Issuer:      base.String(),
+			AdminSecret: e.secrets.AdminSecret,
+			Clients:     []issuer.Client{{ID: e.secrets.GatewayID, Secret: e.secrets.GatewaySecret}},
+			NATSURL:     e.busURL(),
+			Logger:      log,
+			Registry:    prometheus.NewRegistry(),
+		}
+		if v, ok := s.With["token_ttl"]; ok {
+			d, err := duration(v)
+			if err != nil {
+				ln.Close()
+				return nil, fmt.Errorf("with.token_ttl: %w", err)
+			}
+			cfg.TokenTTL = d
+		}
+		iss, err := issuer.New(cfg)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		r := serve(s.Name, ln, base, iss.Handler(), iss.Close)
+		r.truth, r.issuer = iss.Truth(), iss
+		return r, nil
+	case UseService:
+		ln, base, err := listen()
+		if err != nil {
+			return nil, err
+		}
+		svc, err := service.New(ctx, service.Config{Name: s.Name, Logger: log})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		r := serve(s.Name, ln, base, svc.Handler(), svc.Close)
+		r.truth = svc.Truth()
+		return r, nil
+	case UseGateway:
+		cfg, err := gatewayConfig(s)
+		if err != nil {
+			return nil, err
+		}
+		iss := e.issuer()
+		if iss == nil {
+			return nil, errors.New("no issuer running")
+		}
+		cfg.Name = s.Name
+		cfg.IssuerURL = iss.endpoint.String()
+		cfg.NATSURL = e.busURL()
+		cfg.ClientID, cfg.ClientSecret = e.secrets.GatewayID, e.secrets.GatewaySecret
+		cfg.Truth = iss.truth
+		cfg.Logger = log
+		if up, ok := s.With["upstream"].(string); ok {
+			r, ok := e.get(up)
+			if !ok || r.endpoint == nil {
+				return nil, fmt.Errorf("with.upstream: no running component %q", up)
+			}
+			cfg.Upstream = r.endpoint.String()
+		}
+		ln, base, err := listen()
+		if err != nil {
+			return nil, err
+		}
+		gw, err := gateway.New(ctx, cfg)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		r := serve(s.Name, ln, base, gw.Handler(), gw.Close)
+		r.truth = gw.Truth()
+		return r, nil
+	}
+	return nil, fmt.Errorf("unknown reference component %q", s.Use)
+}
+
+// gatewayConfig reads a reference gateway's with: parameters.
+func gatewayConfig(s Spec) (gateway.Config, error) {
+	var c gateway.Config
+	var errs []error
+	for k, v := range s.With {
+		var err error
+		switch k {
+		case "strategy":
+			c.Strategy = gateway.Strategy(fmt.Sprint(v))
+		case "interval":
+			c.PollInterval, err = duration(v)
+		case "cache_ttl":
+			c.CacheTTL, err = duration(v)
+		case "max_staleness":
+			c.MaxStaleness, err = duration(v)
+		case "fail_mode":
+			c.FailMode = gateway.FailMode(fmt.Sprint(v))
+		case "upstream":
+		default:
+			err = fmt.Errorf("unknown parameter (have: strategy, interval, cache_ttl, max_staleness, fail_mode, upstream)")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("with.%s: %w", k, err))
+		}
+	}
+	switch c.Strategy {
+	case gateway.Push, gateway.Poll, gateway.Introspect, gateway.JWTOnly:
+	case "":
+		errs = append(errs, errors.New("with.strategy is required (push, poll, introspect, jwt-only)"))
+	default:
+		errs = append(errs, fmt.Errorf("with.strategy: unknown strategy %q (have: push, poll, introspect, jwt-only)", c.Strategy))
+	}
+	return c, errors.Join(errs...)
+}
+
+// duration reads a YAML duration parameter: "2s", or a number of seconds.
+func duration(v any) (time.Duration, error) {
+	switch v := v.(type) {
+	case string:
+		return time.ParseDuration(v)
+	case int:
+		return time.Duration(v) * time.Second, nil
+	case float64:
+		return time.Duration(v * float64(time.Second)), nil
+	case time.Duration:
+		return v, nil
+	}
+	return 0, fmt.Errorf("want a duration like 2s, got %v", v)
+}
+
+func listen() (net.Listener, *url.URL, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	u := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
+	return ln, u, nil
+}
+
+func serve(name string, ln net.Listener, base *url.URL, h http.Handler, closeFn func() error) *running {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return &running{name: name, endpoint: base, srv: srv, close: closeFn}
+}
+
+func (e *Embedded) busURL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.bus == nil {
+		return ""
+	}
+	return e.bus.ClientURL()
+}
+
+func (e *Embedded) issuer() *running {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.running {
+		if r.issuer != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+func (e *Embedded) get(name string) (*running, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.running[name]
+	return r, ok
+}
+
+// Endpoint implements Environment.
+func (e *Embedded) Endpoint(name string) (*url.URL, error) {
+	r, ok := e.get(name)
+	if !ok {
+		names := make([]string, 0, len(e.specs))
+		for _, s := range e.specs {
+			names = append(names, s.Name)
+		}
+		for _, s := range e.specs {
+			if s.Name == name {
+				return nil, fmt.Errorf("component %s is not running", name)
+			}
+		}
+		return nil, unknown(name, names)
+	}
+	if r.endpoint == nil {
+		return nil, fmt.Errorf("component %s has no HTTP endpoint", name)
+	}
+	return r.endpoint, nil
+}
+
+// Truth implements GroundTruth.
+func (e *Embedded) Truth(name string) (truth.Source, bool) {
+	r, ok := e.get(name)
+	if !ok || r.truth == nil {
+		return nil, false
+	}
+	return r.truth, true
+}
+
+// StartupTimes implements Startup.
+func (e *Embedded) StartupTimes() map[string]time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]time.Duration, len(e.startup))
+	for k, v := range e.startup {
+		out[k] = v
+	}
+	return out
+}
+
+// Close implements Environment: components stop in reverse start order, then the bus.
+func (e *Embedded) Close(ctx context.Context) error {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		order := append([]string(nil), e.order...)
+		b := e.bus
+		e.closed = true
+		e.mu.Unlock()
+		var errs []error
+		for i := len(order) - 1; i >= 0; i-- {
+			r, _ := e.get(order[i])
+			if r.srv != nil {
+				if err := r.srv.Shutdown(ctx); err != nil {
+					r.srv.Close()
+					errs = append(errs, fmt.Errorf("stop %s: %w", r.name, err))
+				}
+			}
+			if r.close != nil {
+				if err := r.close(); err != nil {
+					errs = append(errs, fmt.Errorf("close %s: %w", r.name, err))
+				}
+			}
+		}
+		if b != nil {
+			b.Close()
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}

@@ -1,0 +1,90 @@
+// Package runtime starts the system under test wherever it runs — in-process (embedded), in
+// containers (docker), or already deployed (external) — and tells the drill how to reach each
+// component. An Environment is the whole system for one drill; optional capabilities (pausing,
+// killing, ground truth) are separate interfaces found by type assertion at plan time, as
+// toxiproxy finds a toxic's optional behaviours.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/recall-drills/recall/targets/truth"
+)
+
+// Environment is what a drill needs from wherever the system runs.
+type Environment interface {
+	// Start brings every component up and returns once each is healthy, or fails naming the
+	// component that did not come up. On failure it leaves what it started for Close.
+	Start(ctx context.Context) error
+	// Endpoint is the component's base URL as reached from the harness.
+	Endpoint(component string) (*url.URL, error)
+	// Close stops everything Start started. It is idempotent, best effort (it goes on after a
+	// failure) and returns the failures joined. Call it with a fresh context: the drill's own
+	// may already be cancelled.
+	Close(ctx context.Context) error
+}
+
+// Pauser is an Environment that can freeze a component and let it go on.
+type Pauser interface {
+	Pause(ctx context.Context, component string) error
+	Unpause(ctx context.Context, component string) error
+}
+
+// Killer is an Environment that can kill a component and start it again.
+type Killer interface {
+	Kill(ctx context.Context, component string) error
+	Restart(ctx context.Context, component string) error
+}
+
+// GroundTruth is an Environment that knows, per component, when it started enforcing each
+// recall (the reference stack records it).
+type GroundTruth interface {
+	Truth(component string) (truth.Source, bool)
+}
+
+// Startup is an Environment that reports how long each component took to become healthy.
+type Startup interface {
+	StartupTimes() map[string]time.Duration
+}
+
+// Spec describes one component to start. It mirrors the scenario's component entry so that this
+// package does not depend on the scenario format.
+type Spec struct {
+	Name string
+	// Kind is issuer, gateway, cache, service, bus or other.
+	Kind string
+	// Use names a reference component ("reference/issuer", …); empty for the user's own.
+	Use string
+	// With holds the reference component's parameters.
+	With map[string]any
+	// Image, Env, Command, Ports, DependsOn serve the docker runtime; URL the external one.
+	Image     string
+	URL       string
+	Env       map[string]string
+	Command   []string
+	Ports     []string
+	DependsOn []string
+}
+
+// Secrets are the credentials the harness decides for a reference stack it starts, so that it
+// can drive the issuer's admin API and so that gateways can introspect.
+type Secrets struct {
+	AdminSecret   string
+	GatewayID     string
+	GatewaySecret string
+}
+
+// ErrUnknownComponent is returned by Endpoint for a name that is not part of the system.
+var ErrUnknownComponent = errors.New("unknown component")
+
+func unknown(name string, have []string) error {
+	sorted := append([]string(nil), have...)
+	sort.Strings(sorted)
+	return fmt.Errorf("%w %q (have: %s)", ErrUnknownComponent, name, strings.Join(sorted, ", "))
+}
