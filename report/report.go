@@ -443,15 +443,16 @@ type Expr struct {
 //
 //	time_to_consistency.p99{component="edge-poll"} < 2.5s
 //
-// into its parts. It is a lenient reader for the views, not the scenario's grammar (which lives
-// with the scenario loader): the statistic may come before or after the selector, and ok is
-// false for anything it does not recognise.
+// into its parts. It is a lenient reader for the views, not the expectation language itself
+// (internal/expect, which views may not import): label values may be in double or single
+// quotes, the statistic may come before or after the selector, and ok is false for anything it
+// does not recognise.
 func ParseExpr(s string) (e Expr, ok bool) {
 	opAt, opLen, inSelector := -1, 0, false
 	for i := 0; i < len(s) && opAt < 0; i++ {
 		switch c := s[i]; {
-		case c == '"': // skip quoted label values
-			j := strings.IndexByte(s[i+1:], '"')
+		case c == '"' || c == '\'': // skip quoted label values
+			j := strings.IndexByte(s[i+1:], c)
 			if j < 0 {
 				return Expr{}, false
 			}
@@ -511,10 +512,10 @@ func parseLabels(s string) (map[string]string, bool) {
 			return nil, false
 		}
 		rest = strings.TrimSpace(rest)
-		if len(rest) < 2 || rest[0] != '"' {
+		if len(rest) < 2 || (rest[0] != '"' && rest[0] != '\'') {
 			return nil, false
 		}
-		end := strings.IndexByte(rest[1:], '"')
+		end := strings.IndexByte(rest[1:], rest[0])
 		if end < 0 {
 			return nil, false
 		}

@@ -52,6 +52,8 @@ func TestParseExpr(t *testing.T) {
 			report.Expr{Metric: report.TTCMetric, Stat: "max", Labels: map[string]string{"component": "a", "kind": "gateway"}, Op: "<=", Bound: "5s"}, true},
 		{`ttc{component="a<b"}.p90 >= 1s`,
 			report.Expr{Metric: report.TTCMetric, Stat: "p90", Labels: map[string]string{"component": "a<b"}, Op: ">=", Bound: "1s"}, true},
+		{`ttc.max{component='edge-push'} <= 500ms`,
+			report.Expr{Metric: report.TTCMetric, Stat: "max", Labels: map[string]string{"component": "edge-push"}, Op: "<=", Bound: "500ms"}, true},
 		{`time_to_consistency.p99 < 2s`, report.Expr{Metric: report.TTCMetric, Stat: "p99", Op: "<", Bound: "2s"}, true},
 		{`false_rejects == 0`, report.Expr{Metric: "false_rejects", Op: "==", Bound: "0"}, true},
 		{`stale_accepts{component="edge-push"} != 0`,

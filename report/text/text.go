@@ -174,7 +174,7 @@ func slowestClause(r *report.Report) string {
 	}
 	v, _ := t.Get(slo.Expr.Stat)
 	word := "within"
-	if !SLOMet(slo, v) {
+	if !SLOMet(slo, c) {
 		word = "over"
 	}
 	target := "its"
@@ -210,7 +210,7 @@ func Slowest(r *report.Report) (report.Component, bool) {
 func HeadlineSLO(r *report.Report, c report.Component) (report.SLO, bool) {
 	slos := r.SLOs(c.Name)
 	for _, s := range slos {
-		if v, ok := c.TTCMS.Get(s.Expr.Stat); ok && !SLOMet(s, v) {
+		if _, ok := c.TTCMS.Get(s.Expr.Stat); ok && !SLOMet(s, c) {
 			return s, true
 		}
 	}
@@ -222,16 +222,68 @@ func HeadlineSLO(r *report.Report, c report.Component) (report.SLO, bool) {
 	return report.SLO{}, false
 }
 
-// SLOMet reports whether value (the component's own statistic) meets s. For an SLO that names
-// the component the expectation's own outcome decides; a global one is checked against value.
-func SLOMet(s report.SLO, value float64) bool {
+// SLOMet reports whether component c meets s. For an SLO that names the component the
+// expectation's own outcome decides; a global one is checked against c's statistic as TTCStat
+// gives it (a statistic that falls among unconverged pairs never meets a bound).
+func SLOMet(s report.SLO, c report.Component) bool {
 	if !s.Global {
 		return s.Pass
 	}
-	if s.Expr.Op == "<=" {
-		return value <= s.Bound
+	v, never, ok := TTCStat(c, s.Expr.Stat)
+	switch {
+	case never:
+		return false
+	case !ok:
+		return true // nothing measured: nothing against the SLO
+	case s.Expr.Op == "<=":
+		return v <= s.Bound
 	}
-	return value < s.Bound
+	return v < s.Bound
+}
+
+// quantiles gives the rank of each TTC statistic.
+var quantiles = []struct {
+	stat string
+	q    float64
+}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}, {"max", 1}}
+
+// TTCStat returns component c's TTC statistic ("p50", "p90", "p99" or "max") over all its
+// pairs, counting pairs that never converged as +Inf, as expectations are evaluated. never is
+// true when the statistic's rank falls among those pairs (always for max when one did not
+// converge). Otherwise, with some pairs unconverged, the statistic over all pairs lies at a
+// higher rank among the converged ones, and value is the smallest reported statistic at or
+// above that rank: a conservative estimate. ok is false when nothing was measured.
+func TTCStat(c report.Component, stat string) (value float64, never, ok bool) {
+	q := -1.0
+	for _, x := range quantiles {
+		if x.stat == stat {
+			q = x.q
+		}
+	}
+	if q < 0 {
+		return 0, false, false
+	}
+	t := c.TTCMS
+	if c.NotConverged == 0 {
+		v, ok := t.Get(stat)
+		return v, false, ok
+	}
+	pairs := c.Pairs
+	if pairs < t.Count+c.NotConverged {
+		pairs = t.Count + c.NotConverged
+	}
+	needed := q * float64(pairs) // rank among all pairs
+	if t.Count == 0 || needed > float64(t.Count) {
+		return 0, true, true
+	}
+	qc := needed / float64(t.Count) // the same rank among the converged pairs
+	for _, x := range quantiles {
+		if x.q >= qc {
+			v, _ := t.Get(x.stat)
+			return v, false, true
+		}
+	}
+	return t.Max, false, true
 }
 
 // CountExpectations returns how many expectations failed (severity fail) and how many warned

@@ -232,3 +232,62 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestTTCStat(t *testing.T) {
+	t.Parallel()
+	st := report.Stats{Count: 400, P50: 100, P90: 200, P99: 300, Max: 400}
+	comp := func(conv, notConv int) report.Component {
+		s := st
+		s.Count = conv
+		return report.Component{Name: "c", Probed: true, Summary: report.Summary{Pairs: conv + notConv, Converged: conv, NotConverged: notConv, TTCMS: s}}
+	}
+	tests := []struct {
+		name          string
+		c             report.Component
+		stat          string
+		value         float64
+		never, wantOK bool
+	}{
+		{"all converged", comp(400, 0), "p99", 300, false, true},
+		{"20% not converged: p50 at rank 62.5% of converged, so p90", comp(400, 100), "p50", 200, false, true},
+		{"20% not converged: p90 falls among them", comp(400, 100), "p90", 0, true, true},
+		{"any not converged: max is never", comp(999, 1), "max", 0, true, true},
+		{"0.1% not converged: p99 at rank 99.1% of converged, so max", comp(999, 1), "p99", 400, false, true},
+		{"none converged", comp(0, 10), "p50", 0, true, true},
+		{"unknown statistic", comp(400, 0), "mean", 0, false, false},
+		{"nothing measured", report.Component{}, "p99", 0, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, never, ok := TTCStat(tc.c, tc.stat)
+			if v != tc.value || never != tc.never || ok != tc.wantOK {
+				t.Errorf("TTCStat = %v, %v, %v; want %v, %v, %v", v, never, ok, tc.value, tc.never, tc.wantOK)
+			}
+		})
+	}
+	global := report.SLO{Expectation: report.Expectation{Bound: 2000, Pass: true},
+		Expr: report.Expr{Metric: report.TTCMetric, Stat: "p99", Op: "<"}, Global: true}
+	if SLOMet(global, comp(400, 100)) {
+		t.Error("a global p99 SLO is met by a component whose p99 falls among unconverged pairs")
+	}
+	if !SLOMet(global, comp(400, 0)) {
+		t.Error("a global p99 SLO of 2s is not met by a p99 of 300ms")
+	}
+	own := global
+	own.Global, own.Pass = false, false
+	if SLOMet(own, comp(400, 0)) {
+		t.Error("a component's own SLO ignores the expectation's outcome")
+	}
+}
+
+func TestSummaryEmpty(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := Summary(&buf, &report.Report{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(buf.String(), "UNKNOWN  ") || !strings.Contains(buf.String(), "No component was measured.") {
+		t.Errorf("empty report summary:\n%s", buf.String())
+	}
+}
