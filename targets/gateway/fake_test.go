@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +88,12 @@ func (f *fakeIssuer) publish(kid string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.published = append(f.published, kid)
+}
+
+func (f *fakeIssuer) unpublish(kid string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.published = slices.DeleteFunc(f.published, func(k string) bool { return k == kid })
 }
 
 func (f *fakeIssuer) key(kid string) *ecdsa.PrivateKey {

@@ -60,7 +60,7 @@ func TestEndpoints(t *testing.T) {
 	f := newFakeIssuer(t)
 	reg := prometheus.NewRegistry()
 	g, gw := newTestGateway(t, Config{Name: "edge-poll", Strategy: Poll, IssuerURL: f.URL, Registry: reg,
-		PollInterval: 50 * time.Millisecond})
+		PollInterval: 50 * time.Millisecond, MaxStaleness: 10 * time.Second})
 	// A second gateway on the same shared registry must not collide.
 	newTestGateway(t, Config{Name: "edge-jwt", Strategy: JWTOnly, IssuerURL: f.URL, Registry: reg})
 

@@ -71,6 +71,7 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 		upstream = cfg.Truth
 	}
 	g.truth = truth.NewLog(cfg.Name, upstream)
+	g.v.onKeysRemoved = g.keysRemoved
 	switch cfg.Strategy {
 	case Push:
 		g.enf = newPush(cfg, g.newSetState())
@@ -105,6 +106,19 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 	g.log.Info("guard ready", "strategy", cfg.Strategy, "fail_mode", cfg.FailMode)
 	return g, nil
 }
+
+// keysRemoved records, as a rule record, that tokens signed by kids are rejected from at on:
+// a JWKS fetch dropped their key. This is ground truth for every strategy, jwt-only included.
+func (g *Guard) keysRemoved(kids []string, at time.Time) {
+	for _, kid := range kids {
+		g.truth.RuleApplied(revocation.Rule{Type: revocation.Key, Value: kid, RecallID: JWKSRecallID}, at)
+	}
+	g.log.Info("signing keys left the jwks", "kids", kids)
+}
+
+// JWKSRecallID is the RecallID of the rule records a Guard writes when a JWKS fetch drops a
+// signing key (see Guard.Truth).
+const JWKSRecallID = "jwks"
 
 func (g *Guard) newSetState() *setState {
 	return &setState{set: new(revocation.Set), truth: g.truth, m: g.m, log: g.log}
@@ -152,8 +166,9 @@ func fingerprintOrEmpty(raw string) string {
 func (g *Guard) Validator() *Validator { return g.v }
 
 // Truth returns the Guard's ground-truth log: a rule record per recall rule applied (Push, Poll),
-// a cache record per positive introspection cached (Introspect, deferring to Config.Truth),
-// nothing for JWTOnly.
+// a cache record per positive introspection cached (Introspect, deferring to Config.Truth), and
+// for every strategy a Key rule record (RecallID JWKSRecallID) when a JWKS fetch drops a key.
+// JWTOnly records nothing else: it never learns of any other recall.
 func (g *Guard) Truth() *truth.Log { return g.truth }
 
 // Status returns nil while the revocation source is fresh, else an error saying why (for

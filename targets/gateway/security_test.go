@@ -194,3 +194,28 @@ func TestVerifiedCacheRechecksExpiry(t *testing.T) {
 		t.Fatalf("Validate after exp from the cache = %v, want a reject", err)
 	}
 }
+
+func TestKeyLeavingJWKSIsEnforcedAndRecorded(t *testing.T) {
+	t.Parallel()
+	f := newFakeIssuer(t)
+	g, gw := newTestGateway(t, Config{Strategy: JWTOnly, IssuerURL: f.URL, JWKSMinRefresh: 50 * time.Millisecond})
+	old := f.mint()
+	if st := status(t, gw.URL, old); st != http.StatusOK {
+		t.Fatalf("before: status %d", st)
+	}
+	// The issuer recalls k1: it leaves the JWKS and k2 signs from now on.
+	f.unpublish("k1")
+	f.addKey("k2", true)
+	fresh := f.mint(func(s *tokenSpec) { s.kid = "k2" })
+	waitFor(t, 2*time.Second, "new key learnt", func() bool { return status(t, gw.URL, fresh) == http.StatusOK })
+	if st := status(t, gw.URL, old); st != http.StatusUnauthorized {
+		t.Errorf("token of the dropped key (verified before, cached): status %d, want 401", st)
+	}
+	at, ok := g.Truth().EnforcedSince(claimsOf(t, old))
+	if !ok || at.IsZero() {
+		t.Error("truth has no record of the dropped key")
+	}
+	if _, ok := g.Truth().EnforcedSince(claimsOf(t, fresh)); ok {
+		t.Error("truth recalls the new key's token")
+	}
+}

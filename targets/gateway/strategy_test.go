@@ -14,8 +14,10 @@ import (
 	"github.com/recall-drills/recall/targets/revocation"
 )
 
+// Tests that bound a propagation time do not call t.Parallel: they run alone in the package, so
+// that the -race build on two cores measures the mechanism, not the scheduler.
+
 func TestPushLearnsWithinMilliseconds(t *testing.T) {
-	t.Parallel()
 	ns := runNATS(t, -1)
 	f := newFakeIssuer(t)
 	f.connectNATS(ns.ClientURL())
@@ -113,7 +115,6 @@ func TestPushResyncsAfterReconnect(t *testing.T) {
 }
 
 func TestPollLearnsWithinInterval(t *testing.T) {
-	t.Parallel()
 	const interval = 200 * time.Millisecond
 	f := newFakeIssuer(t)
 	g, gw := newTestGateway(t, Config{Strategy: Poll, IssuerURL: f.URL, PollInterval: interval})
@@ -193,8 +194,8 @@ func TestIntrospectHonoursCacheThenEnforces(t *testing.T) {
 	if !lastAccepted.Before(at) || rejected.Before(at) {
 		t.Errorf("truth instant %v outside the measured bracket [%v, %v]", at, lastAccepted, rejected)
 	}
-	if lag := rejected.Sub(recalled); lag > ttl+200*time.Millisecond {
-		t.Errorf("rejected %s after the recall, want within TTL %s", lag, ttl)
+	if lag := at.Sub(recalled); lag > ttl {
+		t.Errorf("enforced %s after the recall, want within TTL %s", lag, ttl)
 	}
 }
 

@@ -33,7 +33,9 @@ const maxBody = 64 << 20
 //
 // Keys come from {IssuerURL}/jwks: fetched by Refresh, refetched in the background once older
 // than JWKSTTL (the old keys stay in use meanwhile, and if the refetch fails), and refetched
-// synchronously when a token names an unknown kid, at most once per JWKSMinRefresh.
+// synchronously when a token names an unknown kid, at most once per JWKSMinRefresh. A key that
+// leaves the JWKS (a recalled signing key) is no longer accepted from the fetch that dropped it;
+// that is how even a jwt-only gateway learns of a key recall, late (on the next refetch).
 //
 // ES256 verification dominates the cost of a request (BenchmarkValidate, 2 cores in parallel:
 // 59 µs per token verified, 0.56 µs per cache hit; 200 allocations against 1), so the
@@ -54,6 +56,10 @@ type Validator struct {
 	client     *http.Client
 	log        *slog.Logger
 	m          *metrics
+
+	// onKeysRemoved, when set before first use, is called with the kids a JWKS fetch dropped and
+	// the instant from which their tokens are rejected.
+	onKeysRemoved func(kids []string, at time.Time)
 
 	keys      atomic.Pointer[keySet]
 	lastFetch atomic.Int64 // UnixNano of the last JWKS fetch attempt
@@ -122,7 +128,18 @@ func (v *Validator) fetchKeys(ctx context.Context) error {
 		return fmt.Errorf("fetch jwks: %w", err)
 	}
 	v.m.jwksRefreshes.WithLabelValues("ok").Inc()
-	v.keys.Store(&keySet{keys: keys, fetched: time.Now()})
+	old := v.keys.Swap(&keySet{keys: keys, fetched: time.Now()})
+	if old != nil && v.onKeysRemoved != nil {
+		var gone []string
+		for kid := range old.keys {
+			if keys[kid] == nil {
+				gone = append(gone, kid)
+			}
+		}
+		if len(gone) > 0 {
+			v.onKeysRemoved(gone, time.Now())
+		}
+	}
 	return nil
 }
 

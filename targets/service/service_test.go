@@ -173,7 +173,7 @@ func TestDefenceInDepth(t *testing.T) {
 	f := newFakeIssuer(t)
 	reg := prometheus.NewRegistry()
 	svc := newTestService(t, Config{Name: "api", Registry: reg, Validate: &gateway.Config{
-		Strategy: gateway.Poll, IssuerURL: f.URL, PollInterval: 50 * time.Millisecond}})
+		Strategy: gateway.Poll, IssuerURL: f.URL, PollInterval: 50 * time.Millisecond, MaxStaleness: 10 * time.Second}})
 
 	victim, jti := f.mint("bob")
 	control, _ := f.mint("carol")
