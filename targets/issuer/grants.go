@@ -145,7 +145,7 @@ func (i *Issuer) grantClientCredentials(w http.ResponseWriter, r *http.Request, 
 		return TokenResponse{}, false
 	}
 	sess := session{sub: c.id, clientID: c.id, sid: newSID()}
-	tok, _, err := i.mint(i.issuerFor(r), sess, scope, time.Now())
+	tok, _, err := i.mint(r.Context(), i.issuerFor(r), sess, scope)
 	if err != nil {
 		i.serverError(w, "mint", err)
 		return TokenResponse{}, false
@@ -187,14 +187,13 @@ func (i *Issuer) grantPassword(w http.ResponseWriter, r *http.Request, c *client
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "MFA factor recalled: enrolment required")
 		return TokenResponse{}, false
 	}
-	now := time.Now()
-	tok, claims, err := i.mint(i.issuerFor(r), sess, scope, now)
+	tok, claims, err := i.mint(r.Context(), i.issuerFor(r), sess, scope)
 	if err != nil {
 		i.serverError(w, "mint", err)
 		return TokenResponse{}, false
 	}
 	fam := &family{sess: sess, scope: scope, authTime: claims.IssuedAt}
-	rt := i.refresh.issue(fam, now.Add(i.refreshTTL))
+	rt := i.refresh.issue(fam, time.Now().Add(i.refreshTTL))
 	return TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(i.tokenTTL / time.Second), RefreshToken: rt, Scope: scope}, true
 }
 
@@ -252,7 +251,7 @@ func (i *Issuer) grantRefresh(w http.ResponseWriter, r *http.Request, c *client)
 	next := i.refresh.issue(fam, now.Add(i.refreshTTL))
 	fam.mu.Unlock()
 
-	tok, _, err := i.mint(i.issuerFor(r), fam.sess, scope, now)
+	tok, _, err := i.mint(r.Context(), i.issuerFor(r), fam.sess, scope)
 	if err != nil {
 		i.serverError(w, "mint", err)
 		return TokenResponse{}, false

@@ -153,7 +153,6 @@ type Issuer struct {
 	reg     *registry
 	refresh refreshStore
 	m       *metrics
-	maxIAT  atomic.Int64 // highest iat issued; see issuedAt
 
 	rmu     sync.Mutex // serializes recalls; guards version and idem
 	version uint64

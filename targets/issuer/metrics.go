@@ -9,6 +9,7 @@ type metrics struct {
 	tokens             *prometheus.CounterVec // grant
 	clientAuthFailures prometheus.Counter
 	refreshReuse       prometheus.Counter
+	mintWaits          prometheus.Counter
 	recalls            *prometheus.CounterVec // type
 	rulesApplied       prometheus.Counter
 	introspections     *prometheus.CounterVec // result
@@ -30,6 +31,10 @@ func newMetrics(reg prometheus.Registerer, i *Issuer) (*metrics, error) {
 		refreshReuse: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "refresh_token_reuse_total",
 			Help: "Rotated refresh tokens presented again: each recalled its session.",
+		}),
+		mintWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "mint_waits_total",
+			Help: "Token requests held until the second of a recall that matched them had passed.",
 		}),
 		recalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "recalls_total",
@@ -61,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, i *Issuer) (*metrics, error) {
 		Help: "Current revocation-list version.",
 	}, func() float64 { return float64(i.Version()) })
 	for _, c := range []prometheus.Collector{
-		m.tokens, m.clientAuthFailures, m.refreshReuse, m.recalls, m.rulesApplied,
+		m.tokens, m.clientAuthFailures, m.refreshReuse, m.mintWaits, m.recalls, m.rulesApplied,
 		m.introspections, m.published, m.publishFailures, rules, version,
 	} {
 		if err := reg.Register(c); err != nil {

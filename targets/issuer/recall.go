@@ -39,8 +39,7 @@ const (
 	// The active key is rotated away first.
 	RecallKey RecallType = "kid"
 	// RecallIssuedBefore recalls every token whose iat is at or before Before (the recall
-	// instant when Before is empty, which also covers tokens whose iat was raised past the clock,
-	// see the Subtleness note in tokens.go).
+	// instant when Before is empty).
 	RecallIssuedBefore RecallType = "issued_before"
 	// RecallMFA deletes the TOTP factors of users (of every user with All) and recalls the
 	// sessions established with them. The users must re-enrol before they can log in again.
@@ -261,12 +260,11 @@ func (i *Issuer) applyLocked(req RecallRequest, p prepared) (RecallResult, revoc
 	version := i.version + 1
 	id := "rc_" + rand.Text()[:16]
 	now := time.Now()
-	bound := max(now.Unix(), i.maxIAT.Load()) // see issuedAt
 	for n := range p.rules {
 		r := &p.rules[n]
 		r.Version, r.RecallID = version, id
 		if p.bounded && r.Type != revocation.JTI && r.IssuedBefore == 0 {
-			r.IssuedBefore = bound
+			r.IssuedBefore = now.Unix()
 		}
 	}
 

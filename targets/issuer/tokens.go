@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -46,45 +47,54 @@ type session struct {
 
 func newSID() string { return "s_" + rand.Text()[:20] }
 
-// issuedAt returns the iat for a token of sess minted at now, and raises maxIAT to it.
+// maxMintWait bounds how long a token request waits for the second of a recall to pass.
+const maxMintWait = 2 * time.Second
+
+// clearOfRecalls returns the instant at which a token of sess signed with kid can be minted
+// without being recalled at birth, waiting for it when needed.
 //
 // Subtleness ahead: iat has a resolution of one second, and subject, client, session and
 // issued-before recalls bound their rules by the recall second (IssuedBefore, inclusive). A token
-// minted after a recall but within the same second would carry iat == IssuedBefore and be
-// recalled at birth, so that "re-issued credentials work again" would only hold from the next
-// second on and recovery times would carry up to a second of noise. Instead, such a token gets
-// iat = IssuedBefore+1: at most one second ahead of the clock, well within any validator's
-// leeway, and honest about order (it was issued after the recall).
+// minted after such a recall but within the same second would carry iat == IssuedBefore and be
+// recalled at birth, everywhere: the client would get a token that nothing accepts. Instead the
+// request waits for the next second (at most one second, only for sessions a rule matches, and
+// only right after a recall), so that every token handed out is valid when it leaves. Raising iat
+// into the future instead would be refused by validators that allow no clock leeway.
 //
-// The other half keeps recalls complete: a bounded rule's IssuedBefore is max(recall second,
-// highest iat ever issued), so a later recall in the same second still covers tokens whose iat
-// was raised. A rule already ahead of the clock is never jumped over (the bump is allowed only
-// for IssuedBefore <= now), so iat stays at most one second ahead; in the rare case of two
-// bounded recalls within one second, tokens of the recalled subjects minted in the rest of that
-// second are recalled at birth.
-func (i *Issuer) issuedAt(sess session, kid string, now time.Time) int64 {
-	iat := now.Unix()
-	for range 4 { // several bounded rules may apply (sub, client, all): each step raises iat
+// Rules that match regardless of iat (key, factor, jti) are not waited for, nor bounds further
+// ahead than maxMintWait (cannot happen: bounds are never in the future).
+func (i *Issuer) clearOfRecalls(ctx context.Context, sess session, kid string) (time.Time, error) {
+	for {
+		now := time.Now()
 		r, ok := i.set.Revoked(revocation.Claims{
 			Subject: sess.sub, ClientID: sess.clientID, Session: sess.sid, Factor: sess.fid,
-			KeyID: kid, IssuedAt: iat,
+			KeyID: kid, IssuedAt: now.Unix(),
 		})
-		if !ok || r.IssuedBefore == 0 || r.IssuedBefore < iat || r.IssuedBefore > now.Unix() {
-			break
+		if !ok || r.IssuedBefore == 0 {
+			return now, nil
 		}
-		iat = r.IssuedBefore + 1
-	}
-	for {
-		m := i.maxIAT.Load()
-		if iat <= m || i.maxIAT.CompareAndSwap(m, iat) {
-			return iat
+		wait := time.Unix(r.IssuedBefore+1, 0).Sub(now)
+		if wait > maxMintWait {
+			return now, nil
+		}
+		i.m.mintWaits.Inc()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return time.Time{}, ctx.Err()
+		case <-t.C:
 		}
 	}
 }
 
-// mint signs an access token for sess.
-func (i *Issuer) mint(iss string, sess session, scope string, now time.Time) (string, *accessClaims, error) {
+// mint signs an access token for sess and returns it with its claims.
+func (i *Issuer) mint(ctx context.Context, iss string, sess session, scope string) (string, *accessClaims, error) {
 	key := i.keys.current()
+	now, err := i.clearOfRecalls(ctx, sess, key.kid)
+	if err != nil {
+		return "", nil, err
+	}
 	c := &accessClaims{
 		Issuer:   iss,
 		Subject:  sess.sub,
@@ -93,7 +103,7 @@ func (i *Issuer) mint(iss string, sess session, scope string, now time.Time) (st
 		Scope:    scope,
 		JTI:      rand.Text(),
 		Session:  sess.sid,
-		IssuedAt: i.issuedAt(sess, key.kid, now),
+		IssuedAt: now.Unix(),
 		Expiry:   expiry(now, i.tokenTTL),
 		Factor:   sess.fid,
 		AMR:      sess.amr,
