@@ -97,8 +97,9 @@ func (l *Log) Records() []Record {
 	return out
 }
 
-// EnforcedSince implements Source: the earliest rule record matching c; failing that, for a
-// caching component, max(upstream's instant, the cache record of c.JTI).
+// EnforcedSince implements Source: the earliest of the matching rule records and, for a caching
+// component, max(upstream's instant, the cache record of c.JTI). (A caching gateway can hold
+// rule records too, e.g. when a signing key leaves the JWKS; whichever came first enforces.)
 func (l *Log) EnforcedSince(c revocation.Claims) (time.Time, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -109,17 +110,20 @@ func (l *Log) EnforcedSince(c revocation.Claims) (time.Time, bool) {
 			best, found = r.At, true
 		}
 	}
-	if found || l.upstream == nil {
+	if l.upstream == nil {
 		return best, found
 	}
 	up, ok := l.upstream.EnforcedSince(c)
 	if !ok {
-		return time.Time{}, false
+		return best, found
 	}
 	if until, ok := l.cache[c.JTI]; ok && until.After(up) {
-		return until, true
+		up = until
 	}
-	return up, true
+	if !found || up.Before(best) {
+		return up, true
+	}
+	return best, true
 }
 
 // ServeHTTP serves the records as JSON: {"component": name, "records": [...]}. Mount it at
