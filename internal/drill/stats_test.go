@@ -1,0 +1,88 @@
+package drill
+
+import (
+	"math"
+	"math/rand"
+	"sort"
+	"testing"
+	"time"
+)
+
+// TestHistogramBound checks the latency histogram against exact nearest-rank percentiles: the
+// reported value is never below the true sample and at most 1/128 above it, the bucket
+// contains the sample, and count, min and max are exact.
+func TestHistogramBound(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(3))
+	for trial := range 200 {
+		var h histogram
+		n := 1 + rng.Intn(2000)
+		vals := make([]int64, n)
+		for i := range vals {
+			// log-uniform from 1 ns to ~100 s, plus exact small values and zeros
+			v := int64(math.Exp(rng.Float64() * math.Log(1e11)))
+			if rng.Intn(10) == 0 {
+				v = int64(rng.Intn(200))
+			}
+			vals[i] = v
+			h.add(v)
+		}
+		sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+		for _, q := range []float64{0.01, 0.5, 0.9, 0.99, 1} {
+			r := min(max(int(math.Ceil(q*float64(n)-1e-9)), 1), n)
+			exact := vals[r-1]
+			lo, hi := h.quantile(q)
+			if lo > exact || hi < exact {
+				t.Fatalf("trial %d q=%v: exact %d outside bucket [%d,%d]", trial, q, exact, lo, hi)
+			}
+			if float64(hi-exact) > float64(exact)/128 {
+				t.Fatalf("trial %d q=%v: reported %d is more than 1/128 above %d", trial, q, hi, exact)
+			}
+		}
+		st := h.stats()
+		if st.Count != n || st.Max != millis(time.Duration(vals[n-1])) || h.min != vals[0] {
+			t.Fatalf("trial %d: count %d max %v min %d", trial, st.Count, st.Max, h.min)
+		}
+	}
+}
+
+func TestHistogramRanges(t *testing.T) {
+	t.Parallel()
+	// Every value maps to a bucket whose range contains it, and buckets tile without gaps.
+	prevHi := int64(-1)
+	for i := 0; i <= histIndex(math.MaxInt64); i++ {
+		lo, hi := histRange(i)
+		if lo != prevHi+1 || hi < lo {
+			t.Fatalf("bucket %d = [%d,%d] after %d", i, lo, hi, prevHi)
+		}
+		if histIndex(lo) != i || histIndex(hi) != i {
+			t.Fatalf("bucket %d: index(lo)=%d index(hi)=%d", i, histIndex(lo), histIndex(hi))
+		}
+		prevHi = hi
+	}
+	if prevHi != math.MaxInt64 {
+		t.Fatalf("last bucket ends at %d", prevHi)
+	}
+}
+
+func TestHistogramMerge(t *testing.T) {
+	t.Parallel()
+	var a, b, all histogram
+	for i := int64(0); i < 1000; i++ {
+		v := i * i * 997
+		all.add(v)
+		if i%2 == 0 {
+			a.add(v)
+		} else {
+			b.add(v)
+		}
+	}
+	a.merge(&b)
+	if a.stats() != all.stats() {
+		t.Errorf("merged %+v, want %+v", a.stats(), all.stats())
+	}
+	var empty histogram
+	if empty.stats().Count != 0 {
+		t.Error("empty histogram has a count")
+	}
+}

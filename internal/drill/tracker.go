@@ -1,0 +1,979 @@
+package drill
+
+// This file is the measurement (DESIGN.md, "The measurement"): a streaming, exact computation of
+// time to consistency, stale accepts, resurrections and false rejects from probe results. It is
+// pure: no clock, no I/O. See [Tracker] for the definitions it implements.
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/recall-drills/recall/report"
+)
+
+// Outcome is how a probe's answer was classified. The zero value is not an outcome: an
+// [Observation] carrying it is counted as invalid and otherwise ignored.
+type Outcome uint8
+
+// Outcomes.
+const (
+	// Accept: the component honoured the credential.
+	Accept Outcome = iota + 1
+	// Reject: the component refused the credential (401, 403, active=false, ...).
+	Reject
+	// Error: neither (5xx, timeout, refused). Errors never move a measurement.
+	Error
+)
+
+// String returns "accept", "reject" or "error".
+func (o Outcome) String() string {
+	switch o {
+	case Accept:
+		return "accept"
+	case Reject:
+		return "reject"
+	case Error:
+		return "error"
+	}
+	return fmt.Sprintf("outcome(%d)", uint8(o))
+}
+
+// Observation is one probe result as the tracker needs it.
+type Observation struct {
+	// Component indexes TrackerConfig.Components.
+	Component int
+	// Token is the credential: victims are 0..Victims-1, controls Victims..Victims+Controls-1.
+	Token int
+	// Sent is when the probe was sent, as an offset from the drill's start (monotonic clock).
+	Sent time.Duration
+	// Latency is how long the answer took; negative values count as 0.
+	Latency time.Duration
+	Outcome Outcome
+	// Status is the protocol status (HTTP code, 0 on transport failure); informational.
+	Status int
+}
+
+// Default tracker settings.
+const (
+	// DefaultMaxLag is the default TrackerConfig.MaxLag.
+	DefaultMaxLag = 10 * time.Second
+	// DefaultTimelineBucket is the default TrackerConfig.TimelineBucket.
+	DefaultTimelineBucket = 100 * time.Millisecond
+	// DefaultTimelineBefore is the default TrackerConfig.TimelineBefore.
+	DefaultTimelineBefore = 5 * time.Second
+	// DefaultCDFPoints is the default TrackerConfig.CDFPoints.
+	DefaultCDFPoints = 200
+)
+
+// maxTimelineBuckets bounds the timeline's memory (29 hours at 100 ms buckets); later probes
+// are left out of the timeline, nothing else.
+const maxTimelineBuckets = 1 << 20
+
+// TrackerConfig configures a [Tracker]. Zero values take the defaults.
+type TrackerConfig struct {
+	// Components names the probed components; Observation.Component indexes it.
+	Components []string
+	// Victims and Controls count the credentials: victims are tokens 0..Victims-1 and controls
+	// Victims..Victims+Controls-1.
+	Victims, Controls int
+	// MaxLag bounds how long after its send time a result reaches Observe (probe timeout plus
+	// queueing slack). Results within it are handled exactly in any arrival order; memory per
+	// pair is the number of its probes sent within MaxLag. Default DefaultMaxLag.
+	MaxLag time.Duration
+	// TimelineBucket is the width of the timeline's buckets. Default DefaultTimelineBucket.
+	TimelineBucket time.Duration
+	// TimelineBefore and TimelineAfter bound the timeline around the first acknowledgement.
+	// Defaults DefaultTimelineBefore, and 0 for After: until the end of the drill.
+	TimelineBefore, TimelineAfter time.Duration
+	// CDFPoints caps the points of each CDF series. Default DefaultCDFPoints.
+	CDFPoints int
+}
+
+// Time sentinels: offsets are int64 nanoseconds.
+const (
+	noTime  = math.MinInt64 // "never"/"unset" for maxima and R
+	endTime = math.MaxInt64 // "never" for minima; the unset trigger (every send is before it)
+)
+
+// Tracker turns a stream of probe results into the measurement of DESIGN.md. It is safe for
+// concurrent use: Observe, Recalled, SetTrigger, State and Progress may be called from any
+// goroutine; Finalize after the last Observe.
+//
+// # Definitions
+//
+// Times are offsets from the drill's start on one monotonic clock. For a recalled victim t with
+// acknowledged recall instant R(t) (its own: a one-by-one recall gives each credential its own),
+// and a component c whose probes of t were sent at s1 < s2 < … with latencies lat_i (results may
+// arrive in any order):
+//
+//   - Errors are neither accept nor reject: they never move or break convergence and are only
+//     counted (availability).
+//   - A is the largest send time of an accept of (c,t) over the whole run, baseline included.
+//     The converging probe k is the reject with the smallest send time greater than A (among
+//     rejects sent at the same instant, the one answered first). Without such a reject, or
+//     without any accept or reject of (c,t) sent after R(t), the pair is NOT CONVERGED.
+//   - The component started enforcing within the bracket [A, s_k+lat_k]. DESIGN.md writes
+//     [s_(k−1), s_k+lat_k]; the probe before k is the last accept unless errors sit between, and
+//     an error tells nothing, so A is the honest (possibly wider) lower end.
+//   - TTC(c,t) is the bracket minus R(t): Upper = s_k+lat_k−R(t), the figure gates use, reported
+//     clamped at 0 (a push gateway can learn of a recall before the harness receives the
+//     acknowledgement); Lower = A−R(t), which may be negative; Resolution = Upper−Lower
+//     computed before clamping.
+//   - A stale accept is an accept sent after R(t); counted per probe.
+//   - A resurrection is an accept sent after a post-recall reject had already come back: its send
+//     time exceeds s_r+lat_r for some reject r of (c,t) with s_r > R(t). (Send order alone is
+//     wrong: a reject sent at 10 ms and answered at 15 ms, then an accept sent at 11 ms, is the
+//     ordinary in-flight flip, not a resurrection.) Counted per pair and per probe, with the
+//     first instant (send time of the first resurrected accept).
+//   - A false reject is a reject of a control credential, at any time; counted per probe and
+//     per pair.
+//   - Baseline: a (c, victim) pair must be seen accepted by a probe sent before the trigger
+//     (SetTrigger). Pairs without one are "never accepted": they measure nothing and are left
+//     out of TTC, stale accepts and resurrections, and counted apart. Without a trigger, any
+//     accept counts.
+//   - Probes of a victim whose recall is not acknowledged count as baseline/pre-recall traffic
+//     only; victims never acknowledged are reported as not recalled.
+//
+// # Streaming with bounded memory
+//
+// The tracker keeps no per-probe history. Each pair has O(1) summary state plus a reorder
+// buffer. The order-free figures (counts, A, the first accept, the latest decisive probe,
+// timeline, latency histogram, false rejects) are updated on arrival. The order-dependent ones
+// (k, stale accepts, resurrections) are computed by folding the pair's results in send order:
+//
+//	Observe ─► counters, timeline, histogram (any order)
+//	        └► pair's reorder buffer (sorted by send) ─► fold, oldest first, once final ─► k, stale, resurrections
+//
+// A result with send time s is final once the component has seen a send time W with
+// s < W − MaxLag: seeing W means the clock is past W, and every result yet to come arrives
+// within MaxLag of its own send time, so it was sent at W − MaxLag or later. Folding final
+// results oldest first therefore sees the exact send order, so the fold is exact: on an accept
+// it forgets k; on a reject, if no k is held, it becomes k; rejects sent after R(t) lower
+// D = min(s_r + lat_r), and an accept sent after D is a resurrection (a reject answered before
+// an accept was sent was necessarily sent before it, hence already folded). The buffer holds
+// the pair's probes of the last MaxLag, so memory is about rate × MaxLag entries in all
+// (24 bytes each), independent of the run's length.
+//
+// Two contracts make this exact; both are checked, and breaking them is counted, never silent:
+//
+//   - every result reaches Observe within MaxLag of its send time. A result that arrives after
+//     a later-sent result of its pair was already folded is "late" (Measurement.Late, and the
+//     pair is marked Inexact): it is folded at once. Counts and A stay exact and a late reject
+//     still finds its exact k, but a late accept that overtakes k loses the exact successor:
+//     a later reject stands in (still a valid upper bound on the enforcement instant, not the
+//     one the definition picks) or, if none follows, the pair is reported not converged; and
+//     resurrections revealed only by a late reject are missed;
+//   - Recalled(t) is called within MaxLag of R(t) (the engine calls it as the acknowledgement
+//     arrives). Otherwise results sent after R(t) may have been folded without R(t), and the
+//     pair's stale-accept and resurrection counts may be low (Measurement.LateRecalls).
+//
+// Results may reach Observe before or after Recalled for their token and before or after
+// SetTrigger: nothing depends on the order of those calls within those bounds.
+type Tracker struct {
+	names             []string
+	victims, controls int
+	maxLag            int64
+	bucket            int64
+	before, after     time.Duration
+	cdfPoints         int
+
+	trigger   atomic.Int64   // endTime until SetTrigger
+	recallAck []atomic.Int64 // per victim: R(t), noTime until Recalled
+	recallSnt []atomic.Int64 // per victim: when the recall was sent
+	invalid   atomic.Int64
+
+	comps []*compState
+}
+
+// compState is one component's state, behind its own lock (allocated apart: no false sharing).
+type compState struct {
+	mu sync.Mutex
+	// w is the watermark: the largest send time observed at this component.
+	w int64
+
+	probes, accepts, rejects, errors int64
+	falseRejects                     int64
+	firstFalseReject                 int64
+	late, lateRecalls                int64
+
+	lat       histogram
+	tlAccepts []uint32 // victim accepts per timeline bucket (absolute send time / bucket)
+	tlRejects []uint32
+
+	pairs []pairState // indexed by token
+}
+
+// pairState is one (component, token) pair. Fields above "fold" are order-free; the rest is
+// the send-ordered fold and its reorder buffer.
+type pairState struct {
+	accepts, rejects, errors uint32
+
+	firstAccept   int64 // smallest accept send time (endTime: none)
+	lastAccept    int64 // A: largest accept send time (noTime: none)
+	lastDecisive  int64 // largest accept/reject send time (noTime: none)
+	lastWasReject bool  // the latest decisive probe (ties: accept wins) is a reject
+
+	buf obsRing
+
+	// fold: results folded so far, oldest first
+	frontier   int64 // largest folded send time (noTime: nothing folded)
+	foldA      int64 // largest folded accept send time
+	hasK       bool
+	kSend      int64
+	kLat       int64
+	hasD       bool
+	d          int64 // min s_r+lat_r over folded rejects sent after R
+	stale      uint32
+	resurrect  uint32
+	firstResur int64
+	late       bool // a late result or a late recall touched this pair
+}
+
+// NewTracker returns a Tracker for cfg; negative counts are taken as 0.
+func NewTracker(cfg TrackerConfig) *Tracker {
+	if cfg.MaxLag <= 0 {
+		cfg.MaxLag = DefaultMaxLag
+	}
+	if cfg.TimelineBucket <= 0 {
+		cfg.TimelineBucket = DefaultTimelineBucket
+	}
+	if cfg.TimelineBefore <= 0 {
+		cfg.TimelineBefore = DefaultTimelineBefore
+	}
+	if cfg.CDFPoints <= 0 {
+		cfg.CDFPoints = DefaultCDFPoints
+	}
+	t := &Tracker{
+		names:     append([]string(nil), cfg.Components...),
+		victims:   max(cfg.Victims, 0),
+		controls:  max(cfg.Controls, 0),
+		maxLag:    int64(cfg.MaxLag),
+		bucket:    int64(cfg.TimelineBucket),
+		before:    cfg.TimelineBefore,
+		after:     cfg.TimelineAfter,
+		cdfPoints: cfg.CDFPoints,
+	}
+	t.trigger.Store(endTime)
+	t.recallAck = make([]atomic.Int64, t.victims)
+	t.recallSnt = make([]atomic.Int64, t.victims)
+	for i := range t.recallAck {
+		t.recallAck[i].Store(noTime)
+		t.recallSnt[i].Store(noTime)
+	}
+	nTok := t.victims + t.controls
+	t.comps = make([]*compState, len(t.names))
+	for c := range t.comps {
+		cs := &compState{w: noTime, firstFalseReject: endTime, pairs: make([]pairState, nTok)}
+		for i := range cs.pairs {
+			cs.pairs[i] = pairState{
+				firstAccept: endTime, lastAccept: noTime,
+				lastDecisive: noTime, frontier: noTime, foldA: noTime, firstResur: endTime,
+			}
+		}
+		t.comps[c] = cs
+	}
+	return t
+}
+
+// Components returns the number of components.
+func (t *Tracker) Components() int { return len(t.names) }
+
+// Victims returns the number of victim credentials (tokens 0..Victims()-1).
+func (t *Tracker) Victims() int { return t.victims }
+
+// Controls returns the number of control credentials (tokens Victims()..).
+func (t *Tracker) Controls() int { return t.controls }
+
+// SetTrigger records the trigger instant: the end of the baseline, when the recall is sent.
+// Only probes sent before it establish a baseline. The first call wins.
+func (t *Tracker) SetTrigger(at time.Duration) {
+	t.trigger.CompareAndSwap(endTime, int64(at))
+}
+
+// Triggered reports whether SetTrigger was called.
+func (t *Tracker) Triggered() bool { return t.trigger.Load() != endTime }
+
+// Recalled records that the recall of victim token was sent at sent and acknowledged at acked:
+// R(token) = acked. Call it as the acknowledgement arrives (within MaxLag of acked). The first
+// call for a token wins; calls for non-victims are counted as invalid.
+func (t *Tracker) Recalled(token int, sent, acked time.Duration) {
+	if token < 0 || token >= t.victims {
+		t.invalid.Add(1)
+		return
+	}
+	r := int64(acked)
+	if r == noTime || !t.recallAck[token].CompareAndSwap(noTime, r) {
+		return
+	}
+	t.recallSnt[token].Store(int64(sent))
+	// Results sent after R that were already folded were folded without R: flag the pair.
+	for _, cs := range t.comps {
+		cs.mu.Lock()
+		p := &cs.pairs[token]
+		if p.frontier > r {
+			p.late = true
+			cs.lateRecalls++
+		}
+		cs.mu.Unlock()
+	}
+}
+
+// Observe records one probe result. It is safe for concurrent use and cheap (one lock per
+// component, no allocation in the steady state). Results with an unknown component, token or
+// outcome are counted as invalid and ignored.
+func (t *Tracker) Observe(o Observation) {
+	nTok := t.victims + t.controls
+	if o.Component < 0 || o.Component >= len(t.comps) || o.Token < 0 || o.Token >= nTok ||
+		o.Outcome < Accept || o.Outcome > Error {
+		t.invalid.Add(1)
+		return
+	}
+	s, lat := int64(o.Sent), max(int64(o.Latency), 0)
+	victim := o.Token < t.victims
+	cs := t.comps[o.Component]
+
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	p := &cs.pairs[o.Token]
+	cs.probes++
+	cs.lat.add(lat)
+	if s > cs.w {
+		cs.w = s
+	}
+	switch o.Outcome {
+	case Accept:
+		cs.accepts++
+		p.accepts++
+		p.firstAccept = min(p.firstAccept, s)
+		p.lastAccept = max(p.lastAccept, s)
+	case Reject:
+		cs.rejects++
+		p.rejects++
+		if !victim {
+			cs.falseRejects++
+			cs.firstFalseReject = min(cs.firstFalseReject, s)
+		}
+	case Error:
+		cs.errors++
+		p.errors++
+		return // errors touch nothing else
+	}
+	// Latest decisive probe; at equal send times an accept counts as the later one (the same
+	// tie rule as the fold: rejects before accepts).
+	if s > p.lastDecisive || (s == p.lastDecisive && o.Outcome == Accept) {
+		p.lastDecisive = s
+		p.lastWasReject = o.Outcome == Reject
+	}
+	if !victim {
+		return
+	}
+	if s >= 0 {
+		cs.timeline(s/t.bucket, o.Outcome)
+	}
+	r := t.recallAck[o.Token].Load()
+	e := obsEntry{send: s, lat: lat, out: o.Outcome}
+	if s <= p.frontier {
+		// Late: a later-sent result of this pair is already folded (MaxLag was exceeded).
+		cs.late++
+		p.late = true
+		p.fold(e, r)
+	} else {
+		p.buf.insert(e)
+	}
+	if cs.w >= math.MinInt64+t.maxLag { // no overflow
+		p.foldBefore(cs.w-t.maxLag, r)
+	}
+}
+
+// timeline counts a decisive victim probe in its absolute bucket i (send time / bucket width).
+func (cs *compState) timeline(i int64, out Outcome) {
+	if i < 0 || i >= maxTimelineBuckets {
+		return
+	}
+	for int64(len(cs.tlAccepts)) <= i {
+		cs.tlAccepts = append(cs.tlAccepts, 0)
+		cs.tlRejects = append(cs.tlRejects, 0)
+	}
+	if out == Accept {
+		cs.tlAccepts[i]++
+	} else {
+		cs.tlRejects[i]++
+	}
+}
+
+// fold applies one result, in send order, to the pair's ordered state; r is R(t) or noTime.
+func (p *pairState) fold(e obsEntry, r int64) {
+	switch e.out {
+	case Accept:
+		if r != noTime && e.send > r {
+			p.stale++
+		}
+		if p.hasD && e.send > p.d {
+			p.resurrect++
+			p.firstResur = min(p.firstResur, e.send)
+		}
+		p.foldA = max(p.foldA, e.send)
+		// In order, k was sent no later than this accept: forget it. (A late accept: if k is
+		// still after A it stays; if not, its exact successor may already be folded and lost,
+		// and the next reject folded takes its place; see the contracts on Tracker.)
+		if p.hasK && p.kSend <= p.foldA {
+			p.hasK = false
+		}
+	case Reject:
+		if e.send > p.foldA && (!p.hasK || e.send < p.kSend || (e.send == p.kSend && e.lat < p.kLat)) {
+			p.hasK, p.kSend, p.kLat = true, e.send, e.lat
+		}
+		if r != noTime && e.send > r {
+			if done := e.send + e.lat; !p.hasD || done < p.d {
+				p.hasD, p.d = true, done
+			}
+		}
+	}
+	p.frontier = max(p.frontier, e.send)
+}
+
+// foldBefore folds, oldest first, every buffered result sent before limit.
+func (p *pairState) foldBefore(limit, r int64) {
+	for p.buf.n > 0 {
+		e := p.buf.front()
+		if e.send >= limit {
+			return
+		}
+		p.buf.pop()
+		p.fold(e, r)
+	}
+}
+
+// PairState is the state of a (component, credential) pair: tentative while the drill runs
+// ([Tracker.State]), final in a [Measurement].
+type PairState uint8
+
+// Pair states.
+const (
+	// PairPending: no baseline accept seen yet, and one may still come (tentative only).
+	PairPending PairState = iota
+	// PairNeverAccepted: no probe sent before the trigger was accepted; measures nothing.
+	PairNeverAccepted
+	// PairNotRecalled: baseline accepted, recall not (yet) acknowledged.
+	PairNotRecalled
+	// PairNotConverged: recalled; not (yet) rejecting for good.
+	PairNotConverged
+	// PairConverged: recalled and converged (tentatively: the latest decisive probe is a reject
+	// sent after R).
+	PairConverged
+	// PairControl: a control credential.
+	PairControl
+)
+
+// String names the state.
+func (s PairState) String() string {
+	switch s {
+	case PairPending:
+		return "pending"
+	case PairNeverAccepted:
+		return "never_accepted"
+	case PairNotRecalled:
+		return "not_recalled"
+	case PairNotConverged:
+		return "not_converged"
+	case PairConverged:
+		return "converged"
+	case PairControl:
+		return "control"
+	}
+	return fmt.Sprintf("pair_state(%d)", uint8(s))
+}
+
+// State returns the tentative state of pair (component, token) from the results seen so far:
+// the scheduler's view. A pair is tentatively converged when its token is recalled and its
+// latest decisive probe (by send time) is a reject sent after R; results still in flight may
+// change that. Out-of-range arguments give PairNeverAccepted.
+func (t *Tracker) State(component, token int) PairState {
+	if component < 0 || component >= len(t.comps) || token < 0 || token >= t.victims+t.controls {
+		return PairNeverAccepted
+	}
+	if token >= t.victims {
+		return PairControl
+	}
+	trig := t.trigger.Load()
+	r := t.recallAck[token].Load()
+	cs := t.comps[component]
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return t.stateLocked(cs, &cs.pairs[token], trig, r)
+}
+
+func (t *Tracker) stateLocked(cs *compState, p *pairState, trig, r int64) PairState {
+	if p.firstAccept >= trig {
+		// Every result of a probe sent before the trigger has arrived once the watermark is
+		// MaxLag past it.
+		if trig != endTime && cs.w >= math.MinInt64+t.maxLag && cs.w-t.maxLag > trig {
+			return PairNeverAccepted
+		}
+		return PairPending
+	}
+	switch {
+	case r == noTime:
+		return PairNotRecalled
+	case p.lastWasReject && p.lastDecisive > r:
+		return PairConverged
+	}
+	return PairNotConverged
+}
+
+// Progress is a live snapshot of the measurement. Counts are exact; convergence is tentative
+// and stale accepts and resurrections lag by up to MaxLag (they come from the ordered fold).
+type Progress struct {
+	Components []ComponentProgress
+	// Invalid counts observations and recalls with an unknown component, token or outcome.
+	Invalid int64
+}
+
+// ComponentProgress is one component's live figures.
+type ComponentProgress struct {
+	Name                             string
+	Probes, Accepts, Rejects, Errors int64
+	FalseRejects                     int64
+	// Recalled counts baseline-accepted pairs whose recall is acknowledged; Unconverged those
+	// of them not (tentatively) converged.
+	Recalled, Unconverged int
+	StaleAccepts          int64
+	Resurrections         int64
+}
+
+// Progress returns live figures. It walks every pair (O(pairs)): call it about once a second.
+func (t *Tracker) Progress() Progress {
+	pr := Progress{Components: make([]ComponentProgress, len(t.comps)), Invalid: t.invalid.Load()}
+	trig := t.trigger.Load()
+	for c, cs := range t.comps {
+		cs.mu.Lock()
+		cp := ComponentProgress{Name: t.names[c], Probes: cs.probes, Accepts: cs.accepts,
+			Rejects: cs.rejects, Errors: cs.errors, FalseRejects: cs.falseRejects}
+		for tok := 0; tok < t.victims; tok++ {
+			p := &cs.pairs[tok]
+			switch t.stateLocked(cs, p, trig, t.recallAck[tok].Load()) {
+			case PairNotConverged:
+				cp.Recalled++
+				cp.Unconverged++
+			case PairConverged:
+				cp.Recalled++
+			default:
+				continue
+			}
+			cp.StaleAccepts += int64(p.stale)
+			cp.Resurrections += int64(p.resurrect)
+		}
+		cs.mu.Unlock()
+		pr.Components[c] = cp
+	}
+	return pr
+}
+
+// PairResult is the final measurement of one (component, victim) pair. Absolute instants are
+// offsets from the drill's start.
+type PairResult struct {
+	Component, Token int
+	State            PairState
+	// Recalled is R(t), the acknowledged recall instant (zero unless the recall was
+	// acknowledged); RecallSent when the recall request was sent.
+	Recalled, RecallSent time.Duration
+	// Lower is A, the send time of the last accept: the bracket's lower end. Set for every
+	// baseline-accepted pair.
+	Lower time.Duration
+	// Upper is s_k+lat_k, the converging reject's send time plus latency: the bracket's upper
+	// end. Set only when State is PairConverged.
+	Upper time.Duration
+	// StaleAccepts counts accepts sent after R(t); Resurrections accepts sent after a
+	// post-recall reject had come back, the first of them sent at FirstResurrection.
+	StaleAccepts, Resurrections int
+	FirstResurrection           time.Duration
+	Probes, Accepts, Rejects    int
+	Errors                      int
+	// Inexact is true when a contract was broken for this pair (a result arrived more than
+	// MaxLag late, or its recall was registered more than MaxLag after R): its stale-accept and
+	// resurrection counts may be low and its upper bound high.
+	Inexact bool
+}
+
+// TTC returns the bracket relative to R(t): lower = A−R (may be negative), upper = s_k+lat_k−R
+// clamped at 0. Meaningful for converged pairs (lower also for not converged ones: the
+// credential was still honoured at least that long).
+func (p PairResult) TTC() (lower, upper time.Duration) {
+	return p.Lower - p.Recalled, max(p.Upper-p.Recalled, 0)
+}
+
+// Resolution returns the bracket's width, Upper−Lower (converged pairs).
+func (p PairResult) Resolution() time.Duration { return p.Upper - p.Lower }
+
+// Measured reports whether the pair measures something: baseline accepted and recalled.
+func (p PairResult) Measured() bool {
+	return p.State == PairConverged || p.State == PairNotConverged
+}
+
+// ComponentMeasurement is one component's final figures.
+type ComponentMeasurement struct {
+	Name string
+	// Summary holds the report figures. Resurrections counts pairs with at least one
+	// resurrection (ResurrectionProbes the probes); FalseRejects counts probes (FalseRejectPairs
+	// the pairs); Errors, Probes, Accepts and Rejects count every probe of the component;
+	// NeverAccepted counts pairs; FailOpen is left to the engine (it needs fault windows).
+	// StaleWindowMS is the largest converged TTC upper bound. ProbeLatencyMS covers every
+	// probe, errors included, from a histogram (see histogram: values at most 0.79 % high).
+	Summary report.Summary
+	// ResurrectionProbes counts resurrected accepts; FirstResurrection is the earliest one's
+	// send time (valid when Summary.Resurrections > 0).
+	ResurrectionProbes int
+	FirstResurrection  time.Duration
+	// FalseRejectPairs counts control pairs rejected at least once; FirstFalseReject is the
+	// earliest false reject's send time (valid when Summary.FalseRejects > 0), and
+	// FalseRejectTokens lists the rejected controls' token ids.
+	FalseRejectPairs  int
+	FirstFalseReject  time.Duration
+	FalseRejectTokens []int
+	// StalePairs counts measured pairs with at least one stale accept.
+	StalePairs int
+	// Pairs holds every (component, victim) pair, by token.
+	Pairs []PairResult
+	// Late counts results that arrived after a later-sent result of their pair had been
+	// folded; LateRecalls pairs whose recall was registered after results sent after R had
+	// been folded. Both should be 0; see [Tracker].
+	Late, LateRecalls int
+
+	lat histogram
+}
+
+// Measurement is the final result of a [Tracker]. It implements the Env (Summary) and
+// Quantiles (TTCQuantile) capabilities of package expect.
+type Measurement struct {
+	// End is the end of the observation window, as given to Finalize.
+	End time.Duration
+	// Trigger is SetTrigger's instant (valid when Triggered).
+	Trigger   time.Duration
+	Triggered bool
+	// Recalled counts acknowledged victims; FirstAck and LastAck bound their R (valid when
+	// Recalled > 0).
+	Recalled          int
+	FirstAck, LastAck time.Duration
+	// NeverAcceptedVictims counts victims with at least one never-accepted pair.
+	NeverAcceptedVictims int
+	Components           []ComponentMeasurement
+	// Overall aggregates every component: TTC over all measured pairs, counts summed, probe
+	// latency over all probes.
+	Overall report.Summary
+	// Timeline is, per component, the share of decisive victim probes accepted per bucket
+	// (see Timeline); CDF the distribution of TTC upper bounds (see CDF).
+	Timeline []report.Series
+	CDF      []report.Series
+	// Late, LateRecalls: sums over components; Invalid counts ignored observations and recalls.
+	Late, LateRecalls int
+	Invalid           int
+}
+
+// Finalize folds every buffered result and returns the measurement, end being the end of the
+// observation window. Call it after the last Observe; calling it again recomputes from the
+// same state (results observed in between count as late).
+func (t *Tracker) Finalize(end time.Duration) *Measurement {
+	m := &Measurement{End: end, Invalid: int(t.invalid.Load())}
+	if trig := t.trigger.Load(); trig != endTime {
+		m.Trigger, m.Triggered = time.Duration(trig), true
+	}
+	trig := t.trigger.Load()
+	for tok := 0; tok < t.victims; tok++ {
+		if r := t.recallAck[tok].Load(); r != noTime {
+			if m.Recalled == 0 || time.Duration(r) < m.FirstAck {
+				m.FirstAck = time.Duration(r)
+			}
+			if m.Recalled == 0 || time.Duration(r) > m.LastAck {
+				m.LastAck = time.Duration(r)
+			}
+			m.Recalled++
+		}
+	}
+	neverVictim := make([]bool, t.victims)
+	var all histogram
+	var allPairs []PairResult
+	m.Components = make([]ComponentMeasurement, len(t.comps))
+	for c, cs := range t.comps {
+		cm := t.finalizeComponent(c, cs, trig)
+		for _, p := range cm.Pairs {
+			if p.State == PairNeverAccepted {
+				neverVictim[p.Token] = true
+			}
+		}
+		all.merge(&cm.lat)
+		allPairs = append(allPairs, cm.Pairs...)
+		m.Late += cm.Late
+		m.LateRecalls += cm.LateRecalls
+		s := &m.Overall
+		s.Probes += cm.Summary.Probes
+		s.Accepts += cm.Summary.Accepts
+		s.Rejects += cm.Summary.Rejects
+		s.Errors += cm.Summary.Errors
+		s.FalseRejects += cm.Summary.FalseRejects
+		s.StaleAccepts += cm.Summary.StaleAccepts
+		s.Resurrections += cm.Summary.Resurrections
+		s.NeverAccepted += cm.Summary.NeverAccepted
+		s.Pairs += cm.Summary.Pairs
+		s.Converged += cm.Summary.Converged
+		s.NotConverged += cm.Summary.NotConverged
+		m.Components[c] = cm
+		m.Timeline = append(m.Timeline, t.timelineSeries(c, cs, m))
+		m.CDF = append(m.CDF, report.Series{Component: cm.Name, Points: cdfPoints(cm.Pairs, t.cdfPoints)})
+	}
+	for _, nv := range neverVictim {
+		if nv {
+			m.NeverAcceptedVictims++
+		}
+	}
+	m.Overall.TTCMS = ttcStats(allPairs)
+	m.Overall.StaleWindowMS = m.Overall.TTCMS.Max
+	m.Overall.ProbeLatencyMS = all.stats()
+	return m
+}
+
+func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentMeasurement {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cm := ComponentMeasurement{Name: t.names[c], Pairs: make([]PairResult, t.victims),
+		Late: int(cs.late), LateRecalls: int(cs.lateRecalls)}
+	s := &cm.Summary
+	s.Probes, s.Accepts, s.Rejects, s.Errors = int(cs.probes), int(cs.accepts), int(cs.rejects), int(cs.errors)
+	s.FalseRejects = int(cs.falseRejects)
+	cm.FirstFalseReject = time.Duration(cs.firstFalseReject)
+	firstResur := int64(endTime)
+	for tok := 0; tok < t.victims; tok++ {
+		p := &cs.pairs[tok]
+		r := t.recallAck[tok].Load()
+		p.foldBefore(endTime, r) // flush: fold everything, in send order
+		pr := PairResult{Component: c, Token: tok, Probes: int(p.accepts + p.rejects + p.errors),
+			Accepts: int(p.accepts), Rejects: int(p.rejects), Errors: int(p.errors), Inexact: p.late}
+		if r != noTime {
+			pr.Recalled, pr.RecallSent = time.Duration(r), time.Duration(t.recallSnt[tok].Load())
+		}
+		switch {
+		case p.firstAccept >= trig:
+			pr.State = PairNeverAccepted
+			s.NeverAccepted++
+		case r == noTime:
+			pr.State = PairNotRecalled
+			pr.Lower = time.Duration(p.lastAccept)
+		default:
+			s.Pairs++
+			pr.Lower = time.Duration(p.lastAccept)
+			pr.StaleAccepts, pr.Resurrections = int(p.stale), int(p.resurrect)
+			if p.hasK && p.lastDecisive > r {
+				pr.State = PairConverged
+				pr.Upper = time.Duration(p.kSend + p.kLat)
+				s.Converged++
+			} else {
+				pr.State = PairNotConverged
+				s.NotConverged++
+			}
+			s.StaleAccepts += pr.StaleAccepts
+			if pr.StaleAccepts > 0 {
+				cm.StalePairs++
+			}
+			if pr.Resurrections > 0 {
+				pr.FirstResurrection = time.Duration(p.firstResur)
+				s.Resurrections++
+				cm.ResurrectionProbes += pr.Resurrections
+				firstResur = min(firstResur, p.firstResur)
+			}
+		}
+		cm.Pairs[tok] = pr
+	}
+	if firstResur != endTime {
+		cm.FirstResurrection = time.Duration(firstResur)
+	}
+	for tok := t.victims; tok < t.victims+t.controls; tok++ {
+		if cs.pairs[tok].rejects > 0 {
+			cm.FalseRejectPairs++
+			cm.FalseRejectTokens = append(cm.FalseRejectTokens, tok)
+		}
+	}
+	s.TTCMS = ttcStats(cm.Pairs)
+	s.StaleWindowMS = s.TTCMS.Max
+	cm.lat = cs.lat.clone()
+	s.ProbeLatencyMS = cm.lat.stats()
+	return cm
+}
+
+// Component returns the named component's measurement.
+func (m *Measurement) Component(name string) (*ComponentMeasurement, bool) {
+	for i := range m.Components {
+		if m.Components[i].Name == name {
+			return &m.Components[i], true
+		}
+	}
+	return nil, false
+}
+
+// Summary returns the named component's figures, or the overall figures for "" (package
+// expect's Env).
+func (m *Measurement) Summary(component string) (*report.Summary, bool) {
+	if component == "" {
+		return &m.Overall, true
+	}
+	if cm, ok := m.Component(component); ok {
+		return &cm.Summary, true
+	}
+	return nil, false
+}
+
+// TTCQuantile returns the nearest-rank q-quantile (0 < q ≤ 1) of TTC upper bounds, in
+// milliseconds, over every measured pair of component ("" = all components), counting a pair
+// that did not converge as +Inf: converged is false (and ms +Inf) when the quantile falls among
+// those. ok is false when there is no such component or it has no measured pair. This is
+// package expect's Quantiles capability.
+func (m *Measurement) TTCQuantile(component string, q float64) (ms float64, converged bool, ok bool) {
+	var uppers []float64
+	for i := range m.Components {
+		cm := &m.Components[i]
+		if component != "" && cm.Name != component {
+			continue
+		}
+		ok = true
+		for _, p := range cm.Pairs {
+			switch p.State {
+			case PairConverged:
+				_, up := p.TTC()
+				uppers = append(uppers, millis(up))
+			case PairNotConverged:
+				uppers = append(uppers, math.Inf(1))
+			}
+		}
+	}
+	if !ok || len(uppers) == 0 {
+		return math.NaN(), false, false
+	}
+	sort.Float64s(uppers)
+	v := nearestRank(uppers, q)
+	return v, !math.IsInf(v, 1), true
+}
+
+// timelineSeries renders component c's timeline: for each bucket whose centre lies within
+// [anchor−TimelineBefore, anchor+TimelineAfter] (TimelineAfter 0: until End) and that holds a
+// decisive victim probe, X = bucket centre − anchor in ms, Y = accepts/(accepts+rejects) of
+// victim probes sent in the bucket. The anchor is the first acknowledgement, else the trigger;
+// without either the series is empty. Buckets are fixed on the drill's clock (k·bucket), so X
+// values are not round numbers. All victims are counted, baseline or not: a victim whose recall
+// failed shows as a tail of accepts.
+func (t *Tracker) timelineSeries(c int, cs *compState, m *Measurement) report.Series {
+	ser := report.Series{Component: t.names[c], Points: []report.Point{}}
+	var anchor time.Duration
+	switch {
+	case m.Recalled > 0:
+		anchor = m.FirstAck
+	case m.Triggered:
+		anchor = m.Trigger
+	default:
+		return ser
+	}
+	from, to := anchor-t.before, m.End
+	if t.after > 0 {
+		to = anchor + t.after
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for i := range cs.tlAccepts {
+		a, r := cs.tlAccepts[i], cs.tlRejects[i]
+		if a+r == 0 {
+			continue
+		}
+		centre := time.Duration(int64(i)*t.bucket + t.bucket/2)
+		if centre < from || centre > to {
+			continue
+		}
+		ser.Points = append(ser.Points, report.Point{X: millis(centre - anchor), Y: float64(a) / float64(a+r)})
+	}
+	return ser
+}
+
+// cdfPoints renders the distribution of TTC upper bounds of converged pairs: X = upper bound in
+// ms, Y = share of measured pairs (converged or not) with an upper bound ≤ X, so the curve
+// tops out below 1 when pairs did not converge. At most maxPts points (at evenly spaced
+// ranks, nearest-rank) are kept.
+func cdfPoints(pairs []PairResult, maxPts int) []report.Point {
+	var ups []float64
+	measured := 0
+	for _, p := range pairs {
+		if !p.Measured() {
+			continue
+		}
+		measured++
+		if p.State == PairConverged {
+			_, up := p.TTC()
+			ups = append(ups, millis(up))
+		}
+	}
+	pts := []report.Point{}
+	if len(ups) == 0 {
+		return pts
+	}
+	sort.Float64s(ups)
+	n := float64(measured)
+	add := func(rank int) { // rank is 1-based
+		x, y := ups[rank-1], float64(rank)/n
+		if l := len(pts); l > 0 && pts[l-1].X == x {
+			pts[l-1].Y = y
+			return
+		}
+		pts = append(pts, report.Point{X: x, Y: y})
+	}
+	if len(ups) <= maxPts {
+		for i := range ups {
+			add(i + 1)
+		}
+		return pts
+	}
+	for i := 1; i <= maxPts; i++ {
+		add((i*len(ups) + maxPts - 1) / maxPts)
+	}
+	return pts
+}
+
+// obsEntry is one buffered result.
+type obsEntry struct {
+	send, lat int64
+	out       Outcome
+}
+
+// before orders results by send time. Ties may fold in any order: the fold compares send
+// times strictly (a reject sent with an accept is neither k nor a resurrection's cause).
+func (e obsEntry) before(f obsEntry) bool { return e.send < f.send }
+
+// obsRing is a pair's reorder buffer: a ring kept sorted by send time. Results mostly arrive in
+// order, so insertion is an append; an out-of-order one shifts the few entries sent after it.
+type obsRing struct {
+	e       []obsEntry // len is 0 or a power of two
+	head, n int
+}
+
+func (r *obsRing) at(i int) *obsEntry { return &r.e[(r.head+i)&(len(r.e)-1)] }
+
+func (r *obsRing) insert(x obsEntry) {
+	if r.n == len(r.e) {
+		grown := make([]obsEntry, max(4, 2*len(r.e)))
+		for i := 0; i < r.n; i++ {
+			grown[i] = *r.at(i)
+		}
+		r.e, r.head = grown, 0
+	}
+	i := r.n
+	for ; i > 0 && x.before(*r.at(i - 1)); i-- {
+		*r.at(i) = *r.at(i - 1)
+	}
+	*r.at(i) = x
+	r.n++
+}
+
+func (r *obsRing) front() obsEntry { return *r.at(0) }
+
+func (r *obsRing) pop() {
+	r.head = (r.head + 1) & (len(r.e) - 1)
+	r.n--
+}
