@@ -1,0 +1,413 @@
+package drill
+
+import (
+	"fmt"
+	"math/rand"
+	"sync"
+	"time"
+)
+
+// Default schedule shares.
+const (
+	// DefaultControlShare is the default share of post-trigger probes spent on controls.
+	DefaultControlShare = 0.10
+	// DefaultRecheck is the default share of post-trigger probes spent re-checking pairs that
+	// look converged (to catch resurrections).
+	DefaultRecheck = 0.10
+	// DefaultBaselineRetry is the default share of baseline probes spent on pairs still
+	// lacking a baseline accept, once each has been probed once.
+	DefaultBaselineRetry = 0.50
+)
+
+// ScheduleConfig configures a [Scheduler]. For the shares, zero means the default and a
+// negative value means none.
+type ScheduleConfig struct {
+	// Components, Victims and Controls must match the tracker's; zero takes the tracker's.
+	Components, Victims, Controls int
+	// ControlShare is the share of probes after the trigger sent to controls, round-robin.
+	// Default DefaultControlShare.
+	ControlShare float64
+	// Recheck is the share of probes after the trigger that re-check pairs that look converged.
+	// Default DefaultRecheck. The rest goes to pairs not yet converged. When ControlShare +
+	// Recheck exceeds 1 both are scaled down to sum to 1.
+	Recheck float64
+	// BaselineRetry is, before the trigger and once every victim pair has been probed once,
+	// the share of probes that go to pairs still lacking a baseline accept; the rest cycles
+	// over every pair, controls included. Default DefaultBaselineRetry.
+	BaselineRetry float64
+}
+
+// Probe kinds, for ScheduleStats.
+const (
+	kindBaseline = iota
+	kindUnconverged
+	kindRecheck
+	kindControl
+	numKinds
+)
+
+// Scheduler decides which (component, credential) pair to probe next. It is pure (no clock,
+// no sleeps), safe for concurrent use, and O(1) amortised per Next: every set is a FIFO of pair
+// ids and a pair moves between sets only when Next finds, by asking the [Tracker], that its
+// state changed.
+//
+// Policy (DESIGN.md: resolution as fine as the probe budget allows):
+//
+//   - Before the trigger (Tracker.Triggered is false): victim pairs lacking a baseline accept
+//     first, round-robin, until each was probed once; then a BaselineRetry share keeps going to
+//     those still lacking one, and the rest cycles over every pair, controls included.
+//   - After the trigger: a ControlShare of probes to controls round-robin, a Recheck share to
+//     pairs that look converged (round-robin, to catch resurrections), and the rest to every
+//     other victim pair (round-robin: each gets one probe per cycle, so the resolution is the
+//     cycle's length). Pairs of victims whose recall is not yet acknowledged are in that last
+//     set (probed as pre-recall: it tightens the bracket's lower end); pairs known never
+//     accepted leave the rotation. When a recall is acknowledged (Recalled) the token's pairs
+//     are probed first, once each, so a component that already enforces is caught at once.
+//
+// Shares are dealt by smooth weighted round-robin (deterministic credits, exact over every
+// window of calls), not by random draws. The rng only shuffles the credentials' order once, so
+// that probing order is not correlated with token ids (a one-by-one recall in id order would
+// otherwise meet probes at a systematic phase). A share whose set is empty passes its turn on.
+type Scheduler struct {
+	mu sync.Mutex
+	tr *Tracker
+
+	nComp, nVict, nCtrl int
+
+	all       []int32 // every pair, credentials interleaved by component: baseline cycle
+	allPos    int
+	ctrl      []int32 // control pairs
+	ctrlPos   int
+	victPairs []int32 // victim pairs, in probing order
+
+	lacking      pairQueue
+	lackingPops  int
+	lackingFirst int
+	baseW        [2]float64
+	baseCur      [2]float64
+
+	measuring bool
+	unconv    pairQueue
+	conv      pairQueue
+	urgent    pairQueue
+	acked     []bool // per victim: Recalled seen
+	w         [numKinds]float64
+	cur       [numKinds]float64
+
+	calls     int64
+	lastVisit []int64 // per victim pair: call number of its last unconverged-kind probe
+	comp      []schedCounts
+}
+
+type schedCounts struct {
+	kinds          [numKinds]int64
+	gapSum, gapNum int64
+}
+
+// NewScheduler returns a Scheduler over tr's pairs. rng (may be nil: token order) shuffles the
+// credentials once. It panics if cfg's sizes contradict tr's (a programming error).
+func NewScheduler(cfg ScheduleConfig, tr *Tracker, rng *rand.Rand) *Scheduler {
+	s := &Scheduler{tr: tr, nComp: tr.Components(), nVict: tr.Victims(), nCtrl: tr.Controls()}
+	for _, d := range []struct {
+		name      string
+		cfg, have int
+	}{{"components", cfg.Components, s.nComp}, {"victims", cfg.Victims, s.nVict}, {"controls", cfg.Controls, s.nCtrl}} {
+		if d.cfg != 0 && d.cfg != d.have {
+			panic(fmt.Sprintf("drill: ScheduleConfig has %d %s, the tracker %d", d.cfg, d.name, d.have))
+		}
+	}
+	ctrlShare := share(cfg.ControlShare, DefaultControlShare)
+	recheck := share(cfg.Recheck, DefaultRecheck)
+	if sum := ctrlShare + recheck; sum > 1 {
+		ctrlShare, recheck = ctrlShare/sum, recheck/sum
+	}
+	if s.nCtrl == 0 {
+		ctrlShare = 0
+	}
+	rest := 1 - ctrlShare - recheck
+	if rest < 1e-9 { // float residue of a scaled sum
+		rest = 0
+	}
+	s.w = [numKinds]float64{kindUnconverged: rest, kindRecheck: recheck, kindControl: ctrlShare}
+	retry := share(cfg.BaselineRetry, DefaultBaselineRetry)
+	s.baseW = [2]float64{retry, 1 - retry}
+
+	nTok := s.nVict + s.nCtrl
+	order := make([]int, nTok)
+	for i := range order {
+		order[i] = i
+	}
+	if rng != nil {
+		rng.Shuffle(nTok, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	nVP := s.nVict * s.nComp
+	s.all = make([]int32, 0, nTok*s.nComp)
+	s.victPairs = make([]int32, 0, nVP)
+	s.ctrl = make([]int32, 0, s.nCtrl*s.nComp)
+	for _, tok := range order {
+		for c := 0; c < s.nComp; c++ {
+			id := int32(tok*s.nComp + c)
+			s.all = append(s.all, id)
+			if tok < s.nVict {
+				s.victPairs = append(s.victPairs, id)
+			} else {
+				s.ctrl = append(s.ctrl, id)
+			}
+		}
+	}
+	s.lacking = newPairQueue(nVP)
+	for _, id := range s.victPairs {
+		s.lacking.push(id)
+	}
+	s.lackingFirst = nVP
+	s.unconv, s.conv, s.urgent = newPairQueue(nVP), newPairQueue(nVP), newPairQueue(nVP)
+	s.acked = make([]bool, s.nVict)
+	s.lastVisit = make([]int64, nVP)
+	s.comp = make([]schedCounts, s.nComp)
+	return s
+}
+
+// share maps a configured share: 0 → def, negative → 0, above 1 → 1.
+func share(v, def float64) float64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return min(v, 1)
+}
+
+// Next returns the pair to probe next. It returns (-1, -1) only when there is no pair at all
+// (no components or no credentials).
+func (s *Scheduler) Next() (component, token int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.all) == 0 {
+		return -1, -1
+	}
+	s.calls++
+	if !s.measuring && s.tr.Triggered() {
+		s.startMeasuring()
+	}
+	var id int32
+	var kind int
+	if s.measuring {
+		id, kind = s.nextMeasure()
+	} else {
+		id, kind = s.nextBaseline(), kindBaseline
+	}
+	component, token = int(id)%s.nComp, int(id)/s.nComp
+	cc := &s.comp[component]
+	cc.kinds[kind]++
+	if kind == kindUnconverged {
+		if last := s.lastVisit[id]; last > 0 {
+			cc.gapSum += s.calls - last
+			cc.gapNum++
+		}
+		s.lastVisit[id] = s.calls
+	}
+	return component, token
+}
+
+// Recalled tells the scheduler that token's recall was acknowledged (after Tracker.Recalled):
+// its pairs get one probe each ahead of the rotation. Optional; repeated calls are ignored.
+func (s *Scheduler) Recalled(token int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if token < 0 || token >= s.nVict || s.acked[token] {
+		return
+	}
+	s.acked[token] = true
+	for c := 0; c < s.nComp; c++ {
+		s.urgent.push(int32(token*s.nComp + c))
+	}
+}
+
+func (s *Scheduler) state(id int32) PairState {
+	return s.tr.State(int(id)%s.nComp, int(id)/s.nComp)
+}
+
+// swrr is smooth weighted round-robin: every kind earns its weight, the richest is picked and
+// pays the total. Over any window each kind gets its share to within one call per kind.
+func swrr(cur, w []float64) int {
+	var total float64
+	pick := 0
+	for i := range w {
+		cur[i] += w[i]
+		total += w[i]
+		if cur[i] > cur[pick] {
+			pick = i
+		}
+	}
+	cur[pick] -= total
+	return pick
+}
+
+func (s *Scheduler) nextBaseline() int32 {
+	w := s.baseW
+	if s.lackingPops < s.lackingFirst {
+		w = [2]float64{1, 0}
+	}
+	if swrr(s.baseCur[:], w[:]) == 0 {
+		for s.lacking.n > 0 {
+			id := s.lacking.pop()
+			s.lackingPops++
+			if s.state(id) == PairPending {
+				s.lacking.push(id)
+				return id
+			}
+		}
+	}
+	return s.nextAll()
+}
+
+func (s *Scheduler) nextAll() int32 {
+	id := s.all[s.allPos]
+	s.allPos = (s.allPos + 1) % len(s.all)
+	return id
+}
+
+// startMeasuring sorts every victim pair once into the rotations (O(pairs), once per drill);
+// from then on pairs move lazily.
+func (s *Scheduler) startMeasuring() {
+	s.measuring = true
+	s.lacking.reset()
+	for _, id := range s.victPairs {
+		switch s.state(id) {
+		case PairNeverAccepted:
+		case PairConverged:
+			s.conv.push(id)
+		default:
+			s.unconv.push(id)
+		}
+	}
+	clear(s.lastVisit)
+}
+
+func (s *Scheduler) nextMeasure() (int32, int) {
+	pick := swrr(s.cur[:], s.w[:])
+	// The picked kind first, then the others; two rounds because a kind can refill another
+	// (a recheck that finds a pair no longer converged moves it to the unconverged set).
+	for range 2 {
+		for _, k := range [...]int{pick, kindUnconverged, kindRecheck, kindControl} {
+			if id, ok := s.take(k); ok {
+				return id, k
+			}
+		}
+	}
+	return s.nextAll(), kindBaseline // every victim pair left the rotation and there are no controls
+}
+
+func (s *Scheduler) take(kind int) (int32, bool) {
+	switch kind {
+	case kindUnconverged:
+		for s.urgent.n > 0 {
+			id := s.urgent.pop()
+			if st := s.state(id); st != PairConverged && st != PairNeverAccepted {
+				return id, true
+			}
+		}
+		for s.unconv.n > 0 {
+			id := s.unconv.pop()
+			switch s.state(id) {
+			case PairNeverAccepted: // leaves the rotation
+			case PairConverged:
+				s.conv.push(id)
+			default:
+				s.unconv.push(id)
+				return id, true
+			}
+		}
+	case kindRecheck:
+		for s.conv.n > 0 {
+			id := s.conv.pop()
+			switch s.state(id) {
+			case PairNeverAccepted:
+			case PairConverged:
+				s.conv.push(id)
+				return id, true
+			default: // no longer looks converged: back to the rotation
+				s.unconv.push(id)
+			}
+		}
+	case kindControl:
+		if len(s.ctrl) > 0 {
+			id := s.ctrl[s.ctrlPos]
+			s.ctrlPos = (s.ctrlPos + 1) % len(s.ctrl)
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// ScheduleStats describes what the scheduler handed out.
+type ScheduleStats struct {
+	// Calls counts Next calls.
+	Calls int64
+	// Measuring is true once the trigger was seen.
+	Measuring bool
+	// Unconverged and Converged are the sizes of the two post-trigger rotations (as of the
+	// last Next that looked at them).
+	Unconverged, Converged int
+	// Components holds per-component figures, in tracker order.
+	Components []ComponentSchedule
+}
+
+// ComponentSchedule is one component's share of the probes.
+type ComponentSchedule struct {
+	// Probes handed out by kind: baseline (before the trigger), unconverged, recheck, control.
+	Baseline, Unconverged, Recheck, Controls int64
+	// Revisit is the mean number of Next calls between two consecutive unconverged-kind probes
+	// of the same pair after the trigger (0 before any): the achieved probe interval, in calls.
+	Revisit float64
+}
+
+// Interval converts Revisit to time at a probe rate of rate Next calls per second: the
+// achieved probe interval per unconverged pair, which bounds the measurement's resolution.
+func (c ComponentSchedule) Interval(rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(c.Revisit / rate * float64(time.Second))
+}
+
+// Stats returns the scheduler's figures.
+func (s *Scheduler) Stats() ScheduleStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := ScheduleStats{Calls: s.calls, Measuring: s.measuring, Unconverged: s.unconv.n, Converged: s.conv.n,
+		Components: make([]ComponentSchedule, s.nComp)}
+	for c, cc := range s.comp {
+		cs := ComponentSchedule{Baseline: cc.kinds[kindBaseline], Unconverged: cc.kinds[kindUnconverged],
+			Recheck: cc.kinds[kindRecheck], Controls: cc.kinds[kindControl]}
+		if cc.gapNum > 0 {
+			cs.Revisit = float64(cc.gapSum) / float64(cc.gapNum)
+		}
+		st.Components[c] = cs
+	}
+	return st
+}
+
+// pairQueue is a fixed-capacity FIFO of pair ids (a pair is in a queue at most once, so the
+// capacity is the number of victim pairs).
+type pairQueue struct {
+	ids     []int32
+	head, n int
+}
+
+func newPairQueue(capacity int) pairQueue { return pairQueue{ids: make([]int32, max(capacity, 1))} }
+
+func (q *pairQueue) push(id int32) {
+	q.ids[(q.head+q.n)%len(q.ids)] = id
+	q.n++
+}
+
+func (q *pairQueue) pop() int32 {
+	id := q.ids[q.head]
+	q.head = (q.head + 1) % len(q.ids)
+	q.n--
+	return id
+}
+
+func (q *pairQueue) reset() { q.head, q.n = 0, 0 }
