@@ -1,0 +1,340 @@
+package scenario
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is one problem in a scenario file, located by file, line, column and field path.
+type Error struct {
+	// File is the scenario's path as given to Load or Parse.
+	File string
+	// Line and Col locate the offending node (1-based); Col is 0 when only the line is known
+	// (YAML syntax errors) and both are 0 when nothing is known.
+	Line, Col int
+	// Path is the field path, e.g. faults[0].target; empty for errors about the whole file.
+	Path string
+	// Msg says what is wrong and what would have been valid.
+	Msg string
+}
+
+// Error returns "file:line:col: path: message".
+func (e *Error) Error() string {
+	var b bytes.Buffer
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+		if e.Col > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Col))
+		}
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors returns the *Error values joined in err by Load or Parse, in file order.
+func Errors(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		if e, ok := err.(*Error); ok {
+			out = append(out, e)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		if e := (*Error)(nil); errors.As(err, &e) {
+			out = append(out, e)
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+// Errorf returns an error about the field at path (e.g. "faults[0].with.latency"), for checks
+// added with [WithCheck]. Load gives it the file, line and column of that field, or of its
+// nearest ancestor present in the file.
+func Errorf(path, format string, args ...any) error {
+	return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// LoadOption configures Load and Parse.
+type LoadOption func(*loadConfig)
+
+type loadConfig struct {
+	lookupEnv func(string) (string, bool)
+	faults    []string
+	actions   []string
+	checks    []func(*Scenario) error
+}
+
+// WithLookupEnv sets how ${VAR} references are resolved. Default os.LookupEnv.
+func WithLookupEnv(lookup func(name string) (value string, ok bool)) LoadOption {
+	return func(c *loadConfig) { c.lookupEnv = lookup }
+}
+
+// WithKnownFaults sets the fault kinds accepted in faults[].fault, normally the names in the
+// engine's fault registry. Default DefaultFaults.
+func WithKnownFaults(names ...string) LoadOption {
+	return func(c *loadConfig) { c.faults = slices.Clone(names) }
+}
+
+// WithKnownActions sets the actions accepted in recall.action, normally the names in the
+// engine's action registry. Default DefaultActions.
+func WithKnownActions(names ...string) LoadOption {
+	return func(c *loadConfig) { c.actions = slices.Clone(names) }
+}
+
+// WithCheck adds a check run after the built-in validation, e.g. a registry checking a fault's
+// parameters or a runtime's capabilities. It runs even when other problems were found, so it
+// must cope with fields left at zero values. Errors made with [Errorf] (alone or joined with
+// errors.Join) are located at their path; any other error is reported against the file.
+func WithCheck(check func(*Scenario) error) LoadOption {
+	return func(c *loadConfig) { c.checks = append(c.checks, check) }
+}
+
+// Load reads the scenario file at path; see [Parse].
+func Load(path string, opts ...LoadOption) (*Scenario, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load scenario: %w", err)
+	}
+	return Parse(path, src, opts...)
+}
+
+// Parse reads a scenario from src; name is the file name used in messages and the base of
+// relative paths (report.dir). It expands ${VAR} references, decodes strictly, applies the
+// Default* values, and validates. On failure it returns a nil Scenario and every problem found,
+// joined with errors.Join, each an [*Error] ("file:line:col: path: message") in file order;
+// [Errors] lists them.
+func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
+	cfg := loadConfig{lookupEnv: os.LookupEnv, faults: DefaultFaults, actions: DefaultActions}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	l := &loader{file: name, cfg: cfg, idx: map[string]nodeRef{}, bad: map[string]bool{}, expanded: map[*yaml.Node]bool{}}
+
+	// 1. Parse into a node tree.
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			return nil, &Error{File: name, Msg: "empty scenario: want a mapping with name, system, traffic and recall"}
+		}
+		return nil, l.syntaxError(err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err != io.EOF {
+		e := &Error{File: name, Msg: "more than one YAML document: a scenario file holds one"}
+		if err == nil {
+			e.Line, e.Col = next.Line, next.Column
+		}
+		return nil, e
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	l.idx[""] = nodeRef{val: root}
+
+	// 2. Walk: expand ${VAR}, check keys and scalar types, index positions.
+	l.walking = true
+	l.walk(root, scenarioType, "")
+	l.walking = false
+
+	// 3. Decode strictly with defaults, from the expanded tree.
+	s := new(Scenario)
+	text, err := yaml.Marshal(&doc)
+	if err == nil {
+		dec := yaml.NewDecoder(bytes.NewReader(text))
+		dec.KnownFields(true)
+		err = dec.Decode(s)
+	}
+	if err != nil && len(l.errs) == 0 {
+		// The walk should have found every problem the decoder can; report it anyway.
+		l.errs = append(l.errs, &Error{File: name, Msg: err.Error()})
+	}
+	s.Path, s.Source = name, src
+
+	// 4. Dependent defaults, validation, external checks.
+	l.defaults(s)
+	l.validate(s)
+	for _, check := range cfg.checks {
+		if err := check(s); err != nil {
+			l.external(err)
+		}
+	}
+	if len(l.errs) > 0 {
+		slices.SortStableFunc(l.errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+		})
+		errs := make([]error, len(l.errs))
+		for i, e := range l.errs {
+			errs[i] = e
+		}
+		return nil, errors.Join(errs...)
+	}
+	l.resolvePaths(s)
+	return s, nil
+}
+
+// loader holds the state of one Parse.
+type loader struct {
+	file     string
+	cfg      loadConfig
+	errs     []*Error
+	idx      map[string]nodeRef  // field path -> its nodes
+	bad      map[string]bool     // paths already reported by the walk
+	expanded map[*yaml.Node]bool // scalars already expanded (aliases visit them twice)
+	envErr   map[*yaml.Node]bool // scalars with an unresolved ${VAR}
+	walking  bool                // errors found now make their path bad
+}
+
+// nodeRef holds the key node (nil for list items and the root) and the value node of a path.
+type nodeRef struct{ key, val *yaml.Node }
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError converts a yaml.v3 parse error ("yaml: line 3: ...") to an *Error. yaml.v3 does
+// not give the column.
+func (l *loader) syntaxError(err error) error {
+	e := &Error{File: l.file, Msg: err.Error()}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = "YAML syntax: " + m[2]
+	}
+	return e
+}
+
+// errorAt records an error located at node n.
+func (l *loader) errorAt(n *yaml.Node, path, format string, args ...any) {
+	e := &Error{File: l.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	l.errs = append(l.errs, e)
+	if l.walking {
+		l.bad[path] = true
+	}
+}
+
+// errorf records an error located at path: the value's node if present in the file; for a
+// missing field, the key of its nearest ancestor present.
+func (l *loader) errorf(path, format string, args ...any) {
+	l.errorAt(l.nodeFor(path), path, format, args...)
+}
+
+// nodeFor returns the node an error about path points at.
+func (l *loader) nodeFor(path string) *yaml.Node {
+	if ref, ok := l.idx[path]; ok {
+		if ref.val != nil && (ref.val.Kind == yaml.ScalarNode || ref.key == nil) {
+			return ref.val
+		}
+		if ref.key != nil {
+			return ref.key
+		}
+		return ref.val
+	}
+	for p := parentPath(path); ; p = parentPath(p) {
+		if ref, ok := l.idx[p]; ok {
+			if ref.key != nil {
+				return ref.key
+			}
+			return ref.val
+		}
+		if p == "" {
+			return nil
+		}
+	}
+}
+
+// has reports whether path is present in the file.
+func (l *loader) has(path string) bool {
+	_, ok := l.idx[path]
+	return ok
+}
+
+// isBad reports whether the walk reported path or a path it lies under.
+func (l *loader) isBad(path string) bool {
+	for p := path; ; p = parentPath(p) {
+		if l.bad[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+	}
+}
+
+// badUnder reports whether the walk reported path or a path under it.
+func (l *loader) badUnder(path string) bool {
+	for p := range l.bad {
+		if p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// external records errors from a WithCheck function.
+func (l *loader) external(err error) {
+	for _, e := range flatten(err) {
+		var fe *Error
+		if errors.As(e, &fe) {
+			c := *fe
+			c.File = l.file
+			if c.Line == 0 {
+				if n := l.nodeFor(c.Path); n != nil {
+					c.Line, c.Col = n.Line, n.Column
+				}
+			}
+			l.errs = append(l.errs, &c)
+			continue
+		}
+		l.errs = append(l.errs, &Error{File: l.file, Msg: e.Error()})
+	}
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// resolvePaths makes report paths absolute or relative to the working directory, resolved
+// against the scenario file's directory (prometheus/common's JoinDir).
+func (l *loader) resolvePaths(s *Scenario) {
+	base := filepath.Dir(l.file)
+	if s.Report.Dir != "" && !filepath.IsAbs(s.Report.Dir) {
+		s.Report.Dir = filepath.Join(base, s.Report.Dir)
+	}
+	if s.Report.JUnit != "" && !filepath.IsAbs(s.Report.JUnit) {
+		s.Report.JUnit = filepath.Join(s.Report.Dir, s.Report.JUnit)
+	}
+}

@@ -1,0 +1,504 @@
+// Package scenario reads drill scenarios: one YAML file with the system under test, the token
+// population, the traffic, the recall, the faults, the expectations and where the report goes.
+//
+// Loading is strict and positioned. [Load] and [Parse] go through these steps and report every
+// problem they find, not the first, each as "file:line:col: path: message" saying what would
+// have been valid:
+//
+//	bytes ──yaml──► yaml.Node ──walk──► ${VAR} expanded, keys and scalar types checked, positions indexed
+//	                                 │
+//	                                 └─► re-encoded ──strict decode (KnownFields, Default* values)──► *Scenario
+//	                                                                                       │
+//	          file:line:col: path: message  ◄──positions──  validate (references, timeline, registries)
+//
+// Why not decode the file once, as blackbox_exporter does? yaml.v3's own errors carry a line but
+// no column or field path, stop at the first failing custom value, and cannot tell the fields of
+// a one-line flow mapping apart. The walk over the yaml.Node tree checks the same things with
+// full positions; the strict decode that follows is still the one that fills the structs, with
+// defaults set through the `type plain` trick, and would catch anything the walk missed.
+//
+// ${VAR} references are expanded inside scalar values of the parsed tree, not in the raw text:
+// a secret containing ": " or a newline cannot change the file's structure, comments are left
+// alone, and every position stays exact. An expanded plain scalar is typed after expansion
+// (victims: ${N} is an integer). $${ is a literal ${. [Scenario.Source] keeps the text as written,
+// so reports never contain expanded secrets.
+//
+// The JSON Schema of the file (for editors) is generated from these types by go:generate into
+// schema.json and returned by [Schema]; scenarios/README.md documents every key.
+package scenario
+
+import (
+	"slices"
+	"time"
+
+	"github.com/recall-drills/recall/internal/expect"
+)
+
+//go:generate go test -run TestSchemaUpToDate . -update
+
+// Runtimes.
+const (
+	// RuntimeEmbedded runs the reference stack in-process on 127.0.0.1.
+	RuntimeEmbedded = "embedded"
+	// RuntimeDocker runs every component in a container on a private network.
+	RuntimeDocker = "docker"
+	// RuntimeExternal talks to components that are already running somewhere.
+	RuntimeExternal = "external"
+)
+
+// Runtimes lists the valid values of system.runtime.
+var Runtimes = []string{RuntimeEmbedded, RuntimeDocker, RuntimeExternal}
+
+// Component kinds.
+const (
+	KindIssuer  = "issuer"
+	KindGateway = "gateway"
+	KindCache   = "cache"
+	KindService = "service"
+	KindBus     = "bus"
+	KindOther   = "other"
+)
+
+// Kinds lists the valid values of a component's kind.
+var Kinds = []string{KindIssuer, KindGateway, KindCache, KindService, KindBus, KindOther}
+
+// Grants lists the valid values of tokens.grant.
+var Grants = []string{"client_credentials", "password"}
+
+// Recall action kinds. DefaultActions lists them all.
+const (
+	ActionRevokeTokens   = "revoke-tokens"
+	ActionRevokeUsers    = "revoke-users"
+	ActionRevokeClients  = "revoke-clients"
+	ActionRevokeSessions = "revoke-sessions"
+	ActionRevokeKey      = "revoke-key"
+	ActionRevokeMFA      = "revoke-mfa"
+	ActionHTTP           = "http"
+	ActionCommand        = "command"
+)
+
+// DefaultActions is the list of recall actions accepted when Load is not given
+// [WithKnownActions]: the actions of the reference issuer plus http and command.
+var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
+	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionHTTP, ActionCommand}
+
+// DefaultFaults is the list of fault kinds accepted when Load is not given [WithKnownFaults].
+var DefaultFaults = []string{"pause", "kill", "restart", "stop", "partition", "latency",
+	"bandwidth", "timeout", "reset_peer", "slow_close", "command", "http"}
+
+// Revoke-tokens modes.
+const (
+	// ModeBatch recalls every victim in one admin API call.
+	ModeBatch = "batch"
+	// ModeRFC7009 recalls victims one by one through the RFC 7009 revocation endpoint.
+	ModeRFC7009 = "rfc7009"
+)
+
+// Modes lists the valid values of recall.mode (only for revoke-tokens).
+var Modes = []string{ModeBatch, ModeRFC7009}
+
+// Severities of an expectation.
+const (
+	// SeverityFail makes the drill FAIL when the expectation does not hold (the default).
+	SeverityFail = "fail"
+	// SeverityWarn reports the expectation without failing the drill.
+	SeverityWarn = "warn"
+)
+
+// Severities lists the valid values of an expectation's severity.
+var Severities = []string{SeverityFail, SeverityWarn}
+
+// TokenPlaceholder is replaced by the credential in a probe's headers, path, url and body.
+const TokenPlaceholder = "{{token}}"
+
+// Scenario is one drill scenario file.
+type Scenario struct {
+	// Name identifies the scenario in reports; letters, digits, '.', '_' and '-'.
+	Name string `yaml:"name" json:"name" jsonschema:"required,example=quickstart"`
+	// Description says what the drill shows, for the report.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Seed drives every random choice (token spread, probe order); the same seed gives the same
+	// drill. Default 0.
+	Seed int64 `yaml:"seed,omitempty" json:"seed,omitempty"`
+	// System is the system under test.
+	System System `yaml:"system" json:"system" jsonschema:"required"`
+	// Tokens is the credential population.
+	Tokens Tokens `yaml:"tokens,omitempty" json:"tokens,omitempty"`
+	// Traffic is the probing load.
+	Traffic Traffic `yaml:"traffic" json:"traffic" jsonschema:"required"`
+	// Recall is what the trigger does and when.
+	Recall Recall `yaml:"recall" json:"recall" jsonschema:"required"`
+	// Faults are done to the system on the drill's timeline.
+	Faults []Fault `yaml:"faults,omitempty" json:"faults,omitempty"`
+	// Expect lists the expectations; the drill passes only if all of severity fail hold.
+	Expect []Expectation `yaml:"expect,omitempty" json:"expect,omitempty"`
+	// Report says where and how the report is written.
+	Report ReportSpec `yaml:"report,omitempty" json:"report,omitempty"`
+
+	// Path is the file the scenario was read from (as given to Load or Parse).
+	Path string `yaml:"-" json:"-"`
+	// Source is the file's text as written, with ${VAR} references not expanded: the only form
+	// of the scenario that may appear in reports.
+	Source []byte `yaml:"-" json:"-"`
+}
+
+// System is the system under test.
+type System struct {
+	// Runtime is where the components run: embedded, docker or external. Default embedded.
+	Runtime string `yaml:"runtime,omitempty" json:"runtime,omitempty"`
+	// StartTimeout bounds how long the whole system may take to become ready. Default 30s.
+	StartTimeout time.Duration `yaml:"start_timeout,omitempty" json:"start_timeout,omitempty"`
+	// Components are the parts of the system, started in depends_on order.
+	Components []Component `yaml:"components" json:"components" jsonschema:"required,minItems=1"`
+}
+
+// Component is one named part of the system under test.
+type Component struct {
+	// Name identifies the component in references, labels and reports: a DNS label (lowercase
+	// letters, digits and '-').
+	Name string `yaml:"name" json:"name" jsonschema:"required,example=edge-push"`
+	// Kind is what the component is: issuer, gateway, cache, service, bus or other. Default: the
+	// kind of the reference component named by use.
+	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// Use names a reference component (reference/issuer, reference/gateway, reference/service,
+	// reference/nats); empty for your own component.
+	Use string `yaml:"use,omitempty" json:"use,omitempty"`
+	// With configures a reference component; its keys depend on use.
+	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
+	// Image is the container image (docker runtime).
+	Image string `yaml:"image,omitempty" json:"image,omitempty" jsonschema:"example=example/api:1.2"`
+	// URL is where an already running component is reached (external runtime, or a component of
+	// yours in the embedded runtime).
+	URL string `yaml:"url,omitempty" json:"url,omitempty" jsonschema:"format=uri"`
+	// Env is the container's environment (docker runtime). Values may use ${VAR}.
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// Command overrides the container's command (docker runtime).
+	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
+	// Ports are the container ports to expose, "8080" or "8080/tcp" (docker runtime). The first
+	// is the component's endpoint.
+	Ports []string `yaml:"ports,omitempty" json:"ports,omitempty"`
+	// DependsOn names components that must be ready before this one starts.
+	DependsOn []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
+	// Wait says when the component is ready (docker runtime).
+	Wait *Wait `yaml:"wait,omitempty" json:"wait,omitempty"`
+	// Probe says how to ask the component whether it honours a credential. Reference gateways,
+	// services and issuers have a built-in probe; your own components need one if probed.
+	Probe *Probe `yaml:"probe,omitempty" json:"probe,omitempty"`
+}
+
+// Wait says when a started component is ready: exactly one of HTTP, Log and Port.
+type Wait struct {
+	// HTTP is a path polled until it answers Status.
+	HTTP string `yaml:"http,omitempty" json:"http,omitempty" jsonschema:"example=/healthz"`
+	// Status is the status HTTP must answer. Default 200.
+	Status int `yaml:"status,omitempty" json:"status,omitempty"`
+	// Log is a text the component's log must contain.
+	Log string `yaml:"log,omitempty" json:"log,omitempty"`
+	// Port is a container port that must accept connections.
+	Port string `yaml:"port,omitempty" json:"port,omitempty"`
+	// Timeout bounds the wait. Default 30s.
+	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// Probe is an HTTP request template asking one component whether it honours a credential, and
+// the classification of its answer: reject if it matches Reject, accept if it matches Accept,
+// error otherwise (also on transport errors and timeouts).
+type Probe struct {
+	// Method is the HTTP method. Default GET.
+	Method string `yaml:"method,omitempty" json:"method,omitempty"`
+	// Path is appended to the component's endpoint. Default "/". Set Path or URL, not both.
+	Path string `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"example=/api/whoami"`
+	// URL is an absolute URL to probe instead of the component's endpoint.
+	URL string `yaml:"url,omitempty" json:"url,omitempty" jsonschema:"format=uri"`
+	// Headers are the request headers. Default {Authorization: "Bearer {{token}}"}.
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Body is the request body. {{token}} is replaced by the credential here too.
+	Body string `yaml:"body,omitempty" json:"body,omitempty"`
+	// Timeout bounds one probe; a probe that times out is an error. Default 2s.
+	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// Accept matches answers that honour the credential. Default: any 2xx status.
+	Accept Match `yaml:"accept,omitempty" json:"accept,omitempty"`
+	// Reject matches answers that refuse the credential. Default: status 401 or 403.
+	Reject Match `yaml:"reject,omitempty" json:"reject,omitempty"`
+}
+
+// Match matches an HTTP answer: all of its conditions that are set must hold.
+type Match struct {
+	// Status lists the matching status codes. Empty: any 2xx for accept; 401 and 403 are the
+	// default for reject.
+	Status []int `yaml:"status,omitempty" json:"status,omitempty"`
+	// BodyMatch is a regular expression (RE2) the body must match.
+	BodyMatch *Regexp `yaml:"body_match,omitempty" json:"body_match,omitempty"`
+	// JSON is a condition on the JSON body, e.g. active == true (RFC 7662 introspection).
+	JSON *expect.JSONCond `yaml:"json,omitempty" json:"json,omitempty"`
+}
+
+// Tokens is the credential population minted before the recall.
+type Tokens struct {
+	// Issuer names the component that mints the tokens. Default: the only component of kind
+	// issuer.
+	Issuer string `yaml:"issuer,omitempty" json:"issuer,omitempty"`
+	// Grant is the OAuth 2.0 grant used to mint: client_credentials or password. Default
+	// client_credentials.
+	Grant string `yaml:"grant,omitempty" json:"grant,omitempty"`
+	// Victims is how many credentials the recall targets. Default 100.
+	Victims int `yaml:"victims,omitempty" json:"victims,omitempty" jsonschema:"minimum=1"`
+	// Controls is how many credentials must stay valid throughout. Default 20.
+	Controls int `yaml:"controls,omitempty" json:"controls,omitempty" jsonschema:"minimum=0"`
+	// Users is how many users the credentials are spread over. Default 10.
+	Users int `yaml:"users,omitempty" json:"users,omitempty" jsonschema:"minimum=1"`
+	// Clients is how many OAuth clients the credentials are spread over. Default 1.
+	Clients int `yaml:"clients,omitempty" json:"clients,omitempty" jsonschema:"minimum=1"`
+	// Scope is the scope requested for every credential.
+	Scope string `yaml:"scope,omitempty" json:"scope,omitempty"`
+}
+
+// Traffic is the probing load sent while the drill runs.
+type Traffic struct {
+	// Rate is the probe rate, "N/s", "N/m" or "N/ms". Required.
+	Rate Rate `yaml:"rate" json:"rate" jsonschema:"required"`
+	// Ramp, when set, raises the rate linearly at the start of traffic.
+	Ramp *Ramp `yaml:"ramp,omitempty" json:"ramp,omitempty"`
+	// Duration is how long traffic runs; the recall and every fault start within it. Required.
+	Duration time.Duration `yaml:"duration" json:"duration" jsonschema:"required"`
+	// Workers bounds concurrent probes. Default 16.
+	Workers int `yaml:"workers,omitempty" json:"workers,omitempty" jsonschema:"minimum=1"`
+	// Targets names the components probed. Default: every gateway and service, and every
+	// component with a probe.
+	Targets []string `yaml:"targets,omitempty" json:"targets,omitempty"`
+	// Recheck is the share of post-recall probes that re-check pairs already converged, to catch
+	// resurrections. Default 10%.
+	Recheck Percent `yaml:"recheck,omitempty" json:"recheck,omitempty"`
+	// Controls is the share of probes carrying control credentials. Default 10% (0% when
+	// tokens.controls is 0).
+	Controls Percent `yaml:"controls,omitempty" json:"controls,omitempty"`
+}
+
+// Ramp raises the rate linearly from From to the traffic rate over For.
+type Ramp struct {
+	// From is the rate at the start of traffic. Required.
+	From Rate `yaml:"from" json:"from" jsonschema:"required"`
+	// For is how long the ramp lasts. Required.
+	For time.Duration `yaml:"for" json:"for" jsonschema:"required"`
+}
+
+// Recall is what the trigger does and when.
+type Recall struct {
+	// At is when the recall starts, from the start of traffic ("15s"). Required.
+	At Offset `yaml:"at" json:"at" jsonschema:"required"`
+	// Action is what the recall does: revoke-tokens, revoke-users, revoke-clients,
+	// revoke-sessions, revoke-key, revoke-mfa, http or command. Default revoke-tokens.
+	Action string `yaml:"action,omitempty" json:"action,omitempty"`
+	// Select is which credentials are recalled. Only victims. Default victims.
+	Select string `yaml:"select,omitempty" json:"select,omitempty"`
+	// Mode is how revoke-tokens is sent: batch (one admin call) or rfc7009 (one RFC 7009 call per
+	// token). Default batch; only for revoke-tokens.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
+	// Concurrency bounds the requests in flight in mode rfc7009. Default 32.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty" jsonschema:"minimum=1"`
+	// Confirm asks the issuer by introspection, after the recall, whether every victim is
+	// inactive at the source. Default false.
+	Confirm bool `yaml:"confirm,omitempty" json:"confirm,omitempty"`
+	// With holds the action's parameters: http {method, url, headers, body}, command {run}.
+	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
+}
+
+// Fault is something done to the system on the drill's timeline.
+type Fault struct {
+	// Name identifies the fault in the report. Default "<fault>-<index>".
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// At is when the fault starts: "5s" from the start of traffic, or relative to the recall
+	// ("recall-1s", "recall+2s"). Required.
+	At Offset `yaml:"at" json:"at" jsonschema:"required"`
+	// For is how long the fault lasts before it is reverted. Required except for restart,
+	// command and http, which may be instantaneous.
+	For time.Duration `yaml:"for,omitempty" json:"for,omitempty"`
+	// Fault is the fault kind: pause, kill, restart, stop, partition, latency, bandwidth,
+	// timeout, reset_peer, slow_close, command or http. Required.
+	Fault string `yaml:"fault" json:"fault" jsonschema:"required"`
+	// Target names the component the fault is done to. Required except for command and http.
+	Target string `yaml:"target,omitempty" json:"target,omitempty"`
+	// With holds the fault's parameters; they depend on the fault kind.
+	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
+}
+
+// Expectation is one entry of expect: an expression, or a mapping with the expression, its
+// severity and a note.
+type Expectation struct {
+	// Text is the expression as written.
+	Text string `yaml:"expr" json:"expr" jsonschema:"required"`
+	// Expr is the parsed expression.
+	Expr expect.Expr `yaml:"-" json:"-"`
+	// Severity is fail (the drill fails if the expectation does not hold) or warn. Default fail.
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+	// Note explains the expectation in the report.
+	Note string `yaml:"note,omitempty" json:"note,omitempty"`
+	// Line and Col locate the list item in the scenario file (1-based).
+	Line int `yaml:"-" json:"-"`
+	Col  int `yaml:"-" json:"-"`
+}
+
+// ReportSpec says where and how the report is written.
+type ReportSpec struct {
+	// Dir is the directory report.json (and report.html) are written to; a relative path is
+	// resolved against the scenario file's directory. Default "reports".
+	Dir string `yaml:"dir,omitempty" json:"dir,omitempty"`
+	// HTML also writes report.html. Default true.
+	HTML bool `yaml:"html" json:"html"`
+	// JUnit, when set, also writes JUnit XML to this path; a relative path is resolved against
+	// Dir.
+	JUnit string `yaml:"junit,omitempty" json:"junit,omitempty"`
+}
+
+// Defaults. Each is assigned before its section is decoded, so a key left out keeps its
+// default (blackbox_exporter's DefaultModule pattern).
+var (
+	// DefaultSystem is the default system section.
+	DefaultSystem = System{Runtime: RuntimeEmbedded, StartTimeout: 30 * time.Second}
+	// DefaultTokens is the default tokens section.
+	DefaultTokens = Tokens{Grant: "client_credentials", Victims: 100, Controls: 20, Users: 10, Clients: 1}
+	// DefaultTraffic is the default traffic section; rate and duration have no default.
+	DefaultTraffic = Traffic{Workers: 16, Recheck: Percent{Fraction: 0.10, Text: "10%"}, Controls: Percent{Fraction: 0.10, Text: "10%"}}
+	// DefaultRecall is the default recall section; at has no default. Mode defaults to batch
+	// for revoke-tokens only.
+	DefaultRecall = Recall{Action: ActionRevokeTokens, Select: "victims", Concurrency: 32}
+	// DefaultWait is the default wait of a component.
+	DefaultWait = Wait{Status: 200, Timeout: 30 * time.Second}
+	// DefaultProbe is the default probe of a component. Headers default to
+	// {Authorization: "Bearer {{token}}"} when none are given.
+	DefaultProbe = Probe{Method: "GET", Timeout: 2 * time.Second, Reject: Match{Status: []int{401, 403}}}
+	// DefaultExpectation is the default of an expect entry.
+	DefaultExpectation = Expectation{Severity: SeverityFail}
+	// DefaultReport is the default report section.
+	DefaultReport = ReportSpec{Dir: "reports", HTML: true}
+	// DefaultScenario holds the default of every section, for sections left out entirely.
+	DefaultScenario = Scenario{System: DefaultSystem, Tokens: DefaultTokens, Traffic: DefaultTraffic,
+		Recall: DefaultRecall, Report: DefaultReport}
+)
+
+// DefaultProbeHeaders returns the headers of a probe that sets none.
+func DefaultProbeHeaders() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + TokenPlaceholder}
+}
+
+// Component returns the component called name.
+func (s *Scenario) Component(name string) (*Component, bool) {
+	for i := range s.System.Components {
+		if s.System.Components[i].Name == name {
+			return &s.System.Components[i], true
+		}
+	}
+	return nil, false
+}
+
+// ProbedComponents returns the components traffic probes: those named by traffic.targets, in
+// that order, or by default every gateway and service and every component with a probe, in
+// scenario order.
+func (s *Scenario) ProbedComponents() []*Component {
+	var out []*Component
+	if len(s.Traffic.Targets) > 0 {
+		for _, name := range s.Traffic.Targets {
+			if c, ok := s.Component(name); ok && !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	for i := range s.System.Components {
+		c := &s.System.Components[i]
+		if c.Kind == KindGateway || c.Kind == KindService || c.Probe != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// IsReference reports whether the component is a reference component (use: reference/...).
+func (c *Component) IsReference() bool { return c.Use != "" }
+
+// UnmarshalYAML applies DefaultScenario, then decodes.
+func (s *Scenario) UnmarshalYAML(unmarshal func(any) error) error {
+	*s = DefaultScenario
+	type scenario Scenario
+	return unmarshal((*scenario)(s))
+}
+
+// UnmarshalYAML applies DefaultSystem, then decodes.
+func (s *System) UnmarshalYAML(unmarshal func(any) error) error {
+	*s = DefaultSystem
+	type system System
+	return unmarshal((*system)(s))
+}
+
+// UnmarshalYAML applies DefaultTokens, then decodes.
+func (t *Tokens) UnmarshalYAML(unmarshal func(any) error) error {
+	*t = DefaultTokens
+	type tokens Tokens
+	return unmarshal((*tokens)(t))
+}
+
+// UnmarshalYAML applies DefaultTraffic, then decodes.
+func (t *Traffic) UnmarshalYAML(unmarshal func(any) error) error {
+	*t = DefaultTraffic
+	type traffic Traffic
+	return unmarshal((*traffic)(t))
+}
+
+// UnmarshalYAML applies DefaultRecall, then decodes.
+func (r *Recall) UnmarshalYAML(unmarshal func(any) error) error {
+	*r = DefaultRecall
+	type recall Recall
+	return unmarshal((*recall)(r))
+}
+
+// UnmarshalYAML applies DefaultWait, then decodes.
+func (w *Wait) UnmarshalYAML(unmarshal func(any) error) error {
+	*w = DefaultWait
+	type wait Wait
+	return unmarshal((*wait)(w))
+}
+
+// UnmarshalYAML applies DefaultProbe, then decodes.
+func (p *Probe) UnmarshalYAML(unmarshal func(any) error) error {
+	*p = DefaultProbe
+	p.Reject.Status = slices.Clone(DefaultProbe.Reject.Status) // never share the default's array
+	type probe Probe
+	return unmarshal((*probe)(p))
+}
+
+// UnmarshalYAML applies DefaultReport, then decodes.
+func (r *ReportSpec) UnmarshalYAML(unmarshal func(any) error) error {
+	*r = DefaultReport
+	type report ReportSpec
+	return unmarshal((*report)(r))
+}
+
+// UnmarshalYAML accepts an expression or a mapping {expr, severity, note}, applies
+// DefaultExpectation and parses the expression. Line and Col are set by Load.
+func (e *Expectation) UnmarshalYAML(unmarshal func(any) error) error {
+	*e = DefaultExpectation
+	var text string
+	if err := unmarshal(&text); err == nil {
+		e.Text = text
+	} else {
+		type expectation Expectation
+		if err := unmarshal((*expectation)(e)); err != nil {
+			return err
+		}
+	}
+	x, err := expect.Parse(e.Text)
+	if err != nil {
+		return typeError(err)
+	}
+	e.Expr = x
+	return nil
+}
+
+// MarshalYAML gives back the short form (the expression) when severity and note are default.
+func (e Expectation) MarshalYAML() (any, error) {
+	if (e.Severity == "" || e.Severity == SeverityFail) && e.Note == "" {
+		return e.Text, nil
+	}
+	type expectation Expectation
+	return expectation(e), nil
+}

@@ -1,0 +1,832 @@
+package scenario
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// reference describes a reference component: its kind, whether it has a built-in probe, and
+// the keys its with: accepts.
+type reference struct {
+	kind  string
+	probe bool
+	keys  map[string]withKey
+}
+
+// withKey describes one key of a reference component's with:.
+type withKey struct {
+	typ        string   // "duration", "enum", "component", "string"
+	enum       []string // for "enum"
+	strategies []string // strategies the key applies to; nil: all
+	required   bool
+}
+
+// Strategies lists how a reference gateway or service learns of recalls (targets/gateway).
+var Strategies = []string{"push", "poll", "introspect", "jwt-only"}
+
+// FailModes lists what a reference gateway does when its revocation source is unreachable.
+var FailModes = []string{"closed", "open"}
+
+// guardKeys are the with: keys of the reference gateway and service, which share
+// targets/gateway's enforcement; a gateway must say its strategy, a service may leave it to
+// the engine's default.
+func guardKeys(strategyRequired bool) map[string]withKey {
+	return map[string]withKey{
+		"strategy":      {typ: "enum", enum: Strategies, required: strategyRequired},
+		"interval":      {typ: "duration", strategies: []string{"push", "poll"}},
+		"cache_ttl":     {typ: "duration", strategies: []string{"introspect"}},
+		"fail_mode":     {typ: "enum", enum: FailModes, strategies: []string{"push", "poll", "introspect"}},
+		"max_staleness": {typ: "duration", strategies: []string{"push", "poll"}},
+	}
+}
+
+// references describes the reference components by their use: value.
+var references = func() map[string]reference {
+	gw := guardKeys(true)
+	gw["upstream"] = withKey{typ: "component"}
+	return map[string]reference{
+		"reference/issuer": {kind: KindIssuer, probe: true, keys: map[string]withKey{
+			"token_ttl":    {typ: "duration"},
+			"admin_secret": {typ: "string"}, // of an issuer already running (runtime external)
+		}},
+		"reference/gateway": {kind: KindGateway, probe: true, keys: gw},
+		"reference/service": {kind: KindService, probe: true, keys: guardKeys(false)},
+		"reference/nats":    {kind: KindBus, keys: map[string]withKey{}},
+	}
+}()
+
+// ReferenceUses lists the valid values of a component's use.
+var ReferenceUses = []string{"reference/issuer", "reference/gateway", "reference/service", "reference/nats"}
+
+// Methods lists the HTTP methods a probe or an http action may use.
+var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// DefaultHTTPActionMethod is the method of an http recall action that sets none.
+const DefaultHTTPActionMethod = "POST"
+
+// DefaultRejectStatus is the status list of a probe's reject when the probe leaves reject out.
+var DefaultRejectStatus = []int{401, 403}
+
+// targetless faults need no target; instant faults need no for.
+var (
+	targetless = []string{"command", "http"}
+	instant    = []string{"restart", "command", "http"}
+)
+
+var (
+	scenarioName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	portSpec     = regexp.MustCompile(`^([0-9]{1,5})(/(tcp|udp))?$`)
+	placeholder  = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
+)
+
+// defaults applies the defaults that depend on other fields.
+func (l *loader) defaults(s *Scenario) {
+	for i := range s.System.Components {
+		c := &s.System.Components[i]
+		if ref, ok := references[c.Use]; ok && c.Kind == "" {
+			c.Kind = ref.kind
+		}
+		if p := c.Probe; p != nil {
+			if p.Headers == nil {
+				p.Headers = DefaultProbeHeaders()
+			}
+			if len(p.Reject.Status) == 0 && p.Reject.BodyMatch == nil && p.Reject.JSON == nil {
+				p.Reject.Status = slices.Clone(DefaultRejectStatus)
+			}
+		}
+	}
+	if s.Tokens.Issuer == "" {
+		if issuers := kindNames(s, KindIssuer); len(issuers) == 1 {
+			s.Tokens.Issuer = issuers[0]
+		}
+	}
+	if s.Recall.Action == ActionRevokeTokens && s.Recall.Mode == "" {
+		s.Recall.Mode = ModeBatch
+	}
+	if s.Recall.Action == ActionHTTP && s.Recall.With != nil && s.Recall.With["method"] == nil {
+		s.Recall.With["method"] = DefaultHTTPActionMethod
+	}
+	for i := range s.Faults {
+		if s.Faults[i].Name == "" && s.Faults[i].Fault != "" {
+			s.Faults[i].Name = fmt.Sprintf("%s-%d", s.Faults[i].Fault, i)
+		}
+	}
+	if s.Tokens.Controls == 0 && !l.has("traffic.controls") {
+		s.Traffic.Controls = Percent{Text: "0%"}
+	}
+	for i := range s.Expect {
+		if ref, ok := l.idx[fmt.Sprintf("expect[%d]", i)]; ok {
+			s.Expect[i].Line, s.Expect[i].Col = ref.val.Line, ref.val.Column
+		}
+	}
+}
+
+// fail records a validation error at path unless the walk already reported path or a path
+// it lies under.
+func (l *loader) fail(path, format string, args ...any) {
+	if l.isBad(path) {
+		return
+	}
+	l.errorf(path, format, args...)
+}
+
+func (l *loader) validate(s *Scenario) {
+	switch {
+	case s.Name == "":
+		l.fail("name", "required, e.g. name: quickstart")
+	case !scenarioName.MatchString(s.Name):
+		l.fail("name", "bad name %q: want letters, digits, '.', '_' and '-'", s.Name)
+	}
+	l.validateSystem(s)
+	l.validateTokens(s)
+	l.validateTraffic(s)
+	l.validateRecall(s)
+	l.validateFaults(s)
+	l.validateExpect(s)
+	if s.Report.Dir == "" {
+		l.fail("report.dir", "must not be empty (default %s)", DefaultReport.Dir)
+	}
+}
+
+func (l *loader) validateSystem(s *Scenario) {
+	sys := &s.System
+	if !slices.Contains(Runtimes, sys.Runtime) {
+		l.fail("system.runtime", "unknown runtime %q (have: %s)", sys.Runtime, strings.Join(Runtimes, ", "))
+	}
+	if sys.StartTimeout <= 0 {
+		l.fail("system.start_timeout", "must be > 0, got %s", sys.StartTimeout)
+	}
+	if len(sys.Components) == 0 {
+		if l.has("system.components") {
+			l.fail("system.components", "at least one component is required")
+		} else {
+			l.fail("system.components", "required: the components of the system under test")
+		}
+		return
+	}
+	first := map[string]int{}
+	for i := range sys.Components {
+		c := &sys.Components[i]
+		p := fmt.Sprintf("system.components[%d]", i)
+		switch j, dup := first[c.Name]; {
+		case c.Name == "":
+			l.fail(p+".name", "required, e.g. name: edge-push")
+		case !dnsLabel.MatchString(c.Name):
+			l.fail(p+".name", "bad name %q: want a DNS label (lowercase letters, digits and '-'), e.g. edge-push", c.Name)
+		case dup:
+			l.fail(p+".name", "duplicate component %q (first at line %d)", c.Name, l.line(fmt.Sprintf("system.components[%d].name", j)))
+		default:
+			first[c.Name] = i
+		}
+		l.validateComponent(s, c, p)
+	}
+	l.validateCycles(s)
+
+	probed := s.ProbedComponents()
+	if len(probed) == 0 && len(s.Traffic.Targets) == 0 {
+		l.fail("system.components", "nothing to probe: no gateway or service and no component with a probe; add one or set traffic.targets")
+	}
+	for _, c := range probed {
+		if c.Probe != nil {
+			continue
+		}
+		p := l.componentPath(s, c) + ".probe"
+		why := "by default every gateway and service is probed"
+		if len(s.Traffic.Targets) > 0 {
+			why = "it is in traffic.targets"
+		}
+		switch ref, isRef := references[c.Use]; {
+		case !isRef && c.Use == "":
+			l.fail(p, "required: %s is probed (%s) and is not a reference component, so say how to ask it whether it honours a credential", c.Name, why)
+		case isRef && !ref.probe:
+			l.fail(p, "required: %s is probed (%s) and %s has no built-in probe", c.Name, why, c.Use)
+		}
+	}
+}
+
+func (l *loader) validateComponent(s *Scenario, c *Component, p string) {
+	ref, isRef := references[c.Use]
+	switch {
+	case c.Use != "" && !isRef:
+		l.fail(p+".use", "unknown reference component %q (have: %s)", c.Use, strings.Join(ReferenceUses, ", "))
+	case c.Kind == "":
+		l.fail(p+".kind", "required: one of %s", strings.Join(Kinds, ", "))
+	case !slices.Contains(Kinds, c.Kind):
+		l.fail(p+".kind", "unknown kind %q (have: %s)", c.Kind, strings.Join(Kinds, ", "))
+	case isRef && c.Kind != ref.kind:
+		l.fail(p+".kind", "%s is a component of kind %s, not %s", c.Use, ref.kind, c.Kind)
+	}
+	switch {
+	case isRef:
+		l.validateWith(s, c, p, ref)
+	case len(c.With) > 0:
+		l.fail(p+".with", "only reference components (use: reference/...) take with; configure your own component with env and command")
+	}
+
+	runtime := s.System.Runtime
+	switch {
+	case runtime == RuntimeExternal && c.URL == "":
+		l.fail(p+".url", "required with runtime external: where %s is reached, e.g. https://staging.example.com", c.Name)
+	case c.Use != "":
+	case runtime == RuntimeDocker && c.Image == "" && c.URL == "":
+		l.fail(p+".image", "required: runtime docker needs an image for %s (or a url if it already runs somewhere)", c.Name)
+	case runtime == RuntimeEmbedded && c.URL == "":
+		l.fail(p+".url", "required: runtime embedded runs only reference components (use: reference/...); give the url where %s runs, or use runtime docker with an image", c.Name)
+	}
+	if c.URL != "" && !absoluteURL(c.URL) {
+		l.fail(p+".url", "bad URL %q: want an absolute http(s) URL like https://staging.example.com", c.URL)
+	}
+	for k := range c.Env {
+		if !envName.MatchString(k) {
+			l.fail(joinPath(p+".env", k), "bad variable name %q: want letters, digits and _", k)
+		}
+	}
+	for j, port := range c.Ports {
+		if !validPort(port) {
+			l.fail(fmt.Sprintf("%s.ports[%d]", p, j), "bad port %q: want a container port like 8080 or 8080/tcp", port)
+		}
+	}
+	seen := map[string]bool{}
+	for j, dep := range c.DependsOn {
+		dp := fmt.Sprintf("%s.depends_on[%d]", p, j)
+		switch _, ok := s.Component(dep); {
+		case dep == c.Name:
+			l.fail(dp, "%s depends on itself", c.Name)
+		case !ok:
+			l.fail(dp, "unknown component %q (have: %s)", dep, names(s))
+		case seen[dep]:
+			l.fail(dp, "%q listed twice", dep)
+		}
+		seen[dep] = true
+	}
+	if w := c.Wait; w != nil {
+		wp := p + ".wait"
+		set := 0
+		for _, v := range []string{w.HTTP, w.Log, w.Port} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			l.fail(wp, "set exactly one of http, log and port (have %d)", set)
+		}
+		if w.HTTP != "" && !strings.HasPrefix(w.HTTP, "/") {
+			l.fail(wp+".http", "bad path %q: want a path starting with /, e.g. /healthz", w.HTTP)
+		}
+		if w.Port != "" && !validPort(w.Port) {
+			l.fail(wp+".port", "bad port %q: want a container port like 8080 or 8080/tcp", w.Port)
+		}
+		if w.Status < 100 || w.Status > 599 {
+			l.fail(wp+".status", "bad status %d: want 100..599", w.Status)
+		}
+		if w.Timeout <= 0 {
+			l.fail(wp+".timeout", "must be > 0, got %s", w.Timeout)
+		}
+	}
+	if c.Probe != nil {
+		l.validateProbe(c.Probe, p+".probe")
+	}
+}
+
+// validateWith checks a reference component's with: against its keys.
+func (l *loader) validateWith(s *Scenario, c *Component, p string, ref reference) {
+	strategy, _ := c.With["strategy"].(string)
+	valid := slices.Sorted(maps.Keys(ref.keys))
+	for k, v := range c.With {
+		kp := joinPath(p+".with", k)
+		spec, ok := ref.keys[k]
+		if !ok {
+			if len(valid) == 0 {
+				l.fail(kp, "unknown key %q: %s takes no with", k, c.Use)
+			} else {
+				l.fail(kp, "unknown key %q for %s (valid: %s)", k, c.Use, strings.Join(valid, ", "))
+			}
+			continue
+		}
+		str, isStr := v.(string)
+		switch spec.typ {
+		case "duration":
+			d, err := time.ParseDuration(str)
+			switch {
+			case !isStr || err != nil:
+				l.fail(kp, "bad duration %s: want a Go duration like 150ms, 2s or 1m30s", describeValue(v))
+				continue
+			case d <= 0:
+				l.fail(kp, "must be > 0, got %s", str)
+				continue
+			}
+		case "enum":
+			if !isStr || !slices.Contains(spec.enum, str) {
+				l.fail(kp, "unknown %s %s (have: %s)", k, describeValue(v), strings.Join(spec.enum, ", "))
+				continue
+			}
+		case "string":
+			if !isStr {
+				l.fail(kp, "want a string, got %s", describeValue(v))
+				continue
+			}
+		case "component":
+			if _, ok := s.Component(str); !isStr || !ok {
+				l.fail(kp, "unknown component %s (have: %s)", describeValue(v), names(s))
+				continue
+			}
+		}
+		if spec.strategies != nil && slices.Contains(Strategies, strategy) && !slices.Contains(spec.strategies, strategy) {
+			l.fail(kp, "%s applies only to strategy %s (strategy is %s)", k, strings.Join(spec.strategies, " or "), strategy)
+		}
+	}
+	for _, k := range valid {
+		if ref.keys[k].required && c.With[k] == nil {
+			l.fail(joinPath(p+".with", k), "required for %s: one of %s", c.Use, strings.Join(ref.keys[k].enum, ", "))
+		}
+	}
+}
+
+func (l *loader) validateProbe(pr *Probe, p string) {
+	if !slices.Contains(Methods, pr.Method) {
+		l.fail(p+".method", "unknown method %q (have: %s)", pr.Method, strings.Join(Methods, ", "))
+	}
+	if pr.Path != "" && pr.URL != "" {
+		l.fail(p+".url", "set path or url, not both")
+	}
+	if pr.Path != "" && !strings.HasPrefix(pr.Path, "/") {
+		l.fail(p+".path", "bad path %q: want a path starting with /, e.g. /api/whoami", pr.Path)
+	}
+	if pr.URL != "" && !absoluteURL(pr.URL) {
+		l.fail(p+".url", "bad URL %q: want an absolute http(s) URL", pr.URL)
+	}
+	if pr.Timeout <= 0 {
+		l.fail(p+".timeout", "must be > 0, got %s", pr.Timeout)
+	}
+	// The credential must be sent somewhere, and {{token}} is the only placeholder.
+	texts := map[string]string{p + ".path": pr.Path, p + ".url": pr.URL, p + ".body": pr.Body}
+	for k, v := range pr.Headers {
+		texts[joinPath(p+".headers", k)] = v
+	}
+	sends := false
+	for fp, text := range texts {
+		for _, m := range placeholder.FindAllStringSubmatch(text, -1) {
+			if m[1] == "token" {
+				sends = true
+			} else {
+				l.fail(fp, "unknown placeholder %s (have: %s)", m[0], TokenPlaceholder)
+			}
+		}
+	}
+	if !sends {
+		l.fail(p, "never sends the credential: put %s in a header (Authorization: Bearer %s), the path, the url or the body", TokenPlaceholder, TokenPlaceholder)
+	}
+	for _, m := range []struct {
+		name  string
+		match Match
+	}{{"accept", pr.Accept}, {"reject", pr.Reject}} {
+		for j, st := range m.match.Status {
+			if st < 100 || st > 599 {
+				l.fail(fmt.Sprintf("%s.%s.status[%d]", p, m.name, j), "bad status %d: want 100..599", st)
+			}
+		}
+	}
+	if pr.Accept.BodyMatch == nil && pr.Accept.JSON == nil && pr.Reject.BodyMatch == nil && pr.Reject.JSON == nil &&
+		!l.badUnder(p+".accept") && !l.badUnder(p+".reject") {
+		for j, st := range pr.Reject.Status {
+			if pr.Accept.statusMatches(st) {
+				l.fail(fmt.Sprintf("%s.reject.status[%d]", p, j), "status %d is both accepted and rejected; add body_match or json to tell them apart", st)
+			}
+		}
+	}
+}
+
+// validateCycles reports each depends_on cycle once, at the edge that closes it.
+func (l *loader) validateCycles(s *Scenario) {
+	comps := s.System.Components
+	index := map[string]int{}
+	for i, c := range comps {
+		if _, dup := index[c.Name]; !dup {
+			index[c.Name] = i
+		}
+	}
+	state := make([]int, len(comps)) // 0 unvisited, 1 on the stack, 2 done
+	var stack []int
+	var visit func(i int)
+	visit = func(i int) {
+		state[i] = 1
+		stack = append(stack, i)
+		for j, dep := range comps[i].DependsOn {
+			k, ok := index[dep]
+			if !ok || k == i {
+				continue
+			}
+			switch state[k] {
+			case 0:
+				visit(k)
+			case 1:
+				var cycle []string
+				for _, x := range stack[slices.Index(stack, k):] {
+					cycle = append(cycle, comps[x].Name)
+				}
+				cycle = append(cycle, comps[k].Name)
+				l.fail(fmt.Sprintf("system.components[%d].depends_on[%d]", i, j), "dependency cycle %s", strings.Join(cycle, " -> "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[i] = 2
+	}
+	for i := range comps {
+		if state[i] == 0 {
+			visit(i)
+		}
+	}
+}
+
+// needsIssuer reports whether the recall action is one of the reference issuer's.
+func needsIssuer(action string) bool {
+	return action != ActionHTTP && action != ActionCommand
+}
+
+func (l *loader) validateTokens(s *Scenario) {
+	t := &s.Tokens
+	issuers := kindNames(s, KindIssuer)
+	hasIssuer := len(issuers) > 0
+	for _, c := range s.System.Components {
+		hasIssuer = hasIssuer || references[c.Use].kind == KindIssuer // kind reported elsewhere
+	}
+	switch c, ok := s.Component(t.Issuer); {
+	case t.Issuer != "" && !ok:
+		l.fail("tokens.issuer", "unknown component %q (have: %s)", t.Issuer, names(s))
+	case t.Issuer != "" && c.Kind != KindIssuer:
+		l.fail("tokens.issuer", "%s is of kind %s, not issuer (issuers: %s)", t.Issuer, c.Kind, listOrNone(issuers))
+	case t.Issuer == "" && len(issuers) > 1:
+		// Point at the second issuer: tokens.issuer is not in the file.
+		at := "tokens"
+		if !l.has(at) {
+			for i, c := range s.System.Components {
+				if c.Name == issuers[1] {
+					at = fmt.Sprintf("system.components[%d].name", i)
+				}
+			}
+		}
+		l.errorAt(l.nodeFor(at), "tokens.issuer", "required with several issuers: one of %s", strings.Join(issuers, ", "))
+	case !hasIssuer && needsIssuer(s.Recall.Action) && len(s.System.Components) > 0:
+		l.fail("system.components", "recall.action %s needs a component of kind issuer (have none); add {name: issuer, kind: issuer, use: reference/issuer}", s.Recall.Action)
+	}
+	if !slices.Contains(Grants, t.Grant) {
+		l.fail("tokens.grant", "unknown grant %q (have: %s)", t.Grant, strings.Join(Grants, ", "))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"victims", t.Victims, 1}, {"controls", t.Controls, 0}, {"users", t.Users, 1}, {"clients", t.Clients, 1}} {
+		if f.v < f.min {
+			l.fail("tokens."+f.name, "must be >= %d, got %d", f.min, f.v)
+		}
+	}
+}
+
+func (l *loader) validateTraffic(s *Scenario) {
+	t := &s.Traffic
+	switch {
+	case t.Rate.IsZero():
+		l.fail("traffic.rate", "required: the probe rate, e.g. rate: 2000/s")
+	case t.Rate.Freq <= 0:
+		l.fail("traffic.rate", "must be > 0, got %s", t.Rate)
+	}
+	switch {
+	case t.Duration == 0 && !l.has("traffic.duration"):
+		l.fail("traffic.duration", "required: how long traffic runs, e.g. duration: 40s")
+	case t.Duration <= 0:
+		l.fail("traffic.duration", "must be > 0, got %s", t.Duration)
+	}
+	if r := t.Ramp; r != nil {
+		if r.From.IsZero() {
+			l.fail("traffic.ramp.from", "required: the rate at the start of traffic, e.g. from: 100/s")
+		}
+		switch {
+		case r.For <= 0:
+			l.fail("traffic.ramp.for", "must be > 0, got %s", r.For)
+		case t.Duration > 0 && r.For > t.Duration:
+			l.fail("traffic.ramp.for", "%s is longer than traffic (duration %s)", r.For, t.Duration)
+		}
+	}
+	if t.Workers < 1 {
+		l.fail("traffic.workers", "must be >= 1, got %d", t.Workers)
+	}
+	seen := map[string]bool{}
+	for i, name := range t.Targets {
+		p := fmt.Sprintf("traffic.targets[%d]", i)
+		switch _, ok := s.Component(name); {
+		case !ok:
+			l.fail(p, "unknown component %q (have: %s)", name, names(s))
+		case seen[name]:
+			l.fail(p, "%q listed twice", name)
+		}
+		seen[name] = true
+	}
+	if t.Recheck.Fraction+t.Controls.Fraction >= 1 {
+		l.fail("traffic.controls", "recheck (%s) and controls (%s) leave no probes for victims; keep their sum under 100%%", t.Recheck, t.Controls)
+	}
+	if s.Tokens.Controls == 0 && t.Controls.Fraction > 0 {
+		l.fail("traffic.controls", "%s of probes for controls, but tokens.controls is 0", t.Controls)
+	}
+}
+
+func (l *loader) validateRecall(s *Scenario) {
+	r := &s.Recall
+	dur := s.Traffic.Duration
+	switch {
+	case r.At.IsZero():
+		l.fail("recall.at", "required: when the recall starts, from the start of traffic, e.g. at: 15s")
+	case r.At.Anchor == AnchorRecall:
+		l.fail("recall.at", "%s is relative to the recall itself; want a duration from the start of traffic, e.g. 15s", r.At)
+	case r.At.D <= 0:
+		l.fail("recall.at", "%s leaves no time to see victims accepted before the recall; want > 0", r.At)
+	case dur > 0 && r.At.D == dur:
+		l.fail("recall.at", "%s is at the end of traffic (duration %s)", r.At, dur)
+	case dur > 0 && r.At.D > dur:
+		l.fail("recall.at", "%s is after the end of traffic (duration %s)", r.At, dur)
+	}
+	if !slices.Contains(l.cfg.actions, r.Action) {
+		l.fail("recall.action", "unknown action %q (have: %s)", r.Action, strings.Join(l.cfg.actions, ", "))
+	}
+	if r.Select != "victims" {
+		l.fail("recall.select", "unknown selection %q (have: victims)", r.Select)
+	}
+	switch {
+	case r.Action == ActionRevokeTokens && !slices.Contains(Modes, r.Mode):
+		l.fail("recall.mode", "unknown mode %q (have: %s)", r.Mode, strings.Join(Modes, ", "))
+	case r.Action != ActionRevokeTokens && r.Mode != "":
+		l.fail("recall.mode", "only for revoke-tokens (action is %s)", r.Action)
+	}
+	if r.Concurrency < 1 {
+		l.fail("recall.concurrency", "must be >= 1, got %d", r.Concurrency)
+	}
+	switch r.Action {
+	case ActionHTTP:
+		l.validateParams("recall.with", r.With, map[string]string{"method": "method", "url": "url", "headers": "headers", "body": "string"}, "url")
+	case ActionCommand:
+		l.validateParams("recall.with", r.With, map[string]string{"run": "command", "timeout": "duration"}, "run")
+	}
+}
+
+// validateParams checks the parameters of an http or command action against keys (name ->
+// type); required must be present.
+func (l *loader) validateParams(p string, with map[string]any, keys map[string]string, required string) {
+	valid := strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
+	for k, v := range with {
+		kp := joinPath(p, k)
+		typ, ok := keys[k]
+		if !ok {
+			l.fail(kp, "unknown key %q (valid: %s)", k, valid)
+			continue
+		}
+		str, isStr := v.(string)
+		switch typ {
+		case "method":
+			if !isStr || !slices.Contains(Methods, str) {
+				l.fail(kp, "unknown method %s (have: %s)", describeValue(v), strings.Join(Methods, ", "))
+			}
+		case "url":
+			if !isStr || !absoluteURL(str) {
+				l.fail(kp, "bad URL %s: want an absolute http(s) URL", describeValue(v))
+			}
+		case "string":
+			if !isStr {
+				l.fail(kp, "want a string, got %s", describeValue(v))
+			}
+		case "duration":
+			if d, err := time.ParseDuration(str); !isStr || err != nil || d <= 0 {
+				l.fail(kp, "bad duration %s: want a positive Go duration like 30s", describeValue(v))
+			}
+		case "headers":
+			m, ok := v.(map[string]any)
+			if !ok {
+				l.fail(kp, "want a mapping of header names to values, got %s", describeValue(v))
+				break
+			}
+			for hk, hv := range m {
+				if _, ok := hv.(string); !ok {
+					l.fail(joinPath(kp, hk), "want a string, got %s", describeValue(hv))
+				}
+			}
+		case "command":
+			list, ok := v.([]any)
+			if !ok || len(list) == 0 {
+				l.fail(kp, "want a non-empty list like [\"sh\", \"-c\", \"...\"], got %s", describeValue(v))
+				break
+			}
+			for j, a := range list {
+				if _, ok := a.(string); !ok {
+					l.fail(fmt.Sprintf("%s[%d]", kp, j), "want a string, got %s", describeValue(a))
+				}
+			}
+		}
+	}
+	if _, ok := with[required]; !ok {
+		l.fail(joinPath(p, required), "required")
+	}
+}
+
+func (l *loader) validateFaults(s *Scenario) {
+	dur := s.Traffic.Duration
+	at := s.Recall.At
+	recallOK := !at.IsZero() && at.Anchor == AnchorStart && at.D > 0 && (dur == 0 || at.D < dur) && !l.isBad("recall.at")
+	seen := map[string]int{}
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		p := fmt.Sprintf("faults[%d]", i)
+		switch {
+		case f.Fault == "":
+			l.fail(p+".fault", "required: one of %s", strings.Join(l.cfg.faults, ", "))
+		case !slices.Contains(l.cfg.faults, f.Fault):
+			l.fail(p+".fault", "unknown fault %q (have: %s)", f.Fault, strings.Join(l.cfg.faults, ", "))
+		}
+		if j, dup := seen[f.Name]; dup && f.Name != "" {
+			l.fail(p+".name", "duplicate fault name %q (first at faults[%d])", f.Name, j)
+		} else {
+			seen[f.Name] = i
+		}
+		switch _, ok := s.Component(f.Target); {
+		case f.Target == "" && f.Fault != "" && !slices.Contains(targetless, f.Fault):
+			l.fail(p+".target", "required: the component %s is done to (have: %s)", f.Fault, names(s))
+		case f.Target != "" && !ok:
+			l.fail(p+".target", "unknown component %q (have: %s)", f.Target, names(s))
+		}
+		switch {
+		case f.At.IsZero():
+			l.fail(p+".at", "required: when the fault starts, e.g. at: 10s or at: recall-1s")
+		case f.At.Anchor == AnchorRecall && !recallOK:
+			// nothing to check against
+		default:
+			start := f.At.Resolve(s.Recall.At.D)
+			what := f.At.String()
+			if f.At.Anchor == AnchorRecall {
+				what = fmt.Sprintf("%s is %s from the start (the recall is at %s),", f.At, start, s.Recall.At)
+			} else {
+				what += " is"
+			}
+			switch {
+			case start < 0:
+				l.fail(p+".at", "%s before the start of traffic", what)
+			case dur > 0 && start >= dur:
+				l.fail(p+".at", "%s after the end of traffic (duration %s)", what, dur)
+			}
+		}
+		switch {
+		case slices.Contains(instant, f.Fault) && f.For >= 0:
+		case f.For == 0 && !l.has(p+".for"):
+			l.fail(p+".for", "required: how long the fault lasts, e.g. for: 5s")
+		case f.For <= 0:
+			l.fail(p+".for", "must be > 0, got %s", f.For)
+		}
+	}
+}
+
+func (l *loader) validateExpect(s *Scenario) {
+	for i := range s.Expect {
+		e := &s.Expect[i]
+		p := fmt.Sprintf("expect[%d]", i)
+		exprPath := p
+		if l.has(p + ".expr") {
+			exprPath = p + ".expr"
+		}
+		if e.Text == "" {
+			l.fail(exprPath, "empty expectation: want an expression like time_to_consistency.p99 < 2s")
+			continue
+		}
+		if !slices.Contains(Severities, e.Severity) {
+			l.fail(p+".severity", "unknown severity %q (have: %s)", e.Severity, strings.Join(Severities, ", "))
+		}
+		// A component that exists but is not probed is allowed: its figures are empty and the
+		// expectation reports "nothing measured" (the quickstart keeps such a warn on edge-jwt).
+		if comp := e.Expr.Component; comp != "" {
+			if _, ok := s.Component(comp); !ok {
+				l.fail(exprPath, "unknown component %q (have: %s)", comp, names(s))
+			}
+		}
+	}
+}
+
+// statusMatches reports whether status matches m's status list (any 2xx when empty).
+func (m Match) statusMatches(status int) bool {
+	if len(m.Status) == 0 {
+		return status >= 200 && status <= 299
+	}
+	return slices.Contains(m.Status, status)
+}
+
+// Outcomes of a probe.
+const (
+	OutcomeAccept = "accept"
+	OutcomeReject = "reject"
+	OutcomeError  = "error"
+)
+
+// Classify classifies an HTTP answer: OutcomeReject if it matches Reject, OutcomeAccept if it
+// matches Accept, OutcomeError otherwise. A Match's status list, when empty, means any 2xx for
+// Accept; for Reject it means any status, except that a Reject with no condition at all
+// matches DefaultRejectStatus. BodyMatch and JSON, when set, must also hold.
+func (p *Probe) Classify(status int, body []byte) string {
+	rej := p.Reject
+	if len(rej.Status) == 0 && rej.BodyMatch == nil && rej.JSON == nil {
+		rej.Status = DefaultRejectStatus
+	}
+	if (len(rej.Status) == 0 || slices.Contains(rej.Status, status)) && rej.bodyMatches(body) {
+		return OutcomeReject
+	}
+	if p.Accept.statusMatches(status) && p.Accept.bodyMatches(body) {
+		return OutcomeAccept
+	}
+	return OutcomeError
+}
+
+func (m Match) bodyMatches(body []byte) bool {
+	if m.BodyMatch != nil && m.BodyMatch.Regexp != nil && !m.BodyMatch.Match(body) {
+		return false
+	}
+	if m.JSON != nil && !m.JSON.Match(body) {
+		return false
+	}
+	return true
+}
+
+// componentPath returns the path of component c.
+func (l *loader) componentPath(s *Scenario, c *Component) string {
+	for i := range s.System.Components {
+		if &s.System.Components[i] == c {
+			return fmt.Sprintf("system.components[%d]", i)
+		}
+	}
+	return "system.components"
+}
+
+// line returns the line of path's value, 0 if unknown.
+func (l *loader) line(path string) int {
+	if n := l.nodeFor(path); n != nil {
+		return n.Line
+	}
+	return 0
+}
+
+// names lists the component names, in scenario order.
+func names(s *Scenario) string {
+	var out []string
+	for _, c := range s.System.Components {
+		if c.Name != "" && !slices.Contains(out, c.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return listOrNone(out)
+}
+
+func kindNames(s *Scenario, kind string) []string {
+	var out []string
+	for _, c := range s.System.Components {
+		if c.Kind == kind && c.Name != "" {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func listOrNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}
+
+func absoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func validPort(s string) bool {
+	m := portSpec.FindStringSubmatch(s)
+	if m == nil {
+		return false
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n >= 1 && n <= 65535
+}
+
+// describeValue renders an untyped value from a with: map.
+func describeValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case nil:
+		return "null"
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	}
+	return fmt.Sprint(v)
+}
