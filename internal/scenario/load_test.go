@@ -42,6 +42,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"duplicate-key", "testdata/invalid-duplicate-key.yaml:10:3: traffic.rate: duplicate key \"rate\" (first at line 8)"},
 		{"duration-unit", "testdata/invalid-duration-unit.yaml:9:13: traffic.duration: bad duration 40: want a Go duration like 150ms, 2s or 1m30s (the unit is required)"},
 		{"empty", "testdata/invalid-empty.yaml: empty scenario: want a mapping with name, system, traffic and recall"},
+		{"empty-item", "testdata/invalid-empty-item.yaml:14:5: expect[1]: empty list item"},
 		{"env-bad-name", "testdata/invalid-env-bad-name.yaml:8:10: tokens.scope: bad variable name \"bad-name\" in ${bad-name}: want letters, digits and _ (write $${ for a literal ${)"},
 		{"env-unset", "testdata/invalid-env-unset.yaml:5:101: system.components[1].url: environment variable GW_HOST is not set (write $${GW_HOST} for a literal ${GW_HOST})"},
 		{"env-unterminated", "testdata/invalid-env-unterminated.yaml:8:16: tokens.scope: unterminated ${ (write $${ for a literal ${)"},

@@ -102,6 +102,11 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 		for i, item := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			l.idx[p] = nodeRef{val: item}
+			if et := t.Elem(); et.Kind() == reflect.Struct && l.deref(item).ShortTag() == "!!null" {
+				// yaml.v3 silently drops a null list item of struct type.
+				l.errorAt(item, p, "empty list item")
+				continue
+			}
 			l.walk(item, t.Elem(), p)
 		}
 	case reflect.Map:
