@@ -69,8 +69,9 @@ const (
 // that probing order is not correlated with token ids (a one-by-one recall in id order would
 // otherwise meet probes at a systematic phase). A share whose set is empty passes its turn on.
 type Scheduler struct {
-	mu sync.Mutex
-	tr *Tracker
+	mu  sync.Mutex
+	tr  *Tracker
+	rng *rand.Rand // seeded; nil: no randomness
 
 	nComp, nVict, nCtrl int
 
@@ -140,6 +141,7 @@ func NewScheduler(cfg ScheduleConfig, tr *Tracker, rng *rand.Rand) *Scheduler {
 	if rng != nil {
 		rng.Shuffle(nTok, func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
+	s.rng = rng
 	nVP := s.nVict * s.nComp
 	s.all = make([]int32, 0, nTok*s.nComp)
 	s.victPairs = make([]int32, 0, nVP)
@@ -262,7 +264,16 @@ func (s *Scheduler) nextBaseline() int32 {
 	return s.nextAll()
 }
 
+// nextAll cycles over every pair. Before the trigger each cycle is a fresh permutation (from the
+// seeded rng): a fixed rotation phase-locks the system's own caches to the probe cycle — an
+// introspection cache is then refilled every ceil(TTL/cycle) cycles at the same phase for every
+// token, so at the trigger every entry is equally close to expiry, a state no real traffic
+// produces. Reshuffling keeps each pair at one probe per cycle but moves its phase every cycle,
+// which leaves the caches in a realistic spread. O(1) amortised.
 func (s *Scheduler) nextAll() int32 {
+	if s.allPos == 0 && s.rng != nil && !s.measuring {
+		s.rng.Shuffle(len(s.all), func(i, j int) { s.all[i], s.all[j] = s.all[j], s.all[i] })
+	}
 	id := s.all[s.allPos]
 	s.allPos = (s.allPos + 1) % len(s.all)
 	return id

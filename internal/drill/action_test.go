@@ -1,0 +1,173 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/targets/revocation"
+)
+
+// fakeIssuer records the admin recalls and RFC 7009 revocations it receives.
+type fakeIssuer struct {
+	mu      sync.Mutex
+	recalls []map[string]any
+	revoked []string
+	fail    atomic.Bool
+}
+
+func (f *fakeIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.URL.Path {
+	case "/admin/recalls":
+		if r.Header.Get("Authorization") != "Bearer adm" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		f.recalls = append(f.recalls, body)
+		json.NewEncoder(w).Encode(map[string]any{"recall_id": "rc1", "count": len(body["values"].([]any))})
+	case "/revoke":
+		id, secret, _ := r.BasicAuth()
+		if id != "c1" || secret != "s1" || f.fail.Load() {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+			return
+		}
+		r.ParseForm()
+		f.revoked = append(f.revoked, r.PostForm.Get("token"))
+	}
+}
+
+func victims(n int) []*Token {
+	out := make([]*Token, n)
+	for i := range out {
+		out[i] = &Token{Index: i, Victim: true, Access: NewSecret("tok-" + string(rune('a'+i))), Client: "c1", ClientSecret: NewSecret("s1"),
+			Claims: revocation.Claims{JTI: "j" + string(rune('a'+i)), Subject: "user-" + string(rune('a'+i%2))}}
+	}
+	return out
+}
+
+func collect(t *testing.T, a Action, iss Issuer, vs []*Token) ([]Ack, error) {
+	t.Helper()
+	acks := make([]Ack, len(vs))
+	var n atomic.Int32
+	err := a.Do(context.Background(), iss, vs, func(i int, ack Ack) { acks[i] = ack; n.Add(1) })
+	if int(n.Load()) != len(vs) {
+		t.Fatalf("%d acks for %d victims", n.Load(), len(vs))
+	}
+	return acks, err
+}
+
+func TestActionBatchAndUsers(t *testing.T) {
+	t.Parallel()
+	f := &fakeIssuer{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	iss := Issuer{URL: u, AdminSecret: NewSecret("adm")}
+
+	a, _ := NewAction("revoke-tokens", ActionParams{})
+	acks, err := collect(t, a, iss, victims(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.recalls) != 1 || f.recalls[0]["type"] != "jti" || len(f.recalls[0]["values"].([]any)) != 3 {
+		t.Errorf("batch recall sent %v", f.recalls)
+	}
+	for _, ack := range acks {
+		if ack.Err != nil || ack.Acked.Before(ack.Sent) || !ack.Acked.Equal(acks[0].Acked) {
+			t.Errorf("batch acks must share one instant: %+v", acks)
+		}
+	}
+	// revoke-users sends each distinct subject once.
+	a, _ = NewAction("revoke-users", ActionParams{})
+	if _, err := collect(t, a, iss, victims(4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.recalls[1]; got["type"] != "sub" || len(got["values"].([]any)) != 2 {
+		t.Errorf("revoke-users sent %v", got)
+	}
+	// A wrong admin secret fails every credential's ack.
+	acks, err = collect(t, a, Issuer{URL: u, AdminSecret: NewSecret("wrong")}, victims(2))
+	if err == nil || acks[0].Err == nil || acks[1].Err == nil {
+		t.Errorf("unauthorized recall: err %v acks %+v", err, acks)
+	}
+}
+
+// TestActionRFC7009OneByOne: each credential gets its own acknowledgement instant, and failures
+// are per credential.
+func TestActionRFC7009OneByOne(t *testing.T) {
+	t.Parallel()
+	f := &fakeIssuer{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	a, err := NewAction("revoke-tokens", ActionParams{Mode: "rfc7009", Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := victims(5)
+	vs[2].ClientSecret = NewSecret("wrong")
+	acks, err := collect(t, a, Issuer{URL: u}, vs)
+	if err == nil || acks[2].Err == nil {
+		t.Errorf("the credential with a bad client secret was acknowledged: %v", err)
+	}
+	if len(f.revoked) != 4 {
+		t.Errorf("revoked %d tokens, want 4", len(f.revoked))
+	}
+	distinct := map[time.Time]bool{}
+	for i, ack := range acks {
+		if i != 2 && ack.Err != nil {
+			t.Errorf("ack %d: %v", i, ack.Err)
+		}
+		distinct[ack.Acked] = true
+	}
+	if len(distinct) < 4 {
+		t.Errorf("one-by-one acks share instants: %d distinct", len(distinct))
+	}
+	if _, err := NewAction("revoke-tokens", ActionParams{Mode: "carrier-pigeon"}); err == nil || !strings.Contains(err.Error(), "have: batch, rfc7009") {
+		t.Errorf("unknown mode: %v", err)
+	}
+	if _, err := NewAction("revoke-everything", ActionParams{}); err == nil || !strings.Contains(err.Error(), "revoke-tokens") {
+		t.Errorf("unknown action: %v", err)
+	}
+}
+
+// TestActionCommand runs a command that reads the victims' jti file; the token file is removed
+// afterwards and never left on disk.
+func TestActionCommand(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir() + "/seen"
+	a, err := NewAction("command", ActionParams{With: map[string]any{"run": []any{"sh", "-c", `cp "$RECALL_JTIS_FILE" ` + out + `; echo "$RECALL_TOKENS_FILE" > ` + out + `.path`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collect(t, a, Issuer{}, victims(2)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	if string(b) != "ja\njb\n" {
+		t.Errorf("jti file %q", b)
+	}
+	p, _ := os.ReadFile(out + ".path")
+	if _, err := os.Stat(strings.TrimSpace(string(p))); !os.IsNotExist(err) {
+		t.Errorf("token file %s left behind", p)
+	}
+	if _, err := NewAction("command", ActionParams{With: map[string]any{"run": "not a list"}}); err == nil {
+		t.Error("a command that is not a list was accepted")
+	}
+	fails, _ := NewAction("command", ActionParams{With: map[string]any{"run": []any{"false"}}})
+	if acks, err := collect(t, fails, Issuer{}, victims(1)); err == nil || acks[0].Err == nil {
+		t.Error("a failing command acknowledged the recall")
+	}
+}

@@ -1,0 +1,452 @@
+// Package drill runs one recall drill: it mints a credential population, drives the system with
+// probes at the scenario's rate, fires the recall at its instant, and measures, per component,
+// how long the recalled credentials were still honoured.
+//
+//	          ┌──────────── timeline ─────────────┐
+//	mint ──►  │ baseline ──► recall (acks) ──► observe │ ──► finalize ──► report.Report
+//	          └───────────────────────────────────┘
+//	  scheduler.Next ─► vegeta Targeter ─► system ─► Result ─► classify ─► tracker.Observe
+//
+// Every instant is an offset from one start (the traffic's), taken on the monotonic clock:
+// vegeta stamps results with began.Add(time.Since(began)), and the drill converts with Sub.
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/recall-drills/recall/internal/load"
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/report"
+)
+
+// Component is one component of the system as the drill sees it.
+type Component struct {
+	Name, Kind, Use string
+	// Probe says how to ask this component about a credential; nil: not probed.
+	Probe *ProbeSpec
+}
+
+// ProbeSpec is a probe before the component's endpoint is known.
+type ProbeSpec struct {
+	Method, Path, URL string
+	Header            http.Header
+	Body              string
+	Accept, Reject    Match
+	Timeout           time.Duration
+}
+
+// Traffic is the probe load.
+type Traffic struct {
+	// Rate is the probe rate per second once any ramp is over; RampFrom and RampFor describe
+	// an optional linear ramp at the start.
+	Rate, RampFrom float64
+	RampFor        time.Duration
+	// Duration is how long probing lasts, from the start of traffic.
+	Duration time.Duration
+	Workers  int
+	// Timeout bounds one probe (default load.DefaultTimeout).
+	Timeout time.Duration
+	// Recheck and Controls are the shares of post-recall probes spent re-checking converged
+	// pairs and probing controls.
+	Recheck, Controls float64
+}
+
+// Recall is the recall step.
+type Recall struct {
+	// At is the trigger instant from the start of traffic.
+	At time.Duration
+	// Kind and Mode describe the action for the report.
+	Kind, Mode string
+	Action     Action
+	// Confirm asks the issuer, by introspection, whether each acknowledged recall took effect.
+	Confirm bool
+}
+
+// Plan is everything a drill needs, resolved from a scenario.
+type Plan struct {
+	Name    string
+	Seed    int64
+	DrillID string
+	// Env is the system under test; Run starts and closes it.
+	Env        runtime.Environment
+	Runtime    string
+	Components []Component
+	// Issuer names the issuer component.
+	Issuer      string
+	AdminSecret Secret
+	Population  Population
+	Traffic     Traffic
+	Recall      Recall
+	// StartTimeout bounds the system's start.
+	StartTimeout time.Duration
+	Logger       *slog.Logger
+	// Expect are the expectations the verdict is judged on.
+	Expect []Expectation
+	// OnProgress, when set, is called about once a second with live figures.
+	OnProgress func(Live)
+}
+
+// Live is a progress snapshot for humans.
+type Live struct {
+	Phase      string
+	Elapsed    time.Duration
+	ProbesPerS float64
+	Progress   Progress
+}
+
+// Phases of a drill, as logged and shown live.
+const (
+	PhaseStart    = "start"
+	PhaseMint     = "mint"
+	PhaseBaseline = "baseline"
+	PhaseRecall   = "recall"
+	PhaseObserve  = "observe"
+	PhaseReport   = "report"
+)
+
+// Outcome of Run besides the report: ErrInterrupted when ctx ended before the drill did.
+var ErrInterrupted = errors.New("drill interrupted")
+
+// Run runs the drill and returns its report — also when it fails midway, with Verdict ERROR,
+// the reason, and whatever was measured. The environment is always closed (on a fresh context).
+// The verdict is PASS when every expectation of severity fail holds, FAIL otherwise, ERROR when
+// err is not nil.
+func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
+	d := &drill{plan: p, log: p.Logger, rep: newReport(p)}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	d.wall = time.Now()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if cerr := p.Env.Close(cctx); cerr != nil {
+			d.log.Warn("environment close failed", "err", cerr)
+			if err == nil {
+				err = fmt.Errorf("close environment: %w", cerr)
+			}
+		}
+		d.rep.FinishedAt = time.Now()
+		d.rep.DurationMS = ms(time.Since(d.wall))
+		if err != nil {
+			d.rep.Verdict = report.Error
+			d.rep.Reason = err.Error()
+		}
+		judge(d.rep, d.measurement, p.Expect)
+		rep = d.rep
+	}()
+	return nil, d.run(ctx)
+}
+
+type drill struct {
+	plan   *Plan
+	log    *slog.Logger
+	rep    *report.Report
+	wall   time.Time
+	began  time.Time // start of traffic: offset 0
+	phase  atomic.Value
+	tokens []*Token
+	comps  []Component // probed components, tracker order
+	probes []*Probe
+	tr     *Tracker
+	sched  *Scheduler
+	acks   []Ack // per victim
+	issuer *url.URL
+	// measurement is the tracker's final result, kept for expectations (TTC quantiles).
+	measurement *Measurement
+	onFirstAck  func(time.Duration)
+}
+
+func (d *drill) setPhase(ph string) {
+	d.phase.Store(ph)
+	d.log.Info("phase", "phase", ph)
+}
+
+func (d *drill) run(ctx context.Context) error {
+	p := d.plan
+	d.setPhase(PhaseStart)
+	startCtx := ctx
+	if p.StartTimeout > 0 {
+		var cancel context.CancelFunc
+		startCtx, cancel = context.WithTimeout(ctx, p.StartTimeout)
+		defer cancel()
+	}
+	began := time.Now()
+	if err := p.Env.Start(startCtx); err != nil {
+		return fmt.Errorf("start system: %w", err)
+	}
+	d.rep.Environment.StartupMS = ms(time.Since(began))
+	if err := d.describeEnv(); err != nil {
+		return err
+	}
+	var err error
+	if d.issuer, err = p.Env.Endpoint(p.Issuer); err != nil {
+		return fmt.Errorf("issuer: %w", err)
+	}
+	for _, c := range p.Components {
+		if c.Probe == nil {
+			continue
+		}
+		ep, err := p.Env.Endpoint(c.Name)
+		if err != nil {
+			return fmt.Errorf("probe %s: %w", c.Name, err)
+		}
+		pr, err := NewProbe(c.Name, ep, c.Probe.Method, c.Probe.Path, c.Probe.URL, c.Probe.Header, c.Probe.Body, c.Probe.Accept, c.Probe.Reject)
+		if err != nil {
+			return err
+		}
+		d.comps = append(d.comps, c)
+		d.probes = append(d.probes, pr)
+	}
+	if len(d.probes) == 0 {
+		return errors.New("nothing to probe: no component has a probe")
+	}
+
+	d.setPhase(PhaseMint)
+	mintBegan := time.Now()
+	iss := Issuer{URL: d.issuer, AdminSecret: p.AdminSecret}
+	d.tokens, err = Mint(ctx, iss, p.Population, p.DrillID, nil)
+	if err != nil {
+		return err
+	}
+	d.rep.Tokens.MintMS = ms(time.Since(mintBegan))
+	for _, t := range d.tokens[:min(5, p.Population.Victims)] {
+		d.rep.Tokens.Sample = append(d.rep.Tokens.Sample, t.Access.Fingerprint())
+	}
+	d.log.Info("population minted", "victims", p.Population.Victims, "controls", p.Population.Controls, "took", time.Since(mintBegan).Round(time.Millisecond))
+	return d.traffic(ctx)
+}
+
+func (d *drill) describeEnv() error {
+	p := d.plan
+	var times map[string]time.Duration
+	if s, ok := p.Env.(runtime.Startup); ok {
+		times = s.StartupTimes()
+	}
+	for _, c := range p.Components {
+		ec := report.EnvComponent{Name: c.Name, Kind: c.Kind, Use: c.Use, StartupMS: ms(times[c.Name])}
+		if u, err := p.Env.Endpoint(c.Name); err == nil {
+			ec.Endpoint = u.String()
+		}
+		d.rep.Environment.Components = append(d.rep.Environment.Components, ec)
+	}
+	return nil
+}
+
+// traffic runs the timed part: load, the recall at its instant, live progress.
+func (d *drill) traffic(ctx context.Context) error {
+	p := d.plan
+	names := make([]string, len(d.comps))
+	for i, c := range d.comps {
+		names[i] = c.Name
+	}
+	timeout := p.Traffic.Timeout
+	if timeout <= 0 {
+		timeout = load.DefaultTimeout
+	}
+	d.tr = NewTracker(TrackerConfig{
+		Components: names, Victims: p.Population.Victims, Controls: p.Population.Controls,
+		MaxLag: timeout + time.Second,
+	})
+	d.sched = NewScheduler(ScheduleConfig{
+		Components: len(names), Victims: p.Population.Victims, Controls: p.Population.Controls,
+		Recheck: p.Traffic.Recheck, ControlShare: p.Traffic.Controls,
+	}, d.tr, rand.New(rand.NewSource(p.Seed)))
+	d.acks = make([]Ack, p.Population.Victims)
+
+	nTok := uint64(len(d.tokens))
+	targeter := vegeta.Targeter(func(tgt *vegeta.Target) error {
+		c, t := d.sched.Next()
+		d.probes[c].Fill(tgt, d.tokens[t].Access.Reveal(), uint64(c)*nTok+uint64(t))
+		return nil
+	})
+	needBody := false
+	for _, pr := range d.probes {
+		needBody = needBody || pr.NeedsBody()
+	}
+	maxBody := int64(0)
+	if needBody {
+		maxBody = 64 << 10
+	}
+
+	tctx, stopTraffic := context.WithCancel(ctx)
+	defer stopTraffic()
+	var (
+		wg          sync.WaitGroup
+		total       atomic.Int64
+		dropped     atomic.Int64
+		recallMu    sync.Mutex
+		recallErr   error
+		afterRecall atomic.Int64
+		firstAck    atomic.Int64 // offset of the first acknowledgement; MaxInt64 until then
+	)
+	firstAck.Store(math.MaxInt64)
+	d.onFirstAck = func(at time.Duration) {
+		if at < time.Duration(firstAck.Load()) {
+			firstAck.Store(int64(at))
+		}
+	}
+	d.began = time.Now()
+	d.setPhase(PhaseBaseline)
+
+	// The timeline: fire the recall at its instant.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		timer := time.NewTimer(p.Recall.At)
+		defer timer.Stop()
+		select {
+		case <-tctx.Done():
+			return
+		case <-timer.C:
+		}
+		err := d.recall(tctx)
+		recallMu.Lock()
+		recallErr = err
+		recallMu.Unlock()
+		if err != nil {
+			d.log.Error("recall failed", "err", err)
+		}
+	}()
+
+	// Live progress.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		var last int64
+		lastAt := time.Now()
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case now := <-tick.C:
+				n := total.Load()
+				rate := float64(n-last) / now.Sub(lastAt).Seconds()
+				last, lastAt = n, now
+				live := Live{Phase: d.phase.Load().(string), Elapsed: now.Sub(d.began), ProbesPerS: rate, Progress: d.tr.Progress()}
+				if p.OnProgress != nil {
+					p.OnProgress(live)
+				}
+			}
+		}
+	}()
+
+	load.Attack(tctx, targeter, load.Pacer(p.Traffic.Rate, p.Traffic.RampFrom, p.Traffic.RampFor),
+		load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout, MaxBody: maxBody, Duration: p.Traffic.Duration},
+		func(r *vegeta.Result) {
+			tag, ok := load.TagOf(r.URL)
+			if !ok || tag >= uint64(len(d.probes))*nTok {
+				dropped.Add(1)
+				return
+			}
+			c, t := int(tag/nTok), int(tag%nTok)
+			total.Add(1)
+			sent := r.Timestamp.Sub(d.began)
+			if int64(sent) > firstAck.Load() {
+				afterRecall.Add(1)
+			}
+			d.tr.Observe(Observation{
+				Component: c, Token: t,
+				Sent:    sent,
+				Latency: r.Latency,
+				Outcome: d.probes[c].Classify(int(r.Code), r.Body),
+				Status:  int(r.Code),
+			})
+		})
+	end := time.Since(d.began)
+	stopTraffic()
+	wg.Wait()
+
+	d.setPhase(PhaseReport)
+	d.finish(end, total.Load(), dropped.Load(), afterRecall.Load())
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInterrupted, err)
+	}
+	recallMu.Lock()
+	defer recallMu.Unlock()
+	return recallErr
+}
+
+// recall fires the action and registers each acknowledgement with the tracker and scheduler as
+// it arrives, so that every credential's TTC counts from its own acknowledgement.
+func (d *drill) recall(ctx context.Context) error {
+	p := d.plan
+	d.setPhase(PhaseRecall)
+	victims := d.tokens[:p.Population.Victims]
+	sent := time.Now()
+	d.tr.SetTrigger(sent.Sub(d.began))
+	var mu sync.Mutex
+	err := p.Recall.Action.Do(ctx, Issuer{URL: d.issuer, AdminSecret: p.AdminSecret}, victims, func(i int, a Ack) {
+		mu.Lock()
+		d.acks[i] = a
+		mu.Unlock()
+		if a.Err == nil {
+			d.onFirstAck(a.Acked.Sub(d.began))
+			d.tr.Recalled(i, a.Sent.Sub(d.began), a.Acked.Sub(d.began))
+			d.sched.Recalled(i)
+		}
+	})
+	d.setPhase(PhaseObserve)
+	d.log.Info("recall acknowledged", "credentials", len(victims), "took", time.Since(sent).Round(time.Millisecond), "err", err)
+	if p.Recall.Confirm && ctx.Err() == nil {
+		d.confirm(ctx, victims)
+	}
+	return err
+}
+
+// confirm asks the issuer whether each acknowledged recall took effect at the source: an RFC 7009
+// 200 proves nothing on its own.
+func (d *drill) confirm(ctx context.Context, victims []*Token) {
+	var confirmed, ineffective atomic.Int64
+	c := &http.Client{Timeout: 10 * time.Second}
+	_ = forEach(ctx, len(victims), DefaultRecallConcurrency, func(ctx context.Context, i int) error {
+		if d.acks[i].Err != nil {
+			return nil
+		}
+		active, err := Introspect(ctx, c, d.issuer, victims[i])
+		switch {
+		case err != nil:
+			return err
+		case active:
+			ineffective.Add(1)
+		default:
+			confirmed.Add(1)
+		}
+		return nil
+	})
+	d.rep.Recall.Confirmed = int(confirmed.Load())
+	d.rep.Recall.Ineffective = int(ineffective.Load())
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func newReport(p *Plan) *report.Report {
+	return &report.Report{
+		SchemaVersion: report.SchemaVersion,
+		Scenario:      report.Scenario{Name: p.Name, Seed: p.Seed},
+		StartedAt:     time.Now(),
+		Environment:   report.Environment{Runtime: p.Runtime},
+		Tokens: report.Tokens{Grant: p.Population.Grant, Victims: p.Population.Victims,
+			Controls: p.Population.Controls, Users: p.Population.Users, Clients: p.Population.Clients},
+		Recall:       report.Recall{Action: p.Recall.Kind, Mode: p.Recall.Mode, Credentials: p.Population.Victims},
+		Faults:       []report.Fault{},
+		Findings:     []report.Finding{},
+		Expectations: []report.Expectation{},
+		Timeline:     []report.Series{},
+		CDF:          []report.Series{},
+	}
+}

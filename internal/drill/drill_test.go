@@ -1,0 +1,169 @@
+package drill
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/internal/expect"
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/report"
+)
+
+// groundTruthPlan is a small drill on the embedded reference stack: one gateway of each
+// strategy, with a short poll interval and cache TTL so the test is quick.
+func groundTruthPlan(t *testing.T, pollInterval, cacheTTL time.Duration) *Plan {
+	t.Helper()
+	gw := func(name string, with map[string]any) runtime.Spec {
+		return runtime.Spec{Name: name, Kind: "gateway", Use: runtime.UseGateway, With: with}
+	}
+	specs := []runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		gw("push", map[string]any{"strategy": "push"}),
+		gw("poll", map[string]any{"strategy": "poll", "interval": pollInterval.String()}),
+		gw("introspect", map[string]any{"strategy": "introspect", "cache_ttl": cacheTTL.String()}),
+		gw("jwt", map[string]any{"strategy": "jwt-only"}),
+	}
+	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	env, err := runtime.NewEmbedded(specs, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, err := NewAction("revoke-tokens", ActionParams{Mode: "batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := &ProbeSpec{Path: DefaultProbePath, Accept: DefaultAccept, Reject: DefaultReject, Timeout: 2 * time.Second}
+	comps := []Component{{Name: "issuer", Kind: "issuer"}}
+	for _, n := range []string{"push", "poll", "introspect", "jwt"} {
+		comps = append(comps, Component{Name: n, Kind: "gateway", Probe: probe})
+	}
+	return &Plan{
+		Name: "ground-truth", Seed: 1, DrillID: "gt", Env: env, Runtime: "embedded",
+		Components: comps, Issuer: "issuer", AdminSecret: NewSecret(secrets.AdminSecret),
+		Population: Population{Grant: "client_credentials", Victims: 150, Controls: 30, Clients: 4},
+		Traffic:    Traffic{Rate: 1500, Duration: 8 * time.Second, Workers: 16, Timeout: 2 * time.Second},
+		Recall:     Recall{At: 3 * time.Second, Kind: "revoke-tokens", Mode: "batch", Action: action, Confirm: true},
+		Expect: []Expectation{
+			{Text: "false_rejects == 0", Expr: expect.MustParse("false_rejects == 0"), Severity: report.SeverityFail},
+			{Text: `not_converged{component="jwt"} == 0`, Expr: expect.MustParse(`not_converged{component="jwt"} == 0`), Severity: report.SeverityWarn},
+		},
+	}
+}
+
+// TestDrillAgainstGroundTruth runs a drill on the reference stack and checks the harness's
+// measurement against the instants each gateway recorded that it started enforcing: every
+// recorded instant lies inside the measured bracket, each strategy stays within its bound plus
+// the reported resolution, push is far faster than poll and introspect, jwt-only never converges,
+// and controls are never rejected.
+func TestDrillAgainstGroundTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 10 s drill")
+	}
+	const poll, ttl = time.Second, 1500 * time.Millisecond
+	p := groundTruthPlan(t, poll, ttl)
+	rep, err := Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	if rep.Verdict != report.Pass {
+		t.Errorf("verdict %s: %s", rep.Verdict, rep.Headline)
+	}
+	if rep.Recall.Confirmed != 150 || rep.Recall.Ineffective != 0 || rep.Recall.Failed != 0 {
+		t.Errorf("recall confirmed %d, ineffective %d, failed %d; want 150, 0, 0", rep.Recall.Confirmed, rep.Recall.Ineffective, rep.Recall.Failed)
+	}
+	by := map[string]report.Component{}
+	for _, c := range rep.Components {
+		by[c.Name] = c
+	}
+	for _, name := range []string{"push", "poll", "introspect"} {
+		c := by[name]
+		if c.Pairs != 150 || c.Converged != 150 {
+			t.Errorf("%s: %d pairs, %d converged; want 150, 150", name, c.Pairs, c.Converged)
+		}
+		gt := c.GroundTruth
+		if gt == nil || gt.Checked != c.Converged || gt.Within != gt.Checked {
+			t.Errorf("%s: ground truth %+v: every recorded instant must lie in its measured bracket", name, gt)
+		}
+		if c.FalseRejects != 0 || c.Resurrections != 0 {
+			t.Errorf("%s: %d false rejects, %d resurrections", name, c.FalseRejects, c.Resurrections)
+		}
+	}
+	// Each bound plus the resolution actually achieved (and 100 ms for the gateway's own work).
+	slack := 100.0
+	if c := by["poll"]; c.TTCMS.Max > ms(poll)+c.TTCMS.ResolutionMaxMS+slack {
+		t.Errorf("poll: max TTC %.0f ms > interval %v + resolution %.0f ms", c.TTCMS.Max, poll, c.TTCMS.ResolutionMaxMS)
+	}
+	if c := by["introspect"]; c.TTCMS.Max > ms(ttl)+c.TTCMS.ResolutionMaxMS+slack {
+		t.Errorf("introspect: max TTC %.0f ms > TTL %v + resolution %.0f ms", c.TTCMS.Max, ttl, c.TTCMS.ResolutionMaxMS)
+	}
+	push, pollC, intro := by["push"], by["poll"], by["introspect"]
+	if push.GroundTruth.TTCMS.Max > 100 {
+		t.Errorf("push: true TTC max %.0f ms, want well under 100 ms", push.GroundTruth.TTCMS.Max)
+	}
+	if push.GroundTruth.TTCMS.Max*5 > pollC.GroundTruth.TTCMS.P50 || push.GroundTruth.TTCMS.Max*5 > intro.GroundTruth.TTCMS.Max {
+		t.Errorf("push is not far below poll and introspect: true max %.0f ms vs poll p50 %.0f ms, introspect max %.0f ms",
+			push.GroundTruth.TTCMS.Max, pollC.GroundTruth.TTCMS.P50, intro.GroundTruth.TTCMS.Max)
+	}
+	if push.TTCMS.P50 >= pollC.TTCMS.P50 {
+		t.Errorf("measured push p50 %.0f ms not below poll p50 %.0f ms", push.TTCMS.P50, pollC.TTCMS.P50)
+	}
+	if c := by["jwt"]; c.NotConverged != c.Pairs || c.Pairs != 150 || c.GroundTruth == nil || c.GroundTruth.Checked != 0 {
+		t.Errorf("jwt-only: %d of %d pairs not converged (want all 150), truth %+v", c.NotConverged, c.Pairs, c.GroundTruth)
+	}
+	if rep.Overall.FalseRejects != 0 {
+		t.Errorf("%d false rejects", rep.Overall.FalseRejects)
+	}
+	if rep.Probes.Dropped != 0 || rep.Probes.Total == 0 || rep.Probes.AfterRecall == 0 {
+		t.Errorf("probes %+v", rep.Probes)
+	}
+	// The warn expectation on jwt-only failed without failing the drill.
+	if len(rep.Expectations) != 2 || !rep.Expectations[0].Pass || rep.Expectations[1].Pass {
+		t.Errorf("expectations %+v", rep.Expectations)
+	}
+}
+
+// TestDrillSystemDoesNotStart: a broken system gives a report with verdict ERROR and a reason
+// naming the component, and the environment is closed.
+func TestDrillSystemDoesNotStart(t *testing.T) {
+	t.Parallel()
+	p := groundTruthPlan(t, time.Second, time.Second)
+	p.Issuer = "nope"
+	rep, err := Run(context.Background(), p)
+	if err == nil || rep.Verdict != report.Error || rep.Reason == "" {
+		t.Fatalf("err %v, verdict %s, reason %q", err, rep.Verdict, rep.Reason)
+	}
+	if _, err := p.Env.Endpoint("push"); err != nil {
+		t.Fatalf("push never started: %v", err)
+	}
+	u, _ := p.Env.Endpoint("push")
+	if resp, err := defaultClient.Get(u.String() + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Error("push gateway still serving after Run returned")
+	}
+}
+
+// TestDrillInterrupted: cancelling the context mid-drill returns the partial report with verdict
+// ERROR, what was measured so far, and the system closed.
+func TestDrillInterrupted(t *testing.T) {
+	t.Parallel()
+	p := groundTruthPlan(t, time.Second, time.Second)
+	p.Traffic.Duration = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	p.OnProgress = func(l Live) {
+		if l.Elapsed > 1500*time.Millisecond {
+			cancel()
+		}
+	}
+	began := time.Now()
+	rep, err := Run(ctx, p)
+	if err == nil || rep.Verdict != report.Error {
+		t.Fatalf("err %v verdict %s", err, rep.Verdict)
+	}
+	if time.Since(began) > 20*time.Second {
+		t.Errorf("interrupted drill took %v", time.Since(began))
+	}
+	if rep.Probes.Total == 0 || len(rep.Components) == 0 {
+		t.Errorf("partial report lost the figures: %+v", rep.Probes)
+	}
+}

@@ -1,0 +1,196 @@
+package drill
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/report"
+)
+
+// maxFindingTokens bounds the fingerprints listed in one finding.
+const maxFindingTokens = 5
+
+// finish turns the tracker's measurement into the report: figures per component and overall,
+// the comparison with ground truth where the system records it, and the findings.
+func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
+	p := d.plan
+	m := d.tr.Finalize(end)
+	d.measurement = m
+	rep := d.rep
+
+	// The recall's instants, per credential.
+	var first, last, firstSent time.Time
+	failed := 0
+	var failErr error
+	for _, a := range d.acks {
+		if a.Sent.IsZero() {
+			continue
+		}
+		if a.Err != nil {
+			failed++
+			failErr = a.Err
+			continue
+		}
+		if first.IsZero() || a.Acked.Before(first) {
+			first = a.Acked
+		}
+		if a.Acked.After(last) {
+			last = a.Acked
+		}
+		if firstSent.IsZero() || a.Sent.Before(firstSent) {
+			firstSent = a.Sent
+		}
+	}
+	if !firstSent.IsZero() {
+		rep.Recall.SentAtMS = ms(firstSent.Sub(d.began))
+		rep.Recall.AcknowledgedAtMS = ms(last.Sub(d.began))
+		rep.Recall.AckSpreadMS = ms(last.Sub(first))
+	}
+	rep.Recall.Failed = failed
+	if failed > 0 {
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "recall_failed", Severity: report.Critical, Count: failed,
+			Message: fmt.Sprintf("%d of %d recalls were not acknowledged (last error: %v); they measure nothing.", failed, len(d.acks), failErr)})
+	}
+	if rep.Recall.Ineffective > 0 {
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "ineffective_recall", Severity: report.Critical, Count: rep.Recall.Ineffective,
+			Message: fmt.Sprintf("%d recalls were acknowledged but the issuer still reports the credential active: the acknowledgement proved nothing.", rep.Recall.Ineffective)})
+	}
+
+	var truths runtime.GroundTruth
+	if gt, ok := p.Env.(runtime.GroundTruth); ok {
+		truths = gt
+	}
+	for i, cm := range m.Components {
+		c := d.comps[i]
+		rc := report.Component{Name: c.Name, Kind: c.Kind, Probed: true, Summary: cm.Summary}
+		if truths != nil {
+			rc.GroundTruth = d.groundTruth(truths, c.Name, cm.Pairs)
+		}
+		rep.Components = append(rep.Components, rc)
+		d.componentFindings(c.Name, &cm)
+	}
+	// Components that were not probed still appear, so the report names the whole system.
+	for _, c := range p.Components {
+		if !slices.ContainsFunc(d.comps, func(x Component) bool { return x.Name == c.Name }) {
+			rep.Components = append(rep.Components, report.Component{Name: c.Name, Kind: c.Kind})
+		}
+	}
+	rep.Overall = m.Overall
+	rep.Tokens.NeverAccepted = m.NeverAcceptedVictims
+	if m.NeverAcceptedVictims > 0 {
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "never_accepted", Severity: report.Warning, Count: m.NeverAcceptedVictims,
+			Message: fmt.Sprintf("%d victims were never seen accepted before the recall at some component; those pairs measure nothing.", m.NeverAcceptedVictims)})
+	}
+	rep.Slowest = slowest(rep.Components)
+	rep.Timeline = m.Timeline
+	rep.CDF = m.CDF
+	rep.Probes = report.Probes{
+		Total: int(total), TargetRatePerSec: p.Traffic.Rate, AfterRecall: int(afterRecall),
+		Dropped: int(dropped) + m.Invalid,
+	}
+	if end > 0 {
+		rep.Probes.RatePerSec = float64(total) / end.Seconds()
+	}
+	if m.Late > 0 || m.LateRecalls > 0 {
+		d.log.Warn("results arrived later than the tracker's bound; some pairs are inexact", "late", m.Late, "late_recalls", m.LateRecalls)
+	}
+}
+
+// groundTruth compares each converged pair's bracket with the instant the component recorded
+// that it started enforcing.
+func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []PairResult) *report.GroundTruth {
+	src, ok := gt.Truth(component)
+	if !ok {
+		return nil
+	}
+	out := &report.GroundTruth{}
+	var true_ []PairResult
+	for _, pr := range pairs {
+		if pr.State != PairConverged {
+			continue
+		}
+		at, ok := src.EnforcedSince(d.tokens[pr.Token].Claims)
+		if !ok {
+			continue
+		}
+		off := at.Sub(d.began)
+		out.Checked++
+		if off >= pr.Lower && off <= pr.Upper {
+			out.Within++
+		} else if out.Checked-out.Within <= 3 {
+			d.log.Warn("ground truth outside the measured bracket", "component", component,
+				"token", d.tokens[pr.Token].Access, "truth_ms", ms(off), "lower_ms", ms(pr.Lower), "upper_ms", ms(pr.Upper))
+		}
+		// Reuse the TTC statistics: a "pair" whose upper bound is the true instant.
+		true_ = append(true_, PairResult{State: PairConverged, Recalled: pr.Recalled, Lower: off, Upper: off})
+	}
+	out.TTCMS = ttcStats(true_)
+	return out
+}
+
+func (d *drill) componentFindings(name string, cm *ComponentMeasurement) {
+	rep := d.rep
+	fps := func(ids []int) []string {
+		var out []string
+		for _, id := range ids {
+			if len(out) == maxFindingTokens {
+				break
+			}
+			out = append(out, d.tokens[id].Access.Fingerprint())
+		}
+		return out
+	}
+	s := cm.Summary
+	if s.Resurrections > 0 {
+		var ids []int
+		for _, p := range cm.Pairs {
+			if p.Resurrections > 0 {
+				ids = append(ids, p.Token)
+			}
+		}
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "resurrection", Severity: report.Critical, Component: name,
+			Count: s.Resurrections, Tokens: fps(ids), AtMS: ms(cm.FirstResurrection),
+			Message: fmt.Sprintf("%s accepted %d recalled credentials again after having rejected them (%d probes).", name, s.Resurrections, cm.ResurrectionProbes)})
+	}
+	if s.FalseRejects > 0 {
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "false_reject", Severity: report.Critical, Component: name,
+			Count: s.FalseRejects, Tokens: fps(cm.FalseRejectTokens), AtMS: ms(cm.FirstFalseReject),
+			Message: fmt.Sprintf("%s rejected %d control credentials that were never recalled (%d probes).", name, cm.FalseRejectPairs, s.FalseRejects)})
+	}
+	if s.NotConverged > 0 {
+		var ids []int
+		for _, p := range cm.Pairs {
+			if p.State == PairNotConverged {
+				ids = append(ids, p.Token)
+			}
+		}
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "not_converged", Severity: report.Warning, Component: name,
+			Count: s.NotConverged, Tokens: fps(ids),
+			Message: fmt.Sprintf("%s still honoured %d of %d recalled credentials when the drill ended.", name, s.NotConverged, s.Pairs)})
+	}
+	if s.FailOpen > 0 {
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "fail_open", Severity: report.Critical, Component: name, Count: s.FailOpen,
+			Message: fmt.Sprintf("%s accepted recalled credentials %d times while its revocation source was cut off.", name, s.FailOpen)})
+	}
+}
+
+// slowest names the component with the largest TTC upper bound; one that did not converge is
+// slower than any that did.
+func slowest(comps []report.Component) string {
+	best, bestV := "", -1.0
+	for _, c := range comps {
+		if !c.Probed || c.Pairs == 0 {
+			continue
+		}
+		v := c.TTCMS.Max
+		if c.NotConverged > 0 {
+			v = 1e300
+		}
+		if v > bestV {
+			best, bestV = c.Name, v
+		}
+	}
+	return best
+}

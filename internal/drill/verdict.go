@@ -1,0 +1,59 @@
+package drill
+
+import (
+	"github.com/recall-drills/recall/internal/expect"
+	"github.com/recall-drills/recall/report"
+	"github.com/recall-drills/recall/report/text"
+)
+
+// Expectation is one of the scenario's expectations.
+type Expectation struct {
+	// Text is the expression as written; Expr its parsed form.
+	Text string
+	Expr expect.Expr
+	// Severity is report.SeverityFail or report.SeverityWarn.
+	Severity string
+	Note     string
+}
+
+// evalEnv evaluates expectations against the report's figures, with the measurement's raw TTC
+// distribution for percentiles over pairs some of which never converged.
+type evalEnv struct {
+	expect.Env
+	m *Measurement
+}
+
+// TTCQuantile implements expect.Quantiles.
+func (e evalEnv) TTCQuantile(component string, q float64) (float64, bool, bool) {
+	return e.m.TTCQuantile(component, q)
+}
+
+// judge evaluates every expectation and sets the verdict and headline. A drill that could not
+// run to the end keeps the verdict ERROR, with its expectations evaluated on partial figures.
+func judge(rep *report.Report, m *Measurement, exps []Expectation) {
+	var env expect.Env = expect.ReportEnv(rep)
+	if m != nil {
+		env = evalEnv{env, m}
+	}
+	failed := false
+	rep.Expectations = rep.Expectations[:0]
+	for _, e := range exps {
+		res := e.Expr.Eval(env)
+		res.Expr = e.Text
+		res.Severity = e.Severity
+		if e.Note != "" && res.Message == "" && !res.Pass {
+			res.Message = e.Note
+		}
+		if !res.Pass && e.Severity != report.SeverityWarn {
+			failed = true
+		}
+		rep.Expectations = append(rep.Expectations, res)
+	}
+	if rep.Verdict != report.Error {
+		rep.Verdict = report.Pass
+		if failed {
+			rep.Verdict = report.Fail
+		}
+	}
+	rep.Headline = text.Headline(rep)
+}
