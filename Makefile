@@ -1,0 +1,36 @@
+# Few targets, each .PHONY. `make test` is the README's test command and what CI runs.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.Version=$(VERSION)
+GO      ?= go
+
+.PHONY: build test lint quickstart bench golden schema refstack clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/recall ./cmd/recall
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/refstack ./cmd/refstack
+
+# Unit, integration and end-to-end tests; the race detector covers the engine and the stack.
+test:
+	$(GO) test -race -timeout 20m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+quickstart:
+	$(GO) run ./cmd/recall run scenarios/quickstart.yaml
+
+refstack:
+	$(GO) run ./cmd/refstack
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+golden:
+	$(GO) test ./report/... -update
+
+schema:
+	$(GO) generate ./internal/scenario
+
+clean:
+	rm -rf bin reports

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/report"
+)
+
+// loadScenario loads and validates a scenario, with the engine's registries as the source of
+// truth for action kinds.
+func loadScenario(path string) (*scenario.Scenario, error) {
+	return scenario.Load(path, scenario.WithKnownActions(drill.ActionNames()...))
+}
+
+// plan resolves a scenario into a drill plan: it builds the runtime environment (starting
+// nothing), the action (checking its parameters) and the probes. Everything that can be wrong
+// with a scenario is found here, before anything starts — `recall validate` runs it too.
+func plan(s *scenario.Scenario, log *slog.Logger) (*drill.Plan, error) {
+	var errs []error
+	specs := make([]runtime.Spec, len(s.System.Components))
+	for i, c := range s.System.Components {
+		specs[i] = runtime.Spec{Name: c.Name, Kind: c.Kind, Use: c.Use, With: c.With, Image: c.Image, URL: c.URL,
+			Env: c.Env, Command: c.Command, Ports: c.Ports, DependsOn: c.DependsOn}
+	}
+	drillID := randomHex(4)
+	secrets := runtime.Secrets{AdminSecret: randomHex(24), GatewayID: "recall-gateways-" + drillID, GatewaySecret: randomHex(24)}
+	var env runtime.Environment
+	switch s.System.Runtime {
+	case scenario.RuntimeEmbedded, "":
+		e, err := runtime.NewEmbedded(specs, secrets, runtime.WithLogger(log), runtime.WithStartTimeout(s.System.StartTimeout))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		env = e
+	case scenario.RuntimeExternal:
+		health := map[string]string{}
+		for _, c := range s.System.Components {
+			if c.Wait != nil && c.Wait.HTTP != "" {
+				health[c.Name] = c.Wait.HTTP
+			}
+		}
+		e, err := runtime.NewExternal(specs, health)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		env = e
+		if v, ok := issuerWith(s, "admin_secret"); ok {
+			secrets.AdminSecret = v
+		}
+	default:
+		errs = append(errs, fmt.Errorf("runtime %q is not available in this build (have: embedded, external)", s.System.Runtime))
+	}
+
+	issuer := s.Tokens.Issuer
+	if issuer == "" {
+		for _, c := range s.System.Components {
+			if c.Kind == scenario.KindIssuer {
+				issuer = c.Name
+				break
+			}
+		}
+	}
+	if issuer == "" {
+		errs = append(errs, errors.New("no issuer: add a component of kind issuer or set tokens.issuer"))
+	}
+
+	action, err := drill.NewAction(s.Recall.Action, drill.ActionParams{
+		Mode: s.Recall.Mode, Concurrency: s.Recall.Concurrency, With: s.Recall.With, Logger: log,
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s: recall: %w", s.Path, err))
+	}
+
+	probed := s.ProbedComponents()
+	var comps []drill.Component
+	var timeout time.Duration
+	for _, c := range s.System.Components {
+		dc := drill.Component{Name: c.Name, Kind: c.Kind, Use: c.Use}
+		if slices.ContainsFunc(probed, func(p *scenario.Component) bool { return p.Name == c.Name }) {
+			dc.Probe = probeSpec(&c)
+			timeout = max(timeout, dc.Probe.Timeout)
+		}
+		comps = append(comps, dc)
+	}
+	var exps []drill.Expectation
+	for _, e := range s.Expect {
+		exps = append(exps, drill.Expectation{Text: e.Text, Expr: e.Expr, Severity: e.Severity, Note: e.Note})
+	}
+	rampFrom, rampFor := 0.0, time.Duration(0)
+	if s.Traffic.Ramp != nil {
+		rampFrom, rampFor = s.Traffic.Ramp.From.PerSecond(), s.Traffic.Ramp.For
+	}
+	p := &drill.Plan{
+		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,
+		Components: comps, Issuer: issuer, AdminSecret: drill.NewSecret(secrets.AdminSecret),
+		Population: drill.Population{Grant: s.Tokens.Grant, Victims: s.Tokens.Victims, Controls: s.Tokens.Controls,
+			Users: s.Tokens.Users, Clients: s.Tokens.Clients, Scope: s.Tokens.Scope},
+		Traffic: drill.Traffic{Rate: s.Traffic.Rate.PerSecond(), RampFrom: rampFrom, RampFor: rampFor,
+			Duration: s.Traffic.Duration, Workers: s.Traffic.Workers, Timeout: timeout,
+			Recheck: s.Traffic.Recheck.Fraction, Controls: s.Traffic.Controls.Fraction},
+		Recall:       drill.Recall{At: s.Recall.At.D, Kind: s.Recall.Action, Mode: s.Recall.Mode, Action: action, Confirm: s.Recall.Confirm},
+		StartTimeout: s.System.StartTimeout,
+		Expect:       exps,
+		Logger:       log,
+	}
+	return p, errors.Join(errs...)
+}
+
+// issuerWith reads a parameter of the issuer component's with: block.
+func issuerWith(s *scenario.Scenario, key string) (string, bool) {
+	for _, c := range s.System.Components {
+		if c.Kind == scenario.KindIssuer {
+			v, ok := c.With[key].(string)
+			return v, ok
+		}
+	}
+	return "", false
+}
+
+// probeSpec is a component's probe: the scenario's, or the reference components' default.
+func probeSpec(c *scenario.Component) *drill.ProbeSpec {
+	if c.Probe == nil {
+		return &drill.ProbeSpec{Method: http.MethodGet, Path: drill.DefaultProbePath, Timeout: scenario.DefaultProbe.Timeout,
+			Accept: drill.DefaultAccept, Reject: drill.DefaultReject}
+	}
+	p := c.Probe
+	h := http.Header{}
+	for k, v := range p.Headers {
+		h.Set(k, v)
+	}
+	if len(h) == 0 {
+		h = nil
+	}
+	path := p.Path
+	if path == "" && p.URL == "" {
+		path = "/"
+		if c.IsReference() {
+			path = drill.DefaultProbePath
+		}
+	}
+	return &drill.ProbeSpec{Method: p.Method, Path: path, URL: p.URL, Header: h, Body: p.Body, Timeout: p.Timeout,
+		Accept: match(p.Accept), Reject: match(p.Reject)}
+}
+
+func match(m scenario.Match) drill.Match {
+	out := drill.Match{Status: m.Status, JSON: m.JSON}
+	if m.BodyMatch != nil {
+		out.Body = m.BodyMatch.Regexp
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var _ = report.SchemaVersion

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/report"
+	"github.com/recall-drills/recall/report/html"
+	"github.com/recall-drills/recall/report/junit"
+	"github.com/recall-drills/recall/report/text"
+)
+
+func init() {
+	register("run", "run a drill and write its report", runCommand)
+}
+
+// runOptions are run's flags.
+type runOptions struct {
+	out      string
+	seed     int64
+	seedSet  bool
+	runtime  string
+	junit    string
+	noHTML   bool
+	logLevel string
+	quiet    bool
+}
+
+// DefaultLogTail is how many log lines the report keeps.
+const DefaultLogTail = 200
+
+func runCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o runOptions
+	fs.StringVar(&o.out, "out", "", "directory for report.json and report.html (default: <report.dir>/<scenario>-<timestamp>)")
+	fs.Func("seed", "override the scenario's seed", func(s string) error {
+		_, err := fmt.Sscan(s, &o.seed)
+		o.seedSet = true
+		return err
+	})
+	fs.StringVar(&o.runtime, "runtime", "", "override system.runtime: embedded, docker or external")
+	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per expectation) to this file")
+	fs.BoolVar(&o.noHTML, "no-html", false, "do not write report.html")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&o.quiet, "quiet", false, "no live progress and no summary table")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: recall run [flags] SCENARIO
+
+Runs the drill SCENARIO describes and writes report.json (and report.html) to the output
+directory. Exit status: 0 PASS, 1 FAIL, 2 the drill could not run. Ctrl-C stops the drill and
+still writes the partial report; a second Ctrl-C exits at once.
+
+Examples:
+  recall run scenarios/quickstart.yaml
+  recall run --out reports/nightly --junit reports/nightly/junit.xml --seed 7 drill.yaml
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return withExit(exitCannotRun, errors.New("want exactly one scenario file"))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return withExit(exitCannotRun, fmt.Errorf("--log-level: %w", err))
+	}
+
+	s, err := loadScenario(fs.Arg(0))
+	if err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	if o.seedSet {
+		s.Seed = o.seed
+	}
+	if o.runtime != "" {
+		s.System.Runtime = o.runtime
+	}
+	outDir := o.out
+	if outDir == "" {
+		outDir = filepath.Join(s.Report.Dir, s.Name+"-"+time.Now().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return withExit(exitCannotRun, fmt.Errorf("output directory: %w", err))
+	}
+
+	tail := newLineRing(DefaultLogTail)
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(stderr, tail), &slog.HandlerOptions{Level: level}))
+	p, err := plan(s, log)
+	if err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	tty := isTerminal(stderr)
+	if !o.quiet {
+		p.OnProgress = progressPrinter(stderr, tty, log)
+	}
+
+	// The first signal stops the drill, which drains, closes the system and writes the partial
+	// report; a second one exits at once (vegeta's processAttack does the same).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			log.Warn("stopping the drill: writing the partial report (signal again to exit at once)", "signal", sig.String())
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "recall: second signal: exiting now; 'recall cleanup' removes anything left behind")
+			os.Exit(exitCannotRun)
+		case <-ctx.Done():
+		}
+	}()
+
+	log.Info("drill starting", "scenario", s.Name, "runtime", p.Runtime, "seed", s.Seed, "out", outDir)
+	rep, runErr := drill.Run(ctx, p)
+	if tty && !o.quiet {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	rep.Tool = report.Tool{Name: "recall", Version: Version, GoVersion: goruntime.Version()}
+	rep.Scenario.File = fs.Arg(0)
+	rep.Scenario.Source = string(s.Source)
+	rep.Logs = tail.lines()
+
+	if err := writeReports(rep, outDir, o, s.Report.JUnit); err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	if !o.quiet {
+		if err := text.Summary(stdout, rep); err != nil {
+			return withExit(exitCannotRun, err)
+		}
+		fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(outDir, "report.json"))
+	}
+	switch {
+	case runErr != nil:
+		return withExit(exitCannotRun, runErr)
+	case rep.Verdict == report.Fail:
+		return withExit(exitFail, errFailed)
+	}
+	return nil
+}
+
+// writeReports writes report.json, report.html and JUnit XML (each file atomically).
+func writeReports(rep *report.Report, dir string, o runOptions, scenarioJUnit string) error {
+	var errs []error
+	if err := rep.WriteFile(filepath.Join(dir, "report.json")); err != nil {
+		errs = append(errs, err)
+	}
+	if !o.noHTML {
+		errs = append(errs, writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return html.Render(w, rep) }))
+	}
+	junitPath := o.junit
+	if junitPath == "" && scenarioJUnit != "" {
+		junitPath = scenarioJUnit
+		if !filepath.IsAbs(junitPath) {
+			junitPath = filepath.Join(dir, junitPath)
+		}
+	}
+	if junitPath != "" {
+		errs = append(errs, writeFile(junitPath, func(w io.Writer) error { return junit.Write(w, rep) }))
+	}
+	return errors.Join(errs...)
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// progressPrinter shows live figures: one rewritten line on a terminal, a log line every five
+// seconds otherwise (CI logs).
+func progressPrinter(w io.Writer, tty bool, log *slog.Logger) func(drill.Live) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(l drill.Live) {
+		mu.Lock()
+		defer mu.Unlock()
+		var b strings.Builder
+		unconverged := 0
+		for _, c := range l.Progress.Components {
+			unconverged += c.Unconverged
+			fmt.Fprintf(&b, " %s %d/%d/%d", c.Name, c.Accepts, c.Rejects, c.Errors)
+		}
+		if tty {
+			fmt.Fprintf(w, "\r\033[K%-8s %5.1fs %6.0f probes/s  unconverged %d  acc/rej/err:%s",
+				l.Phase, l.Elapsed.Seconds(), l.ProbesPerS, unconverged, b.String())
+			return
+		}
+		if time.Since(last) < 5*time.Second {
+			return
+		}
+		last = time.Now()
+		log.Info("progress", "phase", l.Phase, "elapsed", l.Elapsed.Round(100*time.Millisecond), "probes_per_s", int(l.ProbesPerS),
+			"unconverged", unconverged, "acc_rej_err", strings.TrimSpace(b.String()))
+	}
+}
+
+// lineRing keeps the last n lines written to it.
+type lineRing struct {
+	mu   sync.Mutex
+	n    int
+	buf  []string
+	part string
+}
+
+func newLineRing(n int) *lineRing { return &lineRing{n: n} }
+
+func (r *lineRing) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.part + string(p)
+	parts := strings.Split(s, "\n")
+	r.part = parts[len(parts)-1]
+	for _, l := range parts[:len(parts)-1] {
+		r.buf = append(r.buf, l)
+		if len(r.buf) > r.n {
+			r.buf = r.buf[1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (r *lineRing) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.buf...)
+}
