@@ -70,6 +70,23 @@ type Spec struct {
 	Command   []string
 	Ports     []string
 	DependsOn []string
+	// Wait says when a docker component is ready (nil: its first port accepts connections).
+	Wait *Wait
+}
+
+// Wait is a docker component's readiness check. Set fields all must pass; Timeout bounds them.
+type Wait struct {
+	// HTTP is a path to GET on Port (default the first port) until it answers Status.
+	HTTP string
+	// Status is the status HTTP must answer (default any 2xx).
+	Status int
+	// Log is a line the container must print (stdout or stderr).
+	Log string
+	// Port is a container port ("8080" or "8080/tcp") that must accept connections; with HTTP it
+	// names the port to GET instead.
+	Port string
+	// Timeout bounds the wait (default the runtime's start timeout).
+	Timeout time.Duration
 }
 
 // Secrets are the credentials the harness decides for a reference stack it starts, so that it
