@@ -1,0 +1,84 @@
+// Command gateway runs the reference API gateway (targets/gateway) as a process: the entry point
+// of the recall-gateway image built from docker/gateway.Dockerfile.
+//
+//	gateway -strategy push|poll|introspect|jwt-only -issuer-url http://issuer:8080
+//	        [-nats nats://bus:4222] [-interval 2s] [-cache-ttl 5s] [-max-staleness 6s]
+//	        [-fail-mode closed|open] [-upstream http://api:8080] [-name edge] [-listen :8080]
+//
+// Environment: RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls.
+// Every flag also reads an environment variable, named in -help.
+//
+// The gateway serves nothing until its first sync with the issuer succeeded (JWKS and, for push
+// and poll, the revocation list); it retries that for -start-timeout, so it may start before the
+// issuer answers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/recall-drills/recall/targets/cmd/internal/serve"
+	"github.com/recall-drills/recall/targets/gateway"
+)
+
+func main() { serve.Main(run) }
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	listen := fs.String("listen", serve.Env("RECALL_LISTEN", serve.DefaultListen), "HTTP listen address (env RECALL_LISTEN)")
+	name := fs.String("name", serve.Env("RECALL_NAME", "gateway"), "component name: metrics label and ground-truth log (env RECALL_NAME)")
+	strategy := fs.String("strategy", serve.Env("RECALL_STRATEGY", ""), "how recalls are learnt: push, poll, introspect, jwt-only (env RECALL_STRATEGY)")
+	issuerURL := fs.String("issuer-url", serve.Env("RECALL_ISSUER_URL", ""), "issuer base URL for /jwks, /revocations, /introspect (env RECALL_ISSUER_URL)")
+	iss := fs.String("issuer", serve.Env("RECALL_ISSUER", ""), "expected iss claim; default -issuer-url (env RECALL_ISSUER)")
+	audience := fs.String("audience", serve.Env("RECALL_AUDIENCE", gateway.DefaultAudience), "expected aud claim (env RECALL_AUDIENCE)")
+	natsURL := fs.String("nats", serve.Env("RECALL_NATS_URL", ""), "NATS URL, for push (env RECALL_NATS_URL)")
+	interval := fs.Duration("interval", serve.EnvDuration("RECALL_INTERVAL", 0), "poll period; default "+gateway.DefaultPollInterval.String()+" (env RECALL_INTERVAL)")
+	cacheTTL := fs.Duration("cache-ttl", serve.EnvDuration("RECALL_CACHE_TTL", 0), "introspection cache TTL; default "+gateway.DefaultCacheTTL.String()+" (env RECALL_CACHE_TTL)")
+	staleness := fs.Duration("max-staleness", serve.EnvDuration("RECALL_MAX_STALENESS", 0), "longest time without a successful sync before the source counts as unreachable; default 3x interval (env RECALL_MAX_STALENESS)")
+	failMode := fs.String("fail-mode", serve.Env("RECALL_FAIL_MODE", string(gateway.FailClosed)), "closed (503) or open (accept) when the revocation source is unreachable (env RECALL_FAIL_MODE)")
+	upstream := fs.String("upstream", serve.Env("RECALL_UPSTREAM", ""), "URL accepted requests are proxied to; empty answers 200 itself (env RECALL_UPSTREAM)")
+	startTimeout := fs.Duration("start-timeout", serve.EnvDuration("RECALL_START_TIMEOUT", serve.DefaultStartTimeout), "how long to retry the first sync (env RECALL_START_TIMEOUT)")
+	level := serve.LogLevelFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return serve.Usage(err)
+	}
+	if err := serve.Check(); err != nil {
+		return serve.Usage(err)
+	}
+	log, err := serve.Logger(*level)
+	if err != nil {
+		return serve.Usage(err)
+	}
+	if *strategy == "" || *issuerURL == "" {
+		return serve.Usage(errors.New("-strategy and -issuer-url are required"))
+	}
+	cfg := gateway.Config{
+		Name:         *name,
+		Strategy:     gateway.Strategy(*strategy),
+		IssuerURL:    *issuerURL,
+		Issuer:       *iss,
+		Audience:     *audience,
+		Upstream:     *upstream,
+		NATSURL:      *natsURL,
+		PollInterval: *interval,
+		CacheTTL:     *cacheTTL,
+		MaxStaleness: *staleness,
+		FailMode:     gateway.FailMode(*failMode),
+		ClientID:     serve.Env("RECALL_CLIENT_ID", ""),
+		ClientSecret: serve.Env("RECALL_CLIENT_SECRET", ""),
+		Logger:       log,
+	}
+	ctx, stop := serve.Context()
+	defer stop()
+	gw, err := serve.Retry(ctx, *startTimeout, 250*time.Millisecond, log, "first sync", func(ctx context.Context) (*gateway.Gateway, error) {
+		return gateway.New(ctx, cfg)
+	})
+	if err != nil {
+		return fmt.Errorf("start gateway: %w", err)
+	}
+	defer gw.Close()
+	return serve.HTTP(ctx, log, *listen, gw.Handler())
+}

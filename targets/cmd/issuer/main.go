@@ -1,0 +1,72 @@
+// Command issuer runs the reference authorization server (targets/issuer) as a process: the
+// entry point of the recall-issuer image built from docker/issuer.Dockerfile.
+//
+//	issuer [-listen :8080] [-issuer http://issuer:8080] [-nats nats://bus:4222] [-token-ttl 10m]
+//
+// Environment: RECALL_ADMIN_SECRET (required) is the Bearer secret of /admin/* and /debug/*;
+// RECALL_CLIENT_ID and RECALL_CLIENT_SECRET, when set, register one client at start (the
+// gateways' introspection client). Every flag also reads an environment variable, named in
+// -help.
+//
+// Set -issuer to the URL the gateways reach the issuer at (http://<network alias>:8080 in a
+// drill): it is the iss claim of every token, so it must not depend on how a request reached the
+// issuer — the harness mints through a mapped port, gateways validate inside the network.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/recall-drills/recall/targets/cmd/internal/serve"
+	"github.com/recall-drills/recall/targets/issuer"
+)
+
+func main() { serve.Main(run) }
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("issuer", flag.ContinueOnError)
+	listen := fs.String("listen", serve.Env("RECALL_LISTEN", serve.DefaultListen), "HTTP listen address (env RECALL_LISTEN)")
+	iss := fs.String("issuer", serve.Env("RECALL_ISSUER", ""), "iss claim and metadata base URL; empty derives it from each request's Host (env RECALL_ISSUER)")
+	natsURL := fs.String("nats", serve.Env("RECALL_NATS_URL", ""), "NATS URL to publish recall events on; empty publishes nothing (env RECALL_NATS_URL)")
+	audience := fs.String("audience", serve.Env("RECALL_AUDIENCE", issuer.DefaultAudience), "aud claim of access tokens (env RECALL_AUDIENCE)")
+	tokenTTL := fs.Duration("token-ttl", serve.EnvDuration("RECALL_TOKEN_TTL", issuer.DefaultTokenTTL), "access-token lifetime (env RECALL_TOKEN_TTL)")
+	level := serve.LogLevelFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return serve.Usage(err)
+	}
+	if err := serve.Check(); err != nil {
+		return serve.Usage(err)
+	}
+	log, err := serve.Logger(*level)
+	if err != nil {
+		return serve.Usage(err)
+	}
+	secret := serve.Env("RECALL_ADMIN_SECRET", "")
+	if secret == "" {
+		return serve.Usage(errors.New("RECALL_ADMIN_SECRET is required"))
+	}
+	cfg := issuer.Config{
+		Issuer:      *iss,
+		Audience:    *audience,
+		AdminSecret: secret,
+		TokenTTL:    *tokenTTL,
+		NATSURL:     *natsURL,
+		Logger:      log,
+		Registry:    prometheus.NewRegistry(),
+	}
+	if id := serve.Env("RECALL_CLIENT_ID", ""); id != "" {
+		cfg.Clients = []issuer.Client{{ID: id, Secret: serve.Env("RECALL_CLIENT_SECRET", "")}}
+	}
+	srv, err := issuer.New(cfg)
+	if err != nil {
+		return fmt.Errorf("start issuer: %w", err)
+	}
+	defer srv.Close()
+	log.Info("issuer ready", "issuer", cfg.Issuer, "nats", cfg.NATSURL, "clients", len(cfg.Clients))
+	ctx, stop := serve.Context()
+	defer stop()
+	return serve.HTTP(ctx, log, *listen, srv.Handler())
+}

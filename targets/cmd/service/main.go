@@ -1,0 +1,68 @@
+// Command service runs the reference resource server (targets/service) as a process: the entry
+// point of the recall-service image built from docker/service.Dockerfile.
+//
+//	service [-name service] [-listen :8080]
+//	        [-strategy poll -issuer-url http://issuer:8080 [-interval 2s] ...]
+//
+// Without -strategy the service trusts the X-Auth-* headers of the gateway in front of it. With
+// -strategy it validates bearer tokens itself (defence in depth) with the gateway flags'
+// meaning; RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls. Every
+// flag also reads an environment variable, named in -help.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/recall-drills/recall/targets/cmd/internal/serve"
+	"github.com/recall-drills/recall/targets/gateway"
+	"github.com/recall-drills/recall/targets/service"
+)
+
+func main() { serve.Main(run) }
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("service", flag.ContinueOnError)
+	listen := fs.String("listen", serve.Env("RECALL_LISTEN", serve.DefaultListen), "HTTP listen address (env RECALL_LISTEN)")
+	name := fs.String("name", serve.Env("RECALL_NAME", service.DefaultName), "component name (env RECALL_NAME)")
+	strategy := fs.String("strategy", serve.Env("RECALL_STRATEGY", ""), "validate tokens itself with this strategy: push, poll, introspect, jwt-only; empty trusts the gateway (env RECALL_STRATEGY)")
+	issuerURL := fs.String("issuer-url", serve.Env("RECALL_ISSUER_URL", ""), "issuer base URL, with -strategy (env RECALL_ISSUER_URL)")
+	iss := fs.String("issuer", serve.Env("RECALL_ISSUER", ""), "expected iss claim; default -issuer-url (env RECALL_ISSUER)")
+	natsURL := fs.String("nats", serve.Env("RECALL_NATS_URL", ""), "NATS URL, for push (env RECALL_NATS_URL)")
+	interval := fs.Duration("interval", serve.EnvDuration("RECALL_INTERVAL", 0), "poll period (env RECALL_INTERVAL)")
+	cacheTTL := fs.Duration("cache-ttl", serve.EnvDuration("RECALL_CACHE_TTL", 0), "introspection cache TTL (env RECALL_CACHE_TTL)")
+	staleness := fs.Duration("max-staleness", serve.EnvDuration("RECALL_MAX_STALENESS", 0), "longest time without a successful sync (env RECALL_MAX_STALENESS)")
+	failMode := fs.String("fail-mode", serve.Env("RECALL_FAIL_MODE", string(gateway.FailClosed)), "closed or open (env RECALL_FAIL_MODE)")
+	startTimeout := fs.Duration("start-timeout", serve.EnvDuration("RECALL_START_TIMEOUT", serve.DefaultStartTimeout), "how long to retry the first sync (env RECALL_START_TIMEOUT)")
+	level := serve.LogLevelFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return serve.Usage(err)
+	}
+	if err := serve.Check(); err != nil {
+		return serve.Usage(err)
+	}
+	log, err := serve.Logger(*level)
+	if err != nil {
+		return serve.Usage(err)
+	}
+	cfg := service.Config{Name: *name, Logger: log}
+	if *strategy != "" {
+		cfg.Validate = &gateway.Config{
+			Strategy: gateway.Strategy(*strategy), IssuerURL: *issuerURL, Issuer: *iss, NATSURL: *natsURL,
+			PollInterval: *interval, CacheTTL: *cacheTTL, MaxStaleness: *staleness, FailMode: gateway.FailMode(*failMode),
+			ClientID: serve.Env("RECALL_CLIENT_ID", ""), ClientSecret: serve.Env("RECALL_CLIENT_SECRET", ""),
+		}
+	}
+	ctx, stop := serve.Context()
+	defer stop()
+	svc, err := serve.Retry(ctx, *startTimeout, 250*time.Millisecond, log, "start", func(ctx context.Context) (*service.Service, error) {
+		return service.New(ctx, cfg)
+	})
+	if err != nil {
+		return fmt.Errorf("start service: %w", err)
+	}
+	defer svc.Close()
+	return serve.HTTP(ctx, log, *listen, svc.Handler())
+}
