@@ -1,0 +1,148 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	jwt := "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJqdGkiOiJhIn0.MEUCIQDx-_9"
+	tests := []struct{ in, want string }{
+		{"no token here", "no token here"},
+		{"Bearer " + jwt, "Bearer " + fingerprint(jwt)},
+		{"a=" + jwt + " b=" + jwt + ".", "a=" + fingerprint(jwt) + " b=" + fingerprint(jwt) + "."},
+		{"eyJ alone and eyJx.y are not tokens", "eyJ alone and eyJx.y are not tokens"},
+		{`{"access_token":"` + jwt + `"}`, `{"access_token":"` + fingerprint(jwt) + `"}`},
+	}
+	for _, tc := range tests {
+		if got := Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if fp := fingerprint(jwt); len(fp) != 12 || strings.Trim(fp, "0123456789abcdef") != "" {
+		t.Errorf("fingerprint %q: want 12 hex digits", fp)
+	}
+}
+
+func TestSplitLogMergesStreams(t *testing.T) {
+	t.Parallel()
+	out := splitLog(strings.NewReader("2026-01-01T00:00:00.000000003Z third\n2026-01-01T00:00:00.000000001Z first\n"), "stdout")
+	errs := splitLog(strings.NewReader("2026-01-01T00:00:00.000000002Z second eyJa.eyJb.c\nno timestamp\n"), "stderr")
+	if len(out) != 2 || len(errs) != 2 {
+		t.Fatalf("got %d and %d lines", len(out), len(errs))
+	}
+	if errs[0].text != "second "+fingerprint("eyJa.eyJb.c") {
+		t.Errorf("not redacted: %q", errs[0].text)
+	}
+	if errs[1].text != "no timestamp" || !errs[1].at.IsZero() {
+		t.Errorf("line without timestamp: %+v", errs[1])
+	}
+	dir := t.TempDir()
+	if err := writeLogFile(dir, "a/b", append(out, errs...)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "a-b.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "2026-01-01T00:00:00.000000002Z stderr second") || !strings.Contains(string(b), "stderr no timestamp") {
+		t.Errorf("log file:\n%s", b)
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"edge-push": "edge-push", "a b/c": "a-b-c", "": "x", ".hidden": "x.hidden", "-x": "x-x"} {
+		if got := safeName(in); got != want {
+			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// helperEnv makes the test binary a drill process that starts a container and waits to be
+// killed (see TestCleanupAfterKill).
+const helperEnv = "RECALL_DOCKER_HELPER"
+
+func TestDockerHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		t.Skip("helper process of TestCleanupAfterKill")
+	}
+	d, err := NewDocker([]Spec{{Name: "api", Image: os.Getenv("RECALL_HELPER_IMAGE"), Ports: []string{"8080"}}},
+		Secrets{}, WithDrillID(os.Getenv("RECALL_HELPER_DRILL")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("READY\n")
+	time.Sleep(2 * time.Minute) // killed long before: no Close on purpose
+}
+
+// After the drill process is killed with SIGKILL, Cleanup(drill id) removes what it left.
+func TestCleanupAfterKill(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	img := testAppImage(t)
+	id := testDrillID(t)
+	t.Cleanup(func() { assertNoLeftovers(t, id) })
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDockerHelperProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "RECALL_HELPER_IMAGE="+img, "RECALL_HELPER_DRILL="+id)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "READY" {
+				ready <- true
+				break
+			}
+		}
+		ready <- false
+		for sc.Scan() { // drain
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("the helper drill process ended before starting its container")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the helper drill process did not start its container within a minute")
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no Close, no deferred cleanup
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	c, n := leftovers(t, id)
+	if c != 1 || n != 1 {
+		t.Fatalf("after kill -9: %d container(s), %d network(s) left; want 1 and 1", c, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	removed, err := Cleanup(ctx, id)
+	if err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if removed != 2 {
+		t.Errorf("Cleanup removed %d, want 2 (the container and the network)", removed)
+	}
+	assertNoLeftovers(t, id)
+	if removed, err := Cleanup(ctx, id); err != nil || removed != 0 {
+		t.Errorf("second Cleanup = %d, %v; want 0, nil", removed, err)
+	}
+}

@@ -1,0 +1,1178 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/recall-drills/recall/targets/gateway"
+	"github.com/recall-drills/recall/targets/truth"
+)
+
+// Docker runs every component as a container, through testcontainers-go, on a private network
+// created for the drill:
+//
+//	harness ──http://127.0.0.1:<mapped port>──► container "edge" ──http://issuer:8080──► "issuer"
+//	                                              (network alias = component name)
+//
+// Reference components (Spec.Use) run from images built from docker/ (see
+// BuildReferenceImages); the user's own run from Spec.Image, which must be present locally:
+// nothing is ever pulled, and Preflight says so before anything starts. Components start in
+// dependency order (DependsOn, plus the reference stack's own: bus and issuer before gateways),
+// independent ones in parallel, each until its wait strategy passes.
+//
+// The testcontainers reaper is off (its image cannot be pulled), so cleanup is ours: every
+// container and the network carry LabelDrill=<drill id>, and Close removes by that label —
+// after a failed or interrupted Start too. Cleanup does the same for a drill whose process was
+// killed. Logs of every container are saved, tokens redacted, at Close.
+//
+// Unlike testcontainers' own Host and Endpoint, which guess the daemon's address (and guess
+// wrong inside a container, where they pick the default gateway), every address here is
+// 127.0.0.1 and the mapped port.
+type Docker struct {
+	secrets      Secrets
+	log          *slog.Logger
+	tcLog        tclog.Logger
+	drillID      string
+	logsDir      string
+	startTimeout time.Duration
+	images       ImageOptions
+	comps        []*dcomp // in spec order; an implicit bus last
+	byName       map[string]*dcomp
+
+	mu          sync.Mutex
+	cli         *testcontainers.DockerClient
+	nw          *testcontainers.DockerNetwork
+	built       []ImageInfo
+	startup     map[string]time.Duration
+	started     bool
+	closed      bool
+	cancelStart context.CancelFunc
+	startDone   chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ Environment = (*Docker)(nil)
+	_ Pauser      = (*Docker)(nil)
+	_ Killer      = (*Docker)(nil)
+	_ GroundTruth = (*Docker)(nil)
+	_ Startup     = (*Docker)(nil)
+)
+
+// Defaults of the docker runtime.
+const (
+	// DefaultLogTail is how many log lines an error about a component that did not start shows.
+	DefaultLogTail = 20
+	// DefaultImplicitBus is the network alias of the bus started for push gateways when the
+	// scenario has no reference/nats component.
+	DefaultImplicitBus = "bus"
+	// referencePort is where every reference component serves HTTP in its container.
+	referencePort  = "8080/tcp"
+	natsClientPort = "4222/tcp"
+	natsHTTPPort   = "8222/tcp"
+	// createSlack is added to a component's wait timeout to bound its whole start (create,
+	// start, network attach).
+	createSlack = 30 * time.Second
+	// clientTimeout bounds connecting to the Docker engine.
+	clientTimeout = 10 * time.Second
+)
+
+// DockerOption configures NewDocker.
+type DockerOption func(*Docker)
+
+// WithDockerLogger sends the runtime's logs to l, and testcontainers' own at Debug (default:
+// discarded).
+func WithDockerLogger(l *slog.Logger) DockerOption {
+	return func(d *Docker) {
+		if l != nil {
+			d.log = l
+		}
+	}
+}
+
+// WithDrillID sets the drill id that labels and names everything created (default: time and
+// random, e.g. 20260102t150405-3fa2).
+func WithDrillID(id string) DockerOption { return func(d *Docker) { d.drillID = id } }
+
+// WithLogsDir makes Close save each container's output, tokens redacted, as
+// dir/<component>.log (default: not saved).
+func WithLogsDir(dir string) DockerOption { return func(d *Docker) { d.logsDir = dir } }
+
+// WithDockerStartTimeout bounds each component's wait for readiness unless its Spec.Wait sets
+// one (default DefaultStartTimeout).
+func WithDockerStartTimeout(t time.Duration) DockerOption {
+	return func(d *Docker) {
+		if t > 0 {
+			d.startTimeout = t
+		}
+	}
+}
+
+// WithModuleRoot is where recall's go.mod is, to build reference images from (default: found
+// by walking up from the working directory).
+func WithModuleRoot(dir string) DockerOption { return func(d *Docker) { d.images.ModuleRoot = dir } }
+
+// WithDockerDir is where the reference Dockerfiles are (default <module root>/docker).
+func WithDockerDir(dir string) DockerOption { return func(d *Docker) { d.images.DockerDir = dir } }
+
+// dcomp is one component container: its plan, then its state (guarded by Docker.mu).
+type dcomp struct {
+	name     string // component name and network alias
+	use      string // Spec.Use
+	ref      string // reference image component (issuer, gateway, service, nats); "" for the user's
+	implicit bool   // the implicit bus
+	image    string // Spec.Image, or the reference image once known
+	env      map[string]string
+	cmd      []string
+	ports    []string // exposed, "8080/tcp"
+	httpPort string   // the endpoint's port; "" when none
+	deps     []string
+	wait     wait.Strategy // nil: running is enough
+	waitDesc string
+	timeout  time.Duration
+	strategy gateway.Strategy // reference gateways
+
+	c        *testcontainers.DockerContainer
+	endpoint *url.URL
+	truth    *truth.Remote
+}
+
+var reAlias = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// NewDocker checks the components and plans their containers; it contacts no Docker engine
+// (Preflight and Start do). Like NewEmbedded it returns the environment even with an error.
+func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, error) {
+	d := &Docker{secrets: secrets, log: slog.New(slog.DiscardHandler), startTimeout: DefaultStartTimeout,
+		byName: map[string]*dcomp{}, startup: map[string]time.Duration{}}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.drillID == "" {
+		d.drillID = newDrillID()
+	}
+	d.tcLog = tcLogger{d.log}
+	d.images.Logger = d.log
+	var errs []error
+	if !reAlias.MatchString(d.drillID) {
+		errs = append(errs, fmt.Errorf("drill id %q: want letters, digits, '_', '.', '-'", d.drillID))
+	}
+	var issuers, buses []string
+	needBus := false
+	for _, s := range specs {
+		if !reAlias.MatchString(s.Name) {
+			errs = append(errs, fmt.Errorf("component %q: a docker component's name is its network alias: want letters, digits, '_', '.', '-'", s.Name))
+		}
+		if _, dup := d.byName[s.Name]; dup {
+			errs = append(errs, fmt.Errorf("component %s: defined twice", s.Name))
+			continue
+		}
+		c := &dcomp{name: s.Name, use: s.Use, image: s.Image, deps: append([]string(nil), s.DependsOn...)}
+		d.byName[s.Name] = c
+		d.comps = append(d.comps, c)
+		switch s.Use {
+		case UseIssuer:
+			issuers = append(issuers, s.Name)
+		case UseNATS:
+			buses = append(buses, s.Name)
+		case UseGateway:
+			if gc, err := gatewayConfig(s); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+			} else if gc.Strategy == gateway.Push {
+				needBus = true
+			}
+		case UseService, "":
+		default:
+			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(ReferenceUses, ", ")))
+		}
+	}
+	if len(issuers) > 1 {
+		errs = append(errs, fmt.Errorf("the docker runtime runs at most one %s component, have %d (%s)", UseIssuer, len(issuers), strings.Join(issuers, ", ")))
+	}
+	if len(issuers) == 1 && secrets.AdminSecret == "" {
+		errs = append(errs, errors.New("docker runtime: no admin secret for the reference issuer"))
+	}
+	busAlias := ""
+	if len(buses) > 0 {
+		busAlias = buses[0]
+	} else if needBus {
+		busAlias = DefaultImplicitBus
+		if _, taken := d.byName[busAlias]; taken {
+			busAlias = "recall-" + DefaultImplicitBus
+		}
+		c := &dcomp{name: busAlias, use: UseNATS, implicit: true}
+		d.byName[busAlias] = c
+		d.comps = append(d.comps, c)
+	}
+	issuerAlias := ""
+	if len(issuers) > 0 {
+		issuerAlias = issuers[0]
+	}
+	specOf := map[string]Spec{}
+	for _, s := range specs {
+		specOf[s.Name] = s
+	}
+	// The user's components first: a reference gateway's upstream may be one of them.
+	for _, c := range d.comps {
+		if c.use == "" {
+			if err := d.planUser(c, specOf[c.name]); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", c.name, err))
+			}
+		}
+	}
+	for _, c := range d.comps {
+		if c.use != "" {
+			if err := d.planReference(c, specOf[c.name], issuerAlias, busAlias); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", c.name, err))
+			}
+		}
+	}
+	for _, c := range d.comps {
+		for _, dep := range c.deps {
+			if _, ok := d.byName[dep]; !ok {
+				errs = append(errs, fmt.Errorf("component %s: depends_on: %w", c.name, unknown(dep, d.names())))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		if cycle := d.cycle(); cycle != nil {
+			errs = append(errs, fmt.Errorf("depends_on cycle: %s", strings.Join(cycle, " -> ")))
+		}
+	}
+	return d, errors.Join(errs...)
+}
+
+func newDrillID() string {
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102t150405") + "-" + hex.EncodeToString(b)
+}
+
+// names lists the scenario's components (not the implicit bus).
+func (d *Docker) names() []string {
+	var out []string
+	for _, c := range d.comps {
+		if !c.implicit {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+// planReference fills the container plan of a reference component.
+func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) error {
+	c.env = map[string]string{}
+	for k, v := range s.Env {
+		c.env[k] = v
+	}
+	c.ports, c.httpPort = []string{referencePort}, referencePort
+	c.timeout = d.startTimeout
+	natsURL := ""
+	if busAlias != "" {
+		natsURL = "nats://" + busAlias + ":4222"
+	}
+	switch c.use {
+	case UseNATS:
+		c.ref = RefNATS
+		c.ports, c.httpPort = []string{natsClientPort, natsHTTPPort}, natsHTTPPort
+		c.cmd = []string{"-name", c.name}
+	case UseIssuer:
+		c.ref = RefIssuer
+		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret
+		if d.secrets.GatewayID != "" {
+			c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
+		}
+		// iss must be what gateways inside the network expect, however the harness reaches
+		// the issuer: the in-network URL, never the mapped port.
+		c.cmd = []string{"-issuer", "http://" + c.name + ":8080"}
+		if natsURL != "" {
+			c.cmd = append(c.cmd, "-nats", natsURL)
+		}
+		if v, ok := s.With["token_ttl"]; ok {
+			ttl, err := duration(v)
+			if err != nil {
+				return fmt.Errorf("with.token_ttl: %w", err)
+			}
+			c.cmd = append(c.cmd, "-token-ttl", ttl.String())
+		}
+	case UseService:
+		c.ref = RefService
+		c.cmd = []string{"-name", c.name}
+	case UseGateway:
+		c.ref = RefGateway
+		gc, err := gatewayConfig(s)
+		if err != nil {
+			return nil // reported by NewDocker
+		}
+		if issuerAlias == "" {
+			return fmt.Errorf("a reference gateway needs a %s component", UseIssuer)
+		}
+		c.strategy = gc.Strategy
+		c.cmd = []string{"-name", c.name, "-strategy", string(gc.Strategy), "-issuer-url", "http://" + issuerAlias + ":8080"}
+		c.deps = append(c.deps, issuerAlias)
+		if gc.Strategy == gateway.Push {
+			c.cmd = append(c.cmd, "-nats", natsURL)
+			c.deps = append(c.deps, busAlias)
+		}
+		if gc.PollInterval > 0 {
+			c.cmd = append(c.cmd, "-interval", gc.PollInterval.String())
+		}
+		if gc.CacheTTL > 0 {
+			c.cmd = append(c.cmd, "-cache-ttl", gc.CacheTTL.String())
+		}
+		if gc.MaxStaleness > 0 {
+			c.cmd = append(c.cmd, "-max-staleness", gc.MaxStaleness.String())
+		}
+		if gc.FailMode != "" {
+			c.cmd = append(c.cmd, "-fail-mode", string(gc.FailMode))
+		}
+		if d.secrets.GatewayID != "" {
+			c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
+		}
+		if up, ok := s.With["upstream"]; ok {
+			u, dep, err := d.upstreamURL(fmt.Sprint(up))
+			if err != nil {
+				return fmt.Errorf("with.upstream: %w", err)
+			}
+			c.cmd = append(c.cmd, "-upstream", u)
+			if dep != "" {
+				c.deps = append(c.deps, dep)
+			}
+		}
+	}
+	path := "/healthz"
+	c.wait = wait.ForHTTP(path).WithPort(c.httpPort).WithPollInterval(50 * time.Millisecond).
+		WithStatusCodeMatcher(func(st int) bool { return st == http.StatusOK }).WithStartupTimeout(c.timeout)
+	c.waitDesc = "GET " + path + " on " + c.httpPort + " answers 200"
+	return nil
+}
+
+// upstreamURL resolves a gateway's upstream: a component name (its in-network URL) or an
+// absolute URL.
+func (d *Docker) upstreamURL(up string) (string, string, error) {
+	if c, ok := d.byName[up]; ok {
+		port := "8080"
+		if c.use == "" {
+			if len(c.ports) == 0 {
+				return "", "", fmt.Errorf("component %s exposes no port", up)
+			}
+			port = strings.SplitN(c.ports[0], "/", 2)[0]
+		}
+		return "http://" + up + ":" + port, up, nil
+	}
+	if u, err := url.Parse(up); err == nil && u.IsAbs() && u.Host != "" {
+		return up, "", nil
+	}
+	return "", "", unknown(up, d.names())
+}
+
+// planUser fills the container plan of the user's own component.
+func (d *Docker) planUser(c *dcomp, s Spec) error {
+	var errs []error
+	if s.Image == "" {
+		errs = append(errs, errors.New("image is required (or use: a reference component)"))
+	}
+	c.env, c.cmd = s.Env, s.Command
+	for _, p := range s.Ports {
+		np, err := normPort(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ports: %w", err))
+			continue
+		}
+		c.ports = append(c.ports, np)
+	}
+	if len(c.ports) > 0 {
+		c.httpPort = c.ports[0]
+	}
+	c.timeout = d.startTimeout
+	w := s.Wait
+	if w == nil {
+		if c.httpPort != "" {
+			c.wait = portStrategy{port: c.httpPort}
+			c.waitDesc = "port " + c.httpPort + " accepts connections"
+		}
+		return errors.Join(errs...)
+	}
+	if w.Timeout > 0 {
+		c.timeout = w.Timeout
+	}
+	var ws []wait.Strategy
+	var desc []string
+	port := c.httpPort
+	if w.Port != "" {
+		np, err := normPort(w.Port)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("wait.port: %w", err))
+		} else if !contains(c.ports, np) {
+			errs = append(errs, fmt.Errorf("wait.port %s is not one of ports (%s)", w.Port, strings.Join(c.ports, ", ")))
+		}
+		port = np
+	}
+	if w.HTTP != "" {
+		if port == "" {
+			errs = append(errs, errors.New("wait.http needs a port: list one in ports"))
+		}
+		status := w.Status
+		path := w.HTTP
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		ws = append(ws, wait.ForHTTP(path).WithPort(port).WithPollInterval(50*time.Millisecond).WithStartupTimeout(c.timeout).
+			WithStatusCodeMatcher(func(st int) bool {
+				if status == 0 {
+					return st/100 == 2
+				}
+				return st == status
+			}))
+		want := "2xx"
+		if status != 0 {
+			want = strconv.Itoa(status)
+		}
+		desc = append(desc, "GET "+path+" on "+port+" answers "+want)
+	} else if w.Port != "" {
+		ws = append(ws, portStrategy{port: port})
+		desc = append(desc, "port "+port+" accepts connections")
+	}
+	if w.Log != "" {
+		ws = append(ws, wait.ForLog(w.Log).WithPollInterval(100*time.Millisecond).WithStartupTimeout(c.timeout))
+		desc = append(desc, fmt.Sprintf("log line %q", w.Log))
+	}
+	if len(ws) == 0 && c.httpPort != "" {
+		ws = append(ws, portStrategy{port: c.httpPort})
+		desc = append(desc, "port "+c.httpPort+" accepts connections")
+	}
+	if len(ws) == 1 {
+		c.wait = ws[0]
+	} else if len(ws) > 1 {
+		c.wait = wait.ForAll(ws...)
+	}
+	c.waitDesc = strings.Join(desc, " and ")
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// normPort turns "8080" into "8080/tcp" and checks "8080/udp".
+func normPort(p string) (string, error) {
+	num, proto, ok := strings.Cut(strings.TrimSpace(p), "/")
+	if !ok {
+		proto = "tcp"
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > 65535 || (proto != "tcp" && proto != "udp") {
+		return "", fmt.Errorf("%q: want a container port like 8080 or 8080/tcp", p)
+	}
+	return strconv.Itoa(n) + "/" + proto, nil
+}
+
+// cycle returns a dependency cycle, or nil.
+func (d *Docker) cycle() []string {
+	state := map[string]int{} // 1 visiting, 2 done
+	var path []string
+	var visit func(n string) []string
+	visit = func(n string) []string {
+		switch state[n] {
+		case 1:
+			for i, p := range path {
+				if p == n {
+					return append(append([]string(nil), path[i:]...), n)
+				}
+			}
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		path = append(path, n)
+		for _, dep := range d.byName[n].deps {
+			if c := visit(dep); c != nil {
+				return c
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = 2
+		return nil
+	}
+	for _, c := range d.comps {
+		if cyc := visit(c.name); cyc != nil {
+			return cyc
+		}
+	}
+	return nil
+}
+
+// DrillID is the id labelling everything this environment creates.
+func (d *Docker) DrillID() string { return d.drillID }
+
+// Images returns the reference images Start used (built or found), for the report.
+func (d *Docker) Images() []ImageInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]ImageInfo(nil), d.built...)
+}
+
+// Preflight lists every image the drill needs and returns one error naming each that is neither
+// present locally nor buildable here (and every reference Dockerfile that would pull). It pulls
+// and builds nothing. Start runs it first.
+func (d *Docker) Preflight(ctx context.Context) error {
+	tcInit(d.log)
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	return d.preflight(ctx, cli)
+}
+
+func (d *Docker) preflight(ctx context.Context, cli client.APIClient) error {
+	b, err := newImageBuilder(d.images)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	checked := map[string]bool{}
+	for _, c := range d.comps {
+		if c.image != "" {
+			if checked[c.image] {
+				continue
+			}
+			checked[c.image] = true
+			if _, err := cli.ImageInspect(ctx, c.image); err != nil {
+				if errdefs.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("image %s (component %s) is not present locally and cannot be pulled here; build or load it first", c.image, c.name))
+				} else {
+					errs = append(errs, fmt.Errorf("image %s (component %s): %w", c.image, c.name, err))
+				}
+			}
+			continue
+		}
+		if c.ref == "" || checked["ref:"+c.ref] {
+			continue
+		}
+		checked["ref:"+c.ref] = true
+		if err := b.check(ctx, cli, c.ref); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("docker runtime: %d image problem(s), nothing started:\n%w", len(errs), errors.Join(errs...))
+	}
+	return nil
+}
+
+// Start implements Environment: preflight, reference images (built when missing), the
+// network, then every component in dependency order, independent ones in parallel. On failure
+// or cancellation what it created stays for Close to find and remove.
+func (d *Docker) Start(ctx context.Context) error {
+	d.mu.Lock()
+	switch {
+	case d.closed:
+		d.mu.Unlock()
+		return errors.New("docker runtime: closed")
+	case d.started:
+		d.mu.Unlock()
+		return errors.New("docker runtime: already started")
+	}
+	d.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	d.cancelStart, d.startDone = cancel, make(chan struct{})
+	done := d.startDone
+	d.mu.Unlock()
+	defer close(done)
+	defer cancel()
+	return d.start(ctx)
+}
+
+func (d *Docker) start(ctx context.Context) error {
+	tcInit(d.log)
+	began := time.Now()
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.cli = cli
+	d.mu.Unlock()
+	if err := d.preflight(ctx, cli); err != nil {
+		return err
+	}
+	if err := d.ensureImages(ctx, cli); err != nil {
+		return err
+	}
+	imagesTook := time.Since(began)
+	nw, err := network.New(ctx, network.WithLabels(map[string]string{LabelDrill: d.drillID}))
+	if err != nil {
+		return fmt.Errorf("docker runtime: create network: %w", err)
+	}
+	d.mu.Lock()
+	d.nw = nw
+	d.mu.Unlock()
+	d.log.Debug("network created", "network", nw.Name, "drill", d.drillID)
+
+	// One goroutine per component waits for its dependencies, then starts it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(map[string]chan struct{}, len(d.comps))
+	for _, c := range d.comps {
+		ready[c.name] = make(chan struct{})
+	}
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+		cancel()
+	}
+	stackBegan := time.Now()
+	for _, c := range d.comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, dep := range c.deps {
+				select {
+				case <-ready[dep]:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if err := d.run(ctx, nw, c); err != nil {
+				fail(err)
+				return
+			}
+			close(ready[c.name])
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("docker runtime: start interrupted: %w", err)
+	}
+	d.log.Info("docker system up", "drill", d.drillID, "components", len(d.comps),
+		"images", imagesTook.Round(time.Millisecond), "containers", time.Since(stackBegan).Round(time.Millisecond))
+	return nil
+}
+
+// ensureImages resolves the image of every reference component without an explicit one.
+func (d *Docker) ensureImages(ctx context.Context, cli client.APIClient) error {
+	var need []string
+	seen := map[string]bool{}
+	for _, c := range d.comps {
+		if c.image == "" && c.ref != "" && !seen[c.ref] {
+			seen[c.ref] = true
+			need = append(need, c.ref)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	b, err := newImageBuilder(d.images)
+	if err != nil {
+		return err
+	}
+	infos, err := b.ensure(ctx, cli, need)
+	d.mu.Lock()
+	d.built = append(d.built, infos...)
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("docker runtime: reference images: %w", err)
+	}
+	refs := map[string]string{}
+	for _, info := range infos {
+		refs[info.Component] = info.Ref
+	}
+	d.mu.Lock()
+	for _, c := range d.comps {
+		if c.image == "" && c.ref != "" {
+			c.image = refs[c.ref]
+		}
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// run creates and starts one component's container and waits for it.
+func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *dcomp) error {
+	began := time.Now()
+	d.mu.Lock()
+	image := c.image
+	d.mu.Unlock()
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithName("recall-" + d.drillID + "-" + safeName(c.name)),
+		network.WithNetwork([]string{c.name}, nw),
+		testcontainers.WithLabels(map[string]string{LabelDrill: d.drillID, LabelComponent: c.name}),
+		testcontainers.WithLogger(d.tcLog),
+	}
+	if len(c.ports) > 0 {
+		opts = append(opts, testcontainers.WithExposedPorts(c.ports...))
+	}
+	if len(c.env) > 0 {
+		opts = append(opts, testcontainers.WithEnv(c.env))
+	}
+	if len(c.cmd) > 0 {
+		opts = append(opts, testcontainers.WithCmd(c.cmd...))
+	}
+	if c.wait != nil {
+		opts = append(opts, testcontainers.WithWaitStrategyAndDeadline(c.timeout, localWait{c.wait}))
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.timeout+createSlack)
+	defer cancel()
+	ctr, err := testcontainers.Run(rctx, image, opts...)
+	if ctr != nil {
+		d.mu.Lock()
+		c.c = ctr
+		d.mu.Unlock()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("component %s: start interrupted: %w", c.name, ctx.Err())
+		}
+		tail := "  (container not created)"
+		if ctr != nil {
+			lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			lines, lerr := containerLogs(lctx, d.cli, ctr.GetContainerID(), DefaultLogTail)
+			lcancel()
+			tail = formatTail(lines)
+			if lerr != nil {
+				tail = "  (logs unavailable: " + lerr.Error() + ")"
+			}
+		}
+		what := "did not start"
+		if c.waitDesc != "" {
+			what = fmt.Sprintf("did not become ready within %s (waiting until %s)", c.timeout, c.waitDesc)
+		}
+		return fmt.Errorf("component %s (image %s) %s: %s\nlast log lines of %s:\n%s", c.name, image, what, Redact(err.Error()), c.name, tail)
+	}
+	if err := d.refreshEndpoint(ctx, c); err != nil {
+		return fmt.Errorf("component %s: %w", c.name, err)
+	}
+	took := time.Since(began)
+	d.mu.Lock()
+	if !c.implicit {
+		d.startup[c.name] = took
+	}
+	endpoint := c.endpoint
+	d.mu.Unlock()
+	d.log.Info("component started", "component", c.name, "image", image, "endpoint", endpointString(endpoint), "startup", took.Round(time.Millisecond))
+	return nil
+}
+
+// refreshEndpoint reads the component's mapped port: after a restart it may have changed.
+func (d *Docker) refreshEndpoint(ctx context.Context, c *dcomp) error {
+	d.mu.Lock()
+	ctr, port := c.c, c.httpPort
+	d.mu.Unlock()
+	if port == "" || ctr == nil {
+		return nil
+	}
+	p, err := ctr.MappedPort(ctx, port)
+	if err != nil {
+		return fmt.Errorf("mapped port %s: %w", port, err)
+	}
+	u := &url.URL{Scheme: "http", Host: "127.0.0.1:" + p.Port()}
+	d.mu.Lock()
+	c.endpoint = u
+	if c.truth != nil {
+		c.truth.SetBase(u.String())
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// component returns the named component, started or not.
+func (d *Docker) component(name string) (*dcomp, error) {
+	c, ok := d.byName[name]
+	if !ok {
+		return nil, unknown(name, d.names())
+	}
+	return c, nil
+}
+
+// container returns the named component's container, or an error when it was not started.
+func (d *Docker) container(name string) (*dcomp, *testcontainers.DockerContainer, error) {
+	c, err := d.component(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, nil, errors.New("docker runtime: closed")
+	}
+	if c.c == nil {
+		return nil, nil, fmt.Errorf("component %s is not running", name)
+	}
+	return c, c.c, nil
+}
+
+// Endpoint implements Environment: http://127.0.0.1:<mapped port> of the component's first
+// port (8080 for reference components, the health port 8222 for reference/nats).
+func (d *Docker) Endpoint(name string) (*url.URL, error) {
+	c, err := d.component(name)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case c.httpPort == "":
+		return nil, fmt.Errorf("component %s exposes no port", name)
+	case c.endpoint == nil:
+		return nil, fmt.Errorf("component %s is not running", name)
+	}
+	u := *c.endpoint
+	return &u, nil
+}
+
+// Pause implements Pauser (docker pause: the processes are frozen, connections stay open and
+// requests hang until the client's timeout).
+func (d *Docker) Pause(ctx context.Context, name string) error {
+	_, ctr, err := d.container(name)
+	if err != nil {
+		return err
+	}
+	if _, err := d.cli.ContainerPause(ctx, ctr.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	return nil
+}
+
+// Unpause implements Pauser.
+func (d *Docker) Unpause(ctx context.Context, name string) error {
+	_, ctr, err := d.container(name)
+	if err != nil {
+		return err
+	}
+	if _, err := d.cli.ContainerUnpause(ctx, ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+		return fmt.Errorf("unpause %s: %w", name, err)
+	}
+	return nil
+}
+
+// Kill implements Killer (docker kill: SIGKILL; the container stays, stopped, for Restart).
+func (d *Docker) Kill(ctx context.Context, name string) error {
+	_, ctr, err := d.container(name)
+	if err != nil {
+		return err
+	}
+	if _, err := d.cli.ContainerKill(ctx, ctr.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	return nil
+}
+
+// Restart implements Killer: it starts the same container again (same network alias, fresh
+// process: a reference component loses its in-memory state, the issuer its keys) and waits for
+// it as Start did. The mapped port may change; Endpoint returns the new one.
+func (d *Docker) Restart(ctx context.Context, name string) error {
+	c, ctr, err := d.container(name)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	if err := ctr.Start(ctx); err != nil {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		lines, _ := containerLogs(lctx, d.cli, ctr.GetContainerID(), DefaultLogTail)
+		cancel()
+		return fmt.Errorf("restart %s: %s\nlast log lines of %s:\n%s", name, Redact(err.Error()), name, formatTail(lines))
+	}
+	if err := d.refreshEndpoint(ctx, c); err != nil {
+		return fmt.Errorf("restart %s: %w", name, err)
+	}
+	d.log.Info("component restarted", "component", name, "endpoint", endpointString(c.endpoint), "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// Truth implements GroundTruth for reference components (not the bus): their
+// GET /debug/recalls read over HTTP (the issuer's with the admin secret). An introspecting
+// gateway defers to the issuer's, as in process.
+func (d *Docker) Truth(name string) (truth.Source, bool) {
+	r := d.remote(name)
+	if r == nil {
+		return nil, false
+	}
+	return r, true
+}
+
+func (d *Docker) remote(name string) *truth.Remote {
+	c, ok := d.byName[name]
+	if !ok || c.ref == "" || c.ref == RefNATS {
+		return nil
+	}
+	var upstream truth.Source
+	if c.strategy == gateway.Introspect {
+		for _, o := range d.comps {
+			if o.ref == RefIssuer {
+				if r := d.remote(o.name); r != nil {
+					upstream = r
+				}
+			}
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.truth != nil {
+		return c.truth
+	}
+	if c.endpoint == nil {
+		return nil
+	}
+	opts := []truth.RemoteOption{truth.WithUpstream(upstream)}
+	if c.ref == RefIssuer {
+		opts = append(opts, truth.WithBearer(d.secrets.AdminSecret))
+	}
+	c.truth = truth.NewRemote(c.endpoint.String(), opts...)
+	return c.truth
+}
+
+// StartupTimes implements Startup: from create to ready, per component (the implicit bus is
+// not a component of the scenario and is left out).
+func (d *Docker) StartupTimes() map[string]time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]time.Duration, len(d.startup))
+	for k, v := range d.startup {
+		out[k] = v
+	}
+	return out
+}
+
+// Close implements Environment. It interrupts a Start in progress and waits for it, saves every
+// container's output (when a logs directory was given), then removes every container and the
+// network labelled with the drill id. It is idempotent and safe to call concurrently with
+// Start; later calls return the first call's result.
+func (d *Docker) Close(ctx context.Context) error {
+	d.closeOnce.Do(func() { d.closeErr = d.close(ctx) })
+	return d.closeErr
+}
+
+func (d *Docker) close(ctx context.Context) error {
+	d.mu.Lock()
+	d.closed = true
+	cancel, done := d.cancelStart, d.startDone
+	d.mu.Unlock()
+	var errs []error
+	if cancel != nil {
+		cancel()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("docker runtime: start did not stop: %w", ctx.Err()))
+		}
+	}
+	d.mu.Lock()
+	cli := d.cli
+	d.mu.Unlock()
+	if cli == nil {
+		return errors.Join(errs...) // Start never reached the engine: nothing was created
+	}
+	defer cli.Close()
+	f := client.Filters{}.Add("label", LabelDrill+"="+d.drillID)
+	if d.logsDir != "" {
+		if err := d.saveLogs(ctx, cli, f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n, err := sweep(ctx, cli, d.drillID)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("docker runtime: remove drill %s: %w", d.drillID, err))
+	}
+	d.log.Debug("docker system removed", "drill", d.drillID, "removed", n)
+	return errors.Join(errs...)
+}
+
+// saveLogs writes the output of every container of the drill to the logs directory.
+func (d *Docker) saveLogs(ctx context.Context, cli client.APIClient, f client.Filters) error {
+	cl, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return fmt.Errorf("save logs: list containers: %w", err)
+	}
+	var errs []error
+	for _, c := range cl.Items {
+		name := c.Labels[LabelComponent]
+		if name == "" {
+			name = strings.TrimPrefix(strings.Join(c.Names, ","), "/")
+		}
+		lines, err := containerLogs(ctx, cli, c.ID, 0)
+		if err == nil {
+			err = writeLogFile(d.logsDir, name, lines)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("save logs of %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// portStrategy waits until a container port accepts connections, seen from the harness
+// through the mapped port. Docker's userland proxy accepts on the host side even when nothing
+// listens in the container, then closes: so a connection counts only if it stays open (or
+// yields data) for a moment. testcontainers' own port strategies run a shell in the container,
+// which scratch images do not have.
+type portStrategy struct{ port string }
+
+func (s portStrategy) WaitUntilReady(ctx context.Context, t wait.StrategyTarget) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		state, err := t.State(ctx)
+		switch {
+		case err != nil:
+			last = err
+		case !state.Running:
+			return fmt.Errorf("container is %s (exit code %d)", state.Status, state.ExitCode)
+		default:
+			last = s.probe(ctx, t)
+			if last == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("port %s: %w (last: %v)", s.port, ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
+
+func (s portStrategy) probe(ctx context.Context, t wait.StrategyTarget) error {
+	p, err := t.MappedPort(ctx, s.port)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", net.JoinHostPort("127.0.0.1", p.Port()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	var b [1]byte
+	n, err := conn.Read(b[:])
+	var ne net.Error
+	if n > 0 || (errors.As(err, &ne) && ne.Timeout()) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return errors.New("connection closed at once: nothing listens in the container yet")
+	}
+	return err
+}
+
+func (s portStrategy) String() string { return "port " + s.port }
+
+// localTarget makes a wait strategy dial 127.0.0.1, where mapped ports are.
+type localTarget struct{ wait.StrategyTarget }
+
+func (localTarget) Host(context.Context) (string, error) { return "127.0.0.1", nil }
+
+// localWait runs a strategy against localTarget.
+type localWait struct{ wait.Strategy }
+
+func (s localWait) WaitUntilReady(ctx context.Context, t wait.StrategyTarget) error {
+	return s.Strategy.WaitUntilReady(ctx, localTarget{t})
+}
+
+// tcLogger turns testcontainers' Printf logging into Debug records, tokens redacted.
+type tcLogger struct{ l *slog.Logger }
+
+func (a tcLogger) Printf(format string, v ...any) {
+	if a.l == nil || !a.l.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	a.l.Debug("testcontainers: " + Redact(strings.TrimSpace(fmt.Sprintf(format, v...))))
+}
+
+var (
+	tcOnce       sync.Once
+	tcDefaultLog atomic.Pointer[slog.Logger]
+)
+
+// tcDefault is testcontainers' process-wide logger: it forwards to the latest logger given.
+type tcDefault struct{}
+
+func (tcDefault) Printf(format string, v ...any) {
+	tcLogger{tcDefaultLog.Load()}.Printf(format, v...)
+}
+
+// tcInit prepares testcontainers before its first use in the process: its configuration is read
+// once. The reaper is disabled (its image would be pulled; cleanup is ours), an image name
+// prefix is dropped (it would turn local images into pulls) and its logging goes to l.
+func tcInit(l *slog.Logger) {
+	if l != nil {
+		tcDefaultLog.Store(l)
+	}
+	tcOnce.Do(func() {
+		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+		if p := os.Getenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX"); p != "" {
+			_ = os.Unsetenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX")
+			if l != nil {
+				l.Warn("ignoring TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX: recall never pulls", "prefix", p)
+			}
+		}
+		tclog.SetDefault(tcDefault{})
+	})
+}
+
+// dockerClient connects to the Docker engine testcontainers would use (DOCKER_HOST, contexts,
+// ~/.testcontainers.properties) and checks that it answers.
+func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
+	tcInit(nil)
+	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
+	defer cancel()
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err == nil {
+		if _, err = cli.Ping(ctx, client.PingOptions{}); err != nil {
+			_ = cli.Close()
+		}
+	}
+	if err != nil {
+		host := os.Getenv("DOCKER_HOST")
+		if host == "" {
+			host = "the default socket"
+		}
+		return nil, fmt.Errorf("docker runtime: no Docker engine answers at %s: %w", host, err)
+	}
+	return cli, nil
+}

@@ -1,0 +1,888 @@
+package runtime
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/recall-drills/recall/targets/revocation"
+)
+
+// Docker tests run for real. Without a Docker engine they skip locally and fail in CI
+// (CI=true), so that a CI job cannot pass by skipping them.
+
+var (
+	dockerOnce sync.Once
+	dockerErr  error
+)
+
+// requireDocker skips (locally) or fails (CI=true) the test when no Docker engine answers.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	dockerOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cli, err := dockerClient(ctx)
+		if err == nil {
+			cli.Close()
+		}
+		dockerErr = err
+	})
+	if dockerErr == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but no Docker engine answers, and the docker runtime tests must run in CI: %v", dockerErr)
+	}
+	t.Skipf("skipping docker runtime test: no Docker engine answers (%v)", dockerErr)
+}
+
+// testClient returns a Docker client closed at the end of the test.
+func testClient(t *testing.T) client.APIClient {
+	t.Helper()
+	cli, err := dockerClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+var (
+	refOnce   sync.Once
+	refImages []ImageInfo
+	refErr    error
+)
+
+// moduleRoot is recall's module root, found from the package directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	root, err := FindModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// referenceImages builds (once per test binary) every reference image.
+func referenceImages(t *testing.T) []ImageInfo {
+	t.Helper()
+	root := moduleRoot(t)
+	refOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		began := time.Now()
+		refImages, refErr = BuildReferenceImages(ctx, ImageOptions{ModuleRoot: root})
+		for _, info := range refImages {
+			t.Logf("reference image %s: %.1f MB, built=%v (docker build %s)", info.Ref, float64(info.Size)/1e6, info.Built, info.BuildTime.Round(time.Millisecond))
+		}
+		t.Logf("reference images ready in %s", time.Since(began).Round(time.Millisecond))
+	})
+	if refErr != nil {
+		t.Fatalf("build reference images: %v", refErr)
+	}
+	return refImages
+}
+
+// testAppSource is a tiny HTTP server for user-component tests. Modes (first argument):
+// none serves; "hang" prints lines (one with a JWT) and never listens; "exit" exits 3.
+// With REQUIRE=<alias> it first checks http://<alias>:8080/healthz and exits 4 if it fails.
+const testAppSource = `package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	name := os.Getenv("NAME")
+	fmt.Printf("testapp %s starting args=%v\n", name, os.Args[1:])
+	mode := ""
+	if len(os.Args) > 1 {
+		mode = os.Args[1]
+	}
+	switch mode {
+	case "hang":
+		fmt.Println("line before failing 1")
+		fmt.Println("token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl leaked")
+		fmt.Fprintln(os.Stderr, "line before failing 2")
+		for {
+			time.Sleep(time.Hour)
+		}
+	case "exit":
+		fmt.Fprintln(os.Stderr, "fatal: giving up")
+		os.Exit(3)
+	}
+	if req := os.Getenv("REQUIRE"); req != "" {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://" + req + ":8080/healthz")
+		if err != nil || resp.StatusCode != 200 {
+			fmt.Fprintln(os.Stderr, "dependency not ready:", req, err)
+			os.Exit(4)
+		}
+		resp.Body.Close()
+		fmt.Println("dependency", req, "is ready")
+	}
+	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok", name) })
+	http.HandleFunc("/call", func(w http.ResponseWriter, r *http.Request) {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://" + r.URL.Query().Get("peer") + ":8080/healthz")
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		fmt.Fprintf(w, "peer said: %s", b)
+	})
+	fmt.Println("listening on :8080")
+	if err := http.ListenAndServe(":8080", nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`
+
+var (
+	appOnce sync.Once
+	appRef  string
+	appErr  error
+)
+
+// testAppImage builds (once per test binary) a FROM scratch image of testAppSource.
+func testAppImage(t *testing.T) string {
+	t.Helper()
+	appOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "recall-testapp-")
+		if err != nil {
+			appErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module testapp\n\ngo 1.22\n"), 0o644); err != nil {
+			appErr = err
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(testAppSource), 0o644); err != nil {
+			appErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", "testapp", ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOFLAGS=", "GOWORK=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			appErr = fmt.Errorf("go build testapp: %v\n%s", err, out)
+			return
+		}
+		bin, err := os.ReadFile(filepath.Join(dir, "testapp"))
+		if err != nil {
+			appErr = err
+			return
+		}
+		cli, err := dockerClient(context.Background())
+		if err != nil {
+			appErr = err
+			return
+		}
+		defer cli.Close()
+		df := "FROM scratch\nCOPY testapp /testapp\nEXPOSE 8080\nENTRYPOINT [\"/testapp\"]\n"
+		info, err := ensureImage(context.Background(), cli, "testapp", map[string][]byte{"Dockerfile": []byte(df), "testapp": bin}, testLogger(t))
+		appRef, appErr = info.Ref, err
+	})
+	if appErr != nil {
+		t.Fatal(appErr)
+	}
+	return appRef
+}
+
+// leftovers counts the containers and networks labelled with the drill id.
+func leftovers(t *testing.T, drillID string) (containers, networks int) {
+	t.Helper()
+	cli := testClient(t)
+	f := client.Filters{}.Add("label", LabelDrill+"="+drillID)
+	cl, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nl, err := cli.NetworkList(context.Background(), client.NetworkListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cl.Items), len(nl.Items)
+}
+
+// assertNoLeftovers fails the test if anything labelled with the drill id remains.
+func assertNoLeftovers(t *testing.T, drillID string) {
+	t.Helper()
+	if c, n := leftovers(t, drillID); c != 0 || n != 0 {
+		t.Errorf("drill %s left %d container(s) and %d network(s) behind", drillID, c, n)
+		_, _ = Cleanup(context.Background(), drillID)
+	}
+}
+
+// testDrillID is a drill id unique to the test.
+func testDrillID(t *testing.T) string {
+	return "t" + strings.ToLower(safeName(t.Name())) + "-" + newDrillID()[16:]
+}
+
+// testLogger logs to the test (at Debug with RECALL_TEST_DEBUG=1, else Info) until it ends.
+func testLogger(t *testing.T) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("RECALL_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	w := &testWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func closeEnv(t *testing.T, d *Docker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestDockerUserComponents(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	img := testAppImage(t)
+	logs := t.TempDir()
+	id := testDrillID(t)
+	specs := []Spec{
+		{Name: "api", Image: img, Ports: []string{"8080"}, Env: map[string]string{"NAME": "api"},
+			Wait: &Wait{HTTP: "/healthz", Status: 200}},
+		// front checks at start that api answers: it exits 4 if started before api is ready.
+		{Name: "front", Image: img, Ports: []string{"8080/tcp"}, Env: map[string]string{"NAME": "front", "REQUIRE": "api"},
+			DependsOn: []string{"api"}, Wait: &Wait{Log: "listening on :8080"}},
+		// default wait: the first port accepts connections.
+		{Name: "plain", Image: img, Ports: []string{"8080"}, Env: map[string]string{"NAME": "plain"}},
+	}
+	d, err := NewDocker(specs, Secrets{}, WithDrillID(id), WithLogsDir(logs), WithDockerLogger(testLogger(t)), WithDockerStartTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { assertNoLeftovers(t, id) })
+	defer closeEnv(t, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := d.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	for name, took := range d.StartupTimes() {
+		t.Logf("startup %s: %s", name, took.Round(time.Millisecond))
+	}
+	if got := len(d.StartupTimes()); got != 3 {
+		t.Errorf("StartupTimes has %d entries, want 3", got)
+	}
+	front, err := d.Endpoint("front")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if front.Hostname() != "127.0.0.1" {
+		t.Errorf("endpoint %s: want 127.0.0.1", front)
+	}
+	// front reaches api by its network alias.
+	body := get(t, front.String()+"/call?peer=api", http.StatusOK)
+	if !strings.Contains(body, "peer said: ok api") {
+		t.Errorf("front → api: %q", body)
+	}
+	plain, _ := d.Endpoint("plain")
+	get(t, plain.String()+"/healthz", http.StatusOK)
+	if _, err := d.Endpoint("nope"); !errors.Is(err, ErrUnknownComponent) {
+		t.Errorf("Endpoint(nope) = %v, want ErrUnknownComponent", err)
+	}
+
+	if err := d.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	assertNoLeftovers(t, id)
+	if err := d.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(logs, "front.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "dependency api is ready") || !strings.Contains(string(b), "stdout listening on :8080") {
+		t.Errorf("front.log lacks its output:\n%s", b)
+	}
+	if err := d.Start(ctx); err == nil {
+		t.Error("Start after Close succeeded")
+	}
+}
+
+func TestDockerWaitTimeoutShowsLogs(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	img := testAppImage(t)
+	logs := t.TempDir()
+	id := testDrillID(t)
+	d, err := NewDocker([]Spec{{Name: "stuck", Image: img, Ports: []string{"8080"}, Command: []string{"hang"},
+		Wait: &Wait{HTTP: "/healthz", Timeout: 2 * time.Second}}}, Secrets{}, WithDrillID(id), WithLogsDir(logs), WithDockerLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { assertNoLeftovers(t, id) })
+	defer closeEnv(t, d)
+	began := time.Now()
+	err = d.Start(context.Background())
+	if err == nil {
+		t.Fatal("Start succeeded with a component that never listens")
+	}
+	t.Logf("error after %s:\n%v", time.Since(began).Round(time.Millisecond), err)
+	for _, want := range []string{"component stuck", "did not become ready within 2s", "GET /healthz", "last log lines of stuck:", "line before failing 1", "line before failing 2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q", want)
+		}
+	}
+	jwt := "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	if strings.Contains(err.Error(), jwt) || !strings.Contains(err.Error(), "token "+fingerprint(jwt)+" leaked") {
+		t.Errorf("the JWT in the logs is not replaced by its fingerprint %s", fingerprint(jwt))
+	}
+	closeEnv(t, d)
+	b, err := os.ReadFile(filepath.Join(logs, "stuck.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), jwt) || !strings.Contains(string(b), fingerprint(jwt)) {
+		t.Errorf("stuck.log does not redact the JWT:\n%s", b)
+	}
+
+	// A component that exits fails fast, long before its timeout.
+	id2 := testDrillID(t) + "x"
+	d2, err := NewDocker([]Spec{{Name: "dies", Image: img, Ports: []string{"8080"}, Command: []string{"exit"},
+		Wait: &Wait{HTTP: "/healthz", Timeout: 30 * time.Second}}}, Secrets{}, WithDrillID(id2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { assertNoLeftovers(t, id2) })
+	defer closeEnv(t, d2)
+	began = time.Now()
+	err = d2.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "fatal: giving up") {
+		t.Errorf("Start = %v, want the exit and the last log line", err)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Errorf("an exited component took %s to fail", took)
+	}
+}
+
+func TestDockerPreflight(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	root := moduleRoot(t)
+	dir := t.TempDir()
+	for _, c := range ReferenceComponents {
+		b, err := os.ReadFile(filepath.Join(root, "docker", c+".Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == RefIssuer {
+			b = []byte("FROM alpine:3.20\nCOPY issuer /issuer\nENTRYPOINT [\"/issuer\"]\n")
+		}
+		if c == RefService {
+			b = append([]byte("# syntax=docker/dockerfile:1\n"), b...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c+".Dockerfile"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := testDrillID(t)
+	d, err := NewDocker([]Spec{
+		{Name: "issuer", Use: UseIssuer},
+		{Name: "svc", Use: UseService},
+		{Name: "api", Image: "example/api:1.2", Ports: []string{"8080"}},
+	}, Secrets{AdminSecret: "admin"}, WithDrillID(id), WithModuleRoot(root), WithDockerDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEnv(t, d)
+	began := time.Now()
+	err = d.Start(context.Background())
+	if err == nil {
+		t.Fatal("Start succeeded with a missing image and a Dockerfile that pulls")
+	}
+	t.Logf("preflight (%s):\n%v", time.Since(began).Round(time.Millisecond), err)
+	for _, want := range []string{
+		"image example/api:1.2 (component api) is not present locally and cannot be pulled here; build or load it first",
+		"FROM alpine:3.20: only FROM scratch can be built here",
+		"# syntax=docker/dockerfile:1",
+		"3 image problem(s), nothing started",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("preflight error lacks %q", want)
+		}
+	}
+	if c, n := leftovers(t, id); c+n != 0 {
+		t.Errorf("preflight failure created %d container(s), %d network(s)", c, n)
+	}
+	if err := d.Preflight(context.Background()); err == nil {
+		t.Error("Preflight() = nil")
+	}
+}
+
+// token mints an access token through the issuer's mapped port.
+func token(t *testing.T, issuer *url.URL, admin string) (raw, jti string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, issuer.String()+"/admin/clients",
+		strings.NewReader(`{"clients":[{"client_id":"drill","client_secret":"drill-secret"}]}`))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", "application/json")
+	do(t, req, http.StatusOK)
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, _ = http.NewRequest(http.MethodPost, issuer.String()+"/token", strings.NewReader(form.Encode()))
+	req.SetBasicAuth("drill", "drill-secret")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(do(t, req, http.StatusOK)), &tok); err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(tok.AccessToken, ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		JTI string `json:"jti"`
+		Iss string `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.Iss != "http://issuer:8080" {
+		t.Errorf("iss = %q, want the in-network http://issuer:8080", claims.Iss)
+	}
+	return tok.AccessToken, claims.JTI
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+func do(t *testing.T, req *http.Request, want int) string {
+	t.Helper()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %s %s, want %d", req.Method, req.URL, resp.Status, b, want)
+	}
+	return string(b)
+}
+
+func get(t *testing.T, u string, want int) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return do(t, req, want)
+}
+
+// status is the status of GET u with the bearer token, or 0 on a transport error.
+func status(u, bearer string, timeout time.Duration) int {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// eventually polls f every 50 ms until it is true or d passes.
+func eventually(d time.Duration, f func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if f() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return f()
+}
+
+func TestDockerReferenceStack(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	referenceImages(t)
+	logs := t.TempDir()
+	id := testDrillID(t)
+	secrets := Secrets{AdminSecret: "admin-" + id, GatewayID: "gateways", GatewaySecret: "gw-" + id}
+	d, err := NewDocker([]Spec{
+		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
+		{Name: "nats", Kind: "bus", Use: UseNATS},
+		{Name: "edge-push", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "push"}},
+		{Name: "edge-poll", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "poll", "interval": "500ms"}},
+		{Name: "edge-cache", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "introspect", "cache_ttl": "1s", "upstream": "api"}},
+		{Name: "api", Kind: "service", Use: UseService},
+	}, secrets, WithDrillID(id), WithLogsDir(logs), WithModuleRoot(moduleRoot(t)), WithDockerLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { assertNoLeftovers(t, id) })
+	defer closeEnv(t, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := d.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Logf("reference stack up in %s (images present)", time.Since(began).Round(time.Millisecond))
+	for _, name := range []string{"nats", "issuer", "api", "edge-push", "edge-poll", "edge-cache"} {
+		t.Logf("  startup %-10s %s", name, d.StartupTimes()[name].Round(time.Millisecond))
+		if _, ok := d.StartupTimes()[name]; !ok {
+			t.Errorf("no startup time for %s", name)
+		}
+	}
+	for _, info := range d.Images() {
+		t.Logf("  image %s %.1f MB built=%v", info.Ref, float64(info.Size)/1e6, info.Built)
+	}
+
+	iss, _ := d.Endpoint("issuer")
+	raw, jti := token(t, iss, secrets.AdminSecret)
+	edges := map[string]string{}
+	for _, name := range []string{"edge-push", "edge-poll", "edge-cache"} {
+		u, err := d.Endpoint(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edges[name] = u.String() + "/api/whoami"
+		if got := status(edges[name], raw, 5*time.Second); got != http.StatusOK {
+			t.Fatalf("%s: token minted through the mapped port got %d, want 200", name, got)
+		}
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, iss.String()+"/admin/recalls", strings.NewReader(`{"type":"jti","values":["`+jti+`"]}`))
+	req.Header.Set("Authorization", "Bearer "+secrets.AdminSecret)
+	req.Header.Set("Content-Type", "application/json")
+	recalled := time.Now()
+	do(t, req, http.StatusOK)
+	for name, u := range edges {
+		if !eventually(5*time.Second, func() bool { return status(u, raw, 2*time.Second) == http.StatusUnauthorized }) {
+			t.Errorf("%s still accepts the recalled token 5s after the recall", name)
+			continue
+		}
+		t.Logf("%s rejects the recalled token %s after the recall", name, time.Since(recalled).Round(time.Millisecond))
+	}
+
+	// Ground truth over HTTP.
+	claims := revocation.Claims{JTI: jti}
+	issTruth, ok := d.Truth("issuer")
+	if !ok {
+		t.Fatal("no ground truth for the issuer")
+	}
+	issAt, ok := issTruth.EnforcedSince(claims)
+	if !ok {
+		t.Fatal("the issuer's ground truth has no record of the recall")
+	}
+	for _, name := range []string{"edge-push", "edge-poll", "edge-cache"} {
+		src, ok := d.Truth(name)
+		if !ok {
+			t.Errorf("no ground truth for %s", name)
+			continue
+		}
+		at, ok := src.EnforcedSince(claims)
+		if !ok {
+			t.Errorf("%s: no ground-truth record of the recall", name)
+			continue
+		}
+		if at.Before(issAt) {
+			t.Errorf("%s enforced at %s, before the issuer applied the recall at %s", name, at, issAt)
+		}
+	}
+	if _, ok := d.Truth("nats"); ok {
+		t.Error("the bus has ground truth")
+	}
+
+	// Pause freezes a gateway; Unpause lets it go on.
+	if err := d.Pause(ctx, "edge-poll"); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(edges["edge-poll"], raw, 500*time.Millisecond); got != 0 {
+		t.Errorf("paused edge-poll answered %d", got)
+	}
+	if err := d.Unpause(ctx, "edge-poll"); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(5*time.Second, func() bool { return status(edges["edge-poll"], raw, time.Second) == http.StatusUnauthorized }) {
+		t.Error("edge-poll does not answer after Unpause")
+	}
+
+	// Kill stops a gateway; Restart brings the same container back, possibly on a new port,
+	// and the push gateway resyncs the recall from the issuer's list.
+	if err := d.Kill(ctx, "edge-push"); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(edges["edge-push"], raw, time.Second); got != 0 {
+		t.Errorf("killed edge-push answered %d", got)
+	}
+	if err := d.Restart(ctx, "edge-push"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := d.Endpoint("edge-push")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := status(u.String()+"/api/whoami", raw, 2*time.Second); got != http.StatusUnauthorized {
+		t.Errorf("restarted edge-push answers %d for the recalled token, want 401", got)
+	}
+	_, fresh := token(t, iss, secrets.AdminSecret)
+	_ = fresh
+
+	if err := d.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	assertNoLeftovers(t, id)
+	for _, name := range []string{"issuer", "nats", "edge-push", "edge-poll", "edge-cache", "api"} {
+		b, err := os.ReadFile(filepath.Join(logs, name+".log"))
+		if err != nil {
+			t.Errorf("no log saved for %s: %v", name, err)
+			continue
+		}
+		if strings.Contains(string(b), raw) {
+			t.Errorf("%s.log holds a token in clear", name)
+		}
+	}
+}
+
+func TestDockerStartCancelledMidway(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	referenceImages(t)
+	// Cancel at several points after the first container appeared: during later creates,
+	// starts and waits.
+	for _, delay := range []time.Duration{0, 20 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			t.Parallel()
+			id := testDrillID(t)
+			d, err := NewDocker([]Spec{
+				{Name: "issuer", Use: UseIssuer},
+				{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "push"}}, // and an implicit bus
+				{Name: "edge2", Use: UseGateway, With: map[string]any{"strategy": "poll"}},
+			}, Secrets{AdminSecret: "a", GatewayID: "g", GatewaySecret: "s"}, WithDrillID(id), WithModuleRoot(moduleRoot(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { assertNoLeftovers(t, id) })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cli := testClient(t)
+			go func() {
+				defer cancel()
+				f := client.Filters{}.Add("label", LabelDrill+"="+id)
+				deadline := time.Now().Add(time.Minute)
+				for time.Now().Before(deadline) && ctx.Err() == nil {
+					if cl, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil && len(cl.Items) > 0 {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(delay)
+			}()
+			err = d.Start(ctx)
+			if err == nil {
+				t.Log("Start finished before the cancellation")
+			} else if !strings.Contains(err.Error(), "interrupted") {
+				t.Errorf("Start = %v, want an interruption", err)
+			}
+			if c, _ := leftovers(t, id); c == 0 {
+				t.Error("no container left for Close: the test cancelled after one existed, and Start must leave what it created")
+			}
+			closeEnv(t, d)
+			assertNoLeftovers(t, id)
+		})
+	}
+}
+
+func TestDockerCloseDuringStart(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	img := testAppImage(t)
+	id := testDrillID(t)
+	d, err := NewDocker([]Spec{{Name: "stuck", Image: img, Ports: []string{"8080"}, Command: []string{"hang"},
+		Wait: &Wait{HTTP: "/healthz", Timeout: time.Minute}}}, Secrets{}, WithDrillID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { assertNoLeftovers(t, id) })
+	errc := make(chan error, 1)
+	go func() { errc <- d.Start(context.Background()) }()
+	if !eventually(30*time.Second, func() bool { c, _ := leftovers(t, id); return c > 0 }) {
+		t.Fatal("no container appeared")
+	}
+	closeEnv(t, d) // interrupts the wait
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("Start succeeded although closed")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start did not return after Close")
+	}
+	assertNoLeftovers(t, id)
+}
+
+func TestDockerPanicInCaller(t *testing.T) {
+	t.Parallel()
+	requireDocker(t)
+	img := testAppImage(t)
+	id := testDrillID(t)
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("no panic")
+			}
+		}()
+		d, err := NewDocker([]Spec{{Name: "api", Image: img, Ports: []string{"8080"}}}, Secrets{}, WithDrillID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := d.Close(ctx); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		}()
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if c, n := leftovers(t, id); c != 1 || n != 1 {
+			t.Errorf("running: %d container(s), %d network(s); want 1 and 1", c, n)
+		}
+		panic("the drill engine blew up")
+	}()
+	assertNoLeftovers(t, id)
+}
+
+func TestNewDockerValidation(t *testing.T) {
+	t.Parallel()
+	img := "example/api:1"
+	tests := []struct {
+		name  string
+		specs []Spec
+		sec   Secrets
+		want  []string
+	}{
+		{name: "ok", specs: []Spec{{Name: "api", Image: img, Ports: []string{"8080"}}}},
+		{name: "no image", specs: []Spec{{Name: "api"}}, want: []string{"component api: image is required"}},
+		{name: "bad name", specs: []Spec{{Name: "my api", Image: img}}, want: []string{`component "my api"`, "network alias"}},
+		{name: "duplicate", specs: []Spec{{Name: "a", Image: img}, {Name: "a", Image: img}}, want: []string{"component a: defined twice"}},
+		{name: "bad port", specs: []Spec{{Name: "a", Image: img, Ports: []string{"http"}}}, want: []string{`ports: "http"`}},
+		{name: "wait port not exposed", specs: []Spec{{Name: "a", Image: img, Ports: []string{"8080"}, Wait: &Wait{Port: "9090"}}}, want: []string{"wait.port 9090 is not one of ports (8080/tcp)"}},
+		{name: "wait http without port", specs: []Spec{{Name: "a", Image: img, Wait: &Wait{HTTP: "/"}}}, want: []string{"wait.http needs a port"}},
+		{name: "unknown dependency", specs: []Spec{{Name: "a", Image: img, DependsOn: []string{"b"}}}, want: []string{"component a: depends_on: unknown component \"b\" (have: a)"}},
+		{name: "cycle", specs: []Spec{{Name: "a", Image: img, DependsOn: []string{"b"}}, {Name: "b", Image: img, DependsOn: []string{"a"}}}, want: []string{"depends_on cycle: a -> b -> a"}},
+		{name: "gateway without issuer", specs: []Spec{{Name: "g", Use: UseGateway, With: map[string]any{"strategy": "poll"}}}, want: []string{"a reference gateway needs a reference/issuer"}},
+		{name: "bad strategy", specs: []Spec{{Name: "i", Use: UseIssuer}, {Name: "g", Use: UseGateway, With: map[string]any{"strategy": "carrier-pigeon"}}}, sec: Secrets{AdminSecret: "x"}, want: []string{"carrier-pigeon"}},
+		{name: "two issuers", specs: []Spec{{Name: "i", Use: UseIssuer}, {Name: "j", Use: UseIssuer}}, sec: Secrets{AdminSecret: "x"}, want: []string{"at most one reference/issuer"}},
+		{name: "no admin secret", specs: []Spec{{Name: "i", Use: UseIssuer}}, want: []string{"no admin secret"}},
+		{name: "unknown reference", specs: []Spec{{Name: "r", Use: "reference/redis"}}, want: []string{`unknown reference component "reference/redis"`}},
+		{name: "unknown upstream", specs: []Spec{{Name: "i", Use: UseIssuer}, {Name: "g", Use: UseGateway, With: map[string]any{"strategy": "poll", "upstream": "nowhere"}}}, sec: Secrets{AdminSecret: "x"}, want: []string{"with.upstream: unknown component \"nowhere\""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := NewDocker(tc.specs, tc.sec)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Errorf("NewDocker() = %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("NewDocker() = nil, want %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("NewDocker() = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// The plan of a reference stack: in-network URLs, the implicit bus, dependencies.
+func TestDockerReferencePlan(t *testing.T) {
+	t.Parallel()
+	d, err := NewDocker([]Spec{
+		{Name: "idp", Use: UseIssuer, With: map[string]any{"token_ttl": "2m"}},
+		{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "push", "fail_mode": "open", "upstream": "api"}},
+		{Name: "api", Image: "example/api:1", Ports: []string{"9000"}},
+	}, Secrets{AdminSecret: "adm", GatewayID: "gw", GatewaySecret: "gws"}, WithDrillID("plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, ok := d.byName[DefaultImplicitBus]
+	if !ok || !bus.implicit || bus.ref != RefNATS {
+		t.Fatalf("no implicit bus for a push gateway: %+v", d.byName)
+	}
+	idp, edge := d.byName["idp"], d.byName["edge"]
+	if got := strings.Join(idp.cmd, " "); got != "-issuer http://idp:8080 -nats nats://bus:4222 -token-ttl 2m0s" {
+		t.Errorf("issuer command: %s", got)
+	}
+	if idp.env["RECALL_ADMIN_SECRET"] != "adm" || idp.env["RECALL_CLIENT_ID"] != "gw" {
+		t.Errorf("issuer env: %v", idp.env)
+	}
+	cmd := strings.Join(edge.cmd, " ")
+	for _, want := range []string{"-strategy push", "-issuer-url http://idp:8080", "-nats nats://bus:4222", "-fail-mode open", "-upstream http://api:9000"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("gateway command %q lacks %q", cmd, want)
+		}
+	}
+	if got := strings.Join(edge.deps, ","); got != "idp,bus,api" {
+		t.Errorf("gateway deps: %s", got)
+	}
+	if _, err := d.Endpoint("edge"); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("Endpoint before Start = %v", err)
+	}
+	if got := d.names(); strings.Join(got, ",") != "idp,edge,api" {
+		t.Errorf("names() = %v: the implicit bus is not a component of the scenario", got)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Errorf("Close before Start = %v", err)
+	}
+}
