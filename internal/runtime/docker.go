@@ -902,7 +902,9 @@ func (d *Docker) Kill(ctx context.Context, name string) error {
 
 // Restart implements Killer: it starts the same container again (same network alias, fresh
 // process: a reference component loses its in-memory state, the issuer its keys) and waits for
-// it as Start did. The mapped port may change; Endpoint returns the new one.
+// it as Start did. The mapped port may change; Endpoint returns the new one. A log-line wait is
+// met at once by the line the first run printed (the engine keeps a container's output across
+// restarts).
 func (d *Docker) Restart(ctx context.Context, name string) error {
 	c, ctr, err := d.container(name)
 	if err != nil {
@@ -1112,6 +1114,13 @@ type localWait struct{ wait.Strategy }
 
 func (s localWait) WaitUntilReady(ctx context.Context, t wait.StrategyTarget) error {
 	return s.Strategy.WaitUntilReady(ctx, localTarget{t})
+}
+
+func (s localWait) String() string {
+	if st, ok := s.Strategy.(fmt.Stringer); ok {
+		return st.String() + " on 127.0.0.1"
+	}
+	return fmt.Sprintf("%T on 127.0.0.1", s.Strategy)
 }
 
 // tcLogger turns testcontainers' Printf logging into Debug records, tokens redacted.

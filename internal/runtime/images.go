@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 )
@@ -419,6 +420,7 @@ func ensureImage(ctx context.Context, cli client.APIClient, component string, fi
 		Remove:      true,
 		ForceRemove: true,
 		Labels:      map[string]string{LabelReference: component},
+		Version:     build.BuilderV1, // the classic builder: BuildKit may fetch a frontend image
 	})
 	if err != nil {
 		return info, fmt.Errorf("build image %s: %w", ref, err)
