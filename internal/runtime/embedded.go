@@ -18,6 +18,7 @@ import (
 	"github.com/recall-drills/recall/targets/bus"
 	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/issuer"
+	"github.com/recall-drills/recall/targets/revocation"
 	"github.com/recall-drills/recall/targets/service"
 	"github.com/recall-drills/recall/targets/truth"
 )
@@ -52,6 +53,11 @@ type Embedded struct {
 	closed    bool
 	closeErr  error
 	closeOnce sync.Once
+
+	links     []Link
+	px        *proxies
+	paused    map[string]int              // pause depth per component
+	snapshots map[string]*revocation.List // gateways restarting from a stale snapshot
 }
 
 // running is one started component.
@@ -62,12 +68,17 @@ type running struct {
 	srv      *http.Server
 	close    func() error
 	issuer   *issuer.Issuer
+	gate     *gate
+	down     bool // killed and not restarted
 }
 
 var (
 	_ Environment = (*Embedded)(nil)
 	_ GroundTruth = (*Embedded)(nil)
 	_ Startup     = (*Embedded)(nil)
+	_ Pauser      = (*Embedded)(nil)
+	_ Killer      = (*Embedded)(nil)
+	_ Linker      = (*Embedded)(nil)
 )
 
 // EmbeddedOption configures NewEmbedded.
@@ -85,15 +96,35 @@ func WithStartTimeout(d time.Duration) EmbeddedOption {
 	}
 }
 
+// WithLinks routes each link through an in-process toxiproxy proxy, so that faults can cut or
+// degrade it: a reference gateway reaches the issuer (From: gateway, To: issuer) or an explicit
+// reference/nats bus through it, and the issuer reaches the bus through it.
+func WithLinks(links ...Link) EmbeddedOption {
+	return func(e *Embedded) { e.links = append(e.links, links...) }
+}
+
+// Gateway with: keys for a restart from a snapshot.
+const (
+	// RestartSnapshotStale makes a reference gateway, when restarted, restore the revocation
+	// rules it held right after its first start (before any recall) and resync only after
+	// restart_resync_delay: a gateway restoring a stale cache from disk.
+	RestartSnapshotStale = "stale"
+	// RestartSnapshotFresh (the default) restarts a gateway with empty state and a full sync.
+	RestartSnapshotFresh = "fresh"
+	// DefaultRestartResyncDelay is the default restart_resync_delay.
+	DefaultRestartResyncDelay = 5 * time.Second
+)
+
 // NewEmbedded checks that every component is a reference component with valid parameters and
 // returns an environment ready to Start.
 func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedded, error) {
 	e := &Embedded{specs: specs, secrets: secrets, log: slog.New(slog.DiscardHandler),
-		startTimeout: DefaultStartTimeout, running: map[string]*running{}, startup: map[string]time.Duration{}}
+		startTimeout: DefaultStartTimeout, running: map[string]*running{}, startup: map[string]time.Duration{},
+		px: newProxies(), paused: map[string]int{}, snapshots: map[string]*revocation.List{}}
 	for _, o := range opts {
 		o(e)
 	}
-	var errs []error
+	errs := e.checkLinks()
 	issuers := 0
 	for _, s := range specs {
 		switch s.Use {
@@ -149,7 +180,7 @@ func (e *Embedded) Start(ctx context.Context) error {
 			}
 			began := time.Now()
 			sctx, cancel := context.WithTimeout(ctx, e.startTimeout)
-			r, err := e.start(sctx, s)
+			r, err := e.start(sctx, s, "")
 			if r != nil {
 				e.mu.Lock()
 				e.running[s.Name] = r
@@ -162,6 +193,9 @@ func (e *Embedded) Start(ctx context.Context) error {
 			cancel()
 			if err != nil {
 				return fmt.Errorf("component %s (%s) did not start: %w", s.Name, s.Use, err)
+			}
+			if err := e.proxyLinksTo(s.Name); err != nil {
+				return err
 			}
 			e.mu.Lock()
 			e.startup[s.Name] = time.Since(began)
@@ -179,11 +213,18 @@ func endpointString(u *url.URL) string {
 	return u.String()
 }
 
-func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
+// start starts component s; addr, when set, is the host:port it listened on before (a restart).
+func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, error) {
 	log := e.log.With("component", s.Name)
 	switch s.Use {
 	case UseNATS:
-		b, err := bus.Start(bus.Name(s.Name))
+		opts := []bus.Option{bus.Name(s.Name)}
+		if addr != "" {
+			_, port, _ := net.SplitHostPort(addr)
+			p, _ := strconv.Atoi(port)
+			opts = append(opts, bus.Port(p))
+		}
+		b, err := bus.Start(opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +234,18 @@ func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
 		// The bus speaks NATS, not HTTP: it has no endpoint for probes.
 		return &running{name: s.Name, close: func() error { b.Close(); return nil }}, nil
 	case UseIssuer:
-		ln, base, err := listen()
+		if old, ok := e.get(s.Name); ok && old.issuer != nil {
+			// A restarted issuer keeps its state (keys, tokens, recalls), as one backed by a
+			// database would: serve the same issuer again on the same address.
+			ln, base, err := listen(addr)
+			if err != nil {
+				return nil, err
+			}
+			r := e.serve(s.Name, ln, base, old.issuer.Handler(), old.issuer.Close)
+			r.truth, r.issuer = old.truth, old.issuer
+			return r, nil
+		}
+		ln, base, err := listen(addr)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +253,7 @@ func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
 			Issuer:      base.String(),
 			AdminSecret: e.secrets.AdminSecret,
 			Clients:     []issuer.Client{{ID: e.secrets.GatewayID, Secret: e.secrets.GatewaySecret}},
-			NATSURL:     e.busURL(),
+			NATSURL:     e.natsURLFor(s.Name),
 			Logger:      log,
 			Registry:    prometheus.NewRegistry(),
 		}
@@ -218,11 +270,11 @@ func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
 			ln.Close()
 			return nil, err
 		}
-		r := serve(s.Name, ln, base, iss.Handler(), iss.Close)
+		r := e.serve(s.Name, ln, base, iss.Handler(), iss.Close)
 		r.truth, r.issuer = iss.Truth(), iss
 		return r, nil
 	case UseService:
-		ln, base, err := listen()
+		ln, base, err := listen(addr)
 		if err != nil {
 			return nil, err
 		}
@@ -231,11 +283,11 @@ func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
 			ln.Close()
 			return nil, err
 		}
-		r := serve(s.Name, ln, base, svc.Handler(), svc.Close)
+		r := e.serve(s.Name, ln, base, svc.Handler(), svc.Close)
 		r.truth = svc.Truth()
 		return r, nil
 	case UseGateway:
-		cfg, err := gatewayConfig(s)
+		cfg, rs, err := gatewayRestart(s)
 		if err != nil {
 			return nil, err
 		}
@@ -244,8 +296,15 @@ func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
 			return nil, errors.New("no issuer running")
 		}
 		cfg.Name = s.Name
-		cfg.IssuerURL = iss.endpoint.String()
-		cfg.NATSURL = e.busURL()
+		cfg.Issuer = iss.endpoint.String()
+		cfg.IssuerURL = e.issuerURLFor(s.Name, iss)
+		cfg.NATSURL = e.natsURLFor(s.Name)
+		if addr != "" && rs.stale {
+			e.mu.Lock()
+			cfg.Snapshot = e.snapshots[s.Name]
+			e.mu.Unlock()
+			cfg.ResyncDelay = rs.delay
+		}
 		cfg.ClientID, cfg.ClientSecret = e.secrets.GatewayID, e.secrets.GatewaySecret
 		cfg.Truth = iss.truth
 		cfg.Logger = log
@@ -256,7 +315,7 @@ func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
 			}
 			cfg.Upstream = r.endpoint.String()
 		}
-		ln, base, err := listen()
+		ln, base, err := listen(addr)
 		if err != nil {
 			return nil, err
 		}
@@ -265,16 +324,36 @@ func (e *Embedded) start(ctx context.Context, s Spec) (*running, error) {
 			ln.Close()
 			return nil, err
 		}
-		r := serve(s.Name, ln, base, gw.Handler(), gw.Close)
+		if addr == "" && rs.stale {
+			if snap, ok := gw.Snapshot(); ok {
+				e.mu.Lock()
+				e.snapshots[s.Name] = &snap
+				e.mu.Unlock()
+			}
+		}
+		r := e.serve(s.Name, ln, base, gw.Handler(), gw.Close)
 		r.truth = gw.Truth()
 		return r, nil
 	}
 	return nil, fmt.Errorf("unknown reference component %q", s.Use)
 }
 
+// restartSpec is how a reference gateway restarts (with: restart_snapshot, restart_resync_delay).
+type restartSpec struct {
+	stale bool
+	delay time.Duration
+}
+
 // gatewayConfig reads a reference gateway's with: parameters.
 func gatewayConfig(s Spec) (gateway.Config, error) {
+	c, _, err := gatewayRestart(s)
+	return c, err
+}
+
+// gatewayRestart reads a reference gateway's with: parameters, restart ones included.
+func gatewayRestart(s Spec) (gateway.Config, restartSpec, error) {
 	var c gateway.Config
+	rs := restartSpec{delay: DefaultRestartResyncDelay}
 	var errs []error
 	for k, v := range s.With {
 		var err error
@@ -290,8 +369,18 @@ func gatewayConfig(s Spec) (gateway.Config, error) {
 		case "fail_mode":
 			c.FailMode = gateway.FailMode(fmt.Sprint(v))
 		case "upstream":
+		case "restart_snapshot":
+			switch fmt.Sprint(v) {
+			case RestartSnapshotStale:
+				rs.stale = true
+			case RestartSnapshotFresh:
+			default:
+				err = fmt.Errorf("unknown snapshot %q (have: %s, %s)", v, RestartSnapshotFresh, RestartSnapshotStale)
+			}
+		case "restart_resync_delay":
+			rs.delay, err = duration(v)
 		default:
-			err = fmt.Errorf("unknown parameter (have: strategy, interval, cache_ttl, max_staleness, fail_mode, upstream)")
+			err = fmt.Errorf("unknown parameter (have: strategy, interval, cache_ttl, max_staleness, fail_mode, upstream, restart_snapshot, restart_resync_delay)")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("with.%s: %w", k, err))
@@ -304,7 +393,7 @@ func gatewayConfig(s Spec) (gateway.Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("with.strategy: unknown strategy %q (have: push, poll, introspect, jwt-only)", c.Strategy))
 	}
-	return c, errors.Join(errs...)
+	return c, rs, errors.Join(errs...)
 }
 
 // duration reads a YAML duration parameter: "2s", or a number of seconds.
@@ -322,8 +411,21 @@ func duration(v any) (time.Duration, error) {
 	return 0, fmt.Errorf("want a duration like 2s, got %v", v)
 }
 
-func listen() (net.Listener, *url.URL, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// listen listens on addr (default a random 127.0.0.1 port). A restart listens on the address
+// it had: the port may still be held for a moment by the closing listener, so it retries briefly.
+func listen(addr string) (net.Listener, *url.URL, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	for try := 0; try < 20; try++ {
+		if ln, err = net.Listen("tcp", addr); err == nil || addr == "127.0.0.1:0" {
+			break
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		<-t.C
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen: %w", err)
 	}
@@ -331,10 +433,15 @@ func listen() (net.Listener, *url.URL, error) {
 	return ln, u, nil
 }
 
-func serve(name string, ln net.Listener, base *url.URL, h http.Handler, closeFn func() error) *running {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// serve serves h on ln behind the component's pause gate.
+func (e *Embedded) serve(name string, ln net.Listener, base *url.URL, h http.Handler, closeFn func() error) *running {
+	e.mu.Lock()
+	g := e.gateLocked(name)
+	e.mu.Unlock()
+	g.h.Store(&h)
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &running{name: name, endpoint: base, srv: srv, close: closeFn}
+	return &running{name: name, endpoint: base, srv: srv, close: closeFn, gate: g}
 }
 
 func (e *Embedded) busURL() string {
@@ -414,8 +521,15 @@ func (e *Embedded) Close(ctx context.Context) error {
 		e.closed = true
 		e.mu.Unlock()
 		var errs []error
+		for _, g := range e.allGates() {
+			g.release()
+		}
+		e.px.close()
 		for i := len(order) - 1; i >= 0; i-- {
 			r, _ := e.get(order[i])
+			if r.down {
+				continue
+			}
 			if r.srv != nil {
 				if err := r.srv.Shutdown(ctx); err != nil {
 					r.srv.Close()

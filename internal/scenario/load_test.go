@@ -106,7 +106,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"with-missing-strategy", "testdata/invalid-with-missing-strategy.yaml:5:7: system.components[1].with.strategy: required for reference/gateway: one of push, poll, introspect, jwt-only"},
 		{"with-on-user-component", "testdata/invalid-with-on-user-component.yaml:6:83: system.components[2].with: only reference components (use: reference/...) take with; configure your own component with env and command"},
 		{"with-strategy", "testdata/invalid-with-strategy.yaml:5:81: system.components[1].with.strategy: unknown strategy \"pull\" (have: push, poll, introspect, jwt-only)"},
-		{"with-unknown-key", "testdata/invalid-with-unknown-key.yaml:5:92: system.components[1].with.ttl: unknown key \"ttl\" for reference/gateway (valid: cache_ttl, fail_mode, interval, max_staleness, strategy, upstream)"},
+		{"with-unknown-key", "testdata/invalid-with-unknown-key.yaml:5:92: system.components[1].with.ttl: unknown key \"ttl\" for reference/gateway (valid: cache_ttl, fail_mode, interval, max_staleness, restart_resync_delay, restart_snapshot, strategy, upstream)"},
 		{"with-wrong-strategy", "testdata/invalid-with-wrong-strategy.yaml:6:98: system.components[2].with.cache_ttl: cache_ttl applies only to strategy introspect (strategy is poll)"},
 		{"wrong-type", "testdata/invalid-wrong-type.yaml:7:19: tokens.victims: want an integer, got \"many\""},
 	}

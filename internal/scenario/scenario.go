@@ -150,7 +150,23 @@ type System struct {
 	StartTimeout time.Duration `yaml:"start_timeout,omitempty" json:"start_timeout,omitempty"`
 	// Components are the parts of the system, started in depends_on order.
 	Components []Component `yaml:"components" json:"components" jsonschema:"required,minItems=1"`
+	// Links are connections from one component to another that the harness routes through a
+	// proxy, so that link faults (partition, latency, …) can cut or slow them. In the embedded
+	// runtime a reference gateway or service reaches the issuer or a reference/nats bus through
+	// its link, and the issuer the bus.
+	Links []Link `yaml:"links,omitempty" json:"links,omitempty"`
 }
+
+// Link is a connection from one component to another, routed through a proxy.
+type Link struct {
+	// From is the component that opens the connections (e.g. a gateway). Required.
+	From string `yaml:"from" json:"from" jsonschema:"required,example=edge-push"`
+	// To is the component it reaches (e.g. the issuer or the bus). Required.
+	To string `yaml:"to" json:"to" jsonschema:"required,example=bus"`
+}
+
+// String returns "from->to", the form faults[].link uses.
+func (l Link) String() string { return l.From + "->" + l.To }
 
 // Component is one named part of the system under test.
 type Component struct {
@@ -316,8 +332,12 @@ type Fault struct {
 	// Fault is the fault kind: pause, kill, restart, stop, partition, latency, bandwidth,
 	// timeout, reset_peer, slow_close, command or http. Required.
 	Fault string `yaml:"fault" json:"fault" jsonschema:"required"`
-	// Target names the component the fault is done to. Required except for command and http.
+	// Target names the component the fault is done to. Required except for command and http
+	// and link faults.
 	Target string `yaml:"target,omitempty" json:"target,omitempty"`
+	// Link names a declared link, "from->to" (system.links), for the link faults: partition,
+	// latency, bandwidth, timeout, reset_peer and slow_close.
+	Link string `yaml:"link,omitempty" json:"link,omitempty" jsonschema:"example=edge-push->bus"`
 	// With holds the fault's parameters; they depend on the fault kind.
 	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
 }

@@ -46,10 +46,17 @@ func guardKeys(strategyRequired bool) map[string]withKey {
 	}
 }
 
+// restartKeys are the reference gateway's with: keys for how it restarts (fault restart, kill).
+var restartKeys = map[string]withKey{
+	"restart_snapshot":     {typ: "enum", enum: []string{"fresh", "stale"}, strategies: []string{"push", "poll"}},
+	"restart_resync_delay": {typ: "duration", strategies: []string{"push", "poll"}},
+}
+
 // references describes the reference components by their use: value.
 var references = func() map[string]reference {
 	gw := guardKeys(true)
 	gw["upstream"] = withKey{typ: "component"}
+	maps.Copy(gw, restartKeys)
 	return map[string]reference{
 		"reference/issuer": {kind: KindIssuer, probe: true, keys: map[string]withKey{
 			"token_ttl":    {typ: "duration"},
@@ -148,6 +155,7 @@ func (l *loader) validate(s *Scenario) {
 	l.validateTokens(s)
 	l.validateTraffic(s)
 	l.validateRecall(s)
+	l.validateLinks(s)
 	l.validateFaults(s)
 	l.validateExpect(s)
 	if s.Report.Dir == "" {
@@ -652,7 +660,11 @@ func (l *loader) validateFaults(s *Scenario) {
 		} else {
 			seen[f.Name] = i
 		}
+		if f.Link != "" {
+			l.validateFaultLink(s, f, p)
+		}
 		switch _, ok := s.Component(f.Target); {
+		case f.Target == "" && f.Link != "":
 		case f.Target == "" && f.Fault != "" && !slices.Contains(targetless, f.Fault):
 			l.fail(p+".target", "required: the component %s is done to (have: %s)", f.Fault, names(s))
 		case f.Target != "" && !ok:
@@ -684,6 +696,48 @@ func (l *loader) validateFaults(s *Scenario) {
 			l.fail(p+".for", "required: how long the fault lasts, e.g. for: 5s")
 		case f.For <= 0:
 			l.fail(p+".for", "must be > 0, got %s", f.For)
+		}
+	}
+}
+
+// validateFaultLink checks that a fault's link names a declared link.
+func (l *loader) validateFaultLink(s *Scenario, f *Fault, p string) {
+	var have []string
+	for _, k := range s.System.Links {
+		have = append(have, k.String())
+	}
+	switch {
+	case f.Target != "":
+		l.fail(p+".link", "set target or link, not both")
+	case !slices.Contains(have, f.Link):
+		if len(have) == 0 {
+			l.fail(p+".link", "unknown link %q: declare it in system.links, e.g. {from: edge-push, to: bus}", f.Link)
+		} else {
+			l.fail(p+".link", "unknown link %q (have: %s)", f.Link, strings.Join(have, ", "))
+		}
+	}
+}
+
+// validateLinks checks system.links: known components, no loops, no duplicates.
+func (l *loader) validateLinks(s *Scenario) {
+	seen := map[Link]int{}
+	for i, k := range s.System.Links {
+		p := fmt.Sprintf("system.links[%d]", i)
+		for _, end := range []struct{ field, name string }{{"from", k.From}, {"to", k.To}} {
+			switch _, ok := s.Component(end.name); {
+			case end.name == "":
+				l.fail(p+"."+end.field, "required: a component (have: %s)", names(s))
+			case !ok:
+				l.fail(p+"."+end.field, "unknown component %q (have: %s)", end.name, names(s))
+			}
+		}
+		if k.From != "" && k.From == k.To {
+			l.fail(p+".to", "a link joins two different components")
+		}
+		if j, dup := seen[k]; dup {
+			l.fail(p, "duplicate link %s (first at system.links[%d])", k, j)
+		} else {
+			seen[k] = i
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recall-drills/recall/targets/revocation"
 	"github.com/recall-drills/recall/targets/truth"
 )
 
@@ -140,6 +141,14 @@ type Config struct {
 	Registry prometheus.Registerer
 	// Truth is the upstream ground truth (the issuer's) an Introspect gateway defers to.
 	Truth truth.Source
+	// Snapshot, when set, is a revocation list a Push or Poll gateway starts from instead of its
+	// first sync, as a gateway restoring its state from disk would (nil: sync from the issuer).
+	// With a stale snapshot the gateway enforces only the rules it holds until its first sync,
+	// which it delays by ResyncDelay: the resurrection a drill must catch.
+	Snapshot *revocation.List
+	// ResyncDelay delays the first sync of a gateway started from a Snapshot (default 0: sync
+	// at once, in the background).
+	ResyncDelay time.Duration
 }
 
 // withDefaults returns c with defaults applied, or an error naming the first bad field.

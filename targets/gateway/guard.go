@@ -171,6 +171,17 @@ func (g *Guard) Validator() *Validator { return g.v }
 // JWTOnly records nothing else: it never learns of any other recall.
 func (g *Guard) Truth() *truth.Log { return g.truth }
 
+// Snapshot returns the revocation rules the gateway holds and their version, for a restart
+// from a snapshot (Config.Snapshot); ok is false for strategies that hold no rules.
+func (g *Guard) Snapshot() (l revocation.List, ok bool) {
+	ss, ok := g.enf.(interface{ held() *setState })
+	if !ok {
+		return revocation.List{}, false
+	}
+	s := ss.held().set
+	return revocation.List{Version: s.Version(), Rules: s.Rules(), Full: true}, true
+}
+
 // Status returns nil while the revocation source is fresh, else an error saying why (for
 // /healthz).
 func (g *Guard) Status() error { return g.enf.status() }

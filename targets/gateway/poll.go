@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/recall-drills/recall/targets/revocation"
 )
 
 // poll fetches the revocation list every PollInterval.
@@ -19,6 +21,8 @@ type poll struct {
 	interval     time.Duration
 	maxStaleness time.Duration
 	lc           *listClient
+	snapshot     *revocation.List
+	resyncDelay  time.Duration
 
 	mu      sync.Mutex // serialises syncs (only the loop after start, but cheap)
 	version uint64
@@ -27,22 +31,40 @@ type poll struct {
 }
 
 func newPoll(cfg Config, s *setState) *poll {
-	return &poll{setState: s, interval: cfg.PollInterval, maxStaleness: cfg.MaxStaleness, lc: newListClient(cfg)}
+	return &poll{setState: s, interval: cfg.PollInterval, maxStaleness: cfg.MaxStaleness, lc: newListClient(cfg),
+		snapshot: cfg.Snapshot, resyncDelay: cfg.ResyncDelay}
 }
 
 func (p *poll) held() *setState { return p.setState }
 
 func (p *poll) start(ctx, life context.Context) error {
-	if err := retryUntil(ctx, p.interval, func() error { return p.sync(ctx) }); err != nil {
+	var delay time.Duration
+	if p.snapshot != nil {
+		// Restored state: hold the snapshot's rules and sync only after resyncDelay.
+		p.mu.Lock()
+		p.apply(p.snapshot.Version, p.snapshot.Rules)
+		p.version = p.snapshot.Version
+		p.mu.Unlock()
+		p.lastOK.Store(time.Now().UnixNano())
+		delay = p.resyncDelay
+	} else if err := retryUntil(ctx, p.interval, func() error { return p.sync(ctx) }); err != nil {
 		return err
 	}
 	p.wg.Add(1)
-	go p.loop(life)
+	go p.loop(life, delay)
 	return nil
 }
 
-func (p *poll) loop(life context.Context) {
+func (p *poll) loop(life context.Context, delay time.Duration) {
 	defer p.wg.Done()
+	if p.snapshot != nil {
+		if !sleepCtx(life, delay) {
+			return
+		}
+		if err := p.sync(life); err != nil && life.Err() == nil {
+			p.log.Warn("revocation poll failed", "err", err)
+		}
+	}
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {

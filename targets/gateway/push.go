@@ -84,11 +84,21 @@ func (p *push) start(ctx, life context.Context) error {
 		}
 		p.setConnected(true)
 	}
-	if err := retryUntil(ctx, p.cfg.PollInterval, func() error { return p.resync(ctx) }); err != nil {
+	var delay time.Duration
+	if snap := p.cfg.Snapshot; snap != nil {
+		// Restored state: hold the snapshot's rules and resync only after ResyncDelay.
+		p.mu.Lock()
+		p.apply(snap.Version, snap.Rules)
+		p.synced = snap.Version
+		p.mu.Unlock()
+		p.lastOK.Store(time.Now().UnixNano())
+		p.requestResync()
+		delay = p.cfg.ResyncDelay
+	} else if err := retryUntil(ctx, p.cfg.PollInterval, func() error { return p.resync(ctx) }); err != nil {
 		return err
 	}
 	p.wg.Add(1)
-	go p.loop(life)
+	go p.loop(life, delay)
 	return nil
 }
 
@@ -154,8 +164,11 @@ func (p *push) onMsg(msg *nats.Msg) {
 	}
 }
 
-func (p *push) loop(life context.Context) {
+func (p *push) loop(life context.Context, delay time.Duration) {
 	defer p.wg.Done()
+	if !sleepCtx(life, delay) {
+		return
+	}
 	t := time.NewTicker(p.cfg.PollInterval)
 	defer t.Stop()
 	for {

@@ -1,0 +1,153 @@
+package runtime
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func startFaultStack(t *testing.T) *Embedded {
+	t.Helper()
+	specs := []Spec{
+		{Name: "bus", Use: UseNATS},
+		{Name: "issuer", Use: UseIssuer},
+		{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "push", "restart_snapshot": "stale", "restart_resync_delay": "1s"}},
+	}
+	e, err := NewEmbedded(specs, Secrets{AdminSecret: "admin-secret-for-tests", GatewayID: "gw", GatewaySecret: "gw-secret"},
+		WithLinks(Link{From: "edge", To: "bus"}, Link{From: "edge", To: "issuer"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func httpGet(t *testing.T, url string, timeout time.Duration) (int, error) {
+	t.Helper()
+	c := &http.Client{Timeout: timeout}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestEmbeddedLinksRouteThroughProxies(t *testing.T) {
+	t.Parallel()
+	e := startFaultStack(t)
+	addr, ok := e.linkAddr("edge", "issuer")
+	if !ok {
+		t.Fatal("no proxy for edge->issuer")
+	}
+	ctx := context.Background()
+	l := Link{From: "edge", To: "issuer"}
+	if code, err := httpGet(t, "http://"+addr+"/healthz", 2*time.Second); err != nil || code != 200 {
+		t.Fatalf("issuer through the proxy: %d %v", code, err)
+	}
+	// Latency: a round trip through the link takes at least the injected delay.
+	if err := e.AddToxic(ctx, l, Toxic{Name: "lat", Type: "latency", Attributes: map[string]any{"latency": 300}}); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if _, err := httpGet(t, "http://"+addr+"/healthz", 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < 300*time.Millisecond {
+		t.Errorf("round trip with 300ms latency took %s", took)
+	}
+	if err := e.RemoveToxic(ctx, l, "lat"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RemoveToxic(ctx, l, "lat"); err != nil {
+		t.Errorf("removing an absent toxic: %v", err)
+	}
+	// Cut: refused; heal: back on the same address. Cuts nest.
+	_ = e.Cut(ctx, l)
+	_ = e.Cut(ctx, l)
+	if _, err := httpGet(t, "http://"+addr+"/healthz", time.Second); err == nil {
+		t.Error("a cut link passed a request")
+	}
+	_ = e.Heal(ctx, l)
+	if _, err := httpGet(t, "http://"+addr+"/healthz", time.Second); err == nil {
+		t.Error("a link cut twice and healed once passed a request")
+	}
+	_ = e.Heal(ctx, l)
+	if code, err := httpGet(t, "http://"+addr+"/healthz", 2*time.Second); err != nil || code != 200 {
+		t.Fatalf("healed link: %d %v", code, err)
+	}
+}
+
+func TestEmbeddedPauseKillRestart(t *testing.T) {
+	t.Parallel()
+	e := startFaultStack(t)
+	ctx := context.Background()
+	ep, err := e.Endpoint("edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := ep.JoinPath("/healthz").String()
+	if err := e.Pause(ctx, "edge"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := httpGet(t, health, 300*time.Millisecond); err == nil {
+		t.Error("a paused gateway answered")
+	}
+	if err := e.Unpause(ctx, "edge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Unpause(ctx, "edge"); err != nil {
+		t.Errorf("second unpause: %v", err)
+	}
+	if code, err := httpGet(t, health, 2*time.Second); err != nil || code != 200 {
+		t.Fatalf("unpaused gateway: %d %v", code, err)
+	}
+	if err := e.Kill(ctx, "edge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Kill(ctx, "edge"); err != nil {
+		t.Errorf("second kill: %v", err)
+	}
+	if _, err := httpGet(t, health, time.Second); err == nil {
+		t.Error("a killed gateway answered")
+	}
+	if err := e.Restart(ctx, "edge"); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := httpGet(t, health, 2*time.Second); err != nil || code != 200 {
+		t.Fatalf("restarted gateway on the same address: %d %v", code, err)
+	}
+	// The issuer keeps its state over a restart; the bus comes back on its port.
+	if err := e.Restart(ctx, "issuer"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Restart(ctx, "bus"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmbeddedCheckLinks(t *testing.T) {
+	t.Parallel()
+	specs := []Spec{
+		{Name: "issuer", Use: UseIssuer},
+		{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll"}},
+		{Name: "svc", Use: UseService},
+	}
+	_, err := NewEmbedded(specs, Secrets{AdminSecret: "x"},
+		WithLinks(Link{From: "edge", To: "svc"}, Link{From: "edge", To: "nowhere"}))
+	if err == nil {
+		t.Fatal("bad links accepted")
+	}
+	for _, want := range []string{"link edge->svc: the embedded runtime proxies links to the issuer or a reference/nats component only", `link edge->nowhere: unknown component "nowhere"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
