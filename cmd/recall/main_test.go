@@ -65,7 +65,7 @@ func TestRunPassAndFail(t *testing.T) {
 			junitPath := filepath.Join(out, "junit.xml")
 			code, stdout, stderr := runMain("run", "--out", out, "--junit", junitPath, writeScenario(t, tc.expect))
 			if code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr (tail):\n%s", code, tc.code, stdout, lastLines(stderr, 25))
 			}
 			rep, err := report.Read(filepath.Join(out, "report.json"))
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -22,22 +23,47 @@ func loadScenario(path string) (*scenario.Scenario, error) {
 	return scenario.Load(path, scenario.WithKnownActions(drill.ActionNames()...))
 }
 
+// planOptions are run's choices that shape the plan.
+type planOptions struct {
+	// outDir, when set, is the report directory (the docker runtime saves container logs under it).
+	outDir string
+	// drillID labels everything the drill creates (random when empty).
+	drillID string
+}
+
 // plan resolves a scenario into a drill plan: it builds the runtime environment (starting
 // nothing), the action (checking its parameters) and the probes. Everything that can be wrong
 // with a scenario is found here, before anything starts — `recall validate` runs it too.
-func plan(s *scenario.Scenario, log *slog.Logger) (*drill.Plan, error) {
+func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, error) {
 	var errs []error
 	specs := make([]runtime.Spec, len(s.System.Components))
 	for i, c := range s.System.Components {
 		specs[i] = runtime.Spec{Name: c.Name, Kind: c.Kind, Use: c.Use, With: c.With, Image: c.Image, URL: c.URL,
 			Env: c.Env, Command: c.Command, Ports: c.Ports, DependsOn: c.DependsOn}
+		if w := c.Wait; w != nil {
+			specs[i].Wait = &runtime.Wait{HTTP: w.HTTP, Status: w.Status, Log: w.Log, Port: w.Port, Timeout: w.Timeout}
+		}
 	}
-	drillID := randomHex(4)
+	drillID := o.drillID
+	if drillID == "" {
+		drillID = randomHex(4)
+	}
 	secrets := runtime.Secrets{AdminSecret: randomHex(24), GatewayID: "recall-gateways-" + drillID, GatewaySecret: randomHex(24)}
 	var env runtime.Environment
 	switch s.System.Runtime {
 	case scenario.RuntimeEmbedded, "":
 		e, err := runtime.NewEmbedded(specs, secrets, runtime.WithLogger(log), runtime.WithStartTimeout(s.System.StartTimeout))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		env = e
+	case scenario.RuntimeDocker:
+		opts := []runtime.DockerOption{runtime.WithDrillID(drillID), runtime.WithDockerLogger(log),
+			runtime.WithDockerStartTimeout(s.System.StartTimeout)}
+		if o.outDir != "" {
+			opts = append(opts, runtime.WithLogsDir(filepath.Join(o.outDir, "logs")))
+		}
+		e, err := runtime.NewDocker(specs, secrets, opts...)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -58,7 +84,7 @@ func plan(s *scenario.Scenario, log *slog.Logger) (*drill.Plan, error) {
 			secrets.AdminSecret = v
 		}
 	default:
-		errs = append(errs, fmt.Errorf("runtime %q is not available in this build (have: embedded, external)", s.System.Runtime))
+		errs = append(errs, fmt.Errorf("unknown runtime %q (have: embedded, docker, external)", s.System.Runtime))
 	}
 
 	issuer := s.Tokens.Issuer

@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/report"
 	"github.com/recall-drills/recall/report/html"
 	"github.com/recall-drills/recall/report/junit"
@@ -39,6 +40,7 @@ type runOptions struct {
 	noHTML   bool
 	logLevel string
 	quiet    bool
+	drillID  string
 }
 
 // DefaultLogTail is how many log lines the report keeps.
@@ -59,6 +61,7 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.noHTML, "no-html", false, "do not write report.html")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress and no summary table")
+	fs.StringVar(&o.drillID, "drill-id", "", "label for everything the drill creates (docker: containers, networks); 'recall cleanup ID' removes exactly those (default: random)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: recall run [flags] SCENARIO
 
@@ -106,7 +109,7 @@ Flags:
 
 	tail := newLineRing(DefaultLogTail)
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(stderr, tail), &slog.HandlerOptions{Level: level}))
-	p, err := plan(s, log)
+	p, err := plan(s, log, planOptions{outDir: outDir, drillID: o.drillID})
 	if err != nil {
 		return withExit(exitCannotRun, err)
 	}
@@ -138,7 +141,7 @@ Flags:
 		}
 	}()
 
-	log.Info("drill starting", "scenario", s.Name, "runtime", p.Runtime, "seed", s.Seed, "out", outDir)
+	log.Info("drill starting", "scenario", s.Name, "runtime", p.Runtime, "seed", s.Seed, "drill_id", p.DrillID, "out", outDir)
 	rep, runErr := drill.Run(ctx, p)
 	if tty && !o.quiet {
 		fmt.Fprint(stderr, "\r\033[K")
@@ -147,6 +150,19 @@ Flags:
 	rep.Scenario.File = fs.Arg(0)
 	rep.Scenario.Source = string(s.Source)
 	rep.Logs = tail.lines()
+	if d, ok := p.Env.(*runtime.Docker); ok {
+		images := map[string]string{}
+		for _, im := range d.Images() {
+			images[im.Component] = im.Ref
+		}
+		for i, c := range rep.Environment.Components {
+			if ref, ok := images[strings.TrimPrefix(c.Use, "reference/")]; ok && c.Use != "" {
+				rep.Environment.Components[i].Image = ref
+			} else if sc, ok := s.Component(c.Name); ok {
+				rep.Environment.Components[i].Image = sc.Image
+			}
+		}
+	}
 
 	if err := writeReports(rep, outDir, o, s.Report.JUnit); err != nil {
 		return withExit(exitCannotRun, err)

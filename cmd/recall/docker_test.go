@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/report"
+)
+
+// requireDocker skips without a Docker engine, but fails in CI (CI=true): the docker runtime
+// must be tested for real there.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := runtime.Cleanup(ctx, "recall-ping-"+randomHex(4)) // lists by a label nobody uses: a cheap ping
+	if err == nil {
+		return
+	}
+	why := strings.ReplaceAll(err.Error(), "\n", "; ")
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but no Docker engine answers: %s", why)
+	}
+	t.Skipf("skipping: no Docker engine answers (%s)", why)
+}
+
+// TestQuickstartDocker runs the quickstart scenario, unchanged, in containers and checks that it
+// tells the same story as the embedded runtime: push converges within the probe resolution and
+// far below poll, poll within its interval, introspect within its cache TTL (each plus the
+// resolution achieved), jwt-only never; every ground-truth instant (read over HTTP from the
+// containers) lies in its measured bracket; container logs are saved without tokens; and nothing
+// labelled with the drill's id is left behind.
+func TestQuickstartDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the 35 s quickstart in containers")
+	}
+	requireDocker(t)
+	out := t.TempDir()
+	id := "qs-" + randomHex(4)
+	code, stdout, stderr := runMain("run", "--runtime", "docker", "--drill-id", id, "--out", out, "../../scenarios/quickstart.yaml")
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr (tail):\n%s", code, stdout, lastLines(stderr, 25))
+	}
+	rep, err := report.Read(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Environment.Runtime != "docker" || rep.Environment.StartupMS <= 0 {
+		t.Errorf("environment %+v", rep.Environment)
+	}
+	by := map[string]report.Component{}
+	for _, c := range rep.Components {
+		by[c.Name] = c
+	}
+	for _, name := range []string{"edge-push", "edge-poll", "edge-introspect"} {
+		c := by[name]
+		if c.Converged != 1000 || c.GroundTruth == nil || c.GroundTruth.Within != c.GroundTruth.Checked || c.GroundTruth.Checked != 1000 {
+			t.Errorf("%s: converged %d, ground truth %+v", name, c.Converged, c.GroundTruth)
+		}
+	}
+	push, poll, intro := by["edge-push"], by["edge-poll"], by["edge-introspect"]
+	if poll.TTCMS.Max > 2000+poll.TTCMS.ResolutionMaxMS+100 {
+		t.Errorf("poll max %.0f ms > 2 s interval + resolution %.0f ms", poll.TTCMS.Max, poll.TTCMS.ResolutionMaxMS)
+	}
+	if intro.TTCMS.Max > 5000+intro.TTCMS.ResolutionMaxMS+100 {
+		t.Errorf("introspect max %.0f ms > 5 s TTL + resolution %.0f ms", intro.TTCMS.Max, intro.TTCMS.ResolutionMaxMS)
+	}
+	if push.GroundTruth.TTCMS.Max > 100 || push.TTCMS.P50 >= poll.TTCMS.P50 {
+		t.Errorf("push: true max %.0f ms, measured p50 %.0f ms vs poll p50 %.0f ms", push.GroundTruth.TTCMS.Max, push.TTCMS.P50, poll.TTCMS.P50)
+	}
+	if jwt := by["edge-jwt"]; jwt.NotConverged != 1000 {
+		t.Errorf("jwt-only: %d not converged, want 1000", jwt.NotConverged)
+	}
+	logs, _ := filepath.Glob(filepath.Join(out, "logs", "*.log"))
+	if len(logs) < 6 {
+		t.Errorf("container logs saved: %v", logs)
+	}
+	for _, l := range logs {
+		if b, _ := os.ReadFile(l); jwtRE.Match(b) {
+			t.Errorf("%s holds a token in clear", l)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if n, err := runtime.Cleanup(ctx, id); err != nil || n != 0 {
+		t.Errorf("after the drill, %d containers or networks of drill %s were left behind (%v)", n, id, err)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
