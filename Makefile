@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.Version=$(VERSION)
 GO      ?= go
 
-.PHONY: build test lint quickstart bench golden schema refstack clean
+.PHONY: build test lint quickstart quickstart-docker images bench golden schema refstack clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/recall ./cmd/recall
@@ -20,6 +20,12 @@ lint:
 quickstart:
 	$(GO) run ./cmd/recall run scenarios/quickstart.yaml
 
+quickstart-docker:
+	$(GO) run ./cmd/recall run --runtime docker scenarios/quickstart.yaml
+
+images:
+	$(GO) run ./cmd/recall images
+
 refstack:
 	$(GO) run ./cmd/refstack
 
@@ -34,3 +40,4 @@ schema:
 
 clean:
 	rm -rf bin reports
+	$(GO) run ./cmd/recall cleanup
