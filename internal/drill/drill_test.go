@@ -167,3 +167,54 @@ func TestDrillInterrupted(t *testing.T) {
 		t.Errorf("partial report lost the figures: %+v", rep.Probes)
 	}
 }
+
+// TestDrillRecallKinds runs short drills for the recalls that need a prepared population:
+// revoke-key (controls signed by a newer key) and revoke-mfa (password grant with TOTP factors).
+// Every victim must converge at the push gateway and no control may be rejected.
+func TestDrillRecallKinds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 5 s drills")
+	}
+	for _, tc := range []struct {
+		action string
+		pop    func(*Population)
+	}{
+		{"revoke-key", func(p *Population) { p.RotateKeyBeforeControls = true }},
+		{"revoke-mfa", func(p *Population) { p.Grant, p.Users, p.MFA = "password", 6, true }},
+		{"revoke-users", func(p *Population) { p.Grant, p.Users = "password", 6 }},
+		{"revoke-sessions", func(p *Population) {}},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			t.Parallel()
+			p := groundTruthPlan(t, time.Second, time.Second)
+			p.Population = Population{Grant: "client_credentials", Victims: 40, Controls: 10, Clients: 2}
+			tc.pop(&p.Population)
+			p.Traffic = Traffic{Rate: 500, Duration: 5 * time.Second, Timeout: 2 * time.Second}
+			p.Recall.At = 2 * time.Second
+			p.Recall.Kind = tc.action
+			var err error
+			if p.Recall.Action, err = NewAction(tc.action, ActionParams{}); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), p)
+			if err != nil {
+				t.Fatalf("drill: %v (%s)", err, rep.Reason)
+			}
+			for _, c := range rep.Components {
+				switch c.Name {
+				case "push":
+					if c.Pairs != 40 || c.Converged != 40 {
+						t.Errorf("push: %d of %d pairs converged, want 40 of 40", c.Converged, c.Pairs)
+					}
+				case "poll", "introspect", "jwt":
+					if c.FalseRejects != 0 {
+						t.Errorf("%s: %d false rejects: the recall hit controls", c.Name, c.FalseRejects)
+					}
+				}
+			}
+			if rep.Overall.FalseRejects != 0 || rep.Recall.Failed != 0 {
+				t.Errorf("false rejects %d, failed recalls %d", rep.Overall.FalseRejects, rep.Recall.Failed)
+			}
+		})
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 )
 
 // Population says which credentials to mint: victims (to be recalled) and controls (must stay
@@ -28,6 +30,14 @@ type Population struct {
 	Users   int
 	Clients int
 	Scope   string
+	// MFA enrolls a TOTP factor for every user before minting (password grant), so that tokens
+	// carry the factor they were established with (claim fid) and a revoke-mfa recall has
+	// something to take back.
+	MFA bool
+	// RotateKeyBeforeControls rotates the issuer's signing key between minting victims and
+	// controls, so that victims and controls are signed by different keys and a revoke-key
+	// recall is not collateral damage by construction.
+	RotateKeyBeforeControls bool
 }
 
 // DefaultMintConcurrency bounds concurrent token requests while minting.
@@ -100,6 +110,20 @@ func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done 
 		if err := adminPost(ctx, iss, "/admin/users", map[string]any{"users": reg}); err != nil {
 			return nil, fmt.Errorf("register %d users: %w", nUsers, err)
 		}
+		if pop.MFA {
+			if err := forEach(ctx, nUsers, DefaultMintConcurrency, func(ctx context.Context, i int) error {
+				var enr struct {
+					Secret string `json:"secret"`
+				}
+				if err := adminPostInto(ctx, iss, "/admin/users/"+url.PathEscape(users[i].ID)+"/factors", struct{}{}, &enr); err != nil {
+					return err
+				}
+				users[i].TOTP = enr.Secret
+				return nil
+			}); err != nil {
+				return nil, fmt.Errorf("enroll MFA factors: %w", err)
+			}
+		}
 	}
 	pick := func(ids []identity, nv, nc, i int, victim bool) identity {
 		if len(ids) == 0 {
@@ -113,7 +137,7 @@ func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done 
 	n := pop.Victims + pop.Controls
 	tokens := make([]*Token, n)
 	var minted atomic.Int64
-	err := forEach(ctx, n, DefaultMintConcurrency, func(ctx context.Context, idx int) error {
+	mint := func(ctx context.Context, idx int) error {
 		victim := idx < pop.Victims
 		i := idx
 		if !victim {
@@ -131,14 +155,24 @@ func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done 
 			done(int(minted.Add(1)))
 		}
 		return nil
-	})
+	}
+	if err := forEach(ctx, pop.Victims, DefaultMintConcurrency, mint); err != nil {
+		return nil, fmt.Errorf("mint %d victims: %w", pop.Victims, err)
+	}
+	if pop.RotateKeyBeforeControls {
+		if err := adminPost(ctx, iss, "/admin/keys/rotate", struct{}{}); err != nil {
+			return nil, fmt.Errorf("rotate the signing key before minting controls: %w", err)
+		}
+	}
+	err := forEach(ctx, pop.Controls, DefaultMintConcurrency, func(ctx context.Context, i int) error { return mint(ctx, pop.Victims+i) })
 	if err != nil {
-		return nil, fmt.Errorf("mint %d tokens: %w", n, err)
+		return nil, fmt.Errorf("mint %d controls: %w", pop.Controls, err)
 	}
 	return tokens, nil
 }
 
-type identity struct{ ID, Secret string }
+// identity is a client or user the drill registered; TOTP is the user's enrolled factor secret.
+type identity struct{ ID, Secret, TOTP string }
 
 func randomSecret() string {
 	b := make([]byte, 18)
@@ -154,6 +188,13 @@ func mintOne(ctx context.Context, iss Issuer, pop Population, cl, us identity) (
 	if pop.Grant == "password" {
 		form.Set("username", us.ID)
 		form.Set("password", us.Secret)
+		if us.TOTP != "" {
+			code, err := totp.GenerateCode(us.TOTP, time.Now())
+			if err != nil {
+				return nil, fmt.Errorf("TOTP code: %w", err)
+			}
+			form.Set("otp", code)
+		}
 	}
 	if pop.Scope != "" {
 		form.Set("scope", pop.Scope)
@@ -191,6 +232,11 @@ func mintOne(ctx context.Context, iss Issuer, pop Population, cl, us identity) (
 }
 
 func adminPost(ctx context.Context, iss Issuer, path string, body any) error {
+	return adminPostInto(ctx, iss, path, body, nil)
+}
+
+// adminPostInto posts body as JSON to the admin API and decodes the answer into out (if set).
+func adminPostInto(ctx context.Context, iss Issuer, path string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -206,9 +252,14 @@ func adminPost(ctx context.Context, iss Issuer, path string, body any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, strings.TrimSpace(string(out)))
+		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, strings.TrimSpace(string(answer)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(answer, out); err != nil {
+			return fmt.Errorf("POST %s: decode answer: %w", path, err)
+		}
 	}
 	return nil
 }
