@@ -126,11 +126,23 @@ func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, e
 	if s.Traffic.Ramp != nil {
 		rampFrom, rampFor = s.Traffic.Ramp.From.PerSecond(), s.Traffic.Ramp.For
 	}
+	pop := drill.Population{Grant: s.Tokens.Grant, Victims: s.Tokens.Victims, Controls: s.Tokens.Controls,
+		Users: s.Tokens.Users, Clients: s.Tokens.Clients, Scope: s.Tokens.Scope}
+	switch s.Recall.Action {
+	case "revoke-mfa":
+		// Factors belong to users: the population logs in with password and a TOTP code.
+		if pop.Grant != "password" {
+			errs = append(errs, fmt.Errorf("%s: recall.action revoke-mfa needs tokens.grant: password (MFA factors belong to users)", s.Path))
+		}
+		pop.MFA = true
+	case "revoke-key":
+		// Controls are signed by the next key, so recalling the victims' key spares them.
+		pop.RotateKeyBeforeControls = true
+	}
 	p := &drill.Plan{
 		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,
 		Components: comps, Issuer: issuer, AdminSecret: drill.NewSecret(secrets.AdminSecret),
-		Population: drill.Population{Grant: s.Tokens.Grant, Victims: s.Tokens.Victims, Controls: s.Tokens.Controls,
-			Users: s.Tokens.Users, Clients: s.Tokens.Clients, Scope: s.Tokens.Scope},
+		Population: pop,
 		Traffic: drill.Traffic{Rate: s.Traffic.Rate.PerSecond(), RampFrom: rampFrom, RampFor: rampFor,
 			Duration: s.Traffic.Duration, Workers: s.Traffic.Workers, Timeout: timeout,
 			Recheck: s.Traffic.Recheck.Fraction, Controls: s.Traffic.Controls.Fraction},
