@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/load"
+)
+
+func init() {
+	register("bench", "measure the probe rate this machine can drive (sizing drills)", benchCommand)
+}
+
+// benchCommand drives the drill's own probe path — scheduler, vegeta, classification, tracker —
+// against a trivial server on 127.0.0.1 at increasing rates, and reports the median achieved
+// rate and latency over a few bounded runs per rate. The answer bounds a drill's resolution:
+// pairs / achieved rate is the probe interval per pair.
+func benchCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ratesFlag := fs.String("rates", "2000,5000,10000", "comma-separated probe rates per second to try")
+	runs := fs.Int("runs", 3, "runs per rate (the median is reported)")
+	dur := fs.Duration("duration", 2*time.Second, "length of one run")
+	workers := fs.Int("workers", load.DefaultWorkers, "concurrent probes (traffic.workers)")
+	pairs := fs.Int("pairs", 4000, "(component, credential) pairs, for the resolution column")
+	if err := fs.Parse(args); err != nil {
+		return flagErr(err)
+	}
+	var rates []float64
+	for _, f := range strings.Split(*ratesFlag, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 || r > 100_000 {
+			return withExit(exitCannotRun, fmt.Errorf("--rates: %q is not a rate between 0 and 100000", f))
+		}
+		rates = append(rates, r)
+	}
+	if *runs < 1 || *runs > 20 || *dur <= 0 || *dur > time.Minute {
+		return withExit(exitCannotRun, errors.New("--runs must be 1..20 and --duration at most 1m"))
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("Authorization"), "1") {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"sub":"bench"}`))
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "asked/s\tachieved/s (median)\tp50 latency\tp99 latency\tresolution at %d pairs\t\n", *pairs)
+	for _, rate := range rates {
+		var achieved, p50s, p99s []float64
+		for range *runs {
+			a, p50, p99 := benchRun(base, rate, *dur, *workers)
+			achieved, p50s, p99s = append(achieved, a), append(p50s, p50), append(p99s, p99)
+		}
+		a := median(achieved)
+		fmt.Fprintf(tw, "%.0f\t%.0f (%.0f%%)\t%s\t%s\t%s\t\n", rate, a, 100*a/rate,
+			time.Duration(median(p50s)).Round(time.Microsecond), time.Duration(median(p99s)).Round(time.Microsecond),
+			(time.Duration(float64(*pairs)/a*float64(time.Second))).Round(time.Millisecond))
+	}
+	return tw.Flush()
+}
+
+// benchRun runs one bounded attack through the tracker and returns the achieved rate and the
+// p50 and p99 latency in nanoseconds.
+func benchRun(base string, rate float64, dur time.Duration, workers int) (achieved, p50, p99 float64) {
+	const comps, victims = 4, 500
+	tr := drill.NewTracker(drill.TrackerConfig{Components: []string{"a", "b", "c", "d"}, Victims: victims})
+	sched := drill.NewScheduler(drill.ScheduleConfig{}, tr, nil)
+	probe, _ := drill.NewProbe("bench", nil, http.MethodGet, "", base+"/api/whoami", nil, "", drill.DefaultAccept, drill.DefaultReject)
+	began := time.Now()
+	targeter := func(tgt *vegeta.Target) error {
+		c, t := sched.Next()
+		probe.Fill(tgt, "token-"+strconv.Itoa(t%2), uint64(c*victims+t))
+		return nil
+	}
+	var lat []float64
+	n := 0
+	ctx, cancel := context.WithTimeout(context.Background(), dur+5*time.Second)
+	defer cancel()
+	load.Attack(ctx, targeter, load.Pacer(rate, 0, 0), load.Options{Workers: uint64(workers), Duration: dur}, func(r *vegeta.Result) {
+		tag, _ := load.TagOf(r.URL)
+		tr.Observe(drill.Observation{Component: int(tag) / victims, Token: int(tag) % victims, Sent: r.Timestamp.Sub(began),
+			Latency: r.Latency, Outcome: probe.Classify(int(r.Code), r.Body), Status: int(r.Code)})
+		lat = append(lat, float64(r.Latency))
+		n++
+	})
+	elapsed := time.Since(began)
+	tr.Finalize(elapsed)
+	sort.Float64s(lat)
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	return float64(n) / elapsed.Seconds(), lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
