@@ -79,23 +79,6 @@ type Report struct {
 	CDF []Series `json:"cdf"`
 	// Logs is the tail of the drill's log (no secrets).
 	Logs []string `json:"logs,omitempty"`
-	// SystemMetrics holds selected series scraped from the components' own /metrics during the
-	// drill (revocation list version, rules held, recalls applied, cache hits and misses,
-	// fail-open accepts), where components expose them; empty otherwise.
-	SystemMetrics []MetricSample `json:"system_metrics,omitempty"`
-}
-
-// MetricSample is one value of one series scraped from a component's /metrics.
-type MetricSample struct {
-	// Name is the metric name as exposed, e.g. gateway_revocation_list_version.
-	Name string `json:"name"`
-	// Component is the component scraped.
-	Component string `json:"component"`
-	// Labels holds the series' labels other than component, if any.
-	Labels map[string]string `json:"labels,omitempty"`
-	Value  float64           `json:"value"`
-	// AtMS is when the scrape started, on the drill clock of every other _ms field.
-	AtMS float64 `json:"at_ms"`
 }
 
 // Tool names the program that wrote a report.
@@ -184,7 +167,9 @@ type Fault struct {
 	StartMS float64 `json:"start_ms"`
 	// EndMS is when the revert completed (0 if it never did).
 	EndMS float64 `json:"end_ms"`
-	Error string  `json:"error,omitempty"`
+	// Error says what failed: "inject: …", "revert: …" (joined with "; "), or that the fault
+	// never started because the drill ended first.
+	Error string `json:"error,omitempty"`
 }
 
 // Stats is a distribution of TTC upper bounds with its resolution.
@@ -237,6 +222,30 @@ type Component struct {
 	// GroundTruth, when the system recorded it (reference stack), compares the measurement
 	// with the instants the component actually started enforcing.
 	GroundTruth *GroundTruth `json:"ground_truth,omitempty"`
+	// Faults splits the component's stale accepts and errors by whether the probe was sent
+	// inside the window of a fault affecting the component (done to it, to a link from or to
+	// it, or to one of its revocation sources); absent when no fault affected it.
+	Faults *FaultSplit `json:"faults,omitempty"`
+	// TTCAfterFaultMS is the TTC of the pairs whose stale window overlapped a fault affecting
+	// the component, measured from the end of the last such fault instead of from R(t) (upper
+	// bounds clamped at 0: 0 means it converged before the fault ended); absent when no pair
+	// was concerned.
+	TTCAfterFaultMS *Stats `json:"ttc_after_fault_ms,omitempty"`
+}
+
+// FaultSplit is a component's figures inside and outside the windows of the faults affecting
+// it. Inside plus outside is the component's total.
+type FaultSplit struct {
+	// Faults names the faults affecting the component.
+	Faults []string `json:"faults"`
+	// StaleAcceptsInside counts stale accepts (probes sent after R(t) and accepted) sent
+	// inside a window; StaleAcceptsOutside the others.
+	StaleAcceptsInside  int `json:"stale_accepts_inside"`
+	StaleAcceptsOutside int `json:"stale_accepts_outside"`
+	// ErrorsInside counts error answers to probes sent inside a window; ErrorsOutside the
+	// others.
+	ErrorsInside  int `json:"errors_inside"`
+	ErrorsOutside int `json:"errors_outside"`
 }
 
 // GroundTruth compares measured brackets with recorded enforcement instants.
@@ -259,7 +268,7 @@ const (
 // Finding is something a reader must look at.
 type Finding struct {
 	// Kind: resurrection, fail_open, false_reject, not_converged, ineffective_recall,
-	// never_accepted, recall_failed.
+	// never_accepted, recall_failed, fault_failed.
 	Kind      string `json:"kind"`
 	Severity  string `json:"severity"`
 	Component string `json:"component,omitempty"`

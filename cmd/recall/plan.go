@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/recall-drills/recall/internal/chaos"
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
@@ -20,7 +21,8 @@ import (
 // loadScenario loads and validates a scenario, with the engine's registries as the source of
 // truth for action kinds.
 func loadScenario(path string) (*scenario.Scenario, error) {
-	return scenario.Load(path, scenario.WithKnownActions(drill.ActionNames()...))
+	return scenario.Load(path, scenario.WithKnownActions(drill.ActionNames()...),
+		scenario.WithKnownFaults(chaos.Names()...), scenario.WithCheck(checkFaults))
 }
 
 // planOptions are run's choices that shape the plan.
@@ -52,7 +54,8 @@ func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, e
 	var env runtime.Environment
 	switch s.System.Runtime {
 	case scenario.RuntimeEmbedded, "":
-		e, err := runtime.NewEmbedded(specs, secrets, runtime.WithLogger(log), runtime.WithStartTimeout(s.System.StartTimeout))
+		e, err := runtime.NewEmbedded(specs, secrets, runtime.WithLogger(log), runtime.WithStartTimeout(s.System.StartTimeout),
+			runtime.WithLinks(links(s)...))
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -111,7 +114,7 @@ func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, e
 	var comps []drill.Component
 	var timeout time.Duration
 	for _, c := range s.System.Components {
-		dc := drill.Component{Name: c.Name, Kind: c.Kind, Use: c.Use}
+		dc := drill.Component{Name: c.Name, Kind: c.Kind, Use: c.Use, Sources: sources(s, &c, issuer)}
 		if slices.ContainsFunc(probed, func(p *scenario.Component) bool { return p.Name == c.Name }) {
 			dc.Probe = probeSpec(&c)
 			timeout = max(timeout, dc.Probe.Timeout)
@@ -139,6 +142,10 @@ func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, e
 		// Controls are signed by the next key, so recalling the victims' key spares them.
 		pop.RotateKeyBeforeControls = true
 	}
+	steps, err := faultSteps(s)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	p := &drill.Plan{
 		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,
 		Components: comps, Issuer: issuer, AdminSecret: drill.NewSecret(secrets.AdminSecret),
@@ -150,6 +157,7 @@ func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, e
 		StartTimeout: s.System.StartTimeout,
 		Expect:       exps,
 		Logger:       log,
+		Faults:       steps,
 	}
 	return p, errors.Join(errs...)
 }

@@ -36,6 +36,10 @@ type Component struct {
 	Name, Kind, Use string
 	// Probe says how to ask this component about a credential; nil: not probed.
 	Probe *ProbeSpec
+	// Sources names the components this one learns recalls from (the issuer, the bus): a
+	// fault cutting one of them, or a link from this component, cuts its revocation source
+	// off, and an accept of a recalled credential meanwhile is fail-open.
+	Sources []string
 }
 
 // ProbeSpec is a probe before the component's endpoint is known.
@@ -96,6 +100,9 @@ type Plan struct {
 	Expect []Expectation
 	// OnProgress, when set, is called about once a second with live figures.
 	OnProgress func(Live)
+	// Faults are done to the system on the timeline; each is reverted at its end, and at the
+	// end of the drill whatever happens.
+	Faults []FaultStep
 }
 
 // Live is a progress snapshot for humans.
@@ -167,6 +174,7 @@ type drill struct {
 	// measurement is the tracker's final result, kept for expectations (TTC quantiles).
 	measurement *Measurement
 	onFirstAck  func(time.Duration)
+	faults      *faults
 }
 
 func (d *drill) setPhase(ph string) {
@@ -298,8 +306,12 @@ func (d *drill) traffic(ctx context.Context) error {
 			firstAck.Store(int64(at))
 		}
 	}
+	d.faults = newFaults(d)
 	d.began = time.Now()
 	d.setPhase(PhaseBaseline)
+
+	// The faults, each on its own timer; whatever is still on is reverted after wg.Wait.
+	d.faults.start(tctx, &wg)
 
 	// The timeline: fire the recall at its instant.
 	wg.Add(1)
@@ -359,17 +371,20 @@ func (d *drill) traffic(ctx context.Context) error {
 			if int64(sent) > firstAck.Load() {
 				afterRecall.Add(1)
 			}
+			out := d.probes[c].Classify(int(r.Code), r.Body)
 			d.tr.Observe(Observation{
 				Component: c, Token: t,
 				Sent:    sent,
 				Latency: r.Latency,
-				Outcome: d.probes[c].Classify(int(r.Code), r.Body),
+				Outcome: out,
 				Status:  int(r.Code),
 			})
+			d.faults.observe(c, t, sent, out)
 		})
 	end := time.Since(d.began)
 	stopTraffic()
 	wg.Wait()
+	d.faults.revertAll()
 
 	d.setPhase(PhaseReport)
 	d.finish(end, total.Load(), dropped.Load(), afterRecall.Load())

@@ -62,14 +62,28 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	if gt, ok := p.Env.(runtime.GroundTruth); ok {
 		truths = gt
 	}
+	// Fault windows: fail-open counts go into the measurement so that expectations see them.
+	figs := make([]componentFigures, len(m.Components))
+	if d.faults != nil {
+		rep.Faults = d.faults.report()
+		for i := range m.Components {
+			figs[i] = d.faults.figures(i, &m.Components[i], end)
+			m.Components[i].Summary.FailOpen = figs[i].failOpen
+			m.Overall.FailOpen += figs[i].failOpen
+		}
+	}
 	for i, cm := range m.Components {
 		c := d.comps[i]
-		rc := report.Component{Name: c.Name, Kind: c.Kind, Probed: true, Summary: cm.Summary}
+		rc := report.Component{Name: c.Name, Kind: c.Kind, Probed: true, Summary: cm.Summary,
+			Faults: figs[i].split, TTCAfterFaultMS: figs[i].afterFault}
 		if truths != nil {
 			rc.GroundTruth = d.groundTruth(truths, c.Name, cm.Pairs)
 		}
 		rep.Components = append(rep.Components, rc)
-		d.componentFindings(c.Name, &cm)
+		d.componentFindings(c.Name, &cm, &figs[i])
+	}
+	if d.faults != nil {
+		d.faults.findings(rep)
 	}
 	// Components that were not probed still appear, so the report names the whole system.
 	for _, c := range p.Components {
@@ -130,7 +144,7 @@ func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []Pa
 	return out
 }
 
-func (d *drill) componentFindings(name string, cm *ComponentMeasurement) {
+func (d *drill) componentFindings(name string, cm *ComponentMeasurement, fig *componentFigures) {
 	rep := d.rep
 	fps := func(ids []int) []string {
 		var out []string
@@ -152,7 +166,7 @@ func (d *drill) componentFindings(name string, cm *ComponentMeasurement) {
 		}
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "resurrection", Severity: report.Critical, Component: name,
 			Count: s.Resurrections, Tokens: fps(ids), AtMS: ms(cm.FirstResurrection),
-			Message: fmt.Sprintf("%s accepted %d recalled credentials again after having rejected them (%d probes).", name, s.Resurrections, cm.ResurrectionProbes)})
+			Message: fmt.Sprintf("%s accepted %d recalled credentials again after having rejected them (%d probes)%s.", name, s.Resurrections, cm.ResurrectionProbes, d.afterRestart(name, cm.FirstResurrection))})
 	}
 	if s.FalseRejects > 0 {
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "false_reject", Severity: report.Critical, Component: name,
@@ -172,8 +186,34 @@ func (d *drill) componentFindings(name string, cm *ComponentMeasurement) {
 	}
 	if s.FailOpen > 0 {
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "fail_open", Severity: report.Critical, Component: name, Count: s.FailOpen,
-			Message: fmt.Sprintf("%s accepted recalled credentials %d times while its revocation source was cut off.", name, s.FailOpen)})
+			Tokens: fps(fig.failOpenToks), AtMS: ms(fig.firstFailOpen),
+			Message: fmt.Sprintf("%s accepted recalled credentials %d times (%d credentials) while its revocation source was cut off.", name, s.FailOpen, len(fig.failOpenToks))})
 	}
+}
+
+// restartSlack is how much earlier than a restart a resurrection may be stamped and still be
+// attributed to it.
+const restartSlack = 250 * time.Millisecond
+
+// afterRestart names the restart of component name that came last before at, for a
+// resurrection's message.
+func (d *drill) afterRestart(name string, at time.Duration) string {
+	if d.faults == nil {
+		return ""
+	}
+	out := ""
+	for _, r := range d.faults.runs {
+		s := r.step
+		if s.Target != name || (s.Kind != "restart" && s.Kind != "kill" && s.Kind != "stop") {
+			continue
+		}
+		// A probe is stamped before it is written: one stamped just before the restart began
+		// may still be served by the restarted component, hence the slack.
+		if start, _, ok := r.window(); ok && start <= at+restartSlack {
+			out = fmt.Sprintf(", after fault %s (%s at %.0f ms)", s.Name, s.Kind, ms(start))
+		}
+	}
+	return out
 }
 
 // slowest names the component with the largest TTC upper bound; one that did not converge is

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/recall-drills/recall/report"
+)
+
+// runChaos runs a scenario of scenarios/ through the CLI and returns its report.
+func runChaos(t *testing.T, file string) *report.Report {
+	t.Helper()
+	out := t.TempDir()
+	code, _, stderr := runMain("run", "--out", out, "--no-html", "--quiet", "--log-level", "warn", filepath.Join("../../scenarios", file))
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatalf("exit %d, no report: %v\n%s", code, err, stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != exitPass || rep.Verdict != report.Pass {
+		t.Errorf("exit %d, verdict %s (%s); want PASS\n%s", code, rep.Verdict, rep.Reason, stderr)
+	}
+	for _, f := range rep.Faults {
+		if f.Error != "" || f.StartMS <= 0 || f.EndMS < f.StartMS {
+			t.Errorf("fault %s: window [%v, %v] error %q; want a clean window", f.Name, f.StartMS, f.EndMS, f.Error)
+		}
+	}
+	return &rep
+}
+
+func component(t *testing.T, rep *report.Report, name string) report.Component {
+	t.Helper()
+	for _, c := range rep.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no component %s in the report", name)
+	return report.Component{}
+}
+
+func findings(rep *report.Report, kind, comp string) []report.Finding {
+	var out []report.Finding
+	for _, f := range rep.Findings {
+		if f.Kind == kind && f.Component == comp {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestChaosBusPartition: a push gateway cut from its bus across the recall answers errors
+// (fail closed) while stale and converges right after the partition heals; its fail-open twin,
+// whose list link is cut too, accepts recalled credentials meanwhile and is flagged fail-open.
+func TestChaosBusPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 10 s drill")
+	}
+	t.Parallel()
+	rep := runChaos(t, "chaos-bus-partition.yaml")
+	if len(rep.Faults) != 3 {
+		t.Fatalf("faults %+v; want 3", rep.Faults)
+	}
+	push := component(t, rep, "edge-push")
+	open := component(t, rep, "edge-open")
+	if push.FailOpen != 0 || len(findings(rep, "fail_open", "edge-push")) != 0 {
+		t.Errorf("edge-push: fail_open %d; want 0 (it fails closed)", push.FailOpen)
+	}
+	if push.Faults == nil || push.Faults.ErrorsInside == 0 {
+		t.Errorf("edge-push: fault split %+v; want errors (503) inside the partition", push.Faults)
+	}
+	// Cut 1 s before the recall for 5 s: about 4 s from the recall, moments from the heal.
+	if push.NotConverged != 0 || push.TTCMS.P50 < 3000 {
+		t.Errorf("edge-push: TTC p50 %.0f ms, not converged %d; want ≥ 3 s (the partition's rest)", push.TTCMS.P50, push.NotConverged)
+	}
+	if push.TTCAfterFaultMS == nil || push.TTCAfterFaultMS.Max > 1500 {
+		t.Errorf("edge-push: TTC after the fault %+v; want converged within 1.5 s of the heal", push.TTCAfterFaultMS)
+	}
+	if open.FailOpen == 0 || len(findings(rep, "fail_open", "edge-open")) != 1 {
+		t.Errorf("edge-open: fail_open %d, findings %v; want flagged fail-open", open.FailOpen, findings(rep, "fail_open", "edge-open"))
+	}
+	if open.Faults == nil || open.Faults.StaleAcceptsInside < open.FailOpen || open.Faults.StaleAcceptsInside+open.Faults.StaleAcceptsOutside != open.StaleAccepts {
+		t.Errorf("edge-open: split %+v, stale %d, fail-open %d: inside+outside must be the total and cover fail-open", open.Faults, open.StaleAccepts, open.FailOpen)
+	}
+	if open.NotConverged != 0 {
+		t.Errorf("edge-open: %d pairs not converged after the heal", open.NotConverged)
+	}
+}
+
+// TestChaosGatewayRestart: a gateway restarted mid-recall with fresh state comes back
+// enforcing; one restoring a stale snapshot honours recalled credentials again: resurrections.
+func TestChaosGatewayRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 9 s drill")
+	}
+	t.Parallel()
+	rep := runChaos(t, "chaos-gateway-restart.yaml")
+	fresh := component(t, rep, "edge-fresh")
+	stale := component(t, rep, "edge-stale")
+	if fresh.Resurrections != 0 || fresh.NotConverged != 0 {
+		t.Errorf("edge-fresh: resurrections %d, not converged %d; want 0, 0", fresh.Resurrections, fresh.NotConverged)
+	}
+	if stale.Resurrections == 0 {
+		t.Errorf("edge-stale: no resurrection after a restart from a stale snapshot")
+	}
+	fs := findings(rep, "resurrection", "edge-stale")
+	if len(fs) != 1 || !strings.Contains(fs[0].Message, "after fault restart-stale") {
+		t.Errorf("edge-stale findings %v; want one resurrection naming the restart", fs)
+	}
+	// Restarted 1.5 s after the recall, resynced 2 s later: its TTC is measured from there.
+	if stale.TTCAfterFaultMS == nil || stale.TTCAfterFaultMS.P50 < 1500 || stale.TTCMS.P50 < 3000 {
+		t.Errorf("edge-stale: TTC p50 %.0f ms, after the restart %+v; want ≥ 3 s and ≥ 1.5 s", stale.TTCMS.P50, stale.TTCAfterFaultMS)
+	}
+}
+
+// TestChaosSlowLink: latency on an introspecting gateway's link to the issuer stretches its TTC
+// by about the latency, compared with its twin on a direct link.
+func TestChaosSlowLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 9 s drill")
+	}
+	t.Parallel()
+	rep := runChaos(t, "chaos-slow-link.yaml")
+	fast := component(t, rep, "edge-fast")
+	slow := component(t, rep, "edge-slow")
+	if fast.Faults != nil || slow.Faults == nil {
+		t.Errorf("fault split: fast %+v, slow %+v; want only edge-slow affected", fast.Faults, slow.Faults)
+	}
+	// Every reject at edge-slow needed an introspection answer delayed by 500 ms.
+	diff := slow.TTCMS.P50 - fast.TTCMS.P50
+	if slow.TTCMS.P50 < 500 || diff < 150 || diff > 1000 {
+		t.Errorf("TTC p50: slow %.0f ms, fast %.0f ms (diff %.0f); want slow ≥ 500 ms and about 500 ms more", slow.TTCMS.P50, fast.TTCMS.P50, diff)
+	}
+}
