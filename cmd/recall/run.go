@@ -41,6 +41,11 @@ type runOptions struct {
 	logLevel string
 	quiet    bool
 	drillID  string
+
+	metricsAddr string
+	pushgateway string
+	baseline    string
+	base        *report.Report // read from baseline
 }
 
 // DefaultLogTail is how many log lines the report keeps.
@@ -62,6 +67,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress and no summary table")
 	fs.StringVar(&o.drillID, "drill-id", "", "label for everything the drill creates (docker: containers, networks); 'recall cleanup ID' removes exactly those (default: random)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics at http://ADDR/metrics while the drill runs (e.g. :9464)")
+	fs.StringVar(&o.pushgateway, "pushgateway", "", "push the final metrics to this Prometheus Pushgateway URL (job recall, grouped by scenario)")
+	fs.StringVar(&o.baseline, "baseline", "", "an earlier report.json of the same scenario: report.html gains the trend section")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: recall run [flags] SCENARIO
 
@@ -87,6 +95,13 @@ Flags:
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return withExit(exitCannotRun, fmt.Errorf("--log-level: %w", err))
+	}
+	if o.baseline != "" {
+		base, err := report.Read(o.baseline)
+		if err != nil {
+			return withExit(exitCannotRun, fmt.Errorf("--baseline: %w", err))
+		}
+		o.base = base
 	}
 
 	s, err := loadScenario(fs.Arg(0))
@@ -141,6 +156,13 @@ Flags:
 		}
 	}()
 
+	ob, err := startObserver(p, s.Name, o.metricsAddr, o.pushgateway, log)
+	if err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	defer ob.close()
+	p.OnProgress = ob.onProgress(ctx, p.OnProgress)
+
 	log.Info("drill starting", "scenario", s.Name, "runtime", p.Runtime, "seed", s.Seed, "drill_id", p.DrillID, "out", outDir)
 	rep, runErr := drill.Run(ctx, p)
 	if tty && !o.quiet {
@@ -163,6 +185,8 @@ Flags:
 			}
 		}
 	}
+
+	ob.finish(ctx, rep)
 
 	if err := writeReports(rep, outDir, o, s.Report.JUnit); err != nil {
 		return withExit(exitCannotRun, err)
@@ -189,7 +213,7 @@ func writeReports(rep *report.Report, dir string, o runOptions, scenarioJUnit st
 		errs = append(errs, err)
 	}
 	if !o.noHTML {
-		errs = append(errs, writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return html.Render(w, rep) }))
+		errs = append(errs, writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return html.Render(w, rep, html.WithBaseline(o.base)) }))
 	}
 	junitPath := o.junit
 	if junitPath == "" && scenarioJUnit != "" {
