@@ -79,6 +79,23 @@ type Report struct {
 	CDF []Series `json:"cdf"`
 	// Logs is the tail of the drill's log (no secrets).
 	Logs []string `json:"logs,omitempty"`
+	// SystemMetrics holds selected series scraped from the components' own /metrics during the
+	// drill (revocation list version, rules held, recalls applied, cache hits and misses,
+	// fail-open accepts), where components expose them; empty otherwise.
+	SystemMetrics []MetricSample `json:"system_metrics,omitempty"`
+}
+
+// MetricSample is one value of one series scraped from a component's /metrics.
+type MetricSample struct {
+	// Name is the metric name as exposed, e.g. gateway_revocation_list_version.
+	Name string `json:"name"`
+	// Component is the component scraped.
+	Component string `json:"component"`
+	// Labels holds the series' labels other than component, if any.
+	Labels map[string]string `json:"labels,omitempty"`
+	Value  float64           `json:"value"`
+	// AtMS is when the scrape started, on the drill clock of every other _ms field.
+	AtMS float64 `json:"at_ms"`
 }
 
 // Tool names the program that wrote a report.
