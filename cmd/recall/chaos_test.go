@@ -138,3 +138,66 @@ func TestChaosSlowLink(t *testing.T) {
 		t.Errorf("TTC p50: slow %.0f ms, fast %.0f ms (diff %.0f); want slow ≥ 500 ms and about 500 ms more", slow.TTCMS.P50, fast.TTCMS.P50, diff)
 	}
 }
+
+// TestValidateFaults: `recall validate` reports unknown faults, bad parameters, a fault done to
+// the wrong kind of thing and a capability the runtime lacks, each at the fault's line.
+func TestValidateFaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, runtime, faults string
+		want                  []string
+	}{
+		{"embedded", "embedded", `
+  - {at: 1s, for: 1s, fault: melt, target: edge}
+  - {at: 1s, for: 1s, fault: latency, link: edge->issuer, with: {latency: fast}}
+  - {at: 1s, for: 1s, fault: partition, target: edge}
+  - {at: 1s, for: 1s, fault: pause, link: edge->issuer}
+  - {at: 1s, for: 1s, fault: partition, link: edge->nowhere}
+`, []string{
+			`:12:30: faults[0].fault: unknown fault "melt" (have: bandwidth, command, http, kill, latency, partition, pause, reset_peer, restart, slow_close, stop, timeout)`,
+			`:13:75: faults[1].with.latency: bad duration: time: invalid duration "fast"`,
+			`:14:5: faults[2].link: required: partition is done to a declared link, e.g. link: edge-push->bus`,
+			`:15:43: faults[3].link: pause is done to a component (target:), not to a link`,
+			`:16:47: faults[4].link: unknown link "edge->nowhere" (have: edge->issuer)`,
+		}},
+		{"external", "external", `
+  - {at: 1s, for: 1s, fault: pause, target: edge}
+  - {at: 1s, for: 1s, fault: partition, link: edge->issuer}
+`, []string{
+			`:12:30: faults[0].fault: pause: the external runtime cannot pause a component (it is not a runtime.Pauser)`,
+			`:13:30: faults[1].fault: partition: the external runtime cannot cut or degrade links (it is not a runtime.Linker)`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := `name: bad-faults
+system:
+  runtime: ` + tc.runtime + `
+  components:
+    - {name: issuer, kind: issuer, use: reference/issuer, url: "http://127.0.0.1:1"}
+    - {name: edge, kind: gateway, url: "http://127.0.0.1:2", probe: {path: /}}
+  links: [{from: edge, to: issuer}]
+tokens: {victims: 5}
+traffic: {rate: 10/s, duration: 10s}
+recall: {at: 5s}
+faults:` + tc.faults
+			if tc.runtime == "embedded" {
+				src = strings.Replace(src, `{name: edge, kind: gateway, url: "http://127.0.0.1:2", probe: {path: /}}`, `{name: edge, kind: gateway, use: reference/gateway, with: {strategy: poll}}`, 1)
+				src = strings.Replace(src, `, url: "http://127.0.0.1:1"`, "", 1)
+			}
+			path := filepath.Join(t.TempDir(), "s.yaml")
+			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runMain("validate", path)
+			if code != exitCannotRun {
+				t.Errorf("exit %d; want %d", code, exitCannotRun)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr+stdout, path+w) {
+					t.Errorf("missing %q in:\n%s%s", path+w, stdout, stderr)
+				}
+			}
+		})
+	}
+}

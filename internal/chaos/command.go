@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
@@ -83,7 +84,13 @@ func argv(v any) ([]string, error) {
 
 func runStep(args []string) step {
 	return func(ctx context.Context) error {
-		out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		// On timeout kill the whole process group (sh -c leaves children holding the output
+		// pipe), and never wait more than a second for the pipes after that.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = time.Second
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("command %q: %w: %s", strings.Join(args, " "), err, tail(string(out), 400))
 		}

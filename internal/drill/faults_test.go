@@ -1,0 +1,140 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/report"
+)
+
+// recFault records its calls; its Revert fails when failRevert is set.
+type recFault struct {
+	mu              sync.Mutex
+	injects, revert int
+	failRevert      bool
+}
+
+func (f *recFault) Inject(context.Context, runtime.Environment) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.injects++
+	return nil
+}
+
+func (f *recFault) Revert(context.Context, runtime.Environment) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revert++
+	if f.failRevert {
+		return errors.New("stuck")
+	}
+	return nil
+}
+
+func (f *recFault) counts() (int, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.injects, f.revert
+}
+
+// TestFaultsRevertedOnInterrupt interrupts a drill while faults are on: each started fault is
+// reverted exactly once, on a fresh context, and the report gives every window, the failed
+// revert (a critical finding) and the fault that never started.
+func TestFaultsRevertedOnInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 2 s drill")
+	}
+	t.Parallel()
+	specs := []runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "edge", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "interval": "500ms"}},
+	}
+	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	env, err := runtime.NewEmbedded(specs, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, err := NewAction("revoke-tokens", ActionParams{Mode: "batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, stuck, late, short := &recFault{}, &recFault{failRevert: true}, &recFault{}, &recFault{}
+	probe := &ProbeSpec{Path: DefaultProbePath, Accept: DefaultAccept, Reject: DefaultReject, Timeout: 2 * time.Second}
+	p := &Plan{
+		Name: "faults", Seed: 1, DrillID: "f", Env: env, Runtime: "embedded",
+		Components: []Component{{Name: "issuer", Kind: "issuer"}, {Name: "edge", Kind: "gateway", Probe: probe, Sources: []string{"issuer"}}},
+		Issuer:     "issuer", AdminSecret: NewSecret(secrets.AdminSecret),
+		Population: Population{Grant: "client_credentials", Victims: 10, Controls: 2, Clients: 1},
+		Traffic:    Traffic{Rate: 100, Duration: 20 * time.Second, Workers: 4, Timeout: 2 * time.Second},
+		Recall:     Recall{At: time.Second, Kind: "revoke-tokens", Mode: "batch", Action: action},
+		Faults: []FaultStep{
+			{Name: "long", Kind: "pause", Target: "issuer", At: 500 * time.Millisecond, For: time.Hour, Cuts: true, Fault: long},
+			{Name: "stuck", Kind: "command", At: 600 * time.Millisecond, For: time.Hour, Fault: stuck},
+			{Name: "short", Kind: "command", At: 700 * time.Millisecond, Fault: short},
+			{Name: "late", Kind: "command", At: time.Hour, Fault: late},
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		timer := time.NewTimer(2 * time.Second)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	// The test ends the drill itself: the fakes do nothing to the system.
+	rep, err := Run(ctx, p)
+	cancel()
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Run: %v; want ErrInterrupted", err)
+	}
+	for name, f := range map[string]*recFault{"long": long, "stuck": stuck, "short": short} {
+		if i, r := f.counts(); i != 1 || r != 1 {
+			t.Errorf("%s: %d injects, %d reverts; want 1, 1", name, i, r)
+		}
+	}
+	if i, r := late.counts(); i != 0 || r != 0 {
+		t.Errorf("late: %d injects, %d reverts; want none", i, r)
+	}
+	byName := map[string]report.Fault{}
+	for _, f := range rep.Faults {
+		byName[f.Name] = f
+	}
+	if f := byName["long"]; f.StartMS < 450 || f.EndMS < 1900 || f.Error != "" {
+		t.Errorf("long: %+v; want started at 0.5 s, reverted at the interrupt", f)
+	}
+	if f := byName["short"]; f.EndMS < f.StartMS || f.EndMS > 1500 || f.Error != "" {
+		t.Errorf("short: %+v; want reverted at once", f)
+	}
+	if f := byName["stuck"]; !strings.Contains(f.Error, "revert: stuck") {
+		t.Errorf("stuck: %+v; want the revert error", f)
+	}
+	if f := byName["late"]; f.StartMS != 0 || !strings.Contains(f.Error, "not started") {
+		t.Errorf("late: %+v; want not started", f)
+	}
+	crit := false
+	for _, f := range rep.Findings {
+		if f.Kind == "fault_failed" && f.Severity == report.Critical && strings.Contains(f.Message, "stuck") {
+			crit = true
+		}
+	}
+	if !crit {
+		t.Errorf("findings %+v; want a critical fault_failed for stuck", rep.Findings)
+	}
+	var edge *report.Component
+	for i := range rep.Components {
+		if rep.Components[i].Name == "edge" {
+			edge = &rep.Components[i]
+		}
+	}
+	if edge == nil || edge.Faults == nil || len(edge.Faults.Faults) != 1 || edge.Faults.Faults[0] != "long" {
+		t.Errorf("edge fault split %+v; want affected by long only (its source, the issuer)", edge)
+	}
+}
