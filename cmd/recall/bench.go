@@ -77,7 +77,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 		a := median(achieved)
 		fmt.Fprintf(tw, "%.0f\t%.0f (%.0f%%)\t%s\t%s\t%s\t\n", rate, a, 100*a/rate,
 			time.Duration(median(p50s)).Round(time.Microsecond), time.Duration(median(p99s)).Round(time.Microsecond),
-			(time.Duration(float64(*pairs)/a*float64(time.Second))).Round(time.Millisecond))
+			(time.Duration(float64(*pairs) / a * float64(time.Second))).Round(time.Millisecond))
 	}
 	return tw.Flush()
 }
