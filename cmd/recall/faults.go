@@ -68,11 +68,19 @@ func checkFaults(s *scenario.Scenario) error {
 		}
 		switch k.Scope {
 		case chaos.OnLink:
-			if f.Link == "" {
-				errs = append(errs, scenario.Errorf(p+".link", "required: %s is done to a declared link, e.g. link: edge-push->bus", f.Fault))
-				continue
+			if f.Link == "" && f.Target == "" {
+				continue // Load reports the missing target
 			}
-			if _, ok := parseLink(f.Link); !ok {
+			if f.Link == "" {
+				touches := false
+				for _, l := range s.System.Links {
+					touches = touches || l.From == f.Target || l.To == f.Target
+				}
+				if !touches {
+					errs = append(errs, scenario.Errorf(p+".target", "%s is done to links, and no declared link (system.links) goes from or to %s", f.Fault, f.Target))
+					continue
+				}
+			} else if _, ok := parseLink(f.Link); !ok {
 				errs = append(errs, scenario.Errorf(p+".link", "bad link %q: want from->to", f.Link))
 				continue
 			}
@@ -133,7 +141,8 @@ func faultSteps(s *scenario.Scenario) ([]drill.FaultStep, error) {
 			continue
 		}
 		out = append(out, drill.FaultStep{Name: f.Name, Kind: f.Fault, Target: f.Target, Link: p.Link,
-			At: f.At.Resolve(s.Recall.At.D), For: f.For, Cuts: k.Cuts, Fault: flt})
+			OnLinks: k.Scope == chaos.OnLink && f.Link == "", At: f.At.Resolve(s.Recall.At.D), For: f.For,
+			Cuts: k.Cuts, Fault: flt})
 	}
 	return out, errors.Join(errs...)
 }

@@ -135,6 +135,8 @@ func TestRevertContract(t *testing.T) {
 		{"restart failing to start is retried by revert", "restart", Params{Target: "x"}, "restart x", "kill x,restart x,restart x"},
 		{"restart with for", "restart", Params{Target: "x", For: time.Second}, "", "kill x,restart x"},
 		{"partition", "partition", Params{Link: ab}, "", "cut a->b,heal a->b"},
+		{"partition of a component's links", "partition", Params{Target: "b"}, "", "cut a->b,heal a->b"},
+		{"latency on a component's links", "latency", Params{Name: "g", Target: "a", With: map[string]any{"latency": "1s"}}, "", "add recall-g-downstream,remove recall-g-downstream"},
 		{"latency both, second add fails", "latency", Params{Name: "f", Link: ab, With: map[string]any{"latency": "1s", "stream": "both"}},
 			"add recall-f-downstream", "add recall-f-upstream,add recall-f-downstream,remove recall-f-upstream"},
 	} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/recall-drills/recall/internal/runtime"
 )
@@ -41,29 +42,58 @@ func init() {
 }
 
 func checkLink(kind string, p Params) error {
-	if p.Link.From == "" || p.Link.To == "" {
-		return fmt.Errorf("%s: needs a link (link: from->to)", kind)
+	if (p.Link.From == "" || p.Link.To == "") && p.Target == "" {
+		return fmt.Errorf("%s: needs a link (link: from->to) or a target component (all its links)", kind)
 	}
 	return nil
 }
 
-// linkOf returns env's Linker after checking that it proxies l.
-func linkOf(env runtime.Environment, kind string, l runtime.Link) (runtime.Linker, error) {
-	lk, ok := env.(runtime.Linker)
-	if !ok {
-		return nil, fmt.Errorf("%s: the runtime cannot proxy links", kind)
-	}
-	if !slices.Contains(lk.Links(), l) {
-		return nil, fmt.Errorf("%s: link %s is not proxied (declare it in system.links)", kind, l)
-	}
-	return lk, nil
+// linkSet is what a link fault is done to: one link, or every declared link from or to a
+// component.
+type linkSet struct {
+	link   runtime.Link
+	target string
 }
 
-// Partition cuts a link: its proxy closes open connections and refuses new ones until the
-// fault ends.
+func newLinkSet(p Params) linkSet {
+	if p.Link.From != "" {
+		return linkSet{link: p.Link}
+	}
+	return linkSet{target: p.Target}
+}
+
+// resolve returns env's Linker and the proxied links the fault is done to.
+func (ls linkSet) resolve(env runtime.Environment, kind string) (runtime.Linker, []runtime.Link, error) {
+	lk, ok := env.(runtime.Linker)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: the runtime cannot proxy links", kind)
+	}
+	have := lk.Links()
+	if ls.target == "" {
+		if !slices.Contains(have, ls.link) {
+			return nil, nil, fmt.Errorf("%s: link %s is not proxied (declare it in system.links)", kind, ls.link)
+		}
+		return lk, []runtime.Link{ls.link}, nil
+	}
+	var out []runtime.Link
+	for _, l := range have {
+		if l.From == ls.target || l.To == ls.target {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, fmt.Errorf("%s: no declared link from or to %s (system.links)", kind, ls.target)
+	}
+	return lk, out, nil
+}
+
+// Partition cuts links: their proxies close open connections and refuse new ones until the
+// fault ends. Done to a component, it cuts every declared link from or to it.
 type Partition struct {
-	link runtime.Link
+	links linkSet
 	once
+	mu  sync.Mutex
+	cut []runtime.Link
 }
 
 var _ Fault = (*Partition)(nil)
@@ -75,41 +105,61 @@ func newPartition(p Params) (Fault, error) {
 	if err := checkLink("partition", p); err != nil {
 		return nil, err
 	}
-	return &Partition{link: p.Link}, nil
+	return &Partition{links: newLinkSet(p)}, nil
 }
 
 // Inject implements Fault.
 func (f *Partition) Inject(ctx context.Context, env runtime.Environment) error {
-	lk, err := linkOf(env, "partition", f.link)
+	lk, links, err := f.links.resolve(env, "partition")
 	if err != nil {
 		return err
 	}
 	if err := f.begin(); err != nil {
 		return err
 	}
-	return lk.Cut(ctx, f.link)
+	for _, l := range links {
+		if err := lk.Cut(ctx, l); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.cut = append(f.cut, l)
+		f.mu.Unlock()
+	}
+	return nil
 }
 
-// Revert implements Fault.
+// Revert implements Fault: it heals exactly the links Inject cut.
 func (f *Partition) Revert(ctx context.Context, env runtime.Environment) error {
 	lk, ok := env.(runtime.Linker)
 	if !ok || !f.end() {
 		return nil
 	}
-	return lk.Heal(ctx, f.link)
+	f.mu.Lock()
+	cut := f.cut
+	f.mu.Unlock()
+	var errs []error
+	for _, l := range cut {
+		if err := lk.Heal(ctx, l); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// Toxic degrades a link with one toxiproxy toxic per stream for the fault's duration.
+// Toxic degrades links with one toxiproxy toxic per stream for the fault's duration. Done to a
+// component, it degrades every declared link from or to it.
 type Toxic struct {
-	link   runtime.Link
+	links  linkSet
 	toxics []runtime.Toxic
-	st     onceAdded
+	once
+	mu    sync.Mutex
+	added []added
 }
 
-// onceAdded tracks which toxics were added, so that Revert removes exactly those.
-type onceAdded struct {
-	once
-	added []string
+// added is a toxic Inject added, so that Revert removes exactly those.
+type added struct {
+	link runtime.Link
+	name string
 }
 
 var _ Fault = (*Toxic)(nil)
@@ -133,7 +183,7 @@ func newToxic(typ string, attrs func(*params) map[string]any) func(Params) (Faul
 		if stream == StreamBoth {
 			streams = []string{StreamUpstream, StreamDownstream}
 		}
-		f := &Toxic{link: p.Link}
+		f := &Toxic{links: newLinkSet(p)}
 		for _, st := range streams {
 			f.toxics = append(f.toxics, runtime.Toxic{Name: "recall-" + p.Name + "-" + st, Type: typ, Stream: st,
 				Toxicity: float32(toxicity), Attributes: a})
@@ -144,20 +194,22 @@ func newToxic(typ string, attrs func(*params) map[string]any) func(Params) (Faul
 
 // Inject implements Fault.
 func (f *Toxic) Inject(ctx context.Context, env runtime.Environment) error {
-	lk, err := linkOf(env, f.toxics[0].Type, f.link)
+	lk, links, err := f.links.resolve(env, f.toxics[0].Type)
 	if err != nil {
 		return err
 	}
-	if err := f.st.begin(); err != nil {
+	if err := f.begin(); err != nil {
 		return err
 	}
-	for _, t := range f.toxics {
-		if err := lk.AddToxic(ctx, f.link, t); err != nil {
-			return err
+	for _, l := range links {
+		for _, t := range f.toxics {
+			if err := lk.AddToxic(ctx, l, t); err != nil {
+				return err
+			}
+			f.mu.Lock()
+			f.added = append(f.added, added{l, t.Name})
+			f.mu.Unlock()
 		}
-		f.st.mu.Lock()
-		f.st.added = append(f.st.added, t.Name)
-		f.st.mu.Unlock()
 	}
 	return nil
 }
@@ -165,15 +217,15 @@ func (f *Toxic) Inject(ctx context.Context, env runtime.Environment) error {
 // Revert implements Fault.
 func (f *Toxic) Revert(ctx context.Context, env runtime.Environment) error {
 	lk, ok := env.(runtime.Linker)
-	if !ok || !f.st.end() {
+	if !ok || !f.end() {
 		return nil
 	}
-	f.st.mu.Lock()
-	added := f.st.added
-	f.st.mu.Unlock()
+	f.mu.Lock()
+	done := f.added
+	f.mu.Unlock()
 	var errs []error
-	for _, name := range added {
-		if err := lk.RemoveToxic(ctx, f.link, name); err != nil {
+	for _, a := range done {
+		if err := lk.RemoveToxic(ctx, a.link, a.name); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -40,6 +40,8 @@ type FaultStep struct {
 	// for command and http faults.
 	Target string
 	Link   runtime.Link
+	// OnLinks is true for a link fault done to Target: to every declared link from or to it.
+	OnLinks bool
 	// At is when the fault starts, from the start of traffic; For how long until it is reverted.
 	At, For time.Duration
 	// Cuts is true when the fault cuts what it is done to off (see chaos.Kind.Cuts).
@@ -51,6 +53,9 @@ type FaultStep struct {
 func (f *FaultStep) what() string {
 	if f.Link != (runtime.Link{}) {
 		return f.Link.String()
+	}
+	if f.OnLinks {
+		return f.Target + " (links)"
 	}
 	return f.Target
 }
@@ -113,11 +118,14 @@ func newFaults(d *drill) *faults {
 		for i, r := range f.runs {
 			s := r.step
 			own := s.Target == comp.Name || s.Link.From == comp.Name || s.Link.To == comp.Name
-			source := slices.Contains(comp.Sources, s.Target) || (s.Link.From == comp.Name && s.Link.To != "")
+			source := slices.Contains(comp.Sources, s.Target) || (s.Link.From == comp.Name && s.Link.To != "") ||
+				(s.OnLinks && s.Target == comp.Name)
 			if own || source {
 				f.affects[c] = append(f.affects[c], i)
 			}
-			if s.Cuts && source && s.Target != comp.Name {
+			// A fault done to the component itself (a restart) does not cut its source; one done
+			// to its links does.
+			if s.Cuts && source && (s.Target != comp.Name || s.OnLinks) {
 				f.cuts[c] = append(f.cuts[c], i)
 			}
 		}
