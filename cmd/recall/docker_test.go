@@ -43,7 +43,11 @@ func TestQuickstartDocker(t *testing.T) {
 	out := t.TempDir()
 	id := "qs-" + randomHex(4)
 	code, stdout, stderr := runMain("run", "--runtime", "docker", "--drill-id", id, "--out", out, "../../scenarios/quickstart.yaml")
-	if code != exitPass {
+	// The scenario's own bounds include the probe resolution of an unloaded machine; under a
+	// loaded CI run the resolution widens and they may honestly fail (exit 1). What must hold
+	// is that the drill ran (not exit 2) and the story below, judged against ground truth and
+	// the resolution actually achieved.
+	if code != exitPass && code != exitFail {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr (tail):\n%s", code, stdout, lastLines(stderr, 25))
 	}
 	rep, err := report.Read(filepath.Join(out, "report.json"))
@@ -70,8 +74,16 @@ func TestQuickstartDocker(t *testing.T) {
 	if intro.TTCMS.Max > 5000+intro.TTCMS.ResolutionMaxMS+100 {
 		t.Errorf("introspect max %.0f ms > 5 s TTL + resolution %.0f ms", intro.TTCMS.Max, intro.TTCMS.ResolutionMaxMS)
 	}
-	if push.GroundTruth.TTCMS.Max > 100 || push.TTCMS.P50 >= poll.TTCMS.P50 {
-		t.Errorf("push: true max %.0f ms, measured p50 %.0f ms vs poll p50 %.0f ms", push.GroundTruth.TTCMS.Max, push.TTCMS.P50, poll.TTCMS.P50)
+	// Push learns at once: its true TTC is far below poll's and introspect's, and what the probes
+	// measured for it is no more than the resolution.
+	if push.GroundTruth.TTCMS.Max > 100 || push.GroundTruth.TTCMS.Max*5 > poll.GroundTruth.TTCMS.P50 {
+		t.Errorf("push: true max %.0f ms vs poll true p50 %.0f ms", push.GroundTruth.TTCMS.Max, poll.GroundTruth.TTCMS.P50)
+	}
+	if push.TTCMS.Max > push.TTCMS.ResolutionMaxMS+100 {
+		t.Errorf("push: measured max %.0f ms exceeds its resolution %.0f ms", push.TTCMS.Max, push.TTCMS.ResolutionMaxMS)
+	}
+	if poll.GroundTruth.TTCMS.Max > 2000+200 || intro.GroundTruth.TTCMS.Max > 5000+200 {
+		t.Errorf("true max: poll %.0f ms (interval 2 s), introspect %.0f ms (TTL 5 s)", poll.GroundTruth.TTCMS.Max, intro.GroundTruth.TTCMS.Max)
 	}
 	if jwt := by["edge-jwt"]; jwt.NotConverged != 1000 {
 		t.Errorf("jwt-only: %d not converged, want 1000", jwt.NotConverged)
