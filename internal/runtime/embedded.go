@@ -528,6 +528,12 @@ func (e *Embedded) Close(ctx context.Context) error {
 		for i := len(order) - 1; i >= 0; i-- {
 			r, _ := e.get(order[i])
 			if r.down {
+				// Killed and not started again: only a killed issuer still holds its state.
+				if r.issuer != nil && r.close != nil {
+					if err := r.close(); err != nil {
+						errs = append(errs, fmt.Errorf("close %s: %w", r.name, err))
+					}
+				}
 				continue
 			}
 			if r.srv != nil {

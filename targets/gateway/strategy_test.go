@@ -435,3 +435,34 @@ func metricValue(c prometheus.Metric) float64 {
 	}
 	panic("not a counter or gauge")
 }
+
+// TestRestartFromStaleSnapshot: a gateway started from a snapshot taken before a recall honours
+// the recalled token again until its delayed first sync, then rejects it.
+func TestRestartFromStaleSnapshot(t *testing.T) {
+	t.Parallel()
+	for _, st := range []Strategy{Poll, Push} {
+		t.Run(string(st), func(t *testing.T) {
+			t.Parallel()
+			f := newFakeIssuer(t)
+			cfg := Config{Strategy: st, IssuerURL: f.URL, PollInterval: 100 * time.Millisecond}
+			if st == Push {
+				ns := runNATS(t, -1)
+				cfg.NATSURL = ns.ClientURL()
+				f.connectNATS(cfg.NATSURL)
+			}
+			first, _ := newTestGateway(t, cfg)
+			snap, ok := first.Snapshot()
+			if !ok {
+				t.Fatal("no snapshot from a list-holding strategy")
+			}
+			victim := f.mint(claim("sub", "user-s"))
+			f.recall(revocation.Rule{Type: revocation.Subject, Value: "user-s", IssuedBefore: time.Now().Unix()})
+			cfg.Snapshot, cfg.ResyncDelay = &snap, 600*time.Millisecond
+			_, gw := newTestGateway(t, cfg)
+			if got := status(t, gw.URL, victim); got != http.StatusOK {
+				t.Errorf("restored from a stale snapshot: status %d, want 200 (the resurrection to catch)", got)
+			}
+			waitFor(t, 3*time.Second, "resync after the delay", func() bool { return status(t, gw.URL, victim) == http.StatusUnauthorized })
+		})
+	}
+}
