@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -168,9 +170,18 @@ type envView struct {
 	Recall     []kv
 	Faults     []faultView
 	Probes     []kv
-	File       string
-	Source     string
-	Logs       string
+	// System summarises report.SystemMetrics, one row per series; SystemScrapes says how many
+	// scrapes over what span.
+	System        []systemRow
+	SystemScrapes string
+	File          string
+	Source        string
+	Logs          string
+}
+
+// systemRow is one scraped series: its first and last value, and when it last changed.
+type systemRow struct {
+	Component, Name, First, Last, Changed string
 }
 
 type faultView struct {
@@ -522,6 +533,7 @@ func envOf(r *report.Report) envView {
 		}
 		v.Faults = append(v.Faults, fv)
 	}
+	v.System, v.SystemScrapes = systemOf(r.SystemMetrics, firstAck)
 	p := r.Probes
 	v.Probes = []kv{
 		{"sent", text.Count(p.Total)},
@@ -530,6 +542,80 @@ func envOf(r *report.Report) envView {
 		{"dropped", text.Count(p.Dropped)},
 	}
 	return v
+}
+
+// systemOf groups scraped samples by series (component, name, labels): components in the order
+// first scraped, each one's series by name.
+func systemOf(samples []report.MetricSample, firstAck float64) ([]systemRow, string) {
+	if len(samples) == 0 {
+		return nil, ""
+	}
+	type series struct {
+		row             systemRow
+		first, last     float64
+		changedAt       float64
+		changed, inited bool
+	}
+	var order []string
+	all := map[string]*series{}
+	instants := map[float64]bool{}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, m := range samples {
+		instants[m.AtMS] = true
+		lo, hi = math.Min(lo, m.AtMS), math.Max(hi, m.AtMS)
+		name := m.Name
+		if len(m.Labels) > 0 {
+			keys := make([]string, 0, len(m.Labels))
+			for k := range m.Labels {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			parts := make([]string, len(keys))
+			for i, k := range keys {
+				parts[i] = k + "=" + strconv.Quote(m.Labels[k])
+			}
+			name += "{" + strings.Join(parts, ",") + "}"
+		}
+		key := m.Component + "\x00" + name
+		s, ok := all[key]
+		if !ok {
+			s = &series{row: systemRow{Component: m.Component, Name: name}}
+			all[key] = s
+			order = append(order, key)
+		}
+		switch {
+		case !s.inited:
+			s.first, s.last, s.inited = m.Value, m.Value, true
+		case m.Value != s.last:
+			s.last, s.changedAt, s.changed = m.Value, m.AtMS, true
+		}
+	}
+	// Components in the order first scraped, each one's series by name.
+	compAt := map[string]int{}
+	for _, k := range order {
+		if c := all[k].row.Component; compAt[c] == 0 {
+			compAt[c] = len(compAt) + 1
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := all[order[i]].row, all[order[j]].row
+		if compAt[a.Component] != compAt[b.Component] {
+			return compAt[a.Component] < compAt[b.Component]
+		}
+		return a.Name < b.Name
+	})
+	rows := make([]systemRow, 0, len(order))
+	for _, k := range order {
+		s := all[k]
+		s.row.First = strconv.FormatFloat(s.first, 'g', -1, 64)
+		s.row.Last = strconv.FormatFloat(s.last, 'g', -1, 64)
+		s.row.Changed = "—"
+		if s.changed {
+			s.row.Changed = report.FormatMS(s.changedAt) + " (recall " + relative(s.changedAt-firstAck) + ")"
+		}
+		rows = append(rows, s.row)
+	}
+	return rows, fmt.Sprintf("%d scrapes from %s to %s into the drill", len(instants), report.FormatMS(lo), report.FormatMS(hi))
 }
 
 // relative renders an offset from the recall as "+1.20s" or "-1.00s".
