@@ -134,6 +134,11 @@ func faultSteps(s *scenario.Scenario) ([]drill.FaultStep, error) {
 			errs = append(errs, fmt.Errorf("%s: faults[%d]: unknown fault %q", s.Path, i, f.Fault))
 			continue
 		}
+		// Checked again here: run --runtime may have changed the runtime since Load.
+		if err := chaos.Supports(f.Fault, runtimeProto(s.System.Runtime)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: faults[%d]: %s: %w", s.Path, i, f.Fault, err))
+			continue
+		}
 		p := faultParams(f)
 		flt, err := chaos.New(f.Fault, p)
 		if err != nil {
