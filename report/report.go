@@ -239,10 +239,10 @@ type Component struct {
 	// GroundTruth, when the system recorded it (reference stack), compares the measurement
 	// with the instants the component actually started enforcing.
 	GroundTruth *GroundTruth `json:"ground_truth,omitempty"`
-	// Faults splits the component's stale accepts and errors by whether the probe was sent
+	// FaultSplit splits the component's stale accepts and errors by whether the probe was sent
 	// inside the window of a fault affecting the component (done to it, to a link from or to
 	// it, or to one of its revocation sources); absent when no fault affected it.
-	Faults *FaultSplit `json:"faults,omitempty"`
+	FaultSplit *FaultSplit `json:"fault_split,omitempty"`
 	// TTCAfterFaultMS is the TTC of the pairs whose stale window overlapped a fault affecting
 	// the component, measured from the end of the last such fault instead of from R(t) (upper
 	// bounds clamped at 0: 0 means it converged before the fault ended); absent when no pair

@@ -72,8 +72,8 @@ func TestChaosBusPartition(t *testing.T) {
 	if push.FailOpen != 0 || len(findings(rep, "fail_open", "edge-push")) != 0 {
 		t.Errorf("edge-push: fail_open %d; want 0 (it fails closed)", push.FailOpen)
 	}
-	if push.Faults == nil || push.Faults.ErrorsInside == 0 {
-		t.Errorf("edge-push: fault split %+v; want errors (503) inside the partition", push.Faults)
+	if push.FaultSplit == nil || push.FaultSplit.ErrorsInside == 0 {
+		t.Errorf("edge-push: fault split %+v; want errors (503) inside the partition", push.FaultSplit)
 	}
 	// Cut 1 s before the recall for 5 s: about 4 s from the recall, moments from the heal.
 	if push.NotConverged != 0 || push.TTCMS.P50 < 3000 {
@@ -85,8 +85,8 @@ func TestChaosBusPartition(t *testing.T) {
 	if open.FailOpen == 0 || len(findings(rep, "fail_open", "edge-open")) != 1 {
 		t.Errorf("edge-open: fail_open %d, findings %v; want flagged fail-open", open.FailOpen, findings(rep, "fail_open", "edge-open"))
 	}
-	if open.Faults == nil || open.Faults.StaleAcceptsInside < open.FailOpen || open.Faults.StaleAcceptsInside+open.Faults.StaleAcceptsOutside != open.StaleAccepts {
-		t.Errorf("edge-open: split %+v, stale %d, fail-open %d: inside+outside must be the total and cover fail-open", open.Faults, open.StaleAccepts, open.FailOpen)
+	if open.FaultSplit == nil || open.FaultSplit.StaleAcceptsInside < open.FailOpen || open.FaultSplit.StaleAcceptsInside+open.FaultSplit.StaleAcceptsOutside != open.StaleAccepts {
+		t.Errorf("edge-open: split %+v, stale %d, fail-open %d: inside+outside must be the total and cover fail-open", open.FaultSplit, open.StaleAccepts, open.FailOpen)
 	}
 	if open.NotConverged != 0 {
 		t.Errorf("edge-open: %d pairs not converged after the heal", open.NotConverged)
@@ -129,8 +129,8 @@ func TestChaosSlowLink(t *testing.T) {
 	rep := runChaos(t, "chaos-slow-link.yaml")
 	fast := component(t, rep, "edge-fast")
 	slow := component(t, rep, "edge-slow")
-	if fast.Faults != nil || slow.Faults == nil {
-		t.Errorf("fault split: fast %+v, slow %+v; want only edge-slow affected", fast.Faults, slow.Faults)
+	if fast.FaultSplit != nil || slow.FaultSplit == nil {
+		t.Errorf("fault split: fast %+v, slow %+v; want only edge-slow affected", fast.FaultSplit, slow.FaultSplit)
 	}
 	// Every reject at edge-slow needed an introspection answer delayed by 500 ms.
 	diff := slow.TTCMS.P50 - fast.TTCMS.P50

@@ -134,7 +134,7 @@ func TestFaultsRevertedOnInterrupt(t *testing.T) {
 			edge = &rep.Components[i]
 		}
 	}
-	if edge == nil || edge.Faults == nil || len(edge.Faults.Faults) != 1 || edge.Faults.Faults[0] != "long" {
+	if edge == nil || edge.FaultSplit == nil || len(edge.FaultSplit.Faults) != 1 || edge.FaultSplit.Faults[0] != "long" {
 		t.Errorf("edge fault split %+v; want affected by long only (its source, the issuer)", edge)
 	}
 }

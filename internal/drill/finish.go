@@ -75,7 +75,7 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	for i, cm := range m.Components {
 		c := d.comps[i]
 		rc := report.Component{Name: c.Name, Kind: c.Kind, Probed: true, Summary: cm.Summary,
-			Faults: figs[i].split, TTCAfterFaultMS: figs[i].afterFault}
+			FaultSplit: figs[i].split, TTCAfterFaultMS: figs[i].afterFault}
 		if truths != nil {
 			rc.GroundTruth = d.groundTruth(truths, c.Name, cm.Pairs)
 		}
