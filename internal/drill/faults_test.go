@@ -80,8 +80,15 @@ func TestFaultsRevertedOnInterrupt(t *testing.T) {
 		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// Interrupt on the drill's own clock (0 is the start of traffic, after the system started
+	// and the population was minted, which takes longer on a loaded machine).
+	p.OnProgress = func(l Live) {
+		if l.Elapsed >= 1900*time.Millisecond {
+			cancel()
+		}
+	}
 	go func() {
-		timer := time.NewTimer(2 * time.Second)
+		timer := time.NewTimer(30 * time.Second) // a bound, should the progress hook never fire
 		defer timer.Stop()
 		select {
 		case <-timer.C:
