@@ -57,6 +57,9 @@ type Report struct {
 	Tokens Tokens `json:"tokens"`
 	// Recall describes the recall action.
 	Recall Recall `json:"recall"`
+	// Recovery describes the recovery-time measurement, absent when there was none; its
+	// figures are in each Summary's RecoveryMS and NotRecovered.
+	Recovery *Recovery `json:"recovery,omitempty"`
 	// Faults lists every fault with its window (empty without chaos).
 	Faults []Fault `json:"faults"`
 	// Components holds per-component figures, in scenario order.
@@ -176,6 +179,27 @@ type Recall struct {
 	Ineffective int `json:"ineffective,omitempty"`
 }
 
+// Recovery describes how recovery time was measured: after the recall was acknowledged, a
+// sample of the affected identities (the victims' users for the password grant, their clients
+// otherwise) got a fresh credential from the issuer, probed at every probed component until it
+// was accepted for good.
+type Recovery struct {
+	// Identity is what was re-issued for: "user" or "client".
+	Identity string `json:"identity"`
+	// Sampled is how many affected identities were re-issued a credential.
+	Sampled int `json:"sampled"`
+	// Reissued counts those the issuer gave a fresh credential (after retries); the others count
+	// as not recovered.
+	Reissued int `json:"reissued"`
+	// FromMS is the instant recovery times count from: the recall's last acknowledgement.
+	FromMS float64 `json:"from_ms"`
+	// ReissueMS is the distribution of the time from FromMS until each fresh credential was
+	// issued (retries and the issuer's waits included); no resolution.
+	ReissueMS Stats `json:"reissue_ms"`
+	// Probes is how many recovery probes were sent.
+	Probes int `json:"probes"`
+}
+
 // Fault is one fault with its window.
 type Fault struct {
 	Name    string  `json:"name"`
@@ -227,6 +251,16 @@ type Summary struct {
 	Rejects        int     `json:"rejects"`
 	NeverAccepted  int     `json:"never_accepted"`
 	ProbeLatencyMS Stats   `json:"probe_latency_ms"`
+	// RecoveryMS is the recovery time, in milliseconds from the recall's last acknowledgement
+	// (Report.Recovery.FromMS), of the affected identities that got a fresh credential: per
+	// identity the upper bound of the instant its fresh credential was accepted for good (at
+	// this component; overall, at every probed component). Count is the identities recovered;
+	// the resolution is the width of the bracket, as for TTC. Absent when recovery was not
+	// measured.
+	RecoveryMS *Stats `json:"recovery_ms,omitempty"`
+	// NotRecovered counts sampled identities whose fresh credential was never accepted for good
+	// (or never issued) by the end of the drill; they are not in RecoveryMS.
+	NotRecovered int `json:"not_recovered,omitempty"`
 }
 
 // Component is one component's figures.

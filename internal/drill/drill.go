@@ -103,6 +103,8 @@ type Plan struct {
 	// Faults are done to the system on the timeline; each is reverted at its end, and at the
 	// end of the drill whatever happens.
 	Faults []FaultStep
+	// Recovery configures the recovery-time measurement after the recall (on by default).
+	Recovery Recovery
 }
 
 // Live is a progress snapshot for humans.
@@ -151,7 +153,7 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 			d.rep.Verdict = report.Error
 			d.rep.Reason = err.Error()
 		}
-		judge(d.rep, d.measurement, p.Expect)
+		judge(d.rep, d.measurement, d.recovery, p.Expect)
 		rep = d.rep
 	}()
 	return nil, d.run(ctx)
@@ -175,6 +177,11 @@ type drill struct {
 	measurement *Measurement
 	onFirstAck  func(time.Duration)
 	faults      *faults
+	// users are the users the drill registered, by name (password grant).
+	users map[string]identity
+	// recovery is the recovery measurement, nil when none ran; recWG tracks its goroutines.
+	recovery *recoveryResult
+	recWG    sync.WaitGroup
 }
 
 func (d *drill) setPhase(ph string) {
@@ -225,9 +232,14 @@ func (d *drill) run(ctx context.Context) error {
 	d.setPhase(PhaseMint)
 	mintBegan := time.Now()
 	iss := Issuer{URL: d.issuer, AdminSecret: p.AdminSecret}
-	d.tokens, err = Mint(ctx, iss, p.Population, p.DrillID, nil)
+	var users []identity
+	d.tokens, users, err = mintPopulation(ctx, iss, p.Population, p.DrillID, nil)
 	if err != nil {
 		return err
+	}
+	d.users = make(map[string]identity, len(users))
+	for _, u := range users {
+		d.users[u.ID] = u
 	}
 	d.rep.Tokens.MintMS = ms(time.Since(mintBegan))
 	for _, t := range d.tokens[:min(5, p.Population.Victims)] {
@@ -384,6 +396,7 @@ func (d *drill) traffic(ctx context.Context) error {
 	end := time.Since(d.began)
 	stopTraffic()
 	wg.Wait()
+	d.recWG.Wait()
 	d.faults.revertAll()
 
 	d.setPhase(PhaseReport)
@@ -417,6 +430,9 @@ func (d *drill) recall(ctx context.Context) error {
 	})
 	d.setPhase(PhaseObserve)
 	d.log.Info("recall acknowledged", "credentials", len(victims), "took", time.Since(sent).Round(time.Millisecond), "err", err)
+	if ctx.Err() == nil {
+		d.startRecovery(ctx, victims)
+	}
 	if p.Recall.Confirm && ctx.Err() == nil {
 		d.confirm(ctx, victims)
 	}

@@ -83,6 +83,13 @@ func split(n, victims, controls int) (v, c int) {
 // access token per victim and control, concurrently. done is called after each token (for
 // progress). Tokens are returned victims first, with Index set.
 func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done func(n int)) ([]*Token, error) {
+	tokens, _, err := mintPopulation(ctx, iss, pop, drillID, done)
+	return tokens, err
+}
+
+// mintPopulation is Mint, also returning the users it registered (password grant), whose
+// secrets the recovery measurement needs to log them in again after the recall.
+func mintPopulation(ctx context.Context, iss Issuer, pop Population, drillID string, done func(n int)) ([]*Token, []identity, error) {
 	nClients := max(1, pop.Clients)
 	vc, cc := split(nClients, pop.Victims, pop.Controls)
 	clients := make([]identity, nClients)
@@ -94,7 +101,7 @@ func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done 
 		regClients[i] = map[string]any{"client_id": c.ID, "client_secret": c.Secret}
 	}
 	if err := adminPost(ctx, iss, "/admin/clients", map[string]any{"clients": regClients}); err != nil {
-		return nil, fmt.Errorf("register %d clients: %w", nClients, err)
+		return nil, nil, fmt.Errorf("register %d clients: %w", nClients, err)
 	}
 	var users []identity
 	vu, cu := 0, 0
@@ -108,7 +115,7 @@ func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done 
 			reg[i] = map[string]any{"username": users[i].ID, "password": users[i].Secret}
 		}
 		if err := adminPost(ctx, iss, "/admin/users", map[string]any{"users": reg}); err != nil {
-			return nil, fmt.Errorf("register %d users: %w", nUsers, err)
+			return nil, nil, fmt.Errorf("register %d users: %w", nUsers, err)
 		}
 		if pop.MFA {
 			if err := forEach(ctx, nUsers, DefaultMintConcurrency, func(ctx context.Context, i int) error {
@@ -121,7 +128,7 @@ func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done 
 				users[i].TOTP = enr.Secret
 				return nil
 			}); err != nil {
-				return nil, fmt.Errorf("enroll MFA factors: %w", err)
+				return nil, nil, fmt.Errorf("enroll MFA factors: %w", err)
 			}
 		}
 	}
@@ -157,18 +164,18 @@ func Mint(ctx context.Context, iss Issuer, pop Population, drillID string, done 
 		return nil
 	}
 	if err := forEach(ctx, pop.Victims, DefaultMintConcurrency, mint); err != nil {
-		return nil, fmt.Errorf("mint %d victims: %w", pop.Victims, err)
+		return nil, nil, fmt.Errorf("mint %d victims: %w", pop.Victims, err)
 	}
 	if pop.RotateKeyBeforeControls {
 		if err := adminPost(ctx, iss, "/admin/keys/rotate", struct{}{}); err != nil {
-			return nil, fmt.Errorf("rotate the signing key before minting controls: %w", err)
+			return nil, nil, fmt.Errorf("rotate the signing key before minting controls: %w", err)
 		}
 	}
 	err := forEach(ctx, pop.Controls, DefaultMintConcurrency, func(ctx context.Context, i int) error { return mint(ctx, pop.Victims+i) })
 	if err != nil {
-		return nil, fmt.Errorf("mint %d controls: %w", pop.Controls, err)
+		return nil, nil, fmt.Errorf("mint %d controls: %w", pop.Controls, err)
 	}
-	return tokens, nil
+	return tokens, users, nil
 }
 
 // identity is a client or user the drill registered; TOTP is the user's enrolled factor secret.

@@ -17,24 +17,34 @@ type Expectation struct {
 }
 
 // evalEnv evaluates expectations against the report's figures, with the measurement's raw TTC
-// distribution for percentiles over pairs some of which never converged.
+// distribution for percentiles over pairs some of which never converged, and the recovery
+// times when they were measured.
 type evalEnv struct {
 	expect.Env
-	m *Measurement
+	m   *Measurement
+	rec *recoveryResult
 }
 
 // TTCQuantile implements expect.Quantiles.
 func (e evalEnv) TTCQuantile(component string, q float64) (float64, bool, bool) {
+	if e.m == nil {
+		return 0, false, false
+	}
 	return e.m.TTCQuantile(component, q)
+}
+
+// RecoveryQuantile implements expect.Recoveries.
+func (e evalEnv) RecoveryQuantile(component string, q float64) (float64, bool) {
+	if e.rec == nil {
+		return 0, false
+	}
+	return e.rec.RecoveryQuantile(component, q)
 }
 
 // judge evaluates every expectation and sets the verdict and headline. A drill that could not
 // run to the end keeps the verdict ERROR, with its expectations evaluated on partial figures.
-func judge(rep *report.Report, m *Measurement, exps []Expectation) {
-	var env expect.Env = expect.ReportEnv(rep)
-	if m != nil {
-		env = evalEnv{env, m}
-	}
+func judge(rep *report.Report, m *Measurement, rec *recoveryResult, exps []Expectation) {
+	env := evalEnv{expect.ReportEnv(rep), m, rec}
 	failed := false
 	rep.Expectations = rep.Expectations[:0]
 	for _, e := range exps {
