@@ -106,6 +106,11 @@ type page struct {
 	TTCRows   []ttcRow
 	// GroundTruth holds, per component with recorded instants, how the measurement compares.
 	GroundTruth []kv
+	// Recovery is the recovery-time sentence (empty when not measured), RecoveryRows its figures
+	// per component.
+	Recovery     string
+	RecoveryBad  bool
+	RecoveryRows []kv
 
 	Trend *trendView
 
@@ -234,7 +239,18 @@ func build(r *report.Report, o options) page {
 			p.GroundTruth = append(p.GroundTruth, kv{c.Name, fmt.Sprintf("%s of %s true instants inside the measured bracket; true TTC p99 %s, max %s",
 				text.Count(g.Within), text.Count(g.Checked), report.FormatMS(g.TTCMS.P99), report.FormatMS(g.TTCMS.Max))})
 		}
+		if st := c.RecoveryMS; r.Recovery != nil && st != nil {
+			v := "never recovered"
+			if st.Count > 0 {
+				v = fmt.Sprintf("p50 %s, p99 %s, max %s", report.FormatMS(st.P50), report.FormatMS(st.P99), report.FormatMSRes(st.Max, st.ResolutionMS))
+			}
+			if c.NotRecovered > 0 && st.Count > 0 {
+				v += fmt.Sprintf("; %d not recovered", c.NotRecovered)
+			}
+			p.RecoveryRows = append(p.RecoveryRows, kv{c.Name, v})
+		}
 	}
+	p.Recovery, p.RecoveryBad = text.RecoveryLine(r), r.Overall.NotRecovered > 0
 
 	if o.baseline != nil {
 		p.Trend = trendOf(r, o.baseline)

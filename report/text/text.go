@@ -57,6 +57,10 @@ func Summary(w io.Writer, r *report.Report) error {
 		return err
 	}
 
+	if line := RecoveryLine(r); line != "" {
+		fmt.Fprintf(ew, "\n%s\n", line)
+	}
+
 	if len(r.Findings) > 0 {
 		fmt.Fprintf(ew, "\nFindings (%d):\n", len(r.Findings))
 		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
@@ -438,4 +442,55 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// RecoveryLine returns one sentence on the recovery time: how many of the affected identities
+// given a fresh credential after the recall were accepted everywhere again, how fast (from the
+// last acknowledgement, upper bounds with their resolution), the slowest component, and where
+// some never recovered. It is empty when the drill did not measure recovery.
+func RecoveryLine(r *report.Report) string {
+	rc := r.Recovery
+	if rc == nil {
+		return ""
+	}
+	o := r.Overall
+	kind := oneLine(rc.Identity)
+	line := fmt.Sprintf("Recovery: fresh credentials of %d of %d affected %s%s accepted everywhere again",
+		recovered(o), rc.Sampled, kind, plural(rc.Sampled))
+	if st := o.RecoveryMS; st != nil && st.Count > 0 {
+		line += fmt.Sprintf(" after the recall: p50 %s, p99 %s, max %s ±%s", report.FormatMS(st.P50), report.FormatMS(st.P99),
+			report.FormatMS(st.Max), report.FormatMS(st.ResolutionMS))
+		slowest, slowestMax := "", -1.0
+		for _, c := range r.Components {
+			if c.RecoveryMS != nil && c.RecoveryMS.Count > 0 && c.RecoveryMS.Max > slowestMax {
+				slowest, slowestMax = oneLine(c.Name), c.RecoveryMS.Max
+			}
+		}
+		if slowest != "" && len(r.Components) > 1 {
+			line += fmt.Sprintf(" (slowest %s)", slowest)
+		}
+	}
+	if o.NotRecovered > 0 {
+		var where []string
+		for _, c := range r.Components {
+			if c.NotRecovered > 0 {
+				where = append(where, fmt.Sprintf("%s %d", oneLine(c.Name), c.NotRecovered))
+			}
+		}
+		line += fmt.Sprintf("; %d not recovered", o.NotRecovered)
+		if len(where) > 0 {
+			line += " (" + strings.Join(where, ", ") + ")"
+		}
+		if n := rc.Sampled - rc.Reissued; n > 0 {
+			line += fmt.Sprintf(", %d never re-issued", n)
+		}
+	}
+	return line + "."
+}
+
+func recovered(s report.Summary) int {
+	if s.RecoveryMS == nil {
+		return 0
+	}
+	return s.RecoveryMS.Count
 }
