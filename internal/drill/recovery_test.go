@@ -111,6 +111,47 @@ func TestRecoveryStats(t *testing.T) {
 	}
 }
 
+// TestFinishRecovery: the figures land per component and overall in the report, and identities
+// that never recovered (or were never re-issued a credential) give a recovery_failed warning.
+func TestFinishRecovery(t *testing.T) {
+	t.Parallel()
+	const from = time.Second
+	at := from + 10*time.Millisecond
+	r := &recoveryResult{from: from, kind: "client", comps: []string{"push", "poll"}, ids: []*freshIdentity{
+		{issued: at, received: at, reissued: true, probes: [][]freshProbe{seq(at, Accept, Accept), seq(at, Reject, Accept)}},
+		{issued: at, received: at, reissued: true, probes: [][]freshProbe{seq(at, Accept), seq(at, Reject, Reject)}},
+		{err: context.DeadlineExceeded, probes: [][]freshProbe{nil, nil}},
+	}}
+	r.probeCnt.Store(7)
+	d := &drill{rep: &report.Report{Components: []report.Component{{Name: "issuer"}, {Name: "push", Probed: true}, {Name: "poll", Probed: true}}}, recovery: r}
+	d.finishRecovery()
+	rep := d.rep
+	if rc := rep.Recovery; rc == nil || rc.Identity != "client" || rc.Sampled != 3 || rc.Reissued != 2 || rc.FromMS != 1000 || rc.Probes != 7 || rc.ReissueMS.Max != 10 {
+		t.Fatalf("recovery %+v", rep.Recovery)
+	}
+	if c := rep.Components[0]; c.RecoveryMS != nil || c.NotRecovered != 0 {
+		t.Errorf("issuer was not probed, yet has recovery figures %+v", c.RecoveryMS)
+	}
+	if c := rep.Components[1]; c.RecoveryMS == nil || c.RecoveryMS.Count != 2 || c.NotRecovered != 1 || c.RecoveryMS.Max != 15 {
+		t.Errorf("push: %+v not recovered %d; want 2 recovered within 15 ms, 1 not (never re-issued)", c.RecoveryMS, c.NotRecovered)
+	}
+	if c := rep.Components[2]; c.RecoveryMS == nil || c.RecoveryMS.Count != 1 || c.NotRecovered != 2 || c.RecoveryMS.Max != 115 {
+		t.Errorf("poll: %+v not recovered %d; want 1 recovered within 115 ms, 2 not", c.RecoveryMS, c.NotRecovered)
+	}
+	if o := rep.Overall; o.RecoveryMS == nil || o.RecoveryMS.Count != 1 || o.NotRecovered != 2 || o.RecoveryMS.ResolutionMS != 105 {
+		t.Errorf("overall: %+v not recovered %d; want 1 recovered ±105 ms, 2 not", o.RecoveryMS, o.NotRecovered)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Kind != "recovery_failed" || rep.Findings[0].Severity != report.Warning || rep.Findings[0].Count != 2 {
+		t.Errorf("findings %+v; want one recovery_failed warning for 2 identities", rep.Findings)
+	}
+	// Without a measurement the report has no recovery section and no finding.
+	d = &drill{rep: &report.Report{}}
+	d.finishRecovery()
+	if d.rep.Recovery != nil || d.rep.Overall.RecoveryMS != nil || len(d.rep.Findings) != 0 {
+		t.Errorf("no measurement, yet %+v", d.rep)
+	}
+}
+
 func TestSampleIdentities(t *testing.T) {
 	t.Parallel()
 	tok := func(client, user string) *Token {
