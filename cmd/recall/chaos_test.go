@@ -1,20 +1,45 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/report"
 )
 
-// runChaos runs a scenario of scenarios/ through the CLI and returns its report.
-func runChaos(t *testing.T, file string) *report.Report {
+// dockerRuntime runs a chaos scenario in containers.
+var dockerRuntime = []string{"--runtime", "docker"}
+
+// runChaos runs a scenario of scenarios/ through the CLI and returns its report. With
+// extra "--runtime", "docker" it runs in containers: it skips without Docker (fails in CI) and
+// checks afterwards that nothing labelled with the drill's id is left behind.
+func runChaos(t *testing.T, file string, extra ...string) *report.Report {
 	t.Helper()
 	out := t.TempDir()
-	code, _, stderr := runMain("run", "--out", out, "--no-html", "--quiet", "--log-level", "warn", filepath.Join("../../scenarios", file))
+	args := []string{"run", "--out", out, "--no-html", "--quiet", "--log-level", "warn"}
+	docker := slices.Contains(extra, "docker")
+	id := ""
+	if docker {
+		requireDocker(t)
+		id = "chaos-" + randomHex(4)
+		args = append(args, "--drill-id", id)
+	}
+	args = append(append(args, extra...), filepath.Join("../../scenarios", file))
+	code, _, stderr := runMain(args...)
+	if docker {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if n, err := runtime.Cleanup(ctx, id); err != nil || n != 0 {
+			t.Errorf("after the drill, %d containers or networks of drill %s were left behind (%v)", n, id, err)
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(out, "report.json"))
 	if err != nil {
 		t.Fatalf("exit %d, no report: %v\n%s", code, err, stderr)
@@ -74,7 +99,20 @@ func TestChaosBusPartition(t *testing.T) {
 		t.Skip("runs a 10 s drill")
 	}
 	t.Parallel()
-	rep := runChaos(t, "chaos-bus-partition.yaml")
+	checkBusPartition(t, runChaos(t, "chaos-bus-partition.yaml"))
+}
+
+// TestChaosBusPartitionDocker: the same scenario, unchanged, in containers: the links pass
+// through a toxiproxy container, and the same findings must come out.
+func TestChaosBusPartitionDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 10 s drill in containers")
+	}
+	checkBusPartition(t, runChaos(t, "chaos-bus-partition.yaml", dockerRuntime...))
+}
+
+func checkBusPartition(t *testing.T, rep *report.Report) {
+	t.Helper()
 	if len(rep.Faults) != 3 {
 		t.Fatalf("faults %+v; want 3", rep.Faults)
 	}
@@ -86,7 +124,7 @@ func TestChaosBusPartition(t *testing.T) {
 	if push.FaultSplit == nil || push.FaultSplit.ErrorsInside == 0 {
 		t.Errorf("edge-push: fault split %+v; want errors (503) inside the partition", push.FaultSplit)
 	}
-	// Cut 1 s before the recall for 5 s: about 4 s from the recall, moments from the heal.
+	// Cut 1.5 s before the recall for 5 s: about 3.5 s from the recall, moments from the heal.
 	if push.NotConverged != 0 || push.TTCMS.P50 < 3000 {
 		t.Errorf("edge-push: TTC p50 %.0f ms, not converged %d; want ≥ 3 s (the partition's rest)", push.TTCMS.P50, push.NotConverged)
 	}
@@ -111,7 +149,21 @@ func TestChaosGatewayRestart(t *testing.T) {
 		t.Skip("runs a 9 s drill")
 	}
 	t.Parallel()
-	rep := runChaos(t, "chaos-gateway-restart.yaml")
+	checkGatewayRestart(t, runChaos(t, "chaos-gateway-restart.yaml"))
+}
+
+// TestChaosGatewayRestartDocker: the same scenario in containers: docker kill and start of the
+// gateways' containers (same published port), the stale one restoring the snapshot file it saved
+// in its own filesystem at first start.
+func TestChaosGatewayRestartDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 9 s drill in containers")
+	}
+	checkGatewayRestart(t, runChaos(t, "chaos-gateway-restart.yaml", dockerRuntime...))
+}
+
+func checkGatewayRestart(t *testing.T, rep *report.Report) {
+	t.Helper()
 	fresh := component(t, rep, "edge-fresh")
 	stale := component(t, rep, "edge-stale")
 	if fresh.Resurrections != 0 || fresh.NotConverged != 0 {
@@ -137,7 +189,20 @@ func TestChaosSlowLink(t *testing.T) {
 		t.Skip("runs a 9 s drill")
 	}
 	t.Parallel()
-	rep := runChaos(t, "chaos-slow-link.yaml")
+	checkSlowLink(t, runChaos(t, "chaos-slow-link.yaml"))
+}
+
+// TestChaosSlowLinkDocker: the same scenario in containers, the latency added by the toxiproxy
+// container on the gateway's link to the issuer.
+func TestChaosSlowLinkDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 9 s drill in containers")
+	}
+	checkSlowLink(t, runChaos(t, "chaos-slow-link.yaml", dockerRuntime...))
+}
+
+func checkSlowLink(t *testing.T, rep *report.Report) {
+	t.Helper()
 	fast := component(t, rep, "edge-fast")
 	slow := component(t, rep, "edge-slow")
 	if fast.FaultSplit != nil || slow.FaultSplit == nil {

@@ -62,7 +62,7 @@ func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, e
 		env = e
 	case scenario.RuntimeDocker:
 		opts := []runtime.DockerOption{runtime.WithDrillID(drillID), runtime.WithDockerLogger(log),
-			runtime.WithDockerStartTimeout(s.System.StartTimeout)}
+			runtime.WithDockerStartTimeout(s.System.StartTimeout), runtime.WithDockerLinks(links(s)...)}
 		if o.outDir != "" {
 			opts = append(opts, runtime.WithLogsDir(filepath.Join(o.outDir, "logs")))
 		}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	dnetwork "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -60,6 +62,8 @@ type Docker struct {
 	images       ImageOptions
 	comps        []*dcomp // in spec order; an implicit bus last
 	byName       map[string]*dcomp
+	links        []Link      // declared links (WithDockerLinks)
+	lk           dockerLinks // their proxies
 
 	mu          sync.Mutex
 	cli         *testcontainers.DockerClient
@@ -97,6 +101,8 @@ const (
 	// createSlack is added to a component's wait timeout to bound its whole start (create,
 	// start, network attach).
 	createSlack = 30 * time.Second
+	// snapshotFile is where a reference gateway with restart_snapshot: stale keeps its rules.
+	snapshotFile = "/recall-snapshot.json"
 	// clientTimeout bounds connecting to the Docker engine.
 	clientTimeout = 10 * time.Second
 )
@@ -155,8 +161,10 @@ type dcomp struct {
 	waitDesc string
 	timeout  time.Duration
 	strategy gateway.Strategy // reference gateways
+	snapshot bool             // a gateway restarting from a stale snapshot: its file is created
 
 	c        *testcontainers.DockerContainer
+	hostPort string // the host port httpPort is published on: fixed, so that a restart keeps it
 	endpoint *url.URL
 	truth    *truth.Remote
 }
@@ -227,6 +235,7 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 		d.byName[busAlias] = c
 		d.comps = append(d.comps, c)
 	}
+	errs = append(errs, d.planLinks(busAlias)...)
 	issuerAlias := ""
 	if len(issuers) > 0 {
 		issuerAlias = issuers[0]
@@ -250,6 +259,7 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 			}
 		}
 	}
+	d.addToxiproxy()
 	for _, c := range d.comps {
 		for _, dep := range c.deps {
 			if _, ok := d.byName[dep]; !ok {
@@ -263,6 +273,17 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 		}
 	}
 	return d, errors.Join(errs...)
+}
+
+// freePort returns a TCP port free on this host now, for the engine to publish a container
+// port on.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("choose a host port: %w", err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
 func newDrillID() string {
@@ -309,7 +330,7 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		// the issuer: the in-network URL, never the mapped port.
 		c.cmd = []string{"-issuer", "http://" + c.name + ":8080"}
 		if natsURL != "" {
-			c.cmd = append(c.cmd, "-nats", natsURL)
+			c.cmd = append(c.cmd, "-nats", d.linkURL(c.name, busAlias, "nats", natsURL))
 		}
 		if v, ok := s.With["token_ttl"]; ok {
 			ttl, err := duration(v)
@@ -331,10 +352,14 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 			return fmt.Errorf("a reference gateway needs a %s component", UseIssuer)
 		}
 		c.strategy = gc.Strategy
-		c.cmd = []string{"-name", c.name, "-strategy", string(gc.Strategy), "-issuer-url", "http://" + issuerAlias + ":8080"}
+		issuerURL := "http://" + issuerAlias + ":8080"
+		c.cmd = []string{"-name", c.name, "-strategy", string(gc.Strategy), "-issuer-url", d.linkURL(c.name, issuerAlias, "http", issuerURL)}
+		if via := d.linkURL(c.name, issuerAlias, "http", issuerURL); via != issuerURL {
+			c.cmd = append(c.cmd, "-issuer", issuerURL) // iss stays the issuer's own URL
+		}
 		c.deps = append(c.deps, issuerAlias)
 		if gc.Strategy == gateway.Push {
-			c.cmd = append(c.cmd, "-nats", natsURL)
+			c.cmd = append(c.cmd, "-nats", d.linkURL(c.name, busAlias, "nats", natsURL))
 			c.deps = append(c.deps, busAlias)
 		}
 		if gc.PollInterval > 0 {
@@ -351,6 +376,12 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		}
 		if d.secrets.GatewayID != "" {
 			c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
+		}
+		// A restart restores the rules held after the first start: the gateway saves them in a
+		// file of the container's own filesystem, which a restart of the container keeps.
+		if _, rs, _ := gatewayRestart(s); rs.stale {
+			c.snapshot = true
+			c.cmd = append(c.cmd, "-snapshot", snapshotFile, "-resync-delay", rs.delay.String())
 		}
 		if up, ok := s.With["upstream"]; ok {
 			u, dep, err := d.upstreamURL(fmt.Sprint(up))
@@ -677,6 +708,12 @@ func (d *Docker) start(ctx context.Context) error {
 				fail(err)
 				return
 			}
+			if c.ref == RefToxiproxy {
+				if err := d.createProxies(ctx, c); err != nil {
+					fail(err)
+					return
+				}
+			}
 			close(ready[c.name])
 		}()
 	}
@@ -745,11 +782,36 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 	if len(c.ports) > 0 {
 		opts = append(opts, testcontainers.WithExposedPorts(c.ports...))
 	}
+	// The endpoint's host port is chosen here rather than by the engine, which would pick a new
+	// one when the container restarts: the drill keeps the endpoint it was given at start.
+	if c.httpPort != "" {
+		hp, err := freePort()
+		if err != nil {
+			return fmt.Errorf("component %s: %w", c.name, err)
+		}
+		d.mu.Lock()
+		c.hostPort = hp
+		d.mu.Unlock()
+		cport, err := dnetwork.ParsePort(c.httpPort)
+		if err != nil {
+			return fmt.Errorf("component %s: %w", c.name, err)
+		}
+		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			if hc.PortBindings == nil {
+				hc.PortBindings = dnetwork.PortMap{}
+			}
+			hc.PortBindings[cport] = []dnetwork.PortBinding{{HostPort: hp}}
+		}))
+	}
 	if len(c.env) > 0 {
 		opts = append(opts, testcontainers.WithEnv(c.env))
 	}
 	if len(c.cmd) > 0 {
 		opts = append(opts, testcontainers.WithCmd(c.cmd...))
+	}
+	if c.snapshot {
+		// Empty and world-writable: the gateway (user 65534 in a scratch image) fills it.
+		opts = append(opts, testcontainers.WithFiles(testcontainers.ContainerFile{Reader: strings.NewReader(""), ContainerFilePath: snapshotFile, FileMode: 0o666}))
 	}
 	if c.wait != nil {
 		opts = append(opts, testcontainers.WithWaitStrategyAndDeadline(c.timeout, localWait{c.wait}))
@@ -937,7 +999,7 @@ func (d *Docker) Truth(name string) (truth.Source, bool) {
 
 func (d *Docker) remote(name string) *truth.Remote {
 	c, ok := d.byName[name]
-	if !ok || c.ref == "" || c.ref == RefNATS {
+	if !ok || c.ref == "" || c.ref == RefNATS || c.ref == RefToxiproxy {
 		return nil
 	}
 	var upstream truth.Source
@@ -1008,6 +1070,9 @@ func (d *Docker) close(ctx context.Context) error {
 		return errors.Join(errs...) // Start never reached the engine: nothing was created
 	}
 	defer cli.Close()
+	if err := d.resetLinks(ctx); err != nil {
+		d.log.Warn("links not reset before removal", "err", err)
+	}
 	f := client.Filters{}.Add("label", LabelDrill+"="+d.drillID)
 	if d.logsDir != "" {
 		if err := d.saveLogs(ctx, cli, f); err != nil {

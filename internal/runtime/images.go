@@ -54,10 +54,12 @@ const (
 	RefGateway = "gateway"
 	RefService = "service"
 	RefNATS    = "nats"
+	// RefToxiproxy is toxiproxy's server, which the docker runtime puts on declared links.
+	RefToxiproxy = "toxiproxy"
 )
 
 // ReferenceComponents lists the reference components that have an image.
-var ReferenceComponents = []string{RefIssuer, RefGateway, RefService, RefNATS}
+var ReferenceComponents = []string{RefIssuer, RefGateway, RefService, RefNATS, RefToxiproxy}
 
 // ModulePath is the Go module whose targets/cmd the reference images are built from.
 const ModulePath = "github.com/recall-drills/recall"

@@ -4,6 +4,7 @@
 //	gateway -strategy push|poll|introspect|jwt-only -issuer-url http://issuer:8080
 //	        [-nats nats://bus:4222] [-interval 2s] [-cache-ttl 5s] [-max-staleness 6s]
 //	        [-fail-mode closed|open] [-upstream http://api:8080] [-name edge] [-listen :8080]
+//	        [-snapshot /recall-snapshot.json [-resync-delay 5s]]
 //
 // Environment: RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls.
 // Every flag also reads an environment variable, named in -help.
@@ -11,17 +12,26 @@
 // The gateway serves nothing until its first sync with the issuer succeeded (JWKS and, for push
 // and poll, the revocation list); it retries that for -start-timeout, so it may start before the
 // issuer answers.
+//
+// With -snapshot the gateway keeps its revocation rules across restarts the way a gateway with
+// a stale cache on disk would: when the file is empty (first start) it writes the rules it holds
+// after its first sync there; when the file holds rules (a restart) it starts from them instead
+// of syncing, and resyncs only after -resync-delay. The file must exist and be writable (the
+// docker runtime creates it, world-writable, for a gateway with restart_snapshot: stale).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/recall-drills/recall/targets/cmd/internal/serve"
 	"github.com/recall-drills/recall/targets/gateway"
+	"github.com/recall-drills/recall/targets/revocation"
 )
 
 func main() { serve.Main(run) }
@@ -40,6 +50,8 @@ func run(args []string) error {
 	staleness := fs.Duration("max-staleness", serve.EnvDuration("RECALL_MAX_STALENESS", 0), "longest time without a successful sync before the source counts as unreachable; default 3x interval (env RECALL_MAX_STALENESS)")
 	failMode := fs.String("fail-mode", serve.Env("RECALL_FAIL_MODE", string(gateway.FailClosed)), "closed (503) or open (accept) when the revocation source is unreachable (env RECALL_FAIL_MODE)")
 	upstream := fs.String("upstream", serve.Env("RECALL_UPSTREAM", ""), "URL accepted requests are proxied to; empty answers 200 itself (env RECALL_UPSTREAM)")
+	snapshot := fs.String("snapshot", serve.Env("RECALL_SNAPSHOT", ""), "file the rules held after the first start are kept in, and a restart starts from (env RECALL_SNAPSHOT)")
+	resyncDelay := fs.Duration("resync-delay", serve.EnvDuration("RECALL_RESYNC_DELAY", 0), "with -snapshot, how long a restart serves the snapshot's rules before its first sync (env RECALL_RESYNC_DELAY)")
 	startTimeout := fs.Duration("start-timeout", serve.EnvDuration("RECALL_START_TIMEOUT", serve.DefaultStartTimeout), "how long to retry the first sync (env RECALL_START_TIMEOUT)")
 	level := serve.LogLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -71,6 +83,21 @@ func run(args []string) error {
 		ClientSecret: serve.Env("RECALL_CLIENT_SECRET", ""),
 		Logger:       log,
 	}
+	restored := false
+	if *snapshot != "" {
+		b, err := os.ReadFile(*snapshot)
+		if err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		if len(b) > 0 {
+			var l revocation.List
+			if err := json.Unmarshal(b, &l); err != nil {
+				return fmt.Errorf("snapshot %s: %w", *snapshot, err)
+			}
+			cfg.Snapshot, cfg.ResyncDelay, restored = &l, *resyncDelay, true
+			log.Info("starting from a snapshot", "file", *snapshot, "version", l.Version, "rules", len(l.Rules), "resync_delay", *resyncDelay)
+		}
+	}
 	ctx, stop := serve.Context()
 	defer stop()
 	gw, err := serve.Retry(ctx, *startTimeout, 250*time.Millisecond, log, "first sync", func(ctx context.Context) (*gateway.Gateway, error) {
@@ -80,5 +107,17 @@ func run(args []string) error {
 		return fmt.Errorf("start gateway: %w", err)
 	}
 	defer gw.Close()
+	if *snapshot != "" && !restored {
+		if l, ok := gw.Snapshot(); ok {
+			b, err := json.Marshal(l)
+			if err == nil {
+				err = os.WriteFile(*snapshot, b, 0o666)
+			}
+			if err != nil {
+				return fmt.Errorf("snapshot: %w", err)
+			}
+			log.Info("snapshot saved", "file", *snapshot, "version", l.Version, "rules", len(l.Rules))
+		}
+	}
 	return serve.HTTP(ctx, log, *listen, gw.Handler())
 }

@@ -1,0 +1,347 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// This file gives the docker runtime its Linker: one toxiproxy container on the drill's network
+// carries every declared link.
+//
+//	gateway "edge" ──http://toxiproxy:10001──► container "toxiproxy" ──http://issuer:8080──► "issuer"
+//	                                             ▲ API :8474, mapped to 127.0.0.1:<port>
+//	harness ── toxiproxy client (Cut, Heal, AddToxic, RemoveToxic) ──┘
+//
+// The `from` reference component is configured to reach `to` through its proxy (a gateway's
+// -issuer-url and -nats, the issuer's -nats); a gateway still expects the real issuer URL as
+// the tokens' iss. The toxiproxy container is labelled like every other, so Close and Cleanup
+// remove it.
+
+// Defaults of the docker runtime's links.
+const (
+	// DefaultToxiproxyAlias is the network alias of the toxiproxy container ("recall-toxiproxy"
+	// when a component already has that name).
+	DefaultToxiproxyAlias = "toxiproxy"
+	// DefaultToxiproxyTimeout bounds each call to toxiproxy's API (its client takes no context).
+	DefaultToxiproxyTimeout = 5 * time.Second
+	// toxiproxyAPIPort is where the toxiproxy container serves its API.
+	toxiproxyAPIPort = "8474/tcp"
+	// firstLinkPort is the port, inside the toxiproxy container, of the first link's proxy; the
+	// others follow.
+	firstLinkPort = 10001
+)
+
+// WithDockerLinks routes the declared links through a toxiproxy container, so that faults can
+// cut or degrade them (default: none, and no toxiproxy container).
+func WithDockerLinks(links ...Link) DockerOption {
+	return func(d *Docker) { d.links = append(d.links, links...) }
+}
+
+var _ Linker = (*Docker)(nil)
+
+// dlink is the plan of one link's proxy.
+type dlink struct {
+	name     string // the proxy's name in toxiproxy: link1, link2, …
+	port     int    // where it listens in the toxiproxy container
+	upstream string // to's alias:port
+}
+
+// dockerLinks is the docker runtime's link state.
+type dockerLinks struct {
+	alias  string // the toxiproxy container's network alias; "" without links
+	byLink map[Link]dlink
+
+	mu     sync.Mutex
+	client *toxiclient.Client // nil until the toxiproxy container is up
+	cuts   map[Link]int       // how many faults hold the link cut (overlapping partitions)
+}
+
+// planLinks checks the declared links and, when there are any, adds the toxiproxy container to
+// the plan. A link goes from a reference gateway to the issuer or a reference/nats bus (the
+// implicit one included), or from the issuer to the bus. It runs before the components are
+// planned: their commands depend on it.
+func (d *Docker) planLinks(busAlias string) []error {
+	d.lk.byLink = map[Link]dlink{}
+	d.lk.cuts = map[Link]int{}
+	if len(d.links) == 0 {
+		return nil
+	}
+	var errs []error
+	for i, l := range d.links {
+		from, okF := d.byName[l.From]
+		to, okT := d.byName[l.To]
+		switch {
+		case !okF || from.implicit:
+			errs = append(errs, fmt.Errorf("link %s: %w", l, unknown(l.From, d.names())))
+			continue
+		case !okT:
+			errs = append(errs, fmt.Errorf("link %s: %w", l, unknown(l.To, d.names())))
+			continue
+		}
+		if _, dup := d.lk.byLink[l]; dup {
+			errs = append(errs, fmt.Errorf("link %s: declared twice", l))
+			continue
+		}
+		var port string
+		switch {
+		case to.use == UseIssuer && from.use == UseGateway:
+			port = "8080"
+		case to.use == UseNATS && to.name == busAlias && (from.use == UseGateway || from.use == UseIssuer):
+			port = "4222"
+		case to.use != UseIssuer && to.use != UseNATS:
+			errs = append(errs, fmt.Errorf("link %s: the docker runtime proxies links to the issuer or a %s component only, not to %s", l, UseNATS, orUser(to.use)))
+			continue
+		case from.use == UseIssuer:
+			errs = append(errs, fmt.Errorf("link %s: the issuer's only outgoing link is to the bus", l))
+			continue
+		default:
+			errs = append(errs, fmt.Errorf("link %s: the docker runtime proxies links from gateways and the issuer only, not from %s", l, orUser(from.use)))
+			continue
+		}
+		d.lk.byLink[l] = dlink{name: "link" + strconv.Itoa(i+1), port: firstLinkPort + i, upstream: l.To + ":" + port}
+	}
+	alias := DefaultToxiproxyAlias
+	if _, taken := d.byName[alias]; taken {
+		alias = "recall-" + DefaultToxiproxyAlias
+	}
+	d.lk.alias = alias
+	return errs
+}
+
+// addToxiproxy adds the toxiproxy container to the plan, once the components are planned, and
+// makes every link's `from` wait for it.
+func (d *Docker) addToxiproxy() {
+	if d.lk.alias == "" {
+		return
+	}
+	c := &dcomp{name: d.lk.alias, ref: RefToxiproxy, implicit: true, ports: []string{toxiproxyAPIPort},
+		httpPort: toxiproxyAPIPort, timeout: d.startTimeout}
+	c.wait = wait.ForHTTP("/version").WithPort(toxiproxyAPIPort).WithPollInterval(50 * time.Millisecond).
+		WithStatusCodeMatcher(func(st int) bool { return st == http.StatusOK }).WithStartupTimeout(c.timeout)
+	c.waitDesc = "GET /version on " + toxiproxyAPIPort + " answers 200"
+	d.byName[c.name] = c
+	d.comps = append(d.comps, c)
+	for l := range d.lk.byLink {
+		if f := d.byName[l.From]; !slices.Contains(f.deps, c.name) {
+			f.deps = append(f.deps, c.name)
+		}
+	}
+}
+
+func orUser(use string) string {
+	if use == "" {
+		return "the user's own component"
+	}
+	return use
+}
+
+// linkURL is the URL from uses to reach to: through its proxy when the link is declared, else
+// direct.
+func (d *Docker) linkURL(from, to, scheme, direct string) string {
+	if dl, ok := d.lk.byLink[Link{From: from, To: to}]; ok {
+		return scheme + "://" + d.lk.alias + ":" + strconv.Itoa(dl.port)
+	}
+	return direct
+}
+
+// createProxies creates every link's proxy once the toxiproxy container is up.
+func (d *Docker) createProxies(ctx context.Context, c *dcomp) error {
+	d.mu.Lock()
+	ep := c.endpoint
+	d.mu.Unlock()
+	if ep == nil {
+		return errors.New("toxiproxy: no API endpoint")
+	}
+	cl := toxiclient.NewClient(ep.String())
+	for _, l := range d.links {
+		dl, ok := d.lk.byLink[l]
+		if !ok {
+			continue
+		}
+		err := txCall(ctx, func() error {
+			_, err := cl.CreateProxy(dl.name, "0.0.0.0:"+strconv.Itoa(dl.port), dl.upstream)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("link %s: create proxy: %w", l, err)
+		}
+		d.log.Debug("link proxied", "link", l.String(), "via", d.lk.alias+":"+strconv.Itoa(dl.port), "upstream", dl.upstream)
+	}
+	d.lk.mu.Lock()
+	d.lk.client = cl
+	d.lk.mu.Unlock()
+	return nil
+}
+
+// txCall runs a toxiproxy client call, which takes no context, bounded by ctx and
+// DefaultToxiproxyTimeout. A call abandoned on timeout finishes in the background.
+func txCall(ctx context.Context, f func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultToxiproxyTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("toxiproxy API: %w", ctx.Err())
+	}
+}
+
+// proxy returns the toxiproxy client and the plan of link l.
+func (d *Docker) proxy(l Link) (*toxiclient.Client, dlink, error) {
+	dl, ok := d.lk.byLink[l]
+	if !ok {
+		have := make([]string, 0, len(d.links))
+		for _, x := range d.Links() {
+			have = append(have, x.String())
+		}
+		return nil, dlink{}, fmt.Errorf("no proxied link %s (have: %v)", l, have)
+	}
+	d.lk.mu.Lock()
+	cl := d.lk.client
+	d.lk.mu.Unlock()
+	if cl == nil {
+		return nil, dlink{}, fmt.Errorf("link %s: toxiproxy is not running", l)
+	}
+	return cl, dl, nil
+}
+
+// Links implements Linker.
+func (d *Docker) Links() []Link {
+	out := make([]Link, 0, len(d.links))
+	for _, l := range d.links {
+		if _, ok := d.lk.byLink[l]; ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// AddToxic implements Linker.
+func (d *Docker) AddToxic(ctx context.Context, l Link, t Toxic) error {
+	cl, dl, err := d.proxy(l)
+	if err != nil {
+		return err
+	}
+	if t.Toxicity == 0 {
+		t.Toxicity = 1
+	}
+	if t.Stream == "" {
+		t.Stream = "downstream"
+	}
+	attrs := toxiclient.Attributes{}
+	for k, v := range t.Attributes {
+		attrs[k] = v
+	}
+	err = txCall(ctx, func() error {
+		_, err := cl.AddToxic(&toxiclient.ToxicOptions{ProxyName: dl.name, ToxicName: t.Name, ToxicType: t.Type,
+			Stream: t.Stream, Toxicity: t.Toxicity, Attributes: attrs})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("link %s: add toxic %s: %w", l, t.Name, err)
+	}
+	return nil
+}
+
+// RemoveToxic implements Linker.
+func (d *Docker) RemoveToxic(ctx context.Context, l Link, name string) error {
+	cl, dl, err := d.proxy(l)
+	if err != nil {
+		return err
+	}
+	err = txCall(ctx, func() error {
+		px, err := cl.Proxy(dl.name)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(px.ActiveToxics, func(t toxiclient.Toxic) bool { return t.Name == name }) {
+			return nil
+		}
+		return px.RemoveToxic(name)
+	})
+	if err != nil {
+		return fmt.Errorf("link %s: remove toxic %s: %w", l, name, err)
+	}
+	return nil
+}
+
+// Cut implements Linker: the link's proxy is disabled (toxiproxy closes its connections and
+// stops listening).
+func (d *Docker) Cut(ctx context.Context, l Link) error {
+	cl, dl, err := d.proxy(l)
+	if err != nil {
+		return err
+	}
+	d.lk.mu.Lock()
+	d.lk.cuts[l]++
+	first := d.lk.cuts[l] == 1
+	d.lk.mu.Unlock()
+	if !first {
+		return nil
+	}
+	if err := txCall(ctx, func() error { return setEnabled(cl, dl.name, false) }); err != nil {
+		return fmt.Errorf("link %s: cut: %w", l, err)
+	}
+	return nil
+}
+
+// Heal implements Linker: the link's proxy listens again on the same port.
+func (d *Docker) Heal(ctx context.Context, l Link) error {
+	cl, dl, err := d.proxy(l)
+	if err != nil {
+		return err
+	}
+	d.lk.mu.Lock()
+	if d.lk.cuts[l] == 0 {
+		d.lk.mu.Unlock()
+		return nil
+	}
+	d.lk.cuts[l]--
+	last := d.lk.cuts[l] == 0
+	d.lk.mu.Unlock()
+	if !last {
+		return nil
+	}
+	if err := txCall(ctx, func() error { return setEnabled(cl, dl.name, true) }); err != nil {
+		return fmt.Errorf("link %s: heal: %w", l, err)
+	}
+	return nil
+}
+
+func setEnabled(cl *toxiclient.Client, name string, on bool) error {
+	px, err := cl.Proxy(name)
+	if err != nil {
+		return err
+	}
+	if on {
+		return px.Enable()
+	}
+	return px.Disable()
+}
+
+// resetLinks heals every link and removes every toxic (toxiproxy's reset), before Close
+// removes the container.
+func (d *Docker) resetLinks(ctx context.Context) error {
+	d.lk.mu.Lock()
+	cl := d.lk.client
+	d.lk.client = nil
+	d.lk.mu.Unlock()
+	if cl == nil {
+		return nil
+	}
+	if err := txCall(ctx, cl.ResetState); err != nil {
+		return fmt.Errorf("toxiproxy: reset: %w", err)
+	}
+	return nil
+}
