@@ -7,6 +7,7 @@ package drill
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -69,8 +70,8 @@ const (
 	DefaultCDFPoints = 200
 )
 
-// maxTimelineBuckets bounds the timeline's memory (29 hours at 100 ms buckets); later probes
-// are left out of the timeline, nothing else.
+// maxTimelineBuckets bounds the points of a timeline series (29 hours at 100 ms buckets); later
+// instants are left out of the timeline, nothing else.
 const maxTimelineBuckets = 1 << 20
 
 // TrackerConfig configures a [Tracker]. Zero values take the defaults.
@@ -200,9 +201,7 @@ type compState struct {
 	firstFalseReject                 int64
 	late, lateRecalls                int64
 
-	lat       histogram
-	tlAccepts []uint32 // victim accepts per timeline bucket (absolute send time / bucket)
-	tlRejects []uint32
+	lat histogram
 
 	pairs []pairState // indexed by token
 }
@@ -371,9 +370,6 @@ func (t *Tracker) Observe(o Observation) {
 	if !victim {
 		return
 	}
-	if s >= 0 {
-		cs.timeline(s/t.bucket, o.Outcome)
-	}
 	r := t.recallAck[o.Token].Load()
 	e := obsEntry{send: s, lat: lat, out: o.Outcome}
 	if s <= p.frontier {
@@ -386,22 +382,6 @@ func (t *Tracker) Observe(o Observation) {
 	}
 	if cs.w >= math.MinInt64+t.maxLag { // no overflow
 		p.foldBefore(cs.w-t.maxLag, r)
-	}
-}
-
-// timeline counts a decisive victim probe in its absolute bucket i (send time / bucket width).
-func (cs *compState) timeline(i int64, out Outcome) {
-	if i < 0 || i >= maxTimelineBuckets {
-		return
-	}
-	for int64(len(cs.tlAccepts)) <= i {
-		cs.tlAccepts = append(cs.tlAccepts, 0)
-		cs.tlRejects = append(cs.tlRejects, 0)
-	}
-	if out == Accept {
-		cs.tlAccepts[i]++
-	} else {
-		cs.tlRejects[i]++
 	}
 }
 
@@ -664,8 +644,8 @@ type Measurement struct {
 	// Overall aggregates every component: TTC over all measured pairs, counts summed, probe
 	// latency over all probes.
 	Overall report.Summary
-	// Timeline is, per component, the share of decisive victim probes accepted per bucket
-	// (see Timeline); CDF the distribution of TTC upper bounds (see CDF).
+	// Timeline is, per component, the share of recalled credentials still honoured over time
+	// (see timelineSeries); CDF the distribution of TTC upper bounds (see cdfPoints).
 	Timeline []report.Series
 	CDF      []report.Series
 	// Late, LateRecalls: sums over components; Invalid counts ignored observations and recalls.
@@ -721,7 +701,7 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 		s.Converged += cm.Summary.Converged
 		s.NotConverged += cm.Summary.NotConverged
 		m.Components[c] = cm
-		m.Timeline = append(m.Timeline, t.timelineSeries(c, cs, m))
+		m.Timeline = append(m.Timeline, t.timelineSeries(c, &cm, m))
 		m.CDF = append(m.CDF, report.Series{Component: cm.Name, Points: cdfPoints(cm.Pairs, t.cdfPoints)})
 	}
 	for _, nv := range neverVictim {
@@ -855,14 +835,16 @@ func (m *Measurement) TTCQuantile(component string, q float64) (ms float64, conv
 	return v, !math.IsInf(v, 1), true
 }
 
-// timelineSeries renders component c's timeline: for each bucket whose centre lies within
-// [anchor−TimelineBefore, anchor+TimelineAfter] (TimelineAfter 0: until End) and that holds a
-// decisive victim probe, X = bucket centre − anchor in ms, Y = accepts/(accepts+rejects) of
-// victim probes sent in the bucket. The anchor is the first acknowledgement, else the trigger;
-// without either the series is empty. Buckets are fixed on the drill's clock (k·bucket), so X
-// values are not round numbers. All victims are counted, baseline or not: a victim whose recall
-// failed shows as a tail of accepts.
-func (t *Tracker) timelineSeries(c int, cs *compState, m *Measurement) report.Series {
+// timelineSeries renders component c's timeline: the share of recalled credentials the
+// component still honoured, over time around the recall. A measured pair counts as honoured at
+// instant x until the upper end of its bracket (s_k+lat_k: from then on it is proven rejected),
+// and throughout when it never converged — the same upper-bound reading as TTC. Before its own
+// recall every credential is honoured. X is the bucket's end relative to the anchor (the first
+// acknowledgement, else the trigger) in ms, every TimelineBucket from anchor−TimelineBefore to
+// anchor+TimelineAfter (TimelineAfter 0: until End); Y is the share of measured pairs honoured.
+// Per credential rather than per probe: the scheduler spends more probes on pairs not yet
+// converged, so a share of probes would overstate what is still honoured.
+func (t *Tracker) timelineSeries(c int, cm *ComponentMeasurement, m *Measurement) report.Series {
 	ser := report.Series{Component: t.names[c], Points: []report.Point{}}
 	var anchor time.Duration
 	switch {
@@ -873,22 +855,30 @@ func (t *Tracker) timelineSeries(c int, cs *compState, m *Measurement) report.Se
 	default:
 		return ser
 	}
+	var uppers []time.Duration // proven-rejected-from instants; never for not converged pairs
+	measured := 0
+	for _, p := range cm.Pairs {
+		switch p.State {
+		case PairConverged:
+			uppers = append(uppers, p.Upper)
+		case PairNotConverged:
+		default:
+			continue
+		}
+		measured++
+	}
+	if measured == 0 {
+		return ser
+	}
+	slices.Sort(uppers)
 	from, to := anchor-t.before, m.End
 	if t.after > 0 {
 		to = anchor + t.after
 	}
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	for i := range cs.tlAccepts {
-		a, r := cs.tlAccepts[i], cs.tlRejects[i]
-		if a+r == 0 {
-			continue
-		}
-		centre := time.Duration(int64(i)*t.bucket + t.bucket/2)
-		if centre < from || centre > to {
-			continue
-		}
-		ser.Points = append(ser.Points, report.Point{X: millis(centre - anchor), Y: float64(a) / float64(a+r)})
+	bucket := time.Duration(t.bucket)
+	for x := from + bucket; x <= to && len(ser.Points) < maxTimelineBuckets; x += bucket {
+		rejected, _ := slices.BinarySearch(uppers, x+1) // uppers ≤ x
+		ser.Points = append(ser.Points, report.Point{X: millis(x - anchor), Y: float64(measured-rejected) / float64(measured)})
 	}
 	return ser
 }

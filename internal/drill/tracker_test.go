@@ -767,7 +767,6 @@ func TestTimelineAndCDF(t *testing.T) {
 		tr.Recalled(tok, tms(999), tms(1000))
 	}
 	tr.Observe(Observation{Token: 4, Sent: tms(860), Outcome: Reject}) // control: not in the timeline
-	// bucket 10 (centre 1050): 3 accepts, 1 reject; bucket 11: 1 accept, 3 rejects (one error ignored)
 	for tok := range 4 {
 		out := Accept
 		if tok == 3 {
@@ -784,7 +783,10 @@ func TestTimelineAndCDF(t *testing.T) {
 	tr.Observe(Observation{Token: 2, Sent: tms(1600), Outcome: Reject}) // outside After
 	tr.Observe(Observation{Token: 0, Sent: tms(700), Outcome: Accept})  // outside Before
 	m := tr.Finalize(tms(2000))
-	want := []report.Point{{X: -150, Y: 1}, {X: 50, Y: 0.75}, {X: 150, Y: 0.25}}
+	// Per credential, honoured until the upper end of its bracket: token 3 until 1015 ms, 1 until
+	// 1140, 2 until 1150, token 0 throughout (never converged). Points every 100 ms from the
+	// anchor (first ack, 1000) − 200 ms to + 300 ms.
+	want := []report.Point{{X: -100, Y: 1}, {X: 0, Y: 1}, {X: 100, Y: 0.75}, {X: 200, Y: 0.25}, {X: 300, Y: 0.25}}
 	if diff := cmp.Diff(want, m.Timeline[0].Points); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
