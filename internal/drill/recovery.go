@@ -37,7 +37,7 @@ import (
 type Recovery struct {
 	// Sample is how many affected identities (the victims' users for the password grant, their
 	// clients otherwise) get a fresh credential after the recall: 0 means DefaultRecoverySample,
-	// a negative value turns the measurement off.
+	// RecoveryOff (any negative value) turns the measurement off.
 	Sample int
 	// Interval is the time between two probes of one fresh credential at one component
 	// (default DefaultRecoveryInterval).
@@ -58,6 +58,10 @@ const (
 	DefaultRecoveryHold     = time.Second
 	DefaultReissueFor       = 10 * time.Second
 )
+
+// RecoveryOff as Recovery.Sample turns the recovery measurement off (a scenario's
+// tokens.recovery: 0).
+const RecoveryOff = -1
 
 // reissue backoff: the first retry waits reissueBackoff, each next one twice as long, capped.
 const (

@@ -251,3 +251,17 @@ func TestDrillRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoveryOff: a drill told not to measure recovery starts nothing after the recall.
+func TestRecoveryOff(t *testing.T) {
+	t.Parallel()
+	d := &drill{plan: &Plan{Recovery: Recovery{Sample: RecoveryOff}}, acks: []Ack{{Acked: time.Now()}}}
+	d.startRecovery(context.Background(), []*Token{{Client: "c1", Access: NewSecret("x")}})
+	d.recWG.Wait()
+	if d.recovery != nil {
+		t.Errorf("recovery measured with Sample = RecoveryOff: %+v", d.recovery)
+	}
+	if got := (Recovery{}).withDefaults(); got.Sample != DefaultRecoverySample || got.Interval != DefaultRecoveryInterval || got.Hold != DefaultRecoveryHold || got.ReissueFor != DefaultReissueFor {
+		t.Errorf("defaults %+v", got)
+	}
+}

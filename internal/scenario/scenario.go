@@ -267,6 +267,10 @@ type Tokens struct {
 	Clients int `yaml:"clients,omitempty" json:"clients,omitempty" jsonschema:"minimum=1"`
 	// Scope is the scope requested for every credential.
 	Scope string `yaml:"scope,omitempty" json:"scope,omitempty"`
+	// Recovery is how many affected identities (the victims' users for the password grant,
+	// their clients otherwise) get a fresh credential after the recall, to measure recovery
+	// time. 0 turns the measurement off. Default 20.
+	Recovery int `yaml:"recovery,omitempty" json:"recovery,omitempty" jsonschema:"minimum=0"`
 }
 
 // Traffic is the probing load sent while the drill runs.
@@ -376,7 +380,7 @@ var (
 	// DefaultSystem is the default system section.
 	DefaultSystem = System{Runtime: RuntimeEmbedded, StartTimeout: 30 * time.Second}
 	// DefaultTokens is the default tokens section.
-	DefaultTokens = Tokens{Grant: "client_credentials", Victims: 100, Controls: 20, Users: 10, Clients: 1}
+	DefaultTokens = Tokens{Grant: "client_credentials", Victims: 100, Controls: 20, Users: 10, Clients: 1, Recovery: 20}
 	// DefaultTraffic is the default traffic section; rate and duration have no default.
 	DefaultTraffic = Traffic{Workers: 16, Recheck: Percent{Fraction: 0.10, Text: "10%"}, Controls: Percent{Fraction: 0.10, Text: "10%"}}
 	// DefaultRecall is the default recall section; at has no default. Mode defaults to batch

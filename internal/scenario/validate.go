@@ -491,7 +491,7 @@ func (l *loader) validateTokens(s *Scenario) {
 		name string
 		v    int
 		min  int
-	}{{"victims", t.Victims, 1}, {"controls", t.Controls, 0}, {"users", t.Users, 1}, {"clients", t.Clients, 1}} {
+	}{{"victims", t.Victims, 1}, {"controls", t.Controls, 0}, {"users", t.Users, 1}, {"clients", t.Clients, 1}, {"recovery", t.Recovery, 0}} {
 		if f.v < f.min {
 			l.fail("tokens."+f.name, "must be >= %d, got %d", f.min, f.v)
 		}
