@@ -243,7 +243,7 @@ func TestValidateFaults(t *testing.T) {
   - {at: 1s, for: 1s, fault: pause, target: edge}
   - {at: 1s, for: 1s, fault: partition, link: edge->issuer}
 `, []string{
-			`:7:3: system.links: the external runtime cannot route links through a proxy (have: embedded)`,
+			`:7:3: system.links: the external runtime cannot route links through a proxy (have: embedded, docker)`,
 			`:12:30: faults[0].fault: pause: the external runtime cannot pause a component (it is not a runtime.Pauser)`,
 			`:13:30: faults[1].fault: partition: the external runtime cannot cut or degrade links (it is not a runtime.Linker)`,
 		}},
@@ -279,5 +279,34 @@ faults:` + tc.faults
 				}
 			}
 		})
+	}
+}
+
+// TestValidateDockerLinkFaults: the docker runtime proxies declared links, so `recall validate`
+// accepts link faults (and pause, kill, restart) for it.
+func TestValidateDockerLinkFaults(t *testing.T) {
+	t.Parallel()
+	src := `name: docker-links
+system:
+  runtime: docker
+  components:
+    - {name: issuer, kind: issuer, use: reference/issuer}
+    - {name: edge, kind: gateway, use: reference/gateway, with: {strategy: poll}}
+  links: [{from: edge, to: issuer}]
+tokens: {victims: 5}
+traffic: {rate: 10/s, duration: 10s}
+recall: {at: 5s}
+faults:
+  - {at: 1s, for: 1s, fault: partition, link: edge->issuer}
+  - {at: 1s, for: 1s, fault: latency, target: edge, with: {latency: 100ms}}
+  - {at: 1s, for: 1s, fault: pause, target: edge}
+  - {at: 1s, fault: restart, target: edge}
+`
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runMain("validate", path); code != exitPass {
+		t.Errorf("exit %d; want %d\n%s%s", code, exitPass, stdout, stderr)
 	}
 }

@@ -57,7 +57,7 @@ func checkFaults(s *scenario.Scenario) error {
 	var errs []error
 	proto := runtimeProto(s.System.Runtime)
 	if _, ok := proto.(runtime.Linker); !ok && len(s.System.Links) > 0 {
-		errs = append(errs, scenario.Errorf("system.links", "the %s runtime cannot route links through a proxy (have: embedded)", s.System.Runtime))
+		errs = append(errs, scenario.Errorf("system.links", "the %s runtime cannot route links through a proxy (have: embedded, docker)", s.System.Runtime))
 	}
 	for i := range s.Faults {
 		f := &s.Faults[i]
