@@ -43,9 +43,13 @@ type Recovery struct {
 	// (default DefaultRecoveryInterval).
 	Interval time.Duration
 	// Hold is how long a fresh credential must have been accepted at a component, with no
-	// reject, before probing it there stops (default DefaultRecoveryHold). Probing also stops
-	// when the drill's traffic ends.
+	// reject, before it is only re-checked there every Recheck (default DefaultRecoveryHold):
+	// a component that learns of the recall late and wrongly rejects the fresh credential then
+	// is still caught. Probing stops when the drill's traffic ends.
 	Hold time.Duration
+	// Recheck is the time between two re-checks of a recovered credential (default
+	// DefaultRecoveryRecheck).
+	Recheck time.Duration
 	// ReissueFor bounds how long the drill keeps asking the issuer for one fresh credential
 	// (default DefaultReissueFor).
 	ReissueFor time.Duration
@@ -56,6 +60,7 @@ const (
 	DefaultRecoverySample   = 20
 	DefaultRecoveryInterval = 200 * time.Millisecond
 	DefaultRecoveryHold     = time.Second
+	DefaultRecoveryRecheck  = time.Second
 	DefaultReissueFor       = 10 * time.Second
 )
 
@@ -80,6 +85,9 @@ func (r Recovery) withDefaults() Recovery {
 	}
 	if r.Hold <= 0 {
 		r.Hold = DefaultRecoveryHold
+	}
+	if r.Recheck <= 0 {
+		r.Recheck = DefaultRecoveryRecheck
 	}
 	if r.ReissueFor <= 0 {
 		r.ReissueFor = DefaultReissueFor
@@ -376,13 +384,15 @@ func (d *drill) reissue(ctx context.Context, iss Issuer, cfg Recovery, id *fresh
 }
 
 // probeFresh probes a fresh credential at one component every cfg.Interval, from now until it
-// has been accepted there for cfg.Hold with no reject, or ctx ends. Probes are sequential: each
-// one's outcome is known before the next is sent.
+// has been accepted there for cfg.Hold with no reject, then every cfg.Recheck (back to
+// cfg.Interval on a reject) until ctx ends. Probes are sequential: each one's outcome is known
+// before the next is sent.
 func (d *drill) probeFresh(ctx context.Context, client *http.Client, pr *Probe, timeout time.Duration, cfg Recovery, tok Secret, cnt *atomic.Int64) []freshProbe {
 	var out []freshProbe
 	streak := time.Duration(-1) // send time of the first accept of the current run of accepts
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
+	slow := false
 	for ctx.Err() == nil {
 		p := d.probeOnce(ctx, client, pr, timeout, tok)
 		if ctx.Err() != nil && p.Outcome == Error {
@@ -398,8 +408,13 @@ func (d *drill) probeFresh(ctx context.Context, client *http.Client, pr *Probe, 
 		case Reject:
 			streak = -1
 		}
-		if streak >= 0 && p.Sent-streak >= cfg.Hold {
-			break
+		if held := streak >= 0 && p.Sent-streak >= cfg.Hold; held != slow {
+			slow = held
+			if slow {
+				tick.Reset(cfg.Recheck)
+			} else {
+				tick.Reset(cfg.Interval)
+			}
 		}
 		select {
 		case <-ctx.Done():

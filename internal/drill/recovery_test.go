@@ -226,6 +226,11 @@ func TestDrillRecovery(t *testing.T) {
 				t.Errorf("revoke-tokens: recovery max %.0f ms > re-issue %.0f ms + resolution %.0f ms + 500 ms: a fresh jti must be valid at once",
 					o.RecoveryMS.Max, rc.ReissueMS.Max, o.RecoveryMS.ResolutionMaxMS)
 			}
+			// A bracket that starts at the token request means the first probe already accepted.
+			if tc.action == "revoke-tokens" && o.RecoveryMS.LowerP50 > rc.ReissueMS.Max {
+				t.Errorf("revoke-tokens: recovery brackets start at %.0f ms (median), after the re-issue (%.0f ms): fresh credentials were rejected first",
+					o.RecoveryMS.LowerP50, rc.ReissueMS.Max)
+			}
 			for _, c := range rep.Components {
 				if !c.Probed {
 					continue
