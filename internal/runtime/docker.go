@@ -51,7 +51,11 @@ import (
 //
 // Unlike testcontainers' own Host and Endpoint, which guess the daemon's address (and guess
 // wrong inside a container, where they pick the default gateway), every address here is
-// 127.0.0.1 and the mapped port.
+// 127.0.0.1 and the mapped port. The harness chooses the host port, so that a restarted
+// container keeps its endpoint.
+//
+// Declared links (WithDockerLinks) pass through a toxiproxy container: the runtime is a Linker
+// (see docker_links.go). Pause is docker pause; Kill and Restart are docker kill and start.
 type Docker struct {
 	secrets      Secrets
 	log          *slog.Logger
@@ -164,7 +168,6 @@ type dcomp struct {
 	snapshot bool             // a gateway restarting from a stale snapshot: its file is created
 
 	c        *testcontainers.DockerContainer
-	hostPort string // the host port httpPort is published on: fixed, so that a restart keeps it
 	endpoint *url.URL
 	truth    *truth.Remote
 }
@@ -273,6 +276,15 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 		}
 	}
 	return d, errors.Join(errs...)
+}
+
+// startAttempts bounds the starts of one container whose chosen host port was taken meanwhile.
+const startAttempts = 3
+
+// portTaken says whether a container failed to start because its host port was taken.
+func portTaken(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "port is already allocated") || strings.Contains(m, "address already in use")
 }
 
 // freePort returns a TCP port free on this host now, for the engine to publish a container
@@ -784,14 +796,8 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 	}
 	// The endpoint's host port is chosen here rather than by the engine, which would pick a new
 	// one when the container restarts: the drill keeps the endpoint it was given at start.
+	var hostPort string
 	if c.httpPort != "" {
-		hp, err := freePort()
-		if err != nil {
-			return fmt.Errorf("component %s: %w", c.name, err)
-		}
-		d.mu.Lock()
-		c.hostPort = hp
-		d.mu.Unlock()
 		cport, err := dnetwork.ParsePort(c.httpPort)
 		if err != nil {
 			return fmt.Errorf("component %s: %w", c.name, err)
@@ -800,7 +806,7 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 			if hc.PortBindings == nil {
 				hc.PortBindings = dnetwork.PortMap{}
 			}
-			hc.PortBindings[cport] = []dnetwork.PortBinding{{HostPort: hp}}
+			hc.PortBindings[cport] = []dnetwork.PortBinding{{HostPort: hostPort}}
 		}))
 	}
 	if len(c.env) > 0 {
@@ -818,7 +824,24 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout+createSlack)
 	defer cancel()
-	ctr, err := testcontainers.Run(rctx, image, opts...)
+	var ctr *testcontainers.DockerContainer
+	var err error
+	for attempt := 1; ; attempt++ {
+		if c.httpPort != "" {
+			if hostPort, err = freePort(); err != nil {
+				return fmt.Errorf("component %s: %w", c.name, err)
+			}
+		}
+		ctr, err = testcontainers.Run(rctx, image, opts...)
+		// Another process may take the chosen port before the engine binds it: choose again.
+		if err == nil || attempt == startAttempts || ctx.Err() != nil || !portTaken(err) {
+			break
+		}
+		d.log.Debug("host port taken meanwhile; choosing another", "component", c.name, "port", hostPort)
+		if ctr != nil {
+			_ = ctr.Terminate(context.WithoutCancel(ctx), testcontainers.StopTimeout(0))
+		}
+	}
 	if ctr != nil {
 		d.mu.Lock()
 		c.c = ctr

@@ -84,7 +84,7 @@ type ImageOptions struct {
 
 // ImageInfo describes one reference image.
 type ImageInfo struct {
-	// Component is issuer, gateway, service or nats.
+	// Component is issuer, gateway, service, nats or toxiproxy.
 	Component string `json:"component"`
 	// Ref is the image reference, recall-<component>:<16 hex of the content hash>.
 	Ref string `json:"ref"`
