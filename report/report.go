@@ -259,7 +259,7 @@ type Summary struct {
 	// measured.
 	RecoveryMS *Stats `json:"recovery_ms,omitempty"`
 	// NotRecovered counts sampled identities whose fresh credential was never accepted for good
-	// (or never issued) by the end of the drill; they are not in RecoveryMS.
+	// (or never issued) by the end of the drill; they are not in RecoveryMS. Omitted when 0.
 	NotRecovered int `json:"not_recovered,omitempty"`
 }
 

@@ -481,6 +481,10 @@ func (d *drill) finishRecovery() {
 	}
 	st, nr := r.stats(-1)
 	rep.Overall.RecoveryMS, rep.Overall.NotRecovered = &st, nr
+	if d.log != nil {
+		d.log.Info("recovery measured", "identity", r.kind, "sampled", len(r.ids), "reissued", info.Reissued,
+			"recovered", st.Count, "p50_ms", st.P50, "max_ms", st.Max, "resolution_ms", st.ResolutionMS, "not_recovered", nr)
+	}
 	if nr > 0 {
 		var where []string
 		for _, c := range rep.Components {
