@@ -89,6 +89,9 @@ func TestRunPassAndFail(t *testing.T) {
 			if jwtRE.MatchString(stdout) || jwtRE.MatchString(stderr) {
 				t.Error("a token was printed in clear")
 			}
+			if rep.Recovery == nil || rep.Recovery.Sampled != 1 || rep.Recovery.Reissued != 1 || rep.Overall.NotRecovered != 0 {
+				t.Errorf("recovery %+v, not recovered %d; want the victims' one client (the other is the controls') re-issued and recovered", rep.Recovery, rep.Overall.NotRecovered)
+			}
 			if len(rep.Logs) == 0 || len(rep.Tokens.Sample) == 0 || len(rep.Tokens.Sample[0]) != 12 {
 				t.Errorf("logs %d, sample %v", len(rep.Logs), rep.Tokens.Sample)
 			}
@@ -153,5 +156,27 @@ func TestScenariosValidate(t *testing.T) {
 		if code, _, errs := runMain("validate", f); code != 0 {
 			t.Errorf("%s: %s", f, errs)
 		}
+	}
+}
+
+// TestRunRecoveryOff: tokens.recovery: 0 turns the recovery measurement off.
+func TestRunRecoveryOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	path := writeScenario(t, "  - false_rejects == 0\n")
+	src, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(src), "clients: 2}", "clients: 2, recovery: 0}", 1)), 0o644)
+	out := t.TempDir()
+	if code, _, stderr := runMain("run", "--out", out, "--quiet", path); code != exitPass {
+		t.Fatalf("exit %d: %s", code, lastLines(stderr, 10))
+	}
+	rep, err := report.Read(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Recovery != nil {
+		t.Errorf("recovery measured although tokens.recovery is 0: %+v", rep.Recovery)
 	}
 }

@@ -156,6 +156,7 @@ func plan(s *scenario.Scenario, log *slog.Logger, o planOptions) (*drill.Plan, e
 		Recall:       drill.Recall{At: s.Recall.At.D, Kind: s.Recall.Action, Mode: s.Recall.Mode, Action: action, Confirm: s.Recall.Confirm},
 		StartTimeout: s.System.StartTimeout,
 		Expect:       exps,
+		Recovery:     recovery(s.Tokens.Recovery),
 		Logger:       log,
 		Faults:       steps,
 	}
@@ -213,3 +214,12 @@ func randomHex(n int) string {
 }
 
 var _ = report.SchemaVersion
+
+// recovery maps tokens.recovery (how many affected identities get fresh credentials after the
+// recall; 0 turns the measurement off) to the engine's setting.
+func recovery(n int) drill.Recovery {
+	if n <= 0 {
+		return drill.Recovery{Sample: drill.RecoveryOff}
+	}
+	return drill.Recovery{Sample: n}
+}
