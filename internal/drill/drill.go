@@ -148,7 +148,7 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 			}
 		}
 		d.rep.FinishedAt = time.Now()
-		d.rep.DurationMS = ms(time.Since(d.wall))
+		d.rep.DurationMS = millis(time.Since(d.wall))
 		if err != nil {
 			d.rep.Verdict = report.Error
 			d.rep.Reason = err.Error()
@@ -202,7 +202,7 @@ func (d *drill) run(ctx context.Context) error {
 	if err := p.Env.Start(startCtx); err != nil {
 		return fmt.Errorf("start system: %w", err)
 	}
-	d.rep.Environment.StartupMS = ms(time.Since(began))
+	d.rep.Environment.StartupMS = millis(time.Since(began))
 	if err := d.describeEnv(); err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func (d *drill) run(ctx context.Context) error {
 	for _, u := range users {
 		d.users[u.ID] = u
 	}
-	d.rep.Tokens.MintMS = ms(time.Since(mintBegan))
+	d.rep.Tokens.MintMS = millis(time.Since(mintBegan))
 	for _, t := range d.tokens[:min(5, p.Population.Victims)] {
 		d.rep.Tokens.Sample = append(d.rep.Tokens.Sample, t.Access.Fingerprint())
 	}
@@ -256,7 +256,7 @@ func (d *drill) describeEnv() error {
 		times = s.StartupTimes()
 	}
 	for _, c := range p.Components {
-		ec := report.EnvComponent{Name: c.Name, Kind: c.Kind, Use: c.Use, StartupMS: ms(times[c.Name])}
+		ec := report.EnvComponent{Name: c.Name, Kind: c.Kind, Use: c.Use, StartupMS: millis(times[c.Name])}
 		if u, err := p.Env.Endpoint(c.Name); err == nil {
 			ec.Endpoint = u.String()
 		}
@@ -462,8 +462,6 @@ func (d *drill) confirm(ctx context.Context, victims []*Token) {
 	d.rep.Recall.Confirmed = int(confirmed.Load())
 	d.rep.Recall.Ineffective = int(ineffective.Load())
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func newReport(p *Plan) *report.Report {
 	return &report.Report{

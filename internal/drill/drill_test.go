@@ -93,10 +93,10 @@ func TestDrillAgainstGroundTruth(t *testing.T) {
 	}
 	// Each bound plus the resolution actually achieved (and 100 ms for the gateway's own work).
 	slack := 100.0
-	if c := by["poll"]; c.TTCMS.Max > ms(poll)+c.TTCMS.ResolutionMaxMS+slack {
+	if c := by["poll"]; c.TTCMS.Max > millis(poll)+c.TTCMS.ResolutionMaxMS+slack {
 		t.Errorf("poll: max TTC %.0f ms > interval %v + resolution %.0f ms", c.TTCMS.Max, poll, c.TTCMS.ResolutionMaxMS)
 	}
-	if c := by["introspect"]; c.TTCMS.Max > ms(ttl)+c.TTCMS.ResolutionMaxMS+slack {
+	if c := by["introspect"]; c.TTCMS.Max > millis(ttl)+c.TTCMS.ResolutionMaxMS+slack {
 		t.Errorf("introspect: max TTC %.0f ms > TTL %v + resolution %.0f ms", c.TTCMS.Max, ttl, c.TTCMS.ResolutionMaxMS)
 	}
 	push, pollC, intro := by["push"], by["poll"], by["introspect"]

@@ -249,12 +249,12 @@ func (f *faults) report() []report.Fault {
 		r.mu.Lock()
 		rf := report.Fault{Name: r.step.Name, Fault: r.step.Kind, Target: r.step.what()}
 		if r.started {
-			rf.StartMS = ms(r.start)
+			rf.StartMS = millis(r.start)
 		} else {
 			r.errs = append(r.errs, "not started: the drill ended first")
 		}
 		if r.ended {
-			rf.EndMS = ms(r.end)
+			rf.EndMS = millis(r.end)
 		}
 		for i, e := range r.errs {
 			if i > 0 {

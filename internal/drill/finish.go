@@ -44,9 +44,9 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 		}
 	}
 	if !firstSent.IsZero() {
-		rep.Recall.SentAtMS = ms(firstSent.Sub(d.began))
-		rep.Recall.AcknowledgedAtMS = ms(last.Sub(d.began))
-		rep.Recall.AckSpreadMS = ms(last.Sub(first))
+		rep.Recall.SentAtMS = millis(firstSent.Sub(d.began))
+		rep.Recall.AcknowledgedAtMS = millis(last.Sub(d.began))
+		rep.Recall.AckSpreadMS = millis(last.Sub(first))
 	}
 	rep.Recall.Failed = failed
 	if failed > 0 {
@@ -136,7 +136,7 @@ func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []Pa
 			out.Within++
 		} else if out.Checked-out.Within <= 3 {
 			d.log.Warn("ground truth outside the measured bracket", "component", component,
-				"token", d.tokens[pr.Token].Access, "truth_ms", ms(off), "lower_ms", ms(pr.Lower), "upper_ms", ms(pr.Upper))
+				"token", d.tokens[pr.Token].Access, "truth_ms", millis(off), "lower_ms", millis(pr.Lower), "upper_ms", millis(pr.Upper))
 		}
 		// Reuse the TTC statistics: a "pair" whose upper bound is the true instant.
 		true_ = append(true_, PairResult{State: PairConverged, Recalled: pr.Recalled, Lower: off, Upper: off})
@@ -166,12 +166,12 @@ func (d *drill) componentFindings(name string, cm *ComponentMeasurement, fig *co
 			}
 		}
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "resurrection", Severity: report.Critical, Component: name,
-			Count: s.Resurrections, Tokens: fps(ids), AtMS: ms(cm.FirstResurrection),
+			Count: s.Resurrections, Tokens: fps(ids), AtMS: millis(cm.FirstResurrection),
 			Message: fmt.Sprintf("%s accepted %d recalled credentials again after having rejected them (%d probes)%s.", name, s.Resurrections, cm.ResurrectionProbes, d.afterRestart(name, cm.FirstResurrection))})
 	}
 	if s.FalseRejects > 0 {
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "false_reject", Severity: report.Critical, Component: name,
-			Count: s.FalseRejects, Tokens: fps(cm.FalseRejectTokens), AtMS: ms(cm.FirstFalseReject),
+			Count: s.FalseRejects, Tokens: fps(cm.FalseRejectTokens), AtMS: millis(cm.FirstFalseReject),
 			Message: fmt.Sprintf("%s rejected %d control credentials that were never recalled (%d probes).", name, cm.FalseRejectPairs, s.FalseRejects)})
 	}
 	if s.NotConverged > 0 {
@@ -187,7 +187,7 @@ func (d *drill) componentFindings(name string, cm *ComponentMeasurement, fig *co
 	}
 	if s.FailOpen > 0 {
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "fail_open", Severity: report.Critical, Component: name, Count: s.FailOpen,
-			Tokens: fps(fig.failOpenToks), AtMS: ms(fig.firstFailOpen),
+			Tokens: fps(fig.failOpenToks), AtMS: millis(fig.firstFailOpen),
 			Message: fmt.Sprintf("%s accepted recalled credentials %d times (%d credentials) while its revocation source was cut off.", name, s.FailOpen, len(fig.failOpenToks))})
 	}
 }
@@ -211,7 +211,7 @@ func (d *drill) afterRestart(name string, at time.Duration) string {
 		// A probe is stamped before it is written: one stamped just before the restart began
 		// may still be served by the restarted component, hence the slack.
 		if start, _, ok := r.window(); ok && start <= at+restartSlack {
-			out = fmt.Sprintf(", after fault %s (%s at %.0f ms)", s.Name, s.Kind, ms(start))
+			out = fmt.Sprintf(", after fault %s (%s at %.0f ms)", s.Name, s.Kind, millis(start))
 		}
 	}
 	return out

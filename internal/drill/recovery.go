@@ -457,7 +457,7 @@ func (d *drill) finishRecovery() {
 		return
 	}
 	rep := d.rep
-	info := &report.Recovery{Identity: r.kind, Sampled: len(r.ids), FromMS: ms(r.from), Probes: int(r.probeCnt.Load())}
+	info := &report.Recovery{Identity: r.kind, Sampled: len(r.ids), FromMS: millis(r.from), Probes: int(r.probeCnt.Load())}
 	var reissue []float64
 	for _, id := range r.ids {
 		if id.reissued {

@@ -237,7 +237,7 @@ func (r Result) Regressed() bool {
 // both reports and their change, then findings that appeared, vanished or changed, then the
 // outcome line ("REGRESSION" or "no regression").
 func (r Result) Write(w io.Writer) error {
-	ew := &errWriter{w: w}
+	ew := &text.ErrWriter{W: w}
 	fmt.Fprintf(ew, "base: %s\nnext: %s\n", runLine(r.Base), runLine(r.Next))
 	fmt.Fprintf(ew, "A component regresses when its p99 TTC (max without p99) grows by more than %s and by more than the combined resolution, or when it newly does not converge.\n\n", pct(r.MaxRegression))
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
@@ -278,7 +278,7 @@ func (r Result) Write(w io.Writer) error {
 	} else {
 		fmt.Fprintln(ew, "\nno regression")
 	}
-	return ew.err
+	return ew.Err()
 }
 
 func runLine(r Run) string {
@@ -356,19 +356,4 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// errWriter remembers the first write error and drops later writes.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
 }

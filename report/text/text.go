@@ -28,7 +28,7 @@ const (
 // (TTC figures carry the resolution in the ±RES column), the findings by severity, the
 // expectations and the probe totals. It returns the first write error.
 func Summary(w io.Writer, r *report.Report) error {
-	ew := &errWriter{w: w}
+	ew := &ErrWriter{W: w}
 	fmt.Fprintf(ew, "%s  %s (seed %d)\n", verdictWord(r.Verdict), oneLine(r.Scenario.Name), r.Scenario.Seed)
 	fmt.Fprintf(ew, "      %s\n\n", Headline(r))
 
@@ -99,7 +99,7 @@ func Summary(w io.Writer, r *report.Report) error {
 	fmt.Fprintf(ew, "\nProbes: %s sent (%s/s of %s/s asked), %s after the recall, %s dropped; drill took %s.\n",
 		Count(p.Total), Count(int(math.Round(p.RatePerSec))), Count(int(math.Round(p.TargetRatePerSec))),
 		Count(p.AfterRecall), Count(p.Dropped), report.FormatMS(r.DurationMS))
-	return ew.err
+	return ew.Err()
 }
 
 // componentCells returns one table row for a component or the overall summary.
@@ -429,17 +429,18 @@ func pad(s string, w int) string {
 	return s
 }
 
-// errWriter remembers the first write error and drops later writes.
-type errWriter struct {
-	w   io.Writer
+// ErrWriter remembers the first write error and drops later writes, so a view can write many
+// lines and check once: the views of package report share it.
+type ErrWriter struct {
+	W   io.Writer
 	err error
 }
 
-func (e *errWriter) Write(p []byte) (int, error) {
+func (e *ErrWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
-	n, err := e.w.Write(p)
+	n, err := e.W.Write(p)
 	e.err = err
 	return n, err
 }
@@ -494,3 +495,6 @@ func recovered(s report.Summary) int {
 	}
 	return s.RecoveryMS.Count
 }
+
+// Err is the first write error, if any.
+func (e *ErrWriter) Err() error { return e.err }
