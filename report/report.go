@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the version of the report.json format written by this package. It changes
 // (major) when a field is removed or changes meaning, (minor) when fields are added.
-const SchemaVersion = "1.0"
+const SchemaVersion = "1.1"
 
 // Verdicts.
 const (
@@ -261,6 +261,91 @@ type Summary struct {
 	// NotRecovered counts sampled identities whose fresh credential was never accepted for good
 	// (or never issued) by the end of the drill; they are not in RecoveryMS. Omitted when 0.
 	NotRecovered int `json:"not_recovered,omitempty"`
+	// TTCEstimate is the estimated distribution of the time to consistency: the nonparametric
+	// maximum-likelihood estimate from every measured pair's bracket, with confidence
+	// intervals. It is shown beside TTCMS (the proven upper bounds), never in its place, and
+	// gates use TTCMS unless an expectation names ttc_estimate. Overall, the pairs of every
+	// component are pooled. Absent when no pair was measured.
+	TTCEstimate *Estimate `json:"ttc_estimate,omitempty"`
+}
+
+// Estimate methods and band kinds.
+const (
+	// MethodTurnbull is Turnbull's self-consistency (EM) algorithm for the nonparametric
+	// maximum-likelihood estimate of an interval-censored distribution.
+	MethodTurnbull = "npmle-turnbull"
+	// BandBootstrap is a percentile bootstrap over pairs.
+	BandBootstrap = "bootstrap-pairs"
+)
+
+// Estimate is an estimated TTC distribution. Each measured pair contributes one
+// interval-censored observation: its TTC lies in (lower, upper] of its bracket (relative to
+// R(t)), or is beyond the last accept when it never converged. Assumption: the credentials of
+// one component are exchangeable (their TTCs are draws from one distribution); see
+// docs/measurement.md in the repository.
+type Estimate struct {
+	// Method names the estimator, MethodTurnbull.
+	Method string `json:"method"`
+	// N is the number of pairs the estimate is computed from; RightCensored how many of them
+	// never converged (TTC beyond the last accept).
+	N             int `json:"n"`
+	RightCensored int `json:"right_censored"`
+	// Confidence is the nominal level of every interval and band, e.g. 0.95.
+	Confidence float64 `json:"confidence"`
+	// Band says how intervals and bands were computed (BandBootstrap) and Replicates from how
+	// many resamples.
+	Band       string `json:"band"`
+	Replicates int    `json:"replicates"`
+	// GridMS is the time grid's coarsest step within the estimate's range: brackets are
+	// rounded outward to the grid (lower ends down, upper ends up) before estimating.
+	GridMS float64 `json:"grid_ms"`
+	// NotConvergedShare is the estimated share of pairs whose TTC lies beyond everything
+	// observed (mass the estimate puts at +Inf), with its interval.
+	NotConvergedShare     float64 `json:"not_converged_share"`
+	NotConvergedShareLow  float64 `json:"not_converged_share_low"`
+	NotConvergedShareHigh float64 `json:"not_converged_share_high"`
+	// P50, P90 and P99 are the estimated quantiles with their confidence intervals.
+	P50 EstimateQuantile `json:"p50"`
+	P90 EstimateQuantile `json:"p90"`
+	P99 EstimateQuantile `json:"p99"`
+	// CDF is the estimated CDF with its pointwise band, at most a few hundred points in
+	// increasing X.
+	CDF []BandPoint `json:"cdf"`
+}
+
+// EstimateQuantile is an estimated quantile with its confidence interval, in milliseconds
+// relative to R(t). A null field lies beyond what was observed: the estimated CDF (or, for
+// HighMS, the CDF of enough bootstrap resamples) does not reach the level, because pairs that
+// never converged carry too much of the mass.
+type EstimateQuantile struct {
+	MS     *float64 `json:"ms"`
+	LowMS  *float64 `json:"low_ms"`
+	HighMS *float64 `json:"high_ms"`
+}
+
+// BandPoint is one point of an estimated CDF: at XMS milliseconds after R(t), the estimated
+// share Y of pairs whose TTC is at most XMS, and the pointwise confidence band [YLow, YHigh].
+type BandPoint struct {
+	XMS   float64 `json:"x_ms"`
+	Y     float64 `json:"y"`
+	YLow  float64 `json:"y_low"`
+	YHigh float64 `json:"y_high"`
+}
+
+// Get returns the quantile named stat ("p50", "p90" or "p99") and whether e has it.
+func (e *Estimate) Get(stat string) (EstimateQuantile, bool) {
+	if e == nil {
+		return EstimateQuantile{}, false
+	}
+	switch stat {
+	case "p50":
+		return e.P50, true
+	case "p90":
+		return e.P90, true
+	case "p99":
+		return e.P99, true
+	}
+	return EstimateQuantile{}, false
 }
 
 // Component is one component's figures.
