@@ -159,9 +159,13 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 	l.idx[""] = nodeRef{val: root}
 
 	// 2. Walk: expand ${VAR}, check keys and scalar types, index positions.
+	l.rejectCycles(&doc, map[*yaml.Node]bool{})
 	l.walking = true
 	l.walk(root, scenarioType, "")
 	l.walking = false
+	if l.tooAliased {
+		return nil, errors.Join(l.sorted()...)
+	}
 
 	// 3. Decode strictly with defaults, from the expanded tree.
 	s := new(Scenario)
@@ -186,14 +190,7 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 		}
 	}
 	if len(l.errs) > 0 {
-		slices.SortStableFunc(l.errs, func(a, b *Error) int {
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-		})
-		errs := make([]error, len(l.errs))
-		for i, e := range l.errs {
-			errs[i] = e
-		}
-		return nil, errors.Join(errs...)
+		return nil, errors.Join(l.sorted()...)
 	}
 	l.resolvePaths(s)
 	return s, nil
@@ -209,6 +206,22 @@ type loader struct {
 	expanded map[*yaml.Node]bool // scalars already expanded (aliases visit them twice)
 	envErr   map[*yaml.Node]bool // scalars with an unresolved ${VAR}
 	walking  bool                // errors found now make their path bad
+
+	// Alias expansion budget of the walk (see visit).
+	visits, aliasVisits, aliasDepth int
+	tooAliased                      bool
+}
+
+// sorted returns the errors found, in file order.
+func (l *loader) sorted() []error {
+	slices.SortStableFunc(l.errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
+	errs := make([]error, len(l.errs))
+	for i, e := range l.errs {
+		errs[i] = e
+	}
+	return errs
 }
 
 // nodeRef holds the key node (nil for list items and the root) and the value node of a path.

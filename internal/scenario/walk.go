@@ -44,7 +44,13 @@ func (l *loader) neutralize(n *yaml.Node) {
 
 // walk checks n against type t at path.
 func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
-	n = l.deref(n)
+	if n.Kind == yaml.AliasNode {
+		l.viaAlias(n, path, func(m *yaml.Node) { l.walk(m, t, path) })
+		return
+	}
+	if !l.visit(n, path) {
+		return
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -190,7 +196,13 @@ func (l *loader) eachPair(n *yaml.Node, path string, fn func(k, v *yaml.Node, p 
 }
 
 func (l *loader) eachMerged(v *yaml.Node, path string, fn func(k, v *yaml.Node, p string) bool) {
-	v = l.deref(v)
+	if v.Kind == yaml.AliasNode {
+		l.viaAlias(v, path, func(m *yaml.Node) { l.eachMerged(m, path, fn) })
+		return
+	}
+	if !l.visit(v, path) {
+		return
+	}
 	switch v.Kind {
 	case yaml.MappingNode:
 		l.eachPair(v, path, fn)
@@ -205,7 +217,13 @@ func (l *loader) eachMerged(v *yaml.Node, path string, fn func(k, v *yaml.Node, 
 
 // walkAny indexes and expands an untyped value (with: maps).
 func (l *loader) walkAny(n *yaml.Node, path string) {
-	n = l.deref(n)
+	if n.Kind == yaml.AliasNode {
+		l.viaAlias(n, path, func(m *yaml.Node) { l.walkAny(m, path) })
+		return
+	}
+	if !l.visit(n, path) {
+		return
+	}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		l.expand(n, path)
@@ -259,6 +277,76 @@ func (l *loader) wantScalar(n *yaml.Node, path, want string) bool {
 	}
 	l.reject(n, path, "want %s, got %s", want, describe(n))
 	return false
+}
+
+// The walk follows aliases, so a small file can name an exponential number of nodes (a
+// "billion laughs" alias bomb). Like yaml.v3's decoder, the walk counts the nodes it visits and
+// those it reaches through an alias, and stops when aliases make up too large a share: up to 99%
+// of 400,000 visits, falling linearly to 10% at 4,000,000.
+const (
+	aliasRatioLow  = 400_000
+	aliasRatioHigh = 4_000_000
+)
+
+// allowedAliasRatio is yaml.v3's rule: the share of visits that may come through aliases after
+// visits nodes.
+func allowedAliasRatio(visits int) float64 {
+	switch {
+	case visits <= aliasRatioLow:
+		return 0.99
+	case visits >= aliasRatioHigh:
+		return 0.10
+	}
+	return 0.99 - 0.89*float64(visits-aliasRatioLow)/float64(aliasRatioHigh-aliasRatioLow)
+}
+
+// visit counts a visit to node n and reports whether the walk may go on; after too much
+// aliasing it records one error at n and stops the walk.
+func (l *loader) visit(n *yaml.Node, path string) bool {
+	if l.tooAliased {
+		return false
+	}
+	l.visits++
+	if l.aliasDepth > 0 {
+		l.aliasVisits++
+	}
+	if l.aliasVisits > 100 && l.visits > 1000 && float64(l.aliasVisits)/float64(l.visits) > allowedAliasRatio(l.visits) {
+		l.tooAliased = true
+		l.errorAt(n, path, "excessive aliasing: %d of the first %d nodes come through aliases (an alias bomb?)", l.aliasVisits, l.visits)
+		return false
+	}
+	return true
+}
+
+// viaAlias calls fn with the node alias n refers to, counting the visits below as aliased.
+func (l *loader) viaAlias(n *yaml.Node, path string, fn func(*yaml.Node)) {
+	if n.Alias == nil || l.tooAliased {
+		return
+	}
+	l.aliasDepth++
+	fn(n.Alias)
+	l.aliasDepth--
+}
+
+// rejectCycles reports every alias written inside the node it refers to (&a [*a]), which would
+// make the walk endless, and replaces it by a null. yaml.v3 builds such a node tree without
+// complaint and only its decoder refuses it, without a position.
+func (l *loader) rejectCycles(n *yaml.Node, open map[*yaml.Node]bool) {
+	switch n.Kind {
+	case yaml.AliasNode:
+		if open[n.Alias] {
+			l.errorAt(n, "", "alias *%s is inside the node it refers to", n.Value)
+			l.neutralize(n)
+		}
+		return
+	case yaml.ScalarNode:
+		return
+	}
+	open[n] = true
+	for _, c := range n.Content {
+		l.rejectCycles(c, open)
+	}
+	delete(open, n)
 }
 
 // deref follows aliases.
