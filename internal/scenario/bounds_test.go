@@ -76,3 +76,65 @@ func TestAliasCycle(t *testing.T) {
 		t.Fatalf("Parse(cycle) = %v, want %s", err, want)
 	}
 }
+
+// TestFractionNotTruncated: yaml.v3 decodes 0.5 into an int as 0; the walk refuses it where it
+// is written, and keeps whole numbers written as floats.
+func TestFractionNotTruncated(t *testing.T) {
+	t.Parallel()
+	src := boundsBase + "tokens: {victims: 0.5, controls: 1e1}\n"
+	_, err := Parse("f.yaml", []byte(src), WithLookupEnv(noEnv))
+	want := `f.yaml:12:19: tokens.victims: want an integer, got 0.5 (a fraction is not rounded)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Parse = %v, want %s", err, want)
+	}
+	s, err := Parse("f.yaml", []byte(boundsBase+"tokens: {victims: 2e1, controls: 3.0}\n"), WithLookupEnv(noEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Tokens.Victims != 20 || s.Tokens.Controls != 3 {
+		t.Errorf("victims, controls = %d, %d, want 20, 3", s.Tokens.Victims, s.Tokens.Controls)
+	}
+}
+
+// TestUnknownTag: yaml.v3 ignores application tags; the loader reports them, on values and keys,
+// and accepts the standard ones.
+func TestUnknownTag(t *testing.T) {
+	t.Parallel()
+	src := boundsBase + "tokens: {victims: !secret 5, !weird controls: 2}\n"
+	_, err := Parse("t.yaml", []byte(src), WithLookupEnv(noEnv))
+	var got []string
+	for _, e := range Errors(err) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"t.yaml:12:19: tokens.victims: unknown YAML tag !secret (a scenario uses no application tags; standard ones: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)",
+		"t.yaml:12:30: tokens.controls: unknown YAML tag !weird on a key",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("errors\n got: %q\nwant: %q", got, want)
+	}
+	s, err := Parse("t.yaml", []byte(boundsBase+"tokens: {victims: !!int 5, scope: !!str 12}\n"), WithLookupEnv(noEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Tokens.Victims != 5 || s.Tokens.Scope != "12" {
+		t.Errorf("victims, scope = %d, %q", s.Tokens.Victims, s.Tokens.Scope)
+	}
+}
+
+// TestSyntaxErrorsHaveALine: yaml.v3 omits the line of problems on line 1 and of characters it
+// cannot read; every syntax error is located.
+func TestSyntaxErrorsHaveALine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ src, want string }{
+		{"\tname: x\n", "s.yaml:1: YAML syntax: found character that cannot start any token"},
+		{"name: a: b\n", "s.yaml:1: YAML syntax: mapping values are not allowed in this context"},
+		{"name: x\nsystem:\n  a: \x01\n", "s.yaml:3:6: YAML syntax: character U+0001 is not allowed"},
+		{"name: x\n\nseed: 1\ndescription: \"\xff\"\n", "s.yaml:4:15: YAML syntax: invalid UTF-8"},
+	} {
+		_, err := Parse("s.yaml", []byte(tc.src))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%q) = %v, want %s", tc.src, err, tc.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -114,13 +115,67 @@ func WithCheck(check func(*Scenario) error) LoadOption {
 	return func(c *loadConfig) { c.checks = append(c.checks, check) }
 }
 
-// Load reads the scenario file at path; see [Parse].
+// MaxFileSize is the largest scenario file Load reads (1 MiB); a scenario is a few kilobytes.
+const MaxFileSize = 1 << 20
+
+// Load reads the scenario file at path; see [Parse]. The file must be a regular file (not a
+// device such as /dev/zero, nor a FIFO that would block) of at most MaxFileSize bytes.
 func Load(path string, opts ...LoadOption) (*Scenario, error) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load scenario: %w", err)
 	}
 	return Parse(path, src, opts...)
+}
+
+// readFile reads a regular file of at most MaxFileSize bytes.
+func readFile(path string) ([]byte, error) {
+	notRegular := func(fi os.FileInfo) error {
+		return &Error{File: path, Msg: fmt.Sprintf("not a regular file (%s): a scenario is a YAML file", fileKind(fi.Mode()))}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(fi)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(fi)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxFileSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes: a scenario is a few kilobytes", MaxFileSize)}
+	}
+	return src, nil
+}
+
+// fileKind names a non-regular file's type for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
 
 // Parse reads a scenario from src; name is the file name used in messages and the base of
@@ -129,6 +184,9 @@ func Load(path string, opts ...LoadOption) (*Scenario, error) {
 // joined with errors.Join, each an [*Error] ("file:line:col: path: message") in file order;
 // [Errors] lists them.
 func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
+	if len(src) > MaxFileSize {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: a scenario is a few kilobytes", MaxFileSize)}
+	}
 	cfg := loadConfig{lookupEnv: os.LookupEnv, faults: DefaultFaults, actions: DefaultActions}
 	for _, o := range opts {
 		o(&cfg)
@@ -142,7 +200,7 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 		if err == io.EOF {
 			return nil, &Error{File: name, Msg: "empty scenario: want a mapping with name, system, traffic and recall"}
 		}
-		return nil, l.syntaxError(err)
+		return nil, l.syntaxError(err, src)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err != io.EOF {
@@ -230,14 +288,60 @@ type nodeRef struct{ key, val *yaml.Node }
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError converts a yaml.v3 parse error ("yaml: line 3: ...") to an *Error. yaml.v3 does
-// not give the column.
-func (l *loader) syntaxError(err error) error {
+// not give the column, and gives no line at all for a problem on the first line or for a
+// character it cannot read (invalid UTF-8, a control character): those are located here.
+func (l *loader) syntaxError(err error, src []byte) error {
 	e := &Error{File: l.file, Msg: err.Error()}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = "YAML syntax: " + m[2]
+		return e
 	}
+	msg, ok := strings.CutPrefix(err.Error(), "yaml: ")
+	if !ok {
+		return e
+	}
+	e.Msg = "YAML syntax: " + msg
+	if line, col, r, ok := badChar(src); ok && readerError(msg) {
+		e.Line, e.Col = line, col
+		if r == utf8.RuneError {
+			e.Msg = "YAML syntax: invalid UTF-8"
+		} else {
+			e.Msg = fmt.Sprintf("YAML syntax: character %U is not allowed", r)
+		}
+		return e
+	}
+	e.Line = 1 // yaml.v3 omits "line 1"
 	return e
+}
+
+// readerError reports whether a yaml.v3 message is about reading characters, not syntax.
+func readerError(msg string) bool {
+	return strings.Contains(msg, "UTF-8") || strings.Contains(msg, "UTF-16") || strings.Contains(msg, "surrogate") ||
+		msg == "control characters are not allowed" || msg == "invalid Unicode character"
+}
+
+// badChar finds the first character YAML does not allow in a stream (YAML 1.2 section 5.1:
+// printable characters, tab, line feed and carriage return), and its line and column.
+func badChar(src []byte) (line, col int, r rune, ok bool) {
+	line, col = 1, 1
+	for i := 0; i < len(src); {
+		r, size := utf8.DecodeRune(src[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1,
+			r < 0x20 && r != '\t' && r != '\n' && r != '\r',
+			r >= 0x7f && r <= 0x9f && r != 0x85,
+			r == 0xfffe || r == 0xffff,
+			r == 0xfeff && i > 0:
+			return line, col, r, true
+		case r == '\n':
+			line, col = line+1, 1
+		default:
+			col++
+		}
+		i += size
+	}
+	return 0, 0, 0, false
 }
 
 // errorAt records an error located at node n.

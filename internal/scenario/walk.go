@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
@@ -134,7 +135,15 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if l.wantScalar(n, path, "an integer") && !decodes(n, t) {
+		if !l.wantScalar(n, path, "an integer") {
+			break
+		}
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && n.ShortTag() == "!!float" && f != math.Trunc(f) {
+			// yaml.v3 would truncate 0.5 to 0.
+			l.reject(n, path, "want an integer, got %s (a fraction is not rounded)", quoteScalar(n))
+			break
+		}
+		if !decodes(n, t) {
 			l.reject(n, path, "want an integer, got %s", quoteScalar(n))
 		}
 	case reflect.Float32, reflect.Float64:
@@ -173,6 +182,10 @@ func (l *loader) eachPair(n *yaml.Node, path string, fn func(k, v *yaml.Node, p 
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			l.errorAt(k, path, "want a plain key, got %s", describe(k))
+			continue
+		}
+		if k.Style&yaml.TaggedStyle != 0 && !yamlTags[k.ShortTag()] {
+			l.errorAt(k, joinPath(path, k.Value), "unknown YAML tag %s on a key", k.Tag)
 			continue
 		}
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
@@ -306,6 +319,9 @@ func (l *loader) visit(n *yaml.Node, path string) bool {
 	if l.tooAliased {
 		return false
 	}
+	if !l.knownTag(n, path) {
+		return false
+	}
 	l.visits++
 	if l.aliasDepth > 0 {
 		l.aliasVisits++
@@ -316,6 +332,21 @@ func (l *loader) visit(n *yaml.Node, path string) bool {
 		return false
 	}
 	return true
+}
+
+// yamlTags are the tags of YAML 1.2's core schema and yaml.v3's extras (short forms).
+var yamlTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true,
+	"!!map": true, "!!seq": true, "!!binary": true, "!!timestamp": true, "!!merge": true}
+
+// knownTag reports whether node n has no explicit tag or a standard one. yaml.v3 ignores tags it
+// does not know (!secret x decodes as "x"); a scenario has no use for application tags, so one is
+// a mistake, reported and replaced by a null.
+func (l *loader) knownTag(n *yaml.Node, path string) bool {
+	if n.Style&yaml.TaggedStyle == 0 || yamlTags[n.ShortTag()] {
+		return true
+	}
+	l.reject(n, path, "unknown YAML tag %s (a scenario uses no application tags; standard ones: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq)", n.Tag)
+	return false
 }
 
 // viaAlias calls fn with the node alias n refers to, counting the visits below as aliased.
