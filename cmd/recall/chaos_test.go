@@ -243,7 +243,7 @@ func TestValidateFaults(t *testing.T) {
   - {at: 1s, for: 1s, fault: pause, target: edge}
   - {at: 1s, for: 1s, fault: partition, link: edge->issuer}
 `, []string{
-			`:7:3: system.links: the external runtime cannot route links through a proxy (have: embedded, docker)`,
+			`:7:3: system.links: the external runtime cannot route links through a proxy (have: docker, embedded)`,
 			`:12:30: faults[0].fault: pause: the external runtime cannot pause a component (it is not a runtime.Pauser)`,
 			`:13:30: faults[1].fault: partition: the external runtime cannot cut or degrade links (it is not a runtime.Linker)`,
 		}},

@@ -124,7 +124,7 @@ Flags:
 
 	tail := newLineRing(DefaultLogTail)
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(stderr, tail), &slog.HandlerOptions{Level: level}))
-	p, err := plan(s, log, planOptions{outDir: outDir, drillID: o.drillID})
+	p, err := buildPlan(s, log, planOptions{outDir: outDir, drillID: o.drillID})
 	if err != nil {
 		return withExit(exitCannotRun, err)
 	}
@@ -172,16 +172,10 @@ Flags:
 	rep.Scenario.File = fs.Arg(0)
 	rep.Scenario.Source = string(s.Source)
 	rep.Logs = tail.lines()
-	if d, ok := p.Env.(*runtime.Docker); ok {
-		images := map[string]string{}
-		for _, im := range d.Images() {
-			images[im.Component] = im.Ref
-		}
+	if im, ok := p.Env.(runtime.Imager); ok {
 		for i, c := range rep.Environment.Components {
-			if ref, ok := images[strings.TrimPrefix(c.Use, "reference/")]; ok && c.Use != "" {
+			if ref, ok := im.ComponentImage(c.Name); ok {
 				rep.Environment.Components[i].Image = ref
-			} else if sc, ok := s.Component(c.Name); ok {
-				rep.Environment.Components[i].Image = sc.Image
 			}
 		}
 	}

@@ -26,7 +26,7 @@ func init() {
 		for _, path := range fs.Args() {
 			s, err := loadScenario(path)
 			if err == nil {
-				_, err = plan(s, slog.New(slog.DiscardHandler), planOptions{})
+				_, err = buildPlan(s, slog.New(slog.DiscardHandler), planOptions{})
 			}
 			if err != nil {
 				fmt.Fprintln(stderr, err)

@@ -136,22 +136,10 @@ func Supports(name string, env any) error {
 func needs[C any](what string) func(any) error {
 	return func(env any) error {
 		if _, ok := env.(C); !ok {
-			return fmt.Errorf("the %s runtime cannot %s", runtimeName(env), what)
+			return fmt.Errorf("the %s runtime cannot %s", runtime.NameOf(env), what)
 		}
 		return nil
 	}
-}
-
-func runtimeName(env any) string {
-	switch env.(type) {
-	case *runtime.Embedded:
-		return "embedded"
-	case *runtime.External:
-		return "external"
-	}
-	s := fmt.Sprintf("%T", env)
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "*"), "runtime.")
-	return strings.ToLower(s)
 }
 
 // once makes a revert idempotent: it records whether the fault was (even partly) injected and

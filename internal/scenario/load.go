@@ -87,6 +87,7 @@ type loadConfig struct {
 	lookupEnv func(string) (string, bool)
 	faults    []string
 	actions   []string
+	runtimes  []string
 	checks    []func(*Scenario) error
 }
 
@@ -187,7 +188,7 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 	if len(src) > MaxFileSize {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: a scenario is a few kilobytes", MaxFileSize)}
 	}
-	cfg := loadConfig{lookupEnv: os.LookupEnv, faults: DefaultFaults, actions: DefaultActions}
+	cfg := loadConfig{lookupEnv: os.LookupEnv, faults: DefaultFaults, actions: DefaultActions, runtimes: Runtimes}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -238,6 +239,7 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 		l.errs = append(l.errs, &Error{File: name, Msg: err.Error()})
 	}
 	s.Path, s.Source = name, src
+	s.locate = l.position
 
 	// 4. Dependent defaults, validation, external checks.
 	l.defaults(s)
@@ -384,6 +386,14 @@ func (l *loader) nodeFor(path string) *yaml.Node {
 			return nil
 		}
 	}
+}
+
+// position returns the line and column an error about path points at (0, 0 if unknown).
+func (l *loader) position(path string) (line, col int) {
+	if n := l.nodeFor(path); n != nil {
+		return n.Line, n.Column
+	}
+	return 0, 0
 }
 
 // has reports whether path is present in the file.

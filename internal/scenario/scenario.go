@@ -140,6 +140,9 @@ type Scenario struct {
 	// Source is the file's text as written, with ${VAR} references not expanded: the only form
 	// of the scenario that may appear in reports.
 	Source []byte `yaml:"-" json:"-"`
+
+	// locate gives the position of a field path in the file (set by Parse).
+	locate func(path string) (line, col int)
 }
 
 // System is the system under test.

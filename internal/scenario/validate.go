@@ -165,8 +165,8 @@ func (l *loader) validate(s *Scenario) {
 
 func (l *loader) validateSystem(s *Scenario) {
 	sys := &s.System
-	if !slices.Contains(Runtimes, sys.Runtime) {
-		l.fail("system.runtime", "unknown runtime %q (have: %s)", sys.Runtime, strings.Join(Runtimes, ", "))
+	if !slices.Contains(l.cfg.runtimes, sys.Runtime) {
+		l.fail("system.runtime", "unknown runtime %q (have: %s)", sys.Runtime, strings.Join(l.cfg.runtimes, ", "))
 	}
 	if sys.StartTimeout <= 0 {
 		l.fail("system.start_timeout", "must be > 0, got %s", sys.StartTimeout)
@@ -238,16 +238,8 @@ func (l *loader) validateComponent(s *Scenario, c *Component, p string) {
 		l.fail(p+".with", "only reference components (use: reference/...) take with; configure your own component with env and command")
 	}
 
-	runtime := s.System.Runtime
-	switch {
-	case runtime == RuntimeExternal && c.URL == "":
-		l.fail(p+".url", "required with runtime external: where %s is reached, e.g. https://staging.example.com", c.Name)
-	case c.Use != "":
-	case runtime == RuntimeDocker && c.Image == "" && c.URL == "":
-		l.fail(p+".image", "required: runtime docker needs an image for %s (or a url if it already runs somewhere)", c.Name)
-	case runtime == RuntimeEmbedded && c.URL == "":
-		l.fail(p+".url", "required: runtime embedded runs only reference components (use: reference/...); give the url where %s runs, or use runtime docker with an image", c.Name)
-	}
+	// What the runtime needs of each component (a url, an image) is the runtime registry's
+	// check (Registry.Check), not this package's.
 	if c.URL != "" && !absoluteURL(c.URL) {
 		l.fail(p+".url", "bad URL %q: want an absolute http(s) URL like https://staging.example.com", c.URL)
 	}

@@ -1,4 +1,4 @@
-package main
+package plan
 
 import (
 	"errors"
@@ -11,16 +11,14 @@ import (
 	"github.com/recall-drills/recall/internal/scenario"
 )
 
-// runtimeProto is a typed nil of the runtime's Environment type, for capability checks before
-// anything is built.
-func runtimeProto(name string) any {
-	switch name {
-	case scenario.RuntimeExternal:
-		return (*runtime.External)(nil)
-	case scenario.RuntimeDocker:
-		return (*runtime.Docker)(nil)
+// proto is a typed nil of the scenario's runtime's Environment type, for capability checks
+// before anything is built; nil when the runtime is unknown (reported at system.runtime).
+func proto(s *scenario.Scenario) runtime.Environment {
+	rt, err := runtime.Lookup(s.System.Runtime)
+	if err != nil {
+		return nil
 	}
-	return (*runtime.Embedded)(nil)
+	return rt.Proto
 }
 
 // parseLink reads "from->to".
@@ -51,20 +49,44 @@ func faultParams(f *scenario.Fault) chaos.Params {
 	return p
 }
 
-// checkFaults is the fault registry's check for scenario.Load: what each kind is done to, its
-// parameters and the runtime's capabilities, each reported at the fault's own line.
+// checkRuntime is the runtime registry's check: what the runtime needs of each component and
+// whether it can proxy the declared links.
+func checkRuntime(s *scenario.Scenario) error {
+	rt, err := runtime.Lookup(s.System.Runtime)
+	if err != nil {
+		return nil // reported by Load at system.runtime
+	}
+	var errs []error
+	if rt.Check != nil {
+		for _, fe := range rt.Check(Specs(s)) {
+			errs = append(errs, scenario.Errorf(fmt.Sprintf("system.components[%d].%s", fe.Component, fe.Field), "%s", fe.Msg))
+		}
+	}
+	if _, ok := rt.Proto.(runtime.Linker); !ok && len(s.System.Links) > 0 {
+		var have []string
+		for _, n := range runtime.Names() {
+			if k, _ := runtime.Lookup(n); k.Proto != nil {
+				if _, ok := k.Proto.(runtime.Linker); ok {
+					have = append(have, n)
+				}
+			}
+		}
+		errs = append(errs, scenario.Errorf("system.links", "the %s runtime cannot route links through a proxy (have: %s)", s.System.Runtime, strings.Join(have, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// checkFaults is the fault registry's check: what each kind is done to, its parameters and the
+// runtime's capabilities, each reported at the fault's own line.
 func checkFaults(s *scenario.Scenario) error {
 	var errs []error
-	proto := runtimeProto(s.System.Runtime)
-	if _, ok := proto.(runtime.Linker); !ok && len(s.System.Links) > 0 {
-		errs = append(errs, scenario.Errorf("system.links", "the %s runtime cannot route links through a proxy (have: embedded, docker)", s.System.Runtime))
-	}
+	env := proto(s)
 	for i := range s.Faults {
 		f := &s.Faults[i]
 		p := fmt.Sprintf("faults[%d]", i)
 		k, ok := chaos.Lookup(f.Fault)
 		if !ok {
-			continue // reported by Load (WithKnownFaults)
+			continue // reported by Load (Registry.Faults)
 		}
 		switch k.Scope {
 		case chaos.OnLink:
@@ -95,57 +117,63 @@ func checkFaults(s *scenario.Scenario) error {
 				continue
 			}
 		}
-		if err := chaos.Supports(f.Fault, proto); err != nil {
-			errs = append(errs, scenario.Errorf(p+".fault", "%s: %v", f.Fault, err))
+		if env != nil {
+			if err := chaos.Supports(f.Fault, env); err != nil {
+				errs = append(errs, scenario.Errorf(p+".fault", "%s: %v", f.Fault, err))
+			}
 		}
 		if _, err := chaos.New(f.Fault, faultParams(f)); err != nil {
-			for _, e := range flattenErrs(err) {
-				var pe *chaos.ParamError
-				if errors.As(e, &pe) && pe.Key != "" {
-					errs = append(errs, scenario.Errorf(p+".with."+pe.Key, "%v", pe.Err))
-				} else {
-					errs = append(errs, scenario.Errorf(p, "%v", e))
-				}
-			}
+			errs = append(errs, paramErrors(p, err)...)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func flattenErrs(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flattenErrs(e)...)
+// paramErrors places a constructor's errors: a chaos.ParamError at p.with.<key>, any other at p.
+func paramErrors(p string, err error) []error {
+	var out []error
+	for _, e := range flatten(err) {
+		var pe *chaos.ParamError
+		if errors.As(e, &pe) && pe.Key != "" {
+			out = append(out, scenario.Errorf(p+".with."+pe.Key, "%v", pe.Err))
+		} else {
+			out = append(out, scenario.Errorf(p, "%v", e))
 		}
-		return out
 	}
-	return []error{err}
+	return out
 }
 
 // faultSteps resolves the scenario's faults on the drill's timeline.
 func faultSteps(s *scenario.Scenario) ([]drill.FaultStep, error) {
 	var out []drill.FaultStep
 	var errs []error
+	env := proto(s)
 	for i := range s.Faults {
 		f := &s.Faults[i]
+		p := fmt.Sprintf("faults[%d]", i)
 		k, ok := chaos.Lookup(f.Fault)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: faults[%d]: unknown fault %q", s.Path, i, f.Fault))
+			errs = append(errs, s.Errorf(p+".fault", "unknown fault %q (have: %s)", f.Fault, strings.Join(chaos.Names(), ", ")))
 			continue
 		}
 		// Checked again here: run --runtime may have changed the runtime since Load.
-		if err := chaos.Supports(f.Fault, runtimeProto(s.System.Runtime)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: faults[%d]: %s: %w", s.Path, i, f.Fault, err))
-			continue
+		if env != nil {
+			if err := chaos.Supports(f.Fault, env); err != nil {
+				errs = append(errs, s.Errorf(p+".fault", "%s: %v", f.Fault, err))
+				continue
+			}
 		}
-		p := faultParams(f)
-		flt, err := chaos.New(f.Fault, p)
+		fp := faultParams(f)
+		flt, err := chaos.New(f.Fault, fp)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: faults[%d]: %w", s.Path, i, err))
+			for _, e := range paramErrors(p, err) {
+				var se *scenario.Error
+				errors.As(e, &se)
+				errs = append(errs, s.Errorf(se.Path, "%s", se.Msg))
+			}
 			continue
 		}
-		out = append(out, drill.FaultStep{Name: f.Name, Kind: f.Fault, Target: f.Target, Link: p.Link,
+		out = append(out, drill.FaultStep{Name: f.Name, Kind: f.Fault, Target: f.Target, Link: fp.Link,
 			OnLinks: k.Scope == chaos.OnLink && f.Link == "", At: f.At.Resolve(s.Recall.At.D), For: f.For,
 			Cuts: k.Cuts, Fault: flt})
 	}

@@ -1,0 +1,99 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/scenario"
+)
+
+// TestLoadRegistryChecks loads one testdata/invalid-<name>.yaml per defect found by a
+// registry's check (not by scenario's own validation) and compares the whole error.
+func TestLoadRegistryChecks(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, want string }{
+		{"external-url", "testdata/invalid-external-url.yaml:6:7: system.components[1].url: required with runtime external: where edge-push is reached, e.g. https://staging.example.com"},
+		{"user-component-embedded", "testdata/invalid-user-component-embedded.yaml:6:7: system.components[2].url: required: runtime embedded runs only reference components (use: reference/...); give the url where my-api runs, or use runtime docker with an image"},
+		{"user-component-image", "testdata/invalid-user-component-image.yaml:7:7: system.components[2].image: required: runtime docker needs an image for my-api (or a url if it already runs somewhere)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load("testdata/invalid-"+tc.name+".yaml", scenario.WithLookupEnv(func(string) (string, bool) { return "", false }))
+			if err == nil {
+				t.Fatalf("Load succeeded, want %s", tc.want)
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error\n got: %s\nwant: %s", got, tc.want)
+			}
+		})
+	}
+}
+
+const minimal = `name: base
+system:
+  runtime: embedded
+  components:
+    - {name: issuer, kind: issuer, use: reference/issuer}
+    - {name: edge-push, kind: gateway, use: reference/gateway, with: {strategy: push}}
+traffic:
+  rate: 1000/s
+  duration: 40s
+recall:
+  at: 15s
+`
+
+// TestBuildUnknownRuntime: a runtime name that no registration knows (run --runtime sets it
+// after Load) is an error naming the known ones, at system.runtime, not the embedded runtime.
+func TestBuildUnknownRuntime(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("s.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.System.Runtime = "dokcer"
+	p, err := Build(s, Options{})
+	want := `s.yaml:3:12: system.runtime: unknown runtime "dokcer" (have: ` + strings.Join(runtime.Names(), ", ") + ")"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Build error = %v, want %s", err, want)
+	}
+	if p != nil && p.Env != nil {
+		t.Errorf("Build built an environment (%T) for an unknown runtime", p.Env)
+	}
+}
+
+// TestBuildPositionsErrors: an error found while planning (here an unknown fault kind slipped
+// past Load, as a plan built by hand could) still carries file:line:col.
+func TestBuildPositionsErrors(t *testing.T) {
+	t.Parallel()
+	src := minimal + "faults:\n  - {fault: pause, target: edge-push, at: 10s, for: 2s}\n"
+	s, err := Parse("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Faults[0].Fault = "freeze"
+	_, err = Build(s, Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), `f.yaml:13:13: faults[0].fault: unknown fault "freeze"`) {
+		t.Fatalf("Build error = %v, want it at f.yaml:13:13", err)
+	}
+}
+
+// TestBuildMinimal plans a valid scenario without error and with the registered runtime.
+func TestBuildMinimal(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("s.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Env.(*runtime.Embedded); !ok {
+		t.Errorf("Env = %T, want *runtime.Embedded", p.Env)
+	}
+	if p.Issuer != "issuer" || len(p.Components) != 2 || p.Components[1].Probe == nil {
+		t.Errorf("plan = issuer %q, %d components, want issuer and a probed edge-push", p.Issuer, len(p.Components))
+	}
+}
