@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,40 +13,55 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/load"
 )
 
-func init() {
-	register("bench", "measure the probe rate this machine can drive (sizing drills)", benchCommand)
-}
-
 // benchCommand drives the drill's own probe path — scheduler, vegeta, classification, tracker —
 // against a trivial server on 127.0.0.1 at increasing rates, and reports the median achieved
 // rate and latency over a few bounded runs per rate. The answer bounds a drill's resolution:
 // pairs / achieved rate is the probe interval per pair.
-func benchCommand(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ratesFlag := fs.String("rates", "2000,5000,10000", "comma-separated probe rates per second to try")
-	runs := fs.Int("runs", 3, "runs per rate (the median is reported)")
-	dur := fs.Duration("duration", 2*time.Second, "length of one run")
-	workers := fs.Int("workers", load.DefaultWorkers, "concurrent probes (traffic.workers)")
-	pairs := fs.Int("pairs", 4000, "(component, credential) pairs, for the resolution column")
-	if err := fs.Parse(args); err != nil {
-		return flagErr(err)
+func benchCmd() *cobra.Command {
+	var (
+		ratesFlag     string
+		runs, workers int
+		pairs         int
+		dur           time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "measure the probe rate this machine can drive (sizing drills)",
+		Long: `Drives the drill's own probe path (scheduler, vegeta, classification, tracker) against a trivial
+server on 127.0.0.1 at increasing rates, and reports the median achieved rate and latency over a
+few bounded runs per rate. The answer bounds a drill's resolution: pairs / achieved rate is the
+probe interval per pair.`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench(cmd.OutOrStdout(), ratesFlag, runs, dur, workers, pairs)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&ratesFlag, "rates", "2000,5000,10000", "comma-separated probe rates per second to try")
+	f.IntVar(&runs, "runs", 3, "runs per rate (the median is reported)")
+	f.DurationVar(&dur, "duration", 2*time.Second, "length of one run")
+	f.IntVar(&workers, "workers", load.DefaultWorkers, "concurrent probes (traffic.workers)")
+	f.IntVar(&pairs, "pairs", 4000, "(component, credential) pairs, for the resolution column")
+	return cmd
+}
+
+func bench(stdout io.Writer, ratesFlag string, runs int, dur time.Duration, workers, pairs int) error {
 	var rates []float64
-	for _, f := range strings.Split(*ratesFlag, ",") {
+	for _, f := range strings.Split(ratesFlag, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil || r <= 0 || r > 100_000 {
 			return withExit(exitCannotRun, fmt.Errorf("--rates: %q is not a rate between 0 and 100000", f))
 		}
 		rates = append(rates, r)
 	}
-	if *runs < 1 || *runs > 20 || *dur <= 0 || *dur > time.Minute {
+	if runs < 1 || runs > 20 || dur <= 0 || dur > time.Minute {
 		return withExit(exitCannotRun, errors.New("--runs must be 1..20 and --duration at most 1m"))
 	}
 
@@ -67,17 +81,17 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 	base := "http://" + ln.Addr().String()
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "asked/s\tachieved/s (median)\tp50 latency\tp99 latency\tresolution at %d pairs\t\n", *pairs)
+	fmt.Fprintf(tw, "asked/s\tachieved/s (median)\tp50 latency\tp99 latency\tresolution at %d pairs\t\n", pairs)
 	for _, rate := range rates {
 		var achieved, p50s, p99s []float64
-		for range *runs {
-			a, p50, p99 := benchRun(base, rate, *dur, *workers)
+		for range runs {
+			a, p50, p99 := benchRun(base, rate, dur, workers)
 			achieved, p50s, p99s = append(achieved, a), append(p50s, p50), append(p99s, p99)
 		}
 		a := median(achieved)
 		fmt.Fprintf(tw, "%.0f\t%.0f (%.0f%%)\t%s\t%s\t%s\t\n", rate, a, 100*a/rate,
 			time.Duration(median(p50s)).Round(time.Microsecond), time.Duration(median(p99s)).Round(time.Microsecond),
-			(time.Duration(float64(*pairs) / a * float64(time.Second))).Round(time.Millisecond))
+			(time.Duration(float64(pairs) / a * float64(time.Second))).Round(time.Millisecond))
 	}
 	return tw.Flush()
 }

@@ -2,55 +2,63 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/recall-drills/recall/internal/runtime"
 )
 
-func init() {
-	register("cleanup", "remove containers and networks a killed docker drill left behind", func(args []string, stdout, stderr io.Writer) error {
-		fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		timeout := fs.Duration("timeout", time.Minute, "give up after this long")
-		fs.Usage = func() {
-			fmt.Fprint(stderr, "Usage: recall cleanup [DRILL-ID]\n\nRemoves every container and network labelled by a drill (all drills without DRILL-ID).\nA drill cleans up after itself; this is for one that was killed (kill -9).\n\nFlags:\n")
-			fs.PrintDefaults()
-		}
-		if err := fs.Parse(args); err != nil {
-			return flagErr(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-		defer cancel()
-		n, err := runtime.Cleanup(ctx, fs.Arg(0))
-		if err != nil {
-			return withExit(exitCannotRun, fmt.Errorf("cleanup: %w", err))
-		}
-		fmt.Fprintf(stdout, "removed %d containers and networks\n", n)
-		return nil
-	})
-	register("images", "build the reference components' container images (docker/)", func(args []string, stdout, stderr io.Writer) error {
-		fs := flag.NewFlagSet("images", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		if err := fs.Parse(args); err != nil {
-			return flagErr(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		infos, err := runtime.BuildReferenceImages(ctx, runtime.ImageOptions{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-		if err != nil {
-			return withExit(exitCannotRun, err)
-		}
-		for _, im := range infos {
-			state := "present"
-			if im.Built {
-				state = "built in " + im.BuildTime.Round(time.Millisecond).String()
+func cleanupCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "cleanup [DRILL-ID]",
+		Short: "remove containers and networks a killed docker drill left behind",
+		Long: `Removes every container and network labelled by a drill (all drills without DRILL-ID).
+A drill cleans up after itself; this is for one that was killed (kill -9).`,
+		Args:              args(0, 1, "at most one drill id"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			id := ""
+			if len(a) == 1 {
+				id = a[0]
 			}
-			fmt.Fprintf(stdout, "%-8s %-32s %6.1f MB  %s\n", im.Component, im.Ref, float64(im.Size)/1e6, state)
-		}
-		return nil
-	})
+			n, err := runtime.Cleanup(ctx, id)
+			if err != nil {
+				return withExit(exitCannotRun, fmt.Errorf("cleanup: %w", err))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d containers and networks\n", n)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "give up after this long")
+	return cmd
+}
+
+func imagesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "images",
+		Short: "build the reference components' container images (docker/)",
+		Args:  args(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
+			defer cancel()
+			infos, err := runtime.BuildReferenceImages(ctx, runtime.ImageOptions{Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err != nil {
+				return withExit(exitCannotRun, err)
+			}
+			for _, im := range infos {
+				state := "present"
+				if im.Built {
+					state = "built in " + im.BuildTime.Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-32s %6.1f MB  %s\n", im.Component, im.Ref, float64(im.Size)/1e6, state)
+			}
+			return nil
+		},
+	}
 }

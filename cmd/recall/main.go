@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	goruntime "runtime"
+
+	"github.com/spf13/cobra"
 )
 
 // Version is set at build time with -ldflags '-X main.Version=…'.
@@ -23,7 +25,8 @@ const (
 	exitCannotRun = 2
 )
 
-// exitError carries the exit status with an error, as k6's errext does.
+// exitError carries the exit status with an error, as k6's errext does. Main maps it to the
+// process's exit status in one place; an error without one is exit 2 (could not run).
 type exitError struct {
 	code int
 	err  error
@@ -43,35 +46,22 @@ func withExit(code int, err error) error {
 // errFailed is returned when a drill ran and missed its expectations.
 var errFailed = errors.New("drill failed its expectations")
 
-type command struct {
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
-}
+func main() { os.Exit(run()) }
 
-var commands = map[string]command{}
+// run runs the program on the process's arguments and returns its exit status.
+func run() int { return Main(os.Args[1:], os.Stdout, os.Stderr) }
 
-func register(name, summary string, run func([]string, io.Writer, io.Writer) error) {
-	commands[name] = command{summary, run}
-}
-
-func main() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) }
-
-// Main runs the program with args and returns the exit status; tests call it in-process.
+// Main runs the program with args and returns the exit status; tests call it in-process. Each
+// call builds its own command tree, so concurrent calls share no flag state.
 func Main(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitCannotRun
-		}
-		return exitPass
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "recall: unknown command %q\n\n", args[0])
-		usage(stderr)
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	if len(args) == 0 {
+		root.SetOut(stderr)
+		_ = root.Help()
 		return exitCannotRun
 	}
-	err := cmd.run(args[1:], stdout, stderr)
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitPass
 	}
@@ -80,44 +70,75 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	if !errors.Is(err, errFailed) && !errors.Is(err, errHelp) {
-		fmt.Fprintf(stderr, "recall %s: %v\n", args[0], err)
-	}
-	if errors.Is(err, errHelp) {
-		return exitPass
+	if !errors.Is(err, errFailed) {
+		name := "recall"
+		if cmd != nil && cmd != root {
+			name += " " + cmd.Name()
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	}
 	return code
 }
 
-// errHelp is returned by a subcommand that printed its help on request.
-var errHelp = errors.New("help requested")
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `recall runs authentication recall drills: it starts an identity stack, sends real
+// newRoot builds the command tree writing to stdout and stderr.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "recall",
+		Short: "run authentication recall drills",
+		Long: `recall runs authentication recall drills: it starts an identity stack, sends real
 traffic with live tokens, recalls credentials in the middle of the run and measures, for every
 component, how long the recalled credentials were still honoured.
 
-Usage:
-  recall <command> [flags] [arguments]
-
-Commands:
-`)
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprint(w, `
-Examples:
-  recall run scenarios/quickstart.yaml            # the quickstart drill, in-process, no Docker
-  recall run --out reports/today --seed 7 drill.yaml
+Exit status: 0 PASS, 1 FAIL (expectations missed), 2 the drill could not run.`,
+		Example: `  recall run scenarios/quickstart.yaml            # the quickstart drill, in-process, no Docker
+  recall run drill.yaml --out reports/today --seed 7
+  recall plan scenarios/quickstart.yaml           # what the drill will do, starting nothing
   recall validate scenarios/*.yaml
+  recall init --discovery https://idp.example.com > drill.yaml
   recall schema > recall.schema.json              # for your editor's YAML support
+  source <(recall completion bash)                # shell completion (also zsh, fish)`,
+		Version:       Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetVersionTemplate(fmt.Sprintf("recall {{.Version}} (%s %s/%s)\n", goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withExit(exitCannotRun, fmt.Errorf("%w (see 'recall help %s')", err, c.Name()))
+	})
+	root.AddCommand(
+		runCmd(), planCmd(), validateCmd(), initCmd(), reportCmd(), compareCmd(), benchCmd(),
+		schemaCmd(), imagesCmd(), cleanupCmd(), versionCmd(),
+	)
+	return root
+}
 
-Exit status: 0 PASS, 1 FAIL (expectations missed), 2 the drill could not run.
-Run 'recall <command> -h' for a command's flags.
-`)
+// args is a cobra.PositionalArgs that wants between lo and hi arguments (hi < 0: no bound),
+// saying what they are.
+func args(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) < lo || (hi >= 0 && len(a) > hi) {
+			return withExit(exitCannotRun, fmt.Errorf("want %s, got %d argument(s) (see 'recall help %s')", what, len(a), cmd.Name()))
+		}
+		return nil
+	}
+}
+
+// scenarioFiles completes scenario files (*.yaml, *.yml) for a command's arguments.
+func scenarioFiles(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return []cobra.Completion{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+}
+
+// oneScenarioFile completes the first argument as a scenario file, and nothing after it.
+func oneScenarioFile(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return scenarioFiles(cmd, args, toComplete)
+}
+
+// jsonFiles completes report files.
+func jsonFiles(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return []cobra.Completion{"json"}, cobra.ShellCompDirectiveFilterFileExt
 }

@@ -137,8 +137,11 @@ func TestValidateSchemaVersionHelp(t *testing.T) {
 	if code, _, errs := runMain("frobnicate"); code != exitCannotRun || !strings.Contains(errs, "unknown command") {
 		t.Errorf("unknown command: %d %s", code, errs)
 	}
-	if code, _, errs := runMain("--help"); code != 0 || !strings.Contains(errs, "recall run scenarios/quickstart.yaml") {
-		t.Errorf("help: %d %s", code, errs)
+	if code, out, _ := runMain("--help"); code != 0 || !strings.Contains(out, "recall run scenarios/quickstart.yaml") {
+		t.Errorf("help: %d %s", code, out)
+	}
+	if code, _, errs := runMain(); code != exitCannotRun || !strings.Contains(errs, "Available Commands") {
+		t.Errorf("no arguments: exit %d, want 2 and the usage on stderr:\n%s", code, errs)
 	}
 	if code, _, _ := runMain("run", "-h"); code != 0 {
 		t.Errorf("run -h: exit %d", code)

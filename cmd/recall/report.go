@@ -1,49 +1,40 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
+
+	"github.com/spf13/cobra"
 
 	"github.com/recall-drills/recall/report"
 	"github.com/recall-drills/recall/report/html"
 )
 
-func init() {
-	register("report", "re-render report.html from a report.json", reportCommand)
+func reportCmd() *cobra.Command {
+	var out, baseline string
+	cmd := &cobra.Command{
+		Use:   "report REPORT.json",
+		Short: "re-render report.html from a report.json",
+		Long: `Renders the HTML page of a drill from its report.json, as 'recall run' does: after an upgrade of
+recall, or to add the trend against a baseline run.`,
+		Example: `  recall report reports/nightly/report.json
+  recall report --baseline reports/last-good/report.json -o trend.html reports/nightly/report.json`,
+		Args:              args(1, 1, "exactly one report.json"),
+		ValidArgsFunction: jsonFiles,
+		RunE: func(cmd *cobra.Command, pos []string) error {
+			return renderReport(cmd.OutOrStdout(), pos[0], out, baseline)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the HTML page to this file (default: report.html beside REPORT.json; - for stdout)")
+	cmd.Flags().StringVar(&baseline, "baseline", "", "an earlier report.json of the same scenario: adds the trend section")
+	_ = cmd.MarkFlagFilename("baseline", "json")
+	return cmd
 }
 
-func reportCommand(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var out, baseline string
-	fs.StringVar(&out, "o", "", "write the HTML page to this file (default: report.html beside REPORT.json; - for stdout)")
-	fs.StringVar(&baseline, "baseline", "", "an earlier report.json of the same scenario: adds the trend section")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: recall report [flags] REPORT.json
-
-Renders the HTML page of a drill from its report.json, as 'recall run' does: after an upgrade of
-recall, or to add the trend against a baseline run.
-
-Examples:
-  recall report reports/nightly/report.json
-  recall report --baseline reports/last-good/report.json -o trend.html reports/nightly/report.json
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return withExit(exitCannotRun, errors.New("want exactly one report.json"))
-	}
-	rep, err := report.Read(pos[0])
+// renderReport renders the HTML page of the report at path to out ("" beside it, "-" stdout).
+func renderReport(stdout io.Writer, path, out, baseline string) error {
+	rep, err := report.Read(path)
 	if err != nil {
 		return withExit(exitCannotRun, err)
 	}
@@ -60,32 +51,11 @@ Flags:
 	case "-":
 		return withExit(exitCannotRun, render(stdout))
 	case "":
-		out = filepath.Join(filepath.Dir(pos[0]), "report.html")
+		out = filepath.Join(filepath.Dir(path), "report.html")
 	}
 	if err := writeFile(out, render); err != nil {
 		return withExit(exitCannotRun, err)
 	}
 	fmt.Fprintf(stdout, "report: %s\n", out)
 	return nil
-}
-
-// parseInterspersed parses flags that may come before, between or after the positional
-// arguments ("recall compare a.json b.json --max-regression 10%"), which package flag alone
-// stops at. A lone "--" ends flag parsing.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

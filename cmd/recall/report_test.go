@@ -71,7 +71,7 @@ func TestReportCommand(t *testing.T) {
 		{"no argument", nil, "want exactly one report.json"},
 		{"missing file", []string{filepath.Join(dir, "nope.json")}, "read report"},
 		{"bad baseline", []string{"--baseline", filepath.Join(dir, "nope.json"), fail}, "--baseline: read report"},
-		{"bad flag", []string{"--frob", fail}, "flag provided but not defined"},
+		{"bad flag", []string{"--frob", fail}, "unknown flag: --frob"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
 
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/runtime"
@@ -25,10 +25,6 @@ import (
 	"github.com/recall-drills/recall/report/junit"
 	"github.com/recall-drills/recall/report/text"
 )
-
-func init() {
-	register("run", "run a drill and write its report", runCommand)
-}
 
 // runOptions are run's flags.
 type runOptions struct {
@@ -51,47 +47,50 @@ type runOptions struct {
 // DefaultLogTail is how many log lines the report keeps.
 const DefaultLogTail = 200
 
-func runCommand(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runCmd() *cobra.Command {
 	var o runOptions
-	fs.StringVar(&o.out, "out", "", "directory for report.json and report.html (default: <report.dir>/<scenario>-<timestamp>)")
-	fs.Func("seed", "override the scenario's seed", func(s string) error {
-		_, err := fmt.Sscan(s, &o.seed)
-		o.seedSet = true
-		return err
-	})
-	fs.StringVar(&o.runtime, "runtime", "", "override system.runtime: embedded, docker or external")
-	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per expectation) to this file")
-	fs.BoolVar(&o.noHTML, "no-html", false, "do not write report.html")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.BoolVar(&o.quiet, "quiet", false, "no live progress and no summary table")
-	fs.StringVar(&o.drillID, "drill-id", "", "label for everything the drill creates (docker: containers, networks); 'recall cleanup ID' removes exactly those (default: random)")
-	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics at http://ADDR/metrics while the drill runs (e.g. :9464)")
-	fs.StringVar(&o.pushgateway, "pushgateway", "", "push the final metrics to this Prometheus Pushgateway URL (job recall, grouped by scenario)")
-	fs.StringVar(&o.baseline, "baseline", "", "an earlier report.json of the same scenario: report.html gains the trend section")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: recall run [flags] SCENARIO
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "run a drill and write its report",
+		Long: `Runs the drill SCENARIO describes and writes report.json (and report.html) to the output
+directory. Flags may come before or after SCENARIO.
 
-Runs the drill SCENARIO describes and writes report.json (and report.html) to the output
-directory. Exit status: 0 PASS, 1 FAIL, 2 the drill could not run. Ctrl-C stops the drill and
-still writes the partial report; a second Ctrl-C exits at once.
+Exit status: 0 PASS, 1 FAIL, 2 the drill could not run. Ctrl-C stops the drill and still writes
+the partial report; a second Ctrl-C exits at once.`,
+		Example: `  recall run scenarios/quickstart.yaml
+  recall run scenarios/quickstart.yaml --out out --seed 7
+  recall run --out reports/nightly --junit reports/nightly/junit.xml drill.yaml
+  recall run drill.yaml --set traffic.rate=5000/s --set recall.at=20s
+  recall run drill.yaml --dry-run`,
+		Args:              args(1, 1, "exactly one scenario file"),
+		ValidArgsFunction: oneScenarioFile,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.seedSet = cmd.Flags().Changed("seed")
+			return runDrill(a[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "directory for report.json and report.html (default: report.dir of the scenario, else ./reports/<scenario>-<timestamp>)")
+	f.Int64Var(&o.seed, "seed", 0, "override the scenario's seed")
+	f.StringVar(&o.runtime, "runtime", "", "override system.runtime: embedded, docker or external")
+	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per expectation) to this file")
+	f.BoolVar(&o.noHTML, "no-html", false, "do not write report.html")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.BoolVar(&o.quiet, "quiet", false, "no live progress and no summary table")
+	f.StringVar(&o.drillID, "drill-id", "", "label for everything the drill creates (docker: containers, networks); 'recall cleanup ID' removes exactly those (default: random)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics at http://ADDR/metrics while the drill runs (e.g. :9464)")
+	f.StringVar(&o.pushgateway, "pushgateway", "", "push the final metrics to this Prometheus Pushgateway URL (job recall, grouped by scenario)")
+	f.StringVar(&o.baseline, "baseline", "", "an earlier report.json of the same scenario: report.html gains the trend section")
+	_ = cmd.MarkFlagDirname("out")
+	_ = cmd.MarkFlagFilename("baseline", "json")
+	_ = cmd.MarkFlagFilename("junit", "xml")
+	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]cobra.Completion{"embedded", "docker", "external"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]cobra.Completion{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
 
-Examples:
-  recall run scenarios/quickstart.yaml
-  recall run --out reports/nightly --junit reports/nightly/junit.xml --seed 7 drill.yaml
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return flagErr(err)
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return withExit(exitCannotRun, errors.New("want exactly one scenario file"))
-	}
+// runDrill runs the drill of the scenario at path.
+func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return withExit(exitCannotRun, fmt.Errorf("--log-level: %w", err))
@@ -104,7 +103,7 @@ Flags:
 		o.base = base
 	}
 
-	s, err := loadScenario(fs.Arg(0))
+	s, err := loadScenario(path)
 	if err != nil {
 		return withExit(exitCannotRun, err)
 	}
@@ -137,24 +136,13 @@ Flags:
 	// report; a second one exits at once (vegeta's processAttack does the same).
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case sig := <-sigs:
-			log.Warn("stopping the drill: writing the partial report (signal again to exit at once)", "signal", sig.String())
-			cancel()
-		case <-ctx.Done():
-			return
-		}
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "recall: second signal: exiting now; 'recall cleanup' removes anything left behind")
-			os.Exit(exitCannotRun)
-		case <-ctx.Done():
-		}
-	}()
+	stopSignals := onSignals(cancel, func(sig os.Signal) {
+		log.Warn("stopping the drill: writing the partial report (signal again to exit at once)", "signal", sig.String())
+	}, func() {
+		fmt.Fprintln(stderr, "recall: second signal: exiting now; 'recall cleanup' removes anything left behind")
+		exit(exitCannotRun)
+	})
+	defer stopSignals()
 
 	ob, err := startObserver(p, s.Name, o.metricsAddr, o.pushgateway, log)
 	if err != nil {
@@ -169,7 +157,7 @@ Flags:
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	rep.Tool = report.Tool{Name: "recall", Version: Version, GoVersion: goruntime.Version()}
-	rep.Scenario.File = fs.Arg(0)
+	rep.Scenario.File = path
 	rep.Scenario.Source = string(s.Source)
 	rep.Logs = tail.lines()
 	if im, ok := p.Env.(runtime.Imager); ok {
@@ -198,6 +186,44 @@ Flags:
 		return withExit(exitFail, errFailed)
 	}
 	return nil
+}
+
+// exit ends the process; a variable so that a test can see the second signal's exit.
+var exit = os.Exit
+
+// onSignals calls first and then stop on the first SIGINT or SIGTERM, and again on the second
+// one: the first stops the drill, the second exits at once. The second is waited for until the
+// returned function is called (the drill and its report are done), not until stop's context
+// ends: that context ends at the first signal, and waiting on it swallowed the second.
+func onSignals(stop func(), first func(os.Signal), second func()) (done func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case sig := <-sigs:
+			first(sig)
+			stop()
+		case <-quit:
+			return
+		}
+		select {
+		case <-sigs:
+			second()
+		case <-quit:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(quit)
+			wg.Wait()
+		})
+	}
 }
 
 // writeReports writes report.json, report.html and JUnit XML (each file atomically).

@@ -1,24 +1,23 @@
 package main
 
 import (
-	"flag"
-	"io"
+	"github.com/spf13/cobra"
 
 	"github.com/recall-drills/recall/internal/scenario"
 )
 
-func init() {
-	register("schema", "print the JSON Schema of scenario files (for editors)", func(args []string, stdout, stderr io.Writer) error {
-		fs := flag.NewFlagSet("schema", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		if err := fs.Parse(args); err != nil {
-			return flagErr(err)
-		}
-		b, err := scenario.Schema()
-		if err != nil {
-			return withExit(exitCannotRun, err)
-		}
-		_, err = stdout.Write(append(b, '\n'))
-		return err
-	})
+func schemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "print the JSON Schema of scenario files (for editors)",
+		Args:  args(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := scenario.Schema()
+			if err != nil {
+				return withExit(exitCannotRun, err)
+			}
+			_, err = cmd.OutOrStdout().Write(append(b, '\n'))
+			return err
+		},
+	}
 }

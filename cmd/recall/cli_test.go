@@ -1,0 +1,73 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFlagsAfterArguments: flags parse after the positional arguments as before them (the
+// standard library's flag stopped at the first argument and ran nothing).
+func TestFlagsAfterArguments(t *testing.T) {
+	t.Parallel()
+	good := writeScenario(t, "  - resurrections == 0\n")
+	for _, args := range [][]string{
+		{"report", "nope.json", "--baseline", "base.json", "-o", "-"},
+		{"compare", "--max-regression", "10%", "a.json", "b.json"},
+		{"compare", "a.json", "b.json", "--max-regression", "10%"},
+	} {
+		code, _, errs := runMain(args...)
+		if strings.Contains(errs, "unknown flag") || strings.Contains(errs, "want ") && strings.Contains(errs, "argument(s)") {
+			t.Errorf("%q: the flags were not parsed (exit %d):\n%s", args, code, errs)
+		}
+	}
+	// A flag after the scenario is a flag, not a second scenario.
+	code, _, errs := runMain("run", good, "--seed", "7abc")
+	if code != exitCannotRun || !strings.Contains(errs, `invalid argument "7abc" for "--seed"`) {
+		t.Errorf("--seed 7abc after the scenario: exit %d, want 2 naming the bad value:\n%s", code, errs)
+	}
+}
+
+// TestTypedFlags: a typed flag rejects a value with trailing garbage instead of reading its
+// prefix (fmt.Sscan read "7abc" as 7).
+func TestTypedFlags(t *testing.T) {
+	t.Parallel()
+	good := writeScenario(t, "  - resurrections == 0\n")
+	for _, args := range [][]string{
+		{"run", "--seed", "7abc", good},
+		{"run", "--seed=1e3", good},
+		{"bench", "--runs", "3x"},
+		{"bench", "--duration", "2"},
+	} {
+		code, _, errs := runMain(args...)
+		if code != exitCannotRun || !strings.Contains(errs, "invalid argument") {
+			t.Errorf("%q: exit %d, want 2 with 'invalid argument':\n%s", args, code, errs)
+		}
+	}
+}
+
+func TestHelpVersionCompletion(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runMain("help", "run")
+	if code != exitPass || !strings.Contains(out, "recall run SCENARIO") || !strings.Contains(out, "--seed int") {
+		t.Errorf("help run: exit %d:\n%s", code, out)
+	}
+	code, out, _ = runMain("--version")
+	if code != exitPass || !strings.HasPrefix(out, "recall "+Version+" (go") {
+		t.Errorf("--version: exit %d %q", code, out)
+	}
+	for shell, want := range map[string]string{"bash": "__start_recall", "zsh": "#compdef recall", "fish": "complete -c recall"} {
+		code, out, errs := runMain("completion", shell)
+		if code != exitPass || !strings.Contains(out, want) {
+			t.Errorf("completion %s: exit %d, lacks %q (%s)", shell, code, want, errs)
+		}
+	}
+	// The scenario argument completes *.yaml and *.yml files (directive 8: filter by extension).
+	code, out, _ = runMain("__complete", "run", "")
+	if code != exitPass || !strings.Contains(out, "yaml\nyml\n:8") {
+		t.Errorf("run SCENARIO completion: %q", out)
+	}
+	code, out, _ = runMain("__complete", "run", "x.yaml", "--runtime", "")
+	if code != exitPass || !strings.Contains(out, "docker\n") {
+		t.Errorf("--runtime completion: %q", out)
+	}
+}
