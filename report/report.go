@@ -116,8 +116,11 @@ type Scenario struct {
 	File string `json:"file,omitempty"`
 	// Seed is the seed actually used (scenario's, or --seed).
 	Seed int64 `json:"seed"`
-	// Source is the scenario text as run, with ${VAR} references left unexpanded.
+	// Source is the scenario text as written, with ${VAR} references left unexpanded.
 	Source string `json:"source,omitempty"`
+	// Overrides are the `--set path=value` overrides applied on top of Source, in order: the
+	// drill ran Source with these values replaced.
+	Overrides []string `json:"overrides,omitempty"`
 }
 
 // Environment describes the runtime.

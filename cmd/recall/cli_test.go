@@ -71,3 +71,25 @@ func TestHelpVersionCompletion(t *testing.T) {
 		t.Errorf("--runtime completion: %q", out)
 	}
 }
+
+// TestSet: --set on validate and run overrides a value with the file's checks and positions;
+// completion offers the scenario's paths, components by name.
+func TestSet(t *testing.T) {
+	t.Parallel()
+	good := writeScenario(t, "  - resurrections == 0\n")
+	if code, out, errs := runMain("validate", good, "--set", "traffic.rate=500/s", "--set", "recall.at=2s"); code != exitPass {
+		t.Errorf("validate --set: exit %d %s %s", code, out, errs)
+	}
+	for _, args := range [][]string{{"validate"}, {"run", "--out", t.TempDir()}} {
+		cmd := args[0]
+		code, _, errs := runMain(append(args, good, "--set", "traffic.rate=5000/fortnight")...)
+		want := good + ":9:17: --set traffic.rate=5000/fortnight: traffic.rate: bad rate"
+		if code != exitCannotRun || !strings.Contains(errs, want) {
+			t.Errorf("%s: exit %d, want 2 with %q:\n%s", cmd, code, want, errs)
+		}
+	}
+	code, out, _ := runMain("__complete", "run", good, "--set", "system.components[edge-p")
+	if code != exitPass || !strings.Contains(out, "system.components[edge-push].with.strategy=\n") {
+		t.Errorf("--set completion: %q", out)
+	}
+}

@@ -142,3 +142,9 @@ func oneScenarioFile(cmd *cobra.Command, args []string, toComplete string) ([]co
 func jsonFiles(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	return []cobra.Completion{"json"}, cobra.ShellCompDirectiveFilterFileExt
 }
+
+// setFlag adds --set path=value (repeatable) to cmd.
+func setFlag(cmd *cobra.Command, sets *[]string) {
+	cmd.Flags().StringArrayVar(sets, "set", nil, "override one value of the scenario, as path=value (e.g. traffic.rate=5000/s, recall.at=20s, system.components[edge].with.interval=3s); repeatable")
+	_ = cmd.RegisterFlagCompletionFunc("set", setCompletions)
+}

@@ -10,9 +10,10 @@ import (
 	"github.com/recall-drills/recall/internal/scenario"
 )
 
-// loadScenario loads and validates a scenario against the engine's registries.
-func loadScenario(path string) (*scenario.Scenario, error) {
-	return plan.Load(path)
+// loadScenario loads and validates a scenario against the engine's registries, with the
+// --set overrides applied.
+func loadScenario(path string, sets []string) (*scenario.Scenario, error) {
+	return plan.Load(path, scenario.WithOverrides(sets...))
 }
 
 // planOptions are run's choices that shape the plan.

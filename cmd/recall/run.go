@@ -37,6 +37,7 @@ type runOptions struct {
 	logLevel string
 	quiet    bool
 	drillID  string
+	sets     []string
 
 	metricsAddr string
 	pushgateway string
@@ -81,6 +82,7 @@ the partial report; a second Ctrl-C exits at once.`,
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics at http://ADDR/metrics while the drill runs (e.g. :9464)")
 	f.StringVar(&o.pushgateway, "pushgateway", "", "push the final metrics to this Prometheus Pushgateway URL (job recall, grouped by scenario)")
 	f.StringVar(&o.baseline, "baseline", "", "an earlier report.json of the same scenario: report.html gains the trend section")
+	setFlag(cmd, &o.sets)
 	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.MarkFlagFilename("baseline", "json")
 	_ = cmd.MarkFlagFilename("junit", "xml")
@@ -103,7 +105,7 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 		o.base = base
 	}
 
-	s, err := loadScenario(path)
+	s, err := loadScenario(path, o.sets)
 	if err != nil {
 		return withExit(exitCannotRun, err)
 	}
@@ -159,6 +161,7 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 	rep.Tool = report.Tool{Name: "recall", Version: Version, GoVersion: goruntime.Version()}
 	rep.Scenario.File = path
 	rep.Scenario.Source = string(s.Source)
+	rep.Scenario.Overrides = s.Overrides
 	rep.Logs = tail.lines()
 	if im, ok := p.Env.(runtime.Imager); ok {
 		for i, c := range rep.Environment.Components {

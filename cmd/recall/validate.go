@@ -9,6 +9,7 @@ import (
 )
 
 func validateCmd() *cobra.Command {
+	var sets []string
 	cmd := &cobra.Command{
 		Use:   "validate SCENARIO...",
 		Short: "check scenario files without starting anything",
@@ -21,7 +22,7 @@ probes), starting nothing. Every problem is reported as file:line:col: path: mes
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			var errs []error
 			for _, path := range paths {
-				s, err := loadScenario(path)
+				s, err := loadScenario(path, sets)
 				if err == nil {
 					_, err = buildPlan(s, slog.New(slog.DiscardHandler), planOptions{})
 				}
@@ -38,5 +39,6 @@ probes), starting nothing. Every problem is reported as file:line:col: path: mes
 			return nil
 		},
 	}
+	setFlag(cmd, &sets)
 	return cmd
 }

@@ -28,9 +28,12 @@ type Error struct {
 	Path string
 	// Msg says what is wrong and what would have been valid.
 	Msg string
+	// Set is the `--set path=value` override ([WithOverrides]) the error is about, if any.
+	Set string
 }
 
-// Error returns "file:line:col: path: message".
+// Error returns "file:line:col: path: message", or "file:line:col: --set path=value: path:
+// message" for an override.
 func (e *Error) Error() string {
 	var b bytes.Buffer
 	b.WriteString(e.File)
@@ -41,6 +44,9 @@ func (e *Error) Error() string {
 		}
 	}
 	b.WriteString(": ")
+	if e.Set != "" {
+		b.WriteString("--set " + e.Set + ": ")
+	}
 	if e.Path != "" {
 		b.WriteString(e.Path + ": ")
 	}
@@ -89,6 +95,7 @@ type loadConfig struct {
 	actions   []string
 	runtimes  []string
 	checks    []func(*Scenario) error
+	overrides []string // --set path=value, in order
 }
 
 // WithLookupEnv sets how ${VAR} references are resolved. Default os.LookupEnv.
@@ -216,6 +223,7 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 		root = root.Content[0]
 	}
 	l.idx[""] = nodeRef{val: root}
+	l.applyOverrides(root)
 
 	// 2. Walk: expand ${VAR}, check keys and scalar types, index positions.
 	l.rejectCycles(&doc, map[*yaml.Node]bool{})
@@ -240,6 +248,8 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 	}
 	s.Path, s.Source = name, src
 	s.locate = l.position
+	s.overridden = func(path string) string { return l.setAt(l.nodeFor(path), path) }
+	s.Overrides = l.cfg.overrides
 
 	// 4. Dependent defaults, validation, external checks.
 	l.defaults(s)
@@ -261,11 +271,12 @@ type loader struct {
 	file     string
 	cfg      loadConfig
 	errs     []*Error
-	idx      map[string]nodeRef  // field path -> its nodes
-	bad      map[string]bool     // paths already reported by the walk
-	expanded map[*yaml.Node]bool // scalars already expanded (aliases visit them twice)
-	envErr   map[*yaml.Node]bool // scalars with an unresolved ${VAR}
-	walking  bool                // errors found now make their path bad
+	idx      map[string]nodeRef    // field path -> its nodes
+	bad      map[string]bool       // paths already reported by the walk
+	expanded map[*yaml.Node]bool   // scalars already expanded (aliases visit them twice)
+	envErr   map[*yaml.Node]bool   // scalars with an unresolved ${VAR}
+	sets     map[*yaml.Node]string // values put in by an override, with its text
+	walking  bool                  // errors found now make their path bad
 
 	// Alias expansion budget of the walk (see visit).
 	visits, aliasVisits, aliasDepth int
@@ -348,7 +359,7 @@ func badChar(src []byte) (line, col int, r rune, ok bool) {
 
 // errorAt records an error located at node n.
 func (l *loader) errorAt(n *yaml.Node, path, format string, args ...any) {
-	e := &Error{File: l.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	e := &Error{File: l.file, Path: path, Msg: fmt.Sprintf(format, args...), Set: l.setAt(n, path)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
 	}
@@ -435,6 +446,9 @@ func (l *loader) external(err error) {
 				if n := l.nodeFor(c.Path); n != nil {
 					c.Line, c.Col = n.Line, n.Column
 				}
+			}
+			if c.Set == "" {
+				c.Set = l.setAt(l.nodeFor(c.Path), c.Path)
 			}
 			l.errs = append(l.errs, &c)
 			continue

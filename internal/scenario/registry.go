@@ -42,5 +42,8 @@ func (s *Scenario) Errorf(path, format string, args ...any) error {
 	if s.locate != nil {
 		e.Line, e.Col = s.locate(path)
 	}
+	if s.overridden != nil {
+		e.Set = s.overridden(path)
+	}
 	return e
 }

@@ -141,8 +141,14 @@ type Scenario struct {
 	// of the scenario that may appear in reports.
 	Source []byte `yaml:"-" json:"-"`
 
+	// Overrides are the `--set path=value` overrides applied on top of Source, in order
+	// ([WithOverrides]).
+	Overrides []string `yaml:"-" json:"-"`
+
 	// locate gives the position of a field path in the file (set by Parse).
 	locate func(path string) (line, col int)
+	// overridden gives the override that set the value at a field path, or "" (set by Parse).
+	overridden func(path string) string
 }
 
 // System is the system under test.
