@@ -321,6 +321,7 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 				return nil, fmt.Errorf("with.upstream: no running component %q", up)
 			}
 			cfg.Upstream = r.endpoint.String()
+			cfg.UpstreamTransport = inProcess{e: e, name: up}
 		}
 		ln, base, err := listen(addr)
 		if err != nil {

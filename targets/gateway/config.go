@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -74,6 +75,14 @@ const (
 	DefaultVerifiedCacheSize = 16384
 	// DefaultIntrospectCacheSize bounds the introspection cache (entries).
 	DefaultIntrospectCacheSize = 1 << 17
+	// DefaultUpstreamMaxConns bounds the connections a gateway opens to its upstream; requests
+	// beyond wait for a free one. A service sized for this many connections is never overrun by
+	// its gateway, whatever the load in front.
+	DefaultUpstreamMaxConns = 256
+	// DefaultUpstreamMaxInflight bounds the requests a gateway proxies at once (waiting for a
+	// connection included); beyond, it answers 503 with Retry-After: 1 (backpressure) without
+	// reaching the upstream.
+	DefaultUpstreamMaxInflight = 2048
 	// DefaultReconnectWait is the pause between two NATS reconnect attempts.
 	DefaultReconnectWait = 250 * time.Millisecond
 	// DefaultMetricsNamespace prefixes every metric name.
@@ -96,6 +105,15 @@ type Config struct {
 	// Upstream is the URL requests are reverse-proxied to once accepted; empty: the gateway
 	// answers 200 {"sub","scope","gateway"} itself.
 	Upstream string
+	// UpstreamTransport, when set, carries proxied requests instead of the gateway's own pooled
+	// HTTP transport (the embedded runtime passes one that serves an in-process upstream in
+	// memory); UpstreamMaxConns then does not apply.
+	UpstreamTransport http.RoundTripper
+	// UpstreamMaxConns bounds the connections to Upstream (default DefaultUpstreamMaxConns).
+	UpstreamMaxConns int
+	// UpstreamMaxInflight bounds the requests proxied at once; beyond, the gateway answers 503
+	// with Retry-After: 1 (default DefaultUpstreamMaxInflight).
+	UpstreamMaxInflight int
 	// NATSURL is the NATS server for Push.
 	NATSURL string
 	// PollInterval is the Poll period (default DefaultPollInterval); Push uses it as its
@@ -222,6 +240,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.VerifiedCacheSize == 0 {
 		c.VerifiedCacheSize = DefaultVerifiedCacheSize
+	}
+	if c.UpstreamMaxConns <= 0 {
+		c.UpstreamMaxConns = DefaultUpstreamMaxConns
+	}
+	if c.UpstreamMaxInflight <= 0 {
+		c.UpstreamMaxInflight = DefaultUpstreamMaxInflight
 	}
 	if c.ReconnectWait <= 0 {
 		c.ReconnectWait = DefaultReconnectWait

@@ -21,11 +21,11 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -119,8 +119,19 @@ func (gw *Gateway) answer(w http.ResponseWriter, r *http.Request) {
 	}{d.Token.Subject, d.Token.Scope, gw.name})
 }
 
+// proxy returns the reverse proxy to u. At most UpstreamMaxInflight requests are proxied at
+// once, over at most UpstreamMaxConns connections; a request beyond is answered 503 with
+// Retry-After: 1 at once, so that a flood in front turns into backpressure, not into dial
+// failures and 502s. 502 is kept for an upstream that fails.
 func (gw *Gateway) proxy(u *url.URL) http.Handler {
-	return &httputil.ReverseProxy{
+	tr := gw.cfg.UpstreamTransport
+	if tr == nil {
+		t := newTransport()
+		t.MaxConnsPerHost = gw.cfg.UpstreamMaxConns
+		t.MaxIdleConnsPerHost = gw.cfg.UpstreamMaxConns
+		tr = t
+	}
+	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.SetXForwarded()
@@ -137,16 +148,42 @@ func (gw *Gateway) proxy(u *url.URL) http.Handler {
 				}
 			}
 		},
-		Transport: newTransport(),
+		Transport:  tr,
+		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			gw.m.upstreamErrors.Inc()
-			if !errors.Is(err, context.Canceled) {
-				gw.log.Warn("upstream failed", "err", err)
+			if r.Context().Err() != nil {
+				return // the client left: nobody reads the answer
 			}
+			gw.m.upstreamErrors.Inc()
+			gw.log.Warn("upstream failed", "err", err)
 			w.WriteHeader(http.StatusBadGateway)
 		},
 	}
+	slots := make(chan struct{}, gw.cfg.UpstreamMaxInflight)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+		default:
+			gw.m.upstreamShed.Inc()
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"upstream busy"}` + "\n"))
+			return
+		}
+		defer func() { <-slots }()
+		rp.ServeHTTP(w, r)
+	})
 }
+
+// bufferPool recycles the proxy's copy buffers (httputil.ReverseProxy otherwise allocates and
+// zeroes 32 KiB per request).
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 func (gw *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")

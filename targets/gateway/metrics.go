@@ -23,6 +23,7 @@ type metrics struct {
 	syncFailures   prometheus.Counter     // gateway_sync_failures_total
 	busConnected   prometheus.Gauge       // gateway_bus_connected
 	upstreamErrors prometheus.Counter     // gateway_upstream_errors_total
+	upstreamShed   prometheus.Counter     // gateway_upstream_shed_total
 }
 
 func newMetrics(cfg Config) *metrics {
@@ -58,6 +59,8 @@ func newMetrics(cfg Config) *metrics {
 			"1 while the NATS connection is up (push only)."))),
 		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts(opts("upstream_errors_total",
 			"Accepted requests the upstream could not answer (502)."))),
+		upstreamShed: prometheus.NewCounter(prometheus.CounterOpts(opts("upstream_shed_total",
+			"Accepted requests answered 503 because UpstreamMaxInflight requests were already proxied."))),
 	}
 	for _, r := range []string{string(Accept), string(Reject), string(Error)} {
 		m.requests.WithLabelValues(r)
@@ -68,7 +71,7 @@ func newMetrics(cfg Config) *metrics {
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duration, m.recallsApplied, m.listVersion, m.cacheHits,
 		m.cacheMisses, m.introspections, m.jwksRefreshes, m.failOpen, m.syncFailures, m.busConnected,
-		m.upstreamErrors}
+		m.upstreamErrors, m.upstreamShed}
 }
 
 // register registers every collector (plus extra) in the private registry and, when not nil, in

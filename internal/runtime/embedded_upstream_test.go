@@ -1,0 +1,71 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEmbeddedUpstreamInProcess: a gateway reaches its embedded upstream in memory, and the
+// upstream's faults still show through it as they would over loopback: a paused service holds
+// the request, a killed one gives 502, a restarted one answers again.
+func TestEmbeddedUpstreamInProcess(t *testing.T) {
+	t.Parallel()
+	specs := []Spec{
+		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
+		{Name: "api", Kind: "service", Use: UseService},
+		{Name: "edge", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "jwt-only", "upstream": "api"}},
+	}
+	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := NewEmbedded(specs, sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t.Cleanup(func() { _ = e.Close(ctx) })
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	iss, _ := e.Endpoint("issuer")
+	edge, _ := e.Endpoint("edge")
+	tok := benchMint(t, iss, sec, 1)[0]
+	call := func(timeout time.Duration) (int, string, error) {
+		req, _ := http.NewRequest(http.MethodGet, edge.JoinPath("/api/whoami").String(), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		c := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	if code, body, err := call(5 * time.Second); err != nil || code != http.StatusOK || !strings.Contains(body, `"via":"gateway"`) {
+		t.Fatalf("through the gateway: %d %q %v; want 200 from the service", code, body, err)
+	}
+	if err := e.Pause(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, err := call(300 * time.Millisecond); err == nil {
+		t.Errorf("paused service: the gateway answered %d, want the request held", code)
+	}
+	if err := e.Unpause(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Kill(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, err := call(5 * time.Second); err != nil || code != http.StatusBadGateway {
+		t.Errorf("killed service: %d %v, want 502", code, err)
+	}
+	if err := e.Restart(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, err := call(5 * time.Second); err != nil || code != http.StatusOK {
+		t.Errorf("restarted service: %d %v, want 200", code, err)
+	}
+}
