@@ -1,6 +1,7 @@
 // Command refstack starts the whole reference identity stack on 127.0.0.1 — the issuer, NATS, one
 // gateway of each recall strategy and the resource service — and prints, as the first line of
-// stdout, one JSON object with their URLs and the demo credentials. It runs until SIGINT or
+// stdout, one JSON object with their URLs, the demo credentials and the admin secret (random per
+// run unless -admin-secret is given). It runs until SIGINT or
 // SIGTERM, then shuts down cleanly.
 //
 // It is the same in-process stack a drill starts with the embedded runtime.
@@ -24,12 +25,12 @@ import (
 	"github.com/recall-drills/recall/internal/runtime"
 )
 
-// Defaults of the demo credentials; override them with flags when the stack is reachable by
-// anyone else.
+// Defaults of the demo client's credentials; override them with flags when the stack is
+// reachable by anyone else. The admin secret has no default: unless -admin-secret is given, each
+// run generates a random one and prints it in the stack JSON.
 const (
 	DefaultClientID     = "demo"
 	DefaultClientSecret = "demo-secret"
-	DefaultAdminSecret  = "admin-secret"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil)) }
@@ -53,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	ttl := fs.Duration("cache-ttl", 5*time.Second, "positive-answer cache TTL of the introspect gateway")
 	clientID := fs.String("client-id", DefaultClientID, "demo client id")
 	clientSecret := fs.String("client-secret", DefaultClientSecret, "demo client secret")
-	adminSecret := fs.String("admin-secret", DefaultAdminSecret, "admin API secret (Bearer)")
+	adminSecret := fs.String("admin-secret", "", "admin API and /debug/recalls secret (Bearer); default: a random one per run, printed in the stack JSON")
 	failMode := fs.String("fail-mode", "closed", "gateways' behaviour when their revocation source is unreachable: closed or open")
 	verbose := fs.Bool("v", false, "log the components' operations to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -61,6 +62,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 			return 0
 		}
 		return 2
+	}
+	if *adminSecret == "" {
+		*adminSecret = randomHex()
+		fmt.Fprintln(stderr, "refstack: admin secret generated for this run: admin_secret in the stack JSON (or pass -admin-secret)")
 	}
 	level := slog.LevelWarn
 	if *verbose {

@@ -34,6 +34,30 @@ func TestRefstack(t *testing.T) {
 	if st.Issuer == "" || st.Service == "" || len(st.Gateways) != 4 || st.ClientID == "" || st.AdminSecret == "" {
 		t.Fatalf("incomplete stack JSON: %+v", st)
 	}
+	// No well-known admin secret: a random one, printed, and the only key to ground truth.
+	if st.AdminSecret == "admin-secret" || len(st.AdminSecret) < 32 {
+		t.Errorf("admin secret %q: want a random one of at least 32 characters", st.AdminSecret)
+	}
+	debug := func(base, bearer string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/debug/recalls", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, base := range []string{st.Issuer, st.Service, st.Gateways["push"], st.Gateways["jwt-only"]} {
+		if got := debug(base, ""); got != http.StatusUnauthorized {
+			t.Errorf("%s/debug/recalls without the admin secret: %d, want 401", base, got)
+		}
+		if got := debug(base, st.AdminSecret); got != http.StatusOK {
+			t.Errorf("%s/debug/recalls with the admin secret: %d, want 200", base, got)
+		}
+	}
 
 	form := url.Values{"grant_type": {"client_credentials"}}
 	req, _ := http.NewRequest(http.MethodPost, st.Issuer+"/token", strings.NewReader(form.Encode()))
@@ -99,5 +123,13 @@ func TestRefstack(t *testing.T) {
 	}
 	if _, err := http.Get(st.Issuer + "/healthz"); err == nil {
 		t.Error("issuer still answers after shutdown")
+	}
+}
+
+// TestRandomAdminSecret: two runs never share an admin secret.
+func TestRandomAdminSecret(t *testing.T) {
+	a, b := randomHex(), randomHex()
+	if a == b || len(a) != 64 {
+		t.Errorf("randomHex gave %q and %q: want two different 64-hex secrets", a, b)
 	}
 }

@@ -354,6 +354,7 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 	case UseService:
 		c.ref = RefService
 		c.cmd = []string{"-name", c.name}
+		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /debug/recalls
 	case UseGateway:
 		c.ref = RefGateway
 		gc, err := gatewayConfig(s)
@@ -364,6 +365,7 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 			return fmt.Errorf("a reference gateway needs a %s component", UseIssuer)
 		}
 		c.strategy = gc.Strategy
+		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /debug/recalls
 		issuerURL := "http://" + issuerAlias + ":8080"
 		c.cmd = []string{"-name", c.name, "-strategy", string(gc.Strategy), "-issuer-url", d.linkURL(c.name, issuerAlias, "http", issuerURL)}
 		if via := d.linkURL(c.name, issuerAlias, "http", issuerURL); via != issuerURL {
@@ -1010,7 +1012,7 @@ func (d *Docker) Restart(ctx context.Context, name string) error {
 }
 
 // Truth implements GroundTruth for reference components (not the bus): their
-// GET /debug/recalls read over HTTP (the issuer's with the admin secret). An introspecting
+// GET /debug/recalls read over HTTP with the admin secret. An introspecting
 // gateway defers to the issuer's, as in process.
 func (d *Docker) Truth(name string) (truth.Source, bool) {
 	r := d.remote(name)
@@ -1043,10 +1045,8 @@ func (d *Docker) remote(name string) *truth.Remote {
 	if c.endpoint == nil {
 		return nil
 	}
-	opts := []truth.RemoteOption{truth.WithUpstream(upstream)}
-	if c.ref == RefIssuer {
-		opts = append(opts, truth.WithBearer(d.secrets.AdminSecret))
-	}
+	// Every reference component guards /debug/recalls with the admin secret.
+	opts := []truth.RemoteOption{truth.WithUpstream(upstream), truth.WithBearer(d.secrets.AdminSecret)}
 	c.truth = truth.NewRemote(c.endpoint.String(), opts...)
 	return c.truth
 }

@@ -285,7 +285,7 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		if err != nil {
 			return nil, err
 		}
-		svc, err := service.New(ctx, service.Config{Name: s.Name, Logger: log})
+		svc, err := service.New(ctx, service.Config{Name: s.Name, Logger: log, DebugSecret: e.secrets.AdminSecret})
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -314,6 +314,7 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		}
 		cfg.ClientID, cfg.ClientSecret = e.secrets.GatewayID, e.secrets.GatewaySecret
 		cfg.Truth = iss.truth
+		cfg.DebugSecret = e.secrets.AdminSecret
 		cfg.Logger = log
 		if up, ok := s.With["upstream"].(string); ok {
 			r, ok := e.get(up)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recall-drills/recall/targets/truth"
 )
 
 // TestEmbeddedUpstreamInProcess: a gateway reaches its embedded upstream in memory, and the
@@ -14,21 +16,8 @@ import (
 // the request, a killed one gives 502, a restarted one answers again.
 func TestEmbeddedUpstreamInProcess(t *testing.T) {
 	t.Parallel()
-	specs := []Spec{
-		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
-		{Name: "api", Kind: "service", Use: UseService},
-		{Name: "edge", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "jwt-only", "upstream": "api"}},
-	}
-	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	e, err := NewEmbedded(specs, sec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, sec := startProxyStack(t)
 	ctx := context.Background()
-	t.Cleanup(func() { _ = e.Close(ctx) })
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	iss, _ := e.Endpoint("issuer")
 	edge, _ := e.Endpoint("edge")
 	tok := benchMint(t, iss, sec, 1)[0]
@@ -67,5 +56,52 @@ func TestEmbeddedUpstreamInProcess(t *testing.T) {
 	}
 	if code, _, err := call(5 * time.Second); err != nil || code != http.StatusOK {
 		t.Errorf("restarted service: %d %v, want 200", code, err)
+	}
+}
+
+// startProxyStack starts an issuer, a service "api" and a jwt-only gateway "edge" in front of it.
+func startProxyStack(t *testing.T) (*Embedded, Secrets) {
+	t.Helper()
+	specs := []Spec{
+		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
+		{Name: "api", Kind: "service", Use: UseService},
+		{Name: "edge", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "jwt-only", "upstream": "api"}},
+	}
+	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := NewEmbedded(specs, sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e, sec
+}
+
+// TestEmbeddedDebugRecallsNeedAdminSecret: every component's ground truth over HTTP needs the
+// admin secret, as the issuer's always did, and a Remote holding it reads it.
+func TestEmbeddedDebugRecallsNeedAdminSecret(t *testing.T) {
+	t.Parallel()
+	e, sec := startProxyStack(t)
+	for _, name := range []string{"issuer", "api", "edge"} {
+		ep, _ := e.Endpoint(name)
+		for _, bearer := range []string{"", "wrong"} {
+			req, _ := http.NewRequest(http.MethodGet, ep.JoinPath(truth.DebugPath).String(), nil)
+			if bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+bearer)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s with bearer %q: %d, want 401", name, truth.DebugPath, bearer, resp.StatusCode)
+			}
+		}
+		if err := truth.NewRemote(ep.String(), truth.WithBearer(sec.AdminSecret)).Fetch(t.Context()); err != nil {
+			t.Errorf("%s: Remote with the admin secret: %v", name, err)
+		}
 	}
 }

@@ -157,6 +157,9 @@ type Config struct {
 	// Registry, when set, also receives the metrics; they are always served by the
 	// component's own /metrics from a private registry. Never the global registry.
 	Registry prometheus.Registerer
+	// DebugSecret is the Bearer secret GET /debug/recalls requires (the stack's admin secret,
+	// which the harness holds); empty: /debug/recalls answers 401 to everyone.
+	DebugSecret string
 	// Truth is the upstream ground truth (the issuer's) an Introspect gateway defers to.
 	Truth truth.Source
 	// Snapshot, when set, is a revocation list a Push or Poll gateway starts from instead of its

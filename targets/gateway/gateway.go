@@ -13,7 +13,7 @@
 //	jwt-only    nothing                                             (never; until exp)
 //
 // Every component records in a truth.Log the instant it started enforcing each recall (ground
-// truth for the harness), served at /debug/recalls. Unlike a production gateway it exposes that
+// truth for the harness), served at /debug/recalls to the bearer of Config.DebugSecret. Unlike a production gateway it exposes that
 // log, its strategy's staleness in /healthz and everything in /metrics, so that a drill can
 // check what it measured.
 package gateway
@@ -65,13 +65,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", gw.healthz)
 	mux.Handle("/metrics", promhttp.HandlerFor(g.m.reg, promhttp.HandlerOpts{}))
-	mux.Handle("/debug/recalls", g.truth)
+	mux.Handle("/debug/recalls", truth.RequireBearer(g.cfg.DebugSecret, g.truth))
 	mux.Handle("/", g.Middleware(next))
 	gw.handler = mux
 	return gw, nil
 }
 
-// Handler serves /healthz, /metrics and /debug/recalls itself and authenticates everything
+// Handler serves /healthz, /metrics and /debug/recalls (Bearer DebugSecret) itself and authenticates everything
 // else, proxying it to Config.Upstream or answering 200 {"sub","scope","gateway"}.
 func (gw *Gateway) Handler() http.Handler { return gw.handler }
 

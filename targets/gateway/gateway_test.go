@@ -60,7 +60,7 @@ func TestEndpoints(t *testing.T) {
 	f := newFakeIssuer(t)
 	reg := prometheus.NewRegistry()
 	g, gw := newTestGateway(t, Config{Name: "edge-poll", Strategy: Poll, IssuerURL: f.URL, Registry: reg,
-		PollInterval: 50 * time.Millisecond, MaxStaleness: 10 * time.Second})
+		PollInterval: 50 * time.Millisecond, MaxStaleness: 10 * time.Second, DebugSecret: "dbg-secret"})
 	// A second gateway on the same shared registry must not collide.
 	newTestGateway(t, Config{Name: "edge-jwt", Strategy: JWTOnly, IssuerURL: f.URL, Registry: reg})
 
@@ -89,7 +89,13 @@ func TestEndpoints(t *testing.T) {
 			Rule *revocation.Rule `json:"rule"`
 		} `json:"records"`
 	}
-	if err := json.NewDecoder(get(t, gw.URL, "/debug/recalls", "").Body).Decode(&dbg); err != nil {
+	// Ground truth is for the harness: the admin bearer secret, nothing else.
+	for _, tok := range []string{"", "wrong", "dbg-secret-x"} {
+		if r := get(t, gw.URL, "/debug/recalls", tok); r.StatusCode != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("/debug/recalls with bearer %q: %d, want 401 with a challenge", tok, r.StatusCode)
+		}
+	}
+	if err := json.NewDecoder(get(t, gw.URL, "/debug/recalls", "dbg-secret").Body).Decode(&dbg); err != nil {
 		t.Fatal(err)
 	}
 	if dbg.Component != "edge-poll" || len(dbg.Records) != 1 || dbg.Records[0].Rule.Version != v {

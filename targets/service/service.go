@@ -42,6 +42,9 @@ type Config struct {
 	// built from it (Upstream is ignored; Name, Logger and Registry default to the service's).
 	// Nil: trust the X-Auth-* headers set by the gateway in front.
 	Validate *gateway.Config
+	// DebugSecret is the Bearer secret GET /debug/recalls requires (the stack's admin secret);
+	// empty: /debug/recalls answers 401 to everyone.
+	DebugSecret string
 	// Logger receives operational logs (default: discarded).
 	Logger *slog.Logger
 	// Registry, when set, also receives the metrics; /metrics always serves the service's own.
@@ -123,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.Handle("/metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{}))
-	mux.Handle("/debug/recalls", s.truth)
+	mux.Handle("/debug/recalls", truth.RequireBearer(cfg.DebugSecret, s.truth))
 	mux.HandleFunc("GET /api/whoami", s.whoami)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
@@ -132,7 +135,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Handler serves GET /api/whoami, /healthz, /metrics and /debug/recalls.
+// Handler serves GET /api/whoami, /healthz, /metrics and /debug/recalls (Bearer
+// Config.DebugSecret).
 func (s *Service) Handler() http.Handler { return s.handler }
 
 // Truth returns the service's ground-truth log: its Guard's with Config.Validate, else an

@@ -172,7 +172,7 @@ func TestDefenceInDepth(t *testing.T) {
 	t.Parallel()
 	f := newFakeIssuer(t)
 	reg := prometheus.NewRegistry()
-	svc := newTestService(t, Config{Name: "api", Registry: reg, Validate: &gateway.Config{
+	svc := newTestService(t, Config{Name: "api", Registry: reg, DebugSecret: "dbg-secret", Validate: &gateway.Config{
 		Strategy: gateway.Poll, IssuerURL: f.URL, PollInterval: 50 * time.Millisecond, MaxStaleness: 10 * time.Second}})
 
 	victim, jti := f.mint("bob")
@@ -202,7 +202,15 @@ func TestDefenceInDepth(t *testing.T) {
 	}
 
 	// Ground truth and endpoints.
-	resp, err := http.Get(svc.URL + "/debug/recalls")
+	if r := whoamiPath(t, svc.URL, "/debug/recalls", ""); r != http.StatusUnauthorized {
+		t.Errorf("/debug/recalls without the admin secret: %d, want 401", r)
+	}
+	if r := whoamiPath(t, svc.URL, "/debug/recalls", "wrong"); r != http.StatusUnauthorized {
+		t.Errorf("/debug/recalls with a wrong secret: %d, want 401", r)
+	}
+	req, _ := http.NewRequest(http.MethodGet, svc.URL+"/debug/recalls", nil)
+	req.Header.Set("Authorization", "Bearer dbg-secret")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,4 +254,19 @@ func TestNewFailsOnBadValidateConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `strategy: unknown "nope"`) {
 		t.Errorf("New = %v, want a strategy error", err)
 	}
+}
+
+// whoamiPath GETs path with the bearer secret (none when empty) and returns the status.
+func whoamiPath(t *testing.T, base, path, bearer string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -6,7 +6,8 @@
 //	        [-fail-mode closed|open] [-upstream http://api:8080] [-name edge] [-listen :8080]
 //	        [-snapshot /recall-snapshot.json [-resync-delay 5s]]
 //
-// Environment: RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls.
+// Environment: RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls;
+// RECALL_ADMIN_SECRET is the Bearer secret GET /debug/recalls requires (unset: it answers 401).
 // Every flag also reads an environment variable, named in -help.
 //
 // The gateway serves nothing until its first sync with the issuer succeeded (JWKS and, for push
@@ -81,6 +82,7 @@ func run(args []string) error {
 		FailMode:     gateway.FailMode(*failMode),
 		ClientID:     serve.Env("RECALL_CLIENT_ID", ""),
 		ClientSecret: serve.Env("RECALL_CLIENT_SECRET", ""),
+		DebugSecret:  serve.Env("RECALL_ADMIN_SECRET", ""),
 		Logger:       log,
 	}
 	restored := false

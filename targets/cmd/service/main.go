@@ -6,8 +6,9 @@
 //
 // Without -strategy the service trusts the X-Auth-* headers of the gateway in front of it. With
 // -strategy it validates bearer tokens itself (defence in depth) with the gateway flags'
-// meaning; RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls. Every
-// flag also reads an environment variable, named in -help.
+// meaning; RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls.
+// RECALL_ADMIN_SECRET is the Bearer secret GET /debug/recalls requires (unset: it answers 401).
+// Every flag also reads an environment variable, named in -help.
 package main
 
 import (
@@ -47,7 +48,7 @@ func run(args []string) error {
 	if err != nil {
 		return serve.Usage(err)
 	}
-	cfg := service.Config{Name: *name, Logger: log}
+	cfg := service.Config{Name: *name, Logger: log, DebugSecret: serve.Env("RECALL_ADMIN_SECRET", "")}
 	if *strategy != "" {
 		cfg.Validate = &gateway.Config{
 			Strategy: gateway.Strategy(*strategy), IssuerURL: *issuerURL, Issuer: *iss, NATSURL: *natsURL,
