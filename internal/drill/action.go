@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -44,70 +42,6 @@ type ActionFunc func(ctx context.Context, iss Issuer, victims []*Token, ack AckF
 // Do implements Action.
 func (f ActionFunc) Do(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
 	return f(ctx, iss, victims, ack)
-}
-
-// ActionParams is what an action constructor is given: the scenario's static parameters,
-// checked once at plan time, before anything starts.
-type ActionParams struct {
-	// Mode selects a variant (revoke-tokens: batch or rfc7009).
-	Mode string
-	// Concurrency bounds concurrent requests of one-by-one modes.
-	Concurrency int
-	// With holds action-specific parameters from the scenario.
-	With   map[string]any
-	Logger *slog.Logger
-}
-
-// ActionConstructor builds an action, checking its parameters once.
-type ActionConstructor func(ActionParams) (Action, error)
-
-var actions = map[string]ActionConstructor{}
-
-// RegisterAction makes an action kind available to scenarios. A duplicate name panics.
-func RegisterAction(name string, c ActionConstructor) {
-	if _, dup := actions[name]; dup {
-		panic("drill: action registered twice: " + name)
-	}
-	actions[name] = c
-}
-
-// ActionNames lists registered action kinds, sorted.
-func ActionNames() []string {
-	names := make([]string, 0, len(actions))
-	for n := range actions {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// NewAction builds the action of kind name.
-func NewAction(name string, p ActionParams) (Action, error) {
-	c, ok := actions[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown action %q (have: %s)", name, strings.Join(ActionNames(), ", "))
-	}
-	if p.Logger == nil {
-		p.Logger = slog.New(slog.DiscardHandler)
-	}
-	if p.Concurrency <= 0 {
-		p.Concurrency = DefaultRecallConcurrency
-	}
-	return c(p)
-}
-
-// DefaultRecallConcurrency bounds concurrent requests of one-by-one recalls.
-const DefaultRecallConcurrency = 32
-
-func init() {
-	RegisterAction("revoke-tokens", newRevokeTokens)
-	RegisterAction("revoke-users", adminRecall("sub", func(t *Token) string { return t.Claims.Subject }))
-	RegisterAction("revoke-clients", adminRecall("client", func(t *Token) string { return t.Claims.ClientID }))
-	RegisterAction("revoke-sessions", adminRecall("sid", func(t *Token) string { return t.Claims.Session }))
-	RegisterAction("revoke-key", adminRecall("kid", func(t *Token) string { return t.Claims.KeyID }))
-	RegisterAction("revoke-mfa", adminRecall("mfa", func(t *Token) string { return t.User }))
-	RegisterAction("http", newHTTPAction)
-	RegisterAction("command", newCommandAction)
 }
 
 // AdminRecallResult is the reference issuer's answer to POST /admin/recalls.
@@ -192,7 +126,7 @@ func ackAll(ctx context.Context, victims []*Token, ack AckFunc, do func(context.
 
 func newRevokeTokens(p ActionParams) (Action, error) {
 	switch p.Mode {
-	case "", "batch":
+	case "", ModeBatch:
 		return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
 			jtis := make([]string, len(victims))
 			for i, v := range victims {
@@ -206,7 +140,7 @@ func newRevokeTokens(p ActionParams) (Action, error) {
 				return err
 			})
 		}), nil
-	case "rfc7009":
+	case ModeRFC7009:
 		return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
 			return forEach(ctx, len(victims), p.Concurrency, func(ctx context.Context, i int) error {
 				sent := time.Now()
@@ -311,24 +245,12 @@ func forEach(ctx context.Context, n, conc int, fn func(context.Context, int) err
 // newHTTPAction: with {method, url, headers, body}; the body may contain {{jtis}} (a JSON array
 // of the victims' jti) or {{subjects}}.
 func newHTTPAction(p ActionParams) (Action, error) {
-	method, _ := p.With["method"].(string)
-	if method == "" {
-		method = http.MethodPost
-	}
-	rawURL, _ := p.With["url"].(string)
+	k, _ := LookupAction("http")
+	with := k.Params.Decode(p.With)
+	method, rawURL, headers, body := with.String("method"), with.String("url"), with.Headers("headers"), with.String("body")
 	if rawURL == "" {
 		return nil, errors.New("http action: with.url is required")
 	}
-	if u, err := url.Parse(rawURL); err != nil || !u.IsAbs() {
-		return nil, fmt.Errorf("http action: with.url %q is not an absolute URL", rawURL)
-	}
-	headers := map[string]string{}
-	if h, ok := p.With["headers"].(map[string]any); ok {
-		for k, v := range h {
-			headers[k] = fmt.Sprint(v)
-		}
-	}
-	body, _ := p.With["body"].(string)
 	return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
 		b := body
 		if strings.Contains(b, "{{") {
@@ -369,15 +291,11 @@ func newHTTPAction(p ActionParams) (Action, error) {
 // one per line to a 0600 temp file named by $RECALL_TOKENS_FILE, their jti to $RECALL_JTIS_FILE;
 // both are removed afterwards.
 func newCommandAction(p ActionParams) (Action, error) {
-	argv, err := stringList(p.With["run"])
-	if err != nil || len(argv) == 0 {
+	k, _ := LookupAction("command")
+	with := k.Params.Decode(p.With)
+	argv, timeout := with.Argv("run"), with.Duration("timeout")
+	if len(argv) == 0 {
 		return nil, errors.New("command action: with.run must be a non-empty list of strings (argv)")
-	}
-	timeout := time.Minute
-	if s, ok := p.With["timeout"].(string); ok {
-		if timeout, err = time.ParseDuration(s); err != nil {
-			return nil, fmt.Errorf("command action: with.timeout: %w", err)
-		}
 	}
 	return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
 		tokFile, err := writeLines("recall-tokens-", victims, func(t *Token) string { return t.Access.Reveal() })
@@ -417,24 +335,6 @@ func writeLines(prefix string, victims []*Token, f func(*Token) string) (string,
 		}
 	}
 	return file.Name(), nil
-}
-
-func stringList(v any) ([]string, error) {
-	switch v := v.(type) {
-	case []string:
-		return v, nil
-	case []any:
-		out := make([]string, len(v))
-		for i, x := range v {
-			s, ok := x.(string)
-			if !ok {
-				return nil, fmt.Errorf("item %d is %T, want string", i, x)
-			}
-			out[i] = s
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%T is not a list", v)
 }
 
 func tail(s string, n int) string {

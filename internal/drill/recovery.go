@@ -342,7 +342,8 @@ func (d *drill) probeTimeout(c int) time.Duration {
 func (d *drill) reissue(ctx context.Context, iss Issuer, cfg Recovery, id *freshIdentity) (Secret, error) {
 	pop := d.plan.Population
 	mfa := pop.Grant == "password" && pop.MFA
-	enrol := mfa && d.plan.Recall.Kind == "revoke-mfa"
+	kind, _ := LookupAction(d.plan.Recall.Kind)
+	enrol := mfa && kind.Recovery.ReEnrolMFA // revoke-mfa: the factor is gone
 	ctx, cancel := context.WithTimeout(ctx, cfg.ReissueFor)
 	defer cancel()
 	wait := reissueBackoff

@@ -89,7 +89,17 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		Mode: s.Recall.Mode, Concurrency: s.Recall.Concurrency, With: s.Recall.With, Logger: log,
 	})
 	if err != nil {
-		errs = append(errs, s.Errorf("recall", "%v", err))
+		// Load has placed parameter errors already (checkRecall); this is what remains.
+		if placed := checkRecall(s); placed != nil {
+			for _, e := range flatten(placed) {
+				var se *scenario.Error
+				if errors.As(e, &se) {
+					errs = append(errs, s.Errorf(se.Path, "%s", se.Msg))
+				}
+			}
+		} else {
+			errs = append(errs, s.Errorf("recall.action", "%v", err))
+		}
 	}
 
 	probed := s.ProbedComponents()
@@ -113,16 +123,13 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 	}
 	pop := drill.Population{Grant: s.Tokens.Grant, Victims: s.Tokens.Victims, Controls: s.Tokens.Controls,
 		Users: s.Tokens.Users, Clients: s.Tokens.Clients, Scope: s.Tokens.Scope}
-	switch s.Recall.Action {
-	case "revoke-mfa":
-		// Factors belong to users: the population logs in with password and a TOTP code.
-		if pop.Grant != "password" {
-			errs = append(errs, s.Errorf("tokens.grant", "recall.action revoke-mfa needs tokens.grant: password (MFA factors belong to users)"))
+	mode := s.Recall.Mode
+	if k, ok := drill.LookupAction(s.Recall.Action); ok {
+		if mode == "" && len(k.Modes) > 0 {
+			mode = k.Modes[0]
 		}
-		pop.MFA = true
-	case "revoke-key":
-		// Controls are signed by the next key, so recalling the victims' key spares them.
-		pop.RotateKeyBeforeControls = true
+		pop.MFA = k.Population.MFA
+		pop.RotateKeyBeforeControls = k.Population.ExtraKey
 	}
 	steps, err := faultSteps(s)
 	if err != nil {
@@ -135,7 +142,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		Traffic: drill.Traffic{Rate: s.Traffic.Rate.PerSecond(), RampFrom: rampFrom, RampFor: rampFor,
 			Duration: s.Traffic.Duration, Workers: s.Traffic.Workers, Timeout: timeout,
 			Recheck: s.Traffic.Recheck.Fraction, Controls: s.Traffic.Controls.Fraction},
-		Recall:       drill.Recall{At: s.Recall.At.D, Kind: s.Recall.Action, Mode: s.Recall.Mode, Action: action, Confirm: s.Recall.Confirm},
+		Recall:       drill.Recall{At: s.Recall.At.D, Kind: s.Recall.Action, Mode: mode, Action: action, Confirm: s.Recall.Confirm},
 		StartTimeout: s.System.StartTimeout,
 		Expect:       exps,
 		Recovery:     recovery(s.Tokens.Recovery),

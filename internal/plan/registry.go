@@ -25,8 +25,8 @@ func (Registry) Actions() []string { return drill.ActionNames() }
 // Faults implements scenario.Registry.
 func (Registry) Faults() []string { return chaos.Names() }
 
-// Check implements scenario.Registry: the runtime's needs and capabilities, and the faults'
-// scopes and parameters.
+// Check implements scenario.Registry: the runtime's needs and capabilities, the recall
+// action's mode, parameters and needs, and the faults' scopes and parameters.
 func (Registry) Check(s *scenario.Scenario) error {
-	return errors.Join(checkRuntime(s), checkFaults(s))
+	return errors.Join(checkRuntime(s), checkRecall(s), checkFaults(s))
 }

@@ -47,3 +47,7 @@ func (s *Scenario) Errorf(path, format string, args ...any) error {
 	}
 	return e
 }
+
+// JoinPath appends key to a field path as Load writes paths: path.key, or path["key"] for a
+// key that is not a plain name.
+func JoinPath(path, key string) string { return joinPath(path, key) }

@@ -100,8 +100,8 @@ func generateSchema() ([]byte, error) {
 	s.ID = "https://github.com/recall-drills/recall/internal/scenario/schema.json"
 	s.Title = "recall scenario"
 
-	// Enumerations come from the Go lists, one source of truth with Load. Actions and faults are
-	// the defaults of registries that may hold more, so they are examples, not an enum.
+	// Enumerations come from the Go lists Load uses without a Registry; a test in internal/plan
+	// fails when they differ from the engine's registries.
 	prop := func(def, name string) *jsonschema.Schema {
 		d := s
 		if def != "Scenario" {
@@ -121,10 +121,10 @@ func generateSchema() ([]byte, error) {
 	prop("Component", "use").Enum = enum(ReferenceUses)
 	prop("Probe", "method").Enum = enum(Methods)
 	prop("Tokens", "grant").Enum = enum(Grants)
-	prop("Recall", "action").Examples = enum(DefaultActions)
+	prop("Recall", "action").Enum = enum(DefaultActions)
 	prop("Recall", "select").Enum = []any{"victims"}
 	prop("Recall", "mode").Enum = enum(Modes)
-	prop("Fault", "fault").Examples = enum(DefaultFaults)
+	prop("Fault", "fault").Enum = enum(DefaultFaults)
 
 	// Defaults come from the Default* values.
 	for def, v := range map[string]any{

@@ -74,9 +74,6 @@ var ReferenceUses = []string{"reference/issuer", "reference/gateway", "reference
 // Methods lists the HTTP methods a probe or an http action may use.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-// DefaultHTTPActionMethod is the method of an http recall action that sets none.
-const DefaultHTTPActionMethod = "POST"
-
 // DefaultRejectStatus is the status list of a probe's reject when the probe leaves reject out.
 var DefaultRejectStatus = []int{401, 403}
 
@@ -116,9 +113,6 @@ func (l *loader) defaults(s *Scenario) {
 	}
 	if s.Recall.Action == ActionRevokeTokens && s.Recall.Mode == "" {
 		s.Recall.Mode = ModeBatch
-	}
-	if s.Recall.Action == ActionHTTP && s.Recall.With != nil && s.Recall.With["method"] == nil {
-		s.Recall.With["method"] = DefaultHTTPActionMethod
 	}
 	for i := range s.Faults {
 		if s.Faults[i].Name == "" && s.Faults[i].Fault != "" {
@@ -445,18 +439,9 @@ func (l *loader) validateCycles(s *Scenario) {
 	}
 }
 
-// needsIssuer reports whether the recall action is one of the reference issuer's.
-func needsIssuer(action string) bool {
-	return action != ActionHTTP && action != ActionCommand
-}
-
 func (l *loader) validateTokens(s *Scenario) {
 	t := &s.Tokens
 	issuers := kindNames(s, KindIssuer)
-	hasIssuer := len(issuers) > 0
-	for _, c := range s.System.Components {
-		hasIssuer = hasIssuer || references[c.Use].kind == KindIssuer // kind reported elsewhere
-	}
 	switch c, ok := s.Component(t.Issuer); {
 	case t.Issuer != "" && !ok:
 		l.fail("tokens.issuer", "unknown component %q (have: %s)", t.Issuer, names(s))
@@ -473,8 +458,6 @@ func (l *loader) validateTokens(s *Scenario) {
 			}
 		}
 		l.errorAt(l.nodeFor(at), "tokens.issuer", "required with several issuers: one of %s", strings.Join(issuers, ", "))
-	case !hasIssuer && needsIssuer(s.Recall.Action) && len(s.System.Components) > 0:
-		l.fail("system.components", "recall.action %s needs a component of kind issuer (have none); add {name: issuer, kind: issuer, use: reference/issuer}", s.Recall.Action)
 	}
 	if !slices.Contains(Grants, t.Grant) {
 		l.fail("tokens.grant", "unknown grant %q (have: %s)", t.Grant, strings.Join(Grants, ", "))
@@ -558,78 +541,10 @@ func (l *loader) validateRecall(s *Scenario) {
 	if r.Select != "victims" {
 		l.fail("recall.select", "unknown selection %q (have: victims)", r.Select)
 	}
-	switch {
-	case r.Action == ActionRevokeTokens && !slices.Contains(Modes, r.Mode):
-		l.fail("recall.mode", "unknown mode %q (have: %s)", r.Mode, strings.Join(Modes, ", "))
-	case r.Action != ActionRevokeTokens && r.Mode != "":
-		l.fail("recall.mode", "only for revoke-tokens (action is %s)", r.Action)
-	}
+	// The action's mode, with: keys, the issuer and population it needs are the action
+	// registry's check (Registry.Check).
 	if r.Concurrency < 1 {
 		l.fail("recall.concurrency", "must be >= 1, got %d", r.Concurrency)
-	}
-	switch r.Action {
-	case ActionHTTP:
-		l.validateParams("recall.with", r.With, map[string]string{"method": "method", "url": "url", "headers": "headers", "body": "string"}, "url")
-	case ActionCommand:
-		l.validateParams("recall.with", r.With, map[string]string{"run": "command", "timeout": "duration"}, "run")
-	}
-}
-
-// validateParams checks the parameters of an http or command action against keys (name ->
-// type); required must be present.
-func (l *loader) validateParams(p string, with map[string]any, keys map[string]string, required string) {
-	valid := strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
-	for k, v := range with {
-		kp := joinPath(p, k)
-		typ, ok := keys[k]
-		if !ok {
-			l.fail(kp, "unknown key %q (valid: %s)", k, valid)
-			continue
-		}
-		str, isStr := v.(string)
-		switch typ {
-		case "method":
-			if !isStr || !slices.Contains(Methods, str) {
-				l.fail(kp, "unknown method %s (have: %s)", describeValue(v), strings.Join(Methods, ", "))
-			}
-		case "url":
-			if !isStr || !absoluteURL(str) {
-				l.fail(kp, "bad URL %s: want an absolute http(s) URL", describeValue(v))
-			}
-		case "string":
-			if !isStr {
-				l.fail(kp, "want a string, got %s", describeValue(v))
-			}
-		case "duration":
-			if d, err := time.ParseDuration(str); !isStr || err != nil || d <= 0 {
-				l.fail(kp, "bad duration %s: want a positive Go duration like 30s", describeValue(v))
-			}
-		case "headers":
-			m, ok := v.(map[string]any)
-			if !ok {
-				l.fail(kp, "want a mapping of header names to values, got %s", describeValue(v))
-				break
-			}
-			for hk, hv := range m {
-				if _, ok := hv.(string); !ok {
-					l.fail(joinPath(kp, hk), "want a string, got %s", describeValue(hv))
-				}
-			}
-		case "command":
-			list, ok := v.([]any)
-			if !ok || len(list) == 0 {
-				l.fail(kp, "want a non-empty list like [\"sh\", \"-c\", \"...\"], got %s", describeValue(v))
-				break
-			}
-			for j, a := range list {
-				if _, ok := a.(string); !ok {
-					l.fail(fmt.Sprintf("%s[%d]", kp, j), "want a string, got %s", describeValue(a))
-				}
-			}
-		}
-	}
-	if _, ok := with[required]; !ok {
-		l.fail(joinPath(p, required), "required")
 	}
 }
 

@@ -1,0 +1,78 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/recall-drills/recall/internal/chaos"
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/scenario"
+)
+
+// TestSchemaMatchesRegistries fails when the JSON Schema's enumerations (and the lists Load uses
+// without a Registry, which generate them) differ from the engine's registries: a runtime,
+// action or fault registered without regenerating the schema, or a name left behind.
+func TestSchemaMatchesRegistries(t *testing.T) {
+	t.Parallel()
+	b, err := scenario.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs map[string]struct {
+			Properties map[string]struct {
+				Enum    []string `json:"enum"`
+				Default any      `json:"default"`
+			} `json:"properties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	enum := func(def, prop string) []string { return doc.Defs[def].Properties[prop].Enum }
+
+	var actions, modes []string
+	for _, n := range drill.ActionNames() {
+		if testOnlyActions[n] {
+			continue
+		}
+		actions = append(actions, n)
+		k, _ := drill.LookupAction(n)
+		for _, m := range k.Modes {
+			if !slices.Contains(modes, m) {
+				modes = append(modes, m)
+			}
+		}
+	}
+	for _, c := range []struct {
+		what             string
+		schema, defaults []string
+		registry         []string
+	}{
+		{"system.runtime", enum("System", "runtime"), scenario.Runtimes, runtime.Names()},
+		{"recall.action", enum("Recall", "action"), scenario.DefaultActions, actions},
+		{"recall.mode", enum("Recall", "mode"), scenario.Modes, modes},
+		{"faults[].fault", enum("Fault", "fault"), scenario.DefaultFaults, chaos.Names()},
+	} {
+		reg := sorted(c.registry)
+		if got := sorted(c.schema); !slices.Equal(got, reg) {
+			t.Errorf("%s: schema.json enumerates %v, the registry holds %v (run go generate ./internal/scenario after changing the list in internal/scenario)", c.what, got, reg)
+		}
+		if got := sorted(c.defaults); !slices.Equal(got, reg) {
+			t.Errorf("%s: scenario's default list is %v, the registry holds %v", c.what, got, reg)
+		}
+	}
+	def, _ := drill.LookupAction(fmt.Sprint(doc.Defs["Recall"].Properties["action"].Default))
+	if d := doc.Defs["Recall"].Properties["mode"].Default; len(def.Modes) == 0 || d != def.Modes[0] {
+		t.Errorf("schema: recall.mode default %v, the default action %s's first mode is %v", d, def.Name, def.Modes)
+	}
+}
+
+func sorted(l []string) []string {
+	out := slices.Clone(l)
+	slices.Sort(out)
+	return out
+}
