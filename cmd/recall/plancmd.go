@@ -1,7 +1,435 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-func planCmd() *cobra.Command { return &cobra.Command{Use: "plan SCENARIO", Hidden: true} }
+	"github.com/spf13/cobra"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/targets/issuer"
+)
+
+// planOutput are the flags of `recall plan` (and `recall run --dry-run`).
+type planOutput struct {
+	output string // text or json
+	bench  string // a `recall bench --save` file to compare the rate with
+}
+
+func (po *planOutput) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&po.output, "output", "text", "text or json")
+	cmd.Flags().StringVar(&po.bench, "bench", defaultBenchFile(), "the rates 'recall bench' measured on this machine, to warn when the scenario asks for more")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagFilename("bench", "json")
+}
+
+func planCmd() *cobra.Command {
+	var sets []string
+	var po planOutput
+	cmd := &cobra.Command{
+		Use:   "plan SCENARIO",
+		Short: "show what a drill will do, starting nothing",
+		Long: `Plans the drill SCENARIO describes, as 'recall run' would, and prints it without starting
+anything: the components and how each is reached; the population (credentials, users, clients,
+expiry); the timeline (traffic, ramp, recall, fault windows); the probe budget (pairs, the revisit
+interval per component before and after the recall, and the resolution to expect); and warnings
+(a resolution coarser than an expectation's bound, tokens expiring before the drill ends, a rate
+above what 'recall bench' measured). 'recall run --dry-run' prints the same.`,
+		Example: `  recall plan scenarios/quickstart.yaml
+  recall plan scenarios/quickstart.yaml --set traffic.rate=6000/s --output json`,
+		Args:              args(1, 1, "exactly one scenario file"),
+		ValidArgsFunction: oneScenarioFile,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return printPlan(cmd.OutOrStdout(), a[0], sets, po)
+		},
+	}
+	setFlag(cmd, &sets)
+	po.flags(cmd)
+	return cmd
+}
+
+// printPlan loads and plans the scenario at path and prints the plan.
+func printPlan(w io.Writer, path string, sets []string, po planOutput) error {
+	if po.output != "text" && po.output != "json" {
+		return withExit(exitCannotRun, fmt.Errorf("--output: want text or json, got %q", po.output))
+	}
+	s, err := loadScenario(path, sets)
+	if err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	p, err := buildPlan(s, slog.New(slog.DiscardHandler), planOptions{})
+	if err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	v := newPlanView(s, p, readBench(po.bench))
+	if po.output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+	return v.writeText(w)
+}
+
+// planView is what `recall plan` prints; --output json gives it as is.
+type planView struct {
+	Scenario   string          `json:"scenario"`
+	File       string          `json:"file"`
+	Seed       int64           `json:"seed"`
+	Runtime    string          `json:"runtime"`
+	Overrides  []string        `json:"overrides,omitempty"`
+	Components []planComponent `json:"components"`
+	Population planPopulation  `json:"population"`
+	Timeline   []planEvent     `json:"timeline"`
+	Budget     planBudget      `json:"budget"`
+	Warnings   []string        `json:"warnings,omitempty"`
+}
+
+type planComponent struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind,omitempty"`
+	Reached string `json:"reached"`
+	Probe   string `json:"probe,omitempty"`
+}
+
+type planPopulation struct {
+	Grant           string `json:"grant"`
+	Victims         int    `json:"victims"`
+	Controls        int    `json:"controls"`
+	Users           int    `json:"users,omitempty"`
+	Clients         int    `json:"clients"`
+	VictimClients   int    `json:"victim_clients"`
+	ControlClients  int    `json:"control_clients"`
+	VictimUsers     int    `json:"victim_users,omitempty"`
+	ControlUsers    int    `json:"control_users,omitempty"`
+	Issuer          string `json:"issuer"`
+	TokenTTLMS      int64  `json:"token_ttl_ms,omitempty"`
+	Expires         string `json:"expires"`
+	RecoverySample  int    `json:"recovery_sample"`
+	RecallAction    string `json:"recall_action"`
+	RecallMode      string `json:"recall_mode,omitempty"`
+	RecallConfirmed bool   `json:"recall_confirmed"`
+}
+
+type planEvent struct {
+	// AtMS and EndMS are offsets from the start of traffic; EndMS is 0 for an instant.
+	AtMS  int64  `json:"at_ms"`
+	EndMS int64  `json:"end_ms,omitempty"`
+	What  string `json:"what"`
+}
+
+type planBudget struct {
+	RatePerS        float64 `json:"rate_per_s"`
+	ProbedComps     int     `json:"probed_components"`
+	VictimPairs     int     `json:"victim_pairs"`
+	ControlPairs    int     `json:"control_pairs"`
+	PerComponent    int     `json:"victims_per_component"`
+	ProbesTotal     int64   `json:"probes_total"`
+	BeforeMS        float64 `json:"revisit_before_ms"`
+	AfterMS         float64 `json:"revisit_after_ms"`
+	AfterAloneMS    float64 `json:"revisit_after_alone_ms"`
+	ResolutionMS    float64 `json:"resolution_ms"`
+	ResolutionMinMS float64 `json:"resolution_min_ms"`
+	UnconvShare     float64 `json:"unconverged_share"`
+	RecheckShare    float64 `json:"recheck_share"`
+	ControlShare    float64 `json:"control_share"`
+	// PerComponentRevisit is the same for every probed component: the scheduler's rotation
+	// holds every component's pairs.
+	Probed []string `json:"probed"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planView {
+	v := &planView{Scenario: s.Name, File: s.Path, Seed: s.Seed, Runtime: p.Runtime, Overrides: s.Overrides}
+	if v.Runtime == "" {
+		v.Runtime = scenario.RuntimeEmbedded
+	}
+	for _, c := range s.System.Components {
+		pc := planComponent{Name: c.Name, Kind: c.Kind, Reached: reached(v.Runtime, &c)}
+		for _, dc := range p.Components {
+			if dc.Name == c.Name && dc.Probe != nil {
+				target := dc.Probe.Path
+				if dc.Probe.URL != "" {
+					target = dc.Probe.URL
+				}
+				pc.Probe = dc.Probe.Method + " " + target
+			}
+		}
+		v.Components = append(v.Components, pc)
+	}
+
+	pop := p.Population
+	vp := planPopulation{Grant: pop.Grant, Victims: pop.Victims, Controls: pop.Controls, Clients: pop.Clients,
+		Issuer: p.Issuer, RecallAction: p.Recall.Kind, RecallMode: p.Recall.Mode, RecallConfirmed: p.Recall.Confirm}
+	if vp.Grant == "" {
+		vp.Grant = "client_credentials"
+	}
+	vp.VictimClients, vp.ControlClients = drill.SplitIdentities(pop.Clients, pop.Victims, pop.Controls)
+	if vp.Grant == "password" {
+		vp.Users = pop.Users
+		vp.VictimUsers, vp.ControlUsers = drill.SplitIdentities(pop.Users, pop.Victims, pop.Controls)
+	}
+	if p.Recovery.Sample > 0 {
+		vp.RecoverySample = p.Recovery.Sample
+	}
+	ttl, known := tokenTTL(s, p.Issuer)
+	end := s.Traffic.Duration
+	if known {
+		vp.TokenTTLMS = ttl.Milliseconds()
+		vp.Expires = fmt.Sprintf("access tokens live %s from minting, which ends before traffic starts (traffic lasts %s)", ttl, end)
+	} else {
+		vp.Expires = "the issuer's own access-token lifetime (not known before the drill)"
+	}
+	v.Population = vp
+
+	// Timeline.
+	v.Timeline = append(v.Timeline, planEvent{AtMS: 0, EndMS: end.Milliseconds(), What: fmt.Sprintf("traffic at %s", rateText(p.Traffic.Rate))})
+	if p.Traffic.RampFor > 0 {
+		v.Timeline = append(v.Timeline, planEvent{AtMS: 0, EndMS: p.Traffic.RampFor.Milliseconds(),
+			What: fmt.Sprintf("ramp from %s to %s", rateText(p.Traffic.RampFrom), rateText(p.Traffic.Rate))})
+	}
+	v.Timeline = append(v.Timeline, planEvent{AtMS: 0, EndMS: p.Recall.At.Milliseconds(), What: "baseline: every victim pair must be seen accepted"})
+	v.Timeline = append(v.Timeline, planEvent{AtMS: p.Recall.At.Milliseconds(), What: fmt.Sprintf("recall of %d victims: %s", pop.Victims, recallText(p.Recall))})
+	for _, f := range s.Faults {
+		at := f.At.Resolve(s.Recall.At.D)
+		what := "fault " + f.Fault
+		if f.Target != "" {
+			what += " on " + f.Target
+		}
+		if f.Link != "" {
+			what += " on link " + f.Link
+		}
+		if f.Name != "" {
+			what += " (" + f.Name + ")"
+		}
+		ev := planEvent{AtMS: at.Milliseconds(), What: what}
+		if f.For > 0 {
+			ev.EndMS = (at + f.For).Milliseconds()
+		}
+		v.Timeline = append(v.Timeline, ev)
+	}
+	v.Timeline = append(v.Timeline, planEvent{AtMS: end.Milliseconds(), What: "traffic ends; report"})
+
+	// Budget.
+	var probed []string
+	for _, c := range p.Components {
+		if c.Probe != nil {
+			probed = append(probed, c.Name)
+		}
+	}
+	b := drill.PlanBudget(drill.BudgetConfig{Rate: p.Traffic.Rate, Components: len(probed), Victims: pop.Victims, Controls: pop.Controls,
+		Schedule: drill.ScheduleConfig{ControlShare: p.Traffic.Controls, Recheck: p.Traffic.Recheck}})
+	v.Budget = planBudget{RatePerS: p.Traffic.Rate, ProbedComps: len(probed), VictimPairs: b.VictimPairs, ControlPairs: b.ControlPairs,
+		PerComponent: b.PerComponent, ProbesTotal: int64(p.Traffic.Rate * end.Seconds()),
+		BeforeMS: ms(b.Before), AfterMS: ms(b.After), AfterAloneMS: ms(b.AfterAlone), ResolutionMS: ms(b.After), ResolutionMinMS: ms(b.AfterAlone),
+		UnconvShare: b.UnconvergedShare, RecheckShare: b.RecheckShare, ControlShare: b.ControlShare, Probed: probed}
+
+	// Warnings.
+	for _, e := range s.Expect {
+		if comp, bound, ok := ttcBound(e.Text); ok && b.After > 0 && bound < b.After {
+			who := "every probed component"
+			if comp != "" {
+				who = comp
+			}
+			v.Warnings = append(v.Warnings, fmt.Sprintf("resolution ±%s is larger than the bound of %q (%s): raise traffic.rate or probe fewer credentials", report1(b.After), e.Text, who))
+		}
+	}
+	if known && ttl <= end {
+		v.Warnings = append(v.Warnings, fmt.Sprintf("tokens expire %s after minting, before traffic ends (%s): expiry will look like convergence and controls will be rejected", ttl, end))
+	}
+	if p.Recall.At >= end {
+		v.Warnings = append(v.Warnings, "the recall is at or after the end of traffic: nothing is measured after it")
+	} else if left := end - p.Recall.At; b.After > 0 && left < 2*b.After {
+		v.Warnings = append(v.Warnings, fmt.Sprintf("only %s of traffic after the recall, less than two revisits (%s each): pairs may end unconverged", left, report1(b.After)))
+	}
+	if bench != nil && bench.MaxAchieved > 0 && p.Traffic.Rate > bench.MaxAchieved {
+		v.Warnings = append(v.Warnings, fmt.Sprintf("rate %s is above what 'recall bench' measured here (%s on %s): expect a shortfall and a coarser resolution",
+			rateText(p.Traffic.Rate), rateText(bench.MaxAchieved), bench.MeasuredAt.Format(time.DateOnly)))
+	}
+	return v
+}
+
+// report1 rounds a duration for display.
+func report1(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func rateText(r float64) string { return fmt.Sprintf("%.0f probes/s", r) }
+
+func recallText(r drill.Recall) string {
+	t := r.Kind
+	if r.Mode != "" {
+		t += " (" + r.Mode + ")"
+	}
+	if r.Confirm {
+		t += ", confirmed by introspection"
+	}
+	return t
+}
+
+// reached says how the drill reaches a component.
+func reached(rt string, c *scenario.Component) string {
+	switch {
+	case c.URL != "":
+		return "at " + c.URL
+	case rt == scenario.RuntimeDocker && c.Image != "":
+		return "container of " + c.Image
+	case rt == scenario.RuntimeDocker:
+		return "container built from " + c.Use
+	case c.Use != "":
+		return "in-process " + c.Use + " on 127.0.0.1"
+	}
+	return rt
+}
+
+// tokenTTL returns the access-token lifetime of a reference issuer (with.token_ttl or the
+// default); other issuers' lifetimes are not known before the drill.
+func tokenTTL(s *scenario.Scenario, name string) (time.Duration, bool) {
+	c, ok := s.Component(name)
+	if !ok || !c.IsReference() {
+		return 0, false
+	}
+	if v, ok := c.With["token_ttl"].(string); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d, true
+		}
+	}
+	return issuer.DefaultTokenTTL, true
+}
+
+// ttcBoundRE matches a bound on a TTC quantile or maximum: time_to_consistency.p99{component="x"} < 1s.
+var ttcBoundRE = regexp.MustCompile(`^\s*time_to_consistency\.(?:p\d+|max)\s*(?:\{\s*component\s*=\s*"([^"]+)"\s*\})?\s*<=?\s*([0-9.]+[a-zµ]+)\s*$`)
+
+// ttcBound extracts the component (empty: all) and the bound of a TTC expectation.
+func ttcBound(expr string) (component string, bound time.Duration, ok bool) {
+	m := ttcBoundRE.FindStringSubmatch(expr)
+	if m == nil {
+		return "", 0, false
+	}
+	d, err := time.ParseDuration(m[2])
+	if err != nil {
+		return "", 0, false
+	}
+	return m[1], d, true
+}
+
+func (v *planView) writeText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "plan: %s (%s), seed %d, runtime %s — nothing was started\n", v.Scenario, v.File, v.Seed, v.Runtime)
+	for _, o := range v.Overrides {
+		fmt.Fprintf(ew, "  --set %s\n", o)
+	}
+	fmt.Fprintf(ew, "\ncomponents\n")
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	for _, c := range v.Components {
+		probe := "not probed"
+		if c.Probe != "" {
+			probe = "probed: " + c.Probe
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Kind, c.Reached, probe)
+	}
+	tw.Flush()
+	p := v.Population
+	fmt.Fprintf(ew, "\npopulation (issuer %s, grant %s)\n", p.Issuer, p.Grant)
+	fmt.Fprintf(ew, "  %d victims over %d client(s)", p.Victims, p.VictimClients)
+	if p.Grant == "password" {
+		fmt.Fprintf(ew, " and %d user(s)", p.VictimUsers)
+	}
+	fmt.Fprintf(ew, "; %d controls over %d client(s)", p.Controls, p.ControlClients)
+	if p.Grant == "password" {
+		fmt.Fprintf(ew, " and %d user(s)", p.ControlUsers)
+	}
+	fmt.Fprintf(ew, "\n  expiry: %s\n", p.Expires)
+	if p.RecoverySample > 0 {
+		fmt.Fprintf(ew, "  recovery: fresh credentials for %d affected identities after the recall\n", p.RecoverySample)
+	}
+	fmt.Fprintf(ew, "\ntimeline (from the start of traffic)\n")
+	for _, e := range v.Timeline {
+		at := time.Duration(e.AtMS) * time.Millisecond
+		if e.EndMS > 0 {
+			fmt.Fprintf(ew, "  %7s – %-7s %s\n", at, time.Duration(e.EndMS)*time.Millisecond, e.What)
+		} else {
+			fmt.Fprintf(ew, "  %7s           %s\n", at, e.What)
+		}
+	}
+	b := v.Budget
+	d := func(x float64) string { return report1(time.Duration(x * float64(time.Millisecond))) }
+	fmt.Fprintf(ew, "\nprobe budget: %s over %d components (%s), about %d probes\n", rateText(b.RatePerS), b.ProbedComps, strings.Join(b.Probed, ", "), b.ProbesTotal)
+	fmt.Fprintf(ew, "  pairs: %d victim (%d per component) + %d control\n", b.VictimPairs, b.PerComponent, b.ControlPairs)
+	fmt.Fprintf(ew, "  after the recall: %.0f%% to unconverged pairs, %.0f%% re-checks, %.0f%% controls\n", 100*b.UnconvShare, 100*b.RecheckShare, 100*b.ControlShare)
+	fmt.Fprintf(ew, "  revisit per pair, at every probed component: %s before the recall, %s right after it,\n", d(b.BeforeMS), d(b.AfterMS))
+	fmt.Fprintf(ew, "    down to %s for the last component still converging (the others leave the rotation)\n", d(b.AfterAloneMS))
+	fmt.Fprintf(ew, "  resolution to expect: ±%s (the first component to converge; ±%s at best)\n", d(b.ResolutionMS), d(b.ResolutionMinMS))
+	if len(v.Warnings) > 0 {
+		fmt.Fprintf(ew, "\nwarnings\n")
+		for _, w := range v.Warnings {
+			fmt.Fprintf(ew, "  ! %s\n", w)
+		}
+	}
+	return ew.err
+}
+
+// errWriter keeps the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return len(p), nil
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, nil
+}
+
+// benchResult is what `recall bench` saves for `recall plan`.
+type benchResult struct {
+	MeasuredAt  time.Time `json:"measured_at"`
+	Workers     int       `json:"workers"`
+	MaxAchieved float64   `json:"max_achieved_per_s"`
+}
+
+// defaultBenchFile is where `recall bench` saves its result.
+func defaultBenchFile() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "recall", "bench.json")
+}
+
+// readBench reads a saved bench result (nil when there is none).
+func readBench(path string) *benchResult {
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var r benchResult
+	if json.Unmarshal(b, &r) != nil {
+		return nil
+	}
+	return &r
+}
 
 func initCmd() *cobra.Command { return &cobra.Command{Use: "init", Hidden: true} }

@@ -38,6 +38,8 @@ type runOptions struct {
 	quiet    bool
 	drillID  string
 	sets     []string
+	dryRun   bool
+	plan     planOutput // --dry-run's --output and --bench
 
 	metricsAddr string
 	pushgateway string
@@ -67,6 +69,16 @@ the partial report; a second Ctrl-C exits at once.`,
 		ValidArgsFunction: oneScenarioFile,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.seedSet = cmd.Flags().Changed("seed")
+			if o.dryRun {
+				sets := o.sets
+				if o.seedSet {
+					sets = append(sets, fmt.Sprintf("seed=%d", o.seed))
+				}
+				if o.runtime != "" {
+					sets = append(sets, "system.runtime="+o.runtime)
+				}
+				return printPlan(cmd.OutOrStdout(), a[0], sets, o.plan)
+			}
 			return runDrill(a[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -83,6 +95,8 @@ the partial report; a second Ctrl-C exits at once.`,
 	f.StringVar(&o.pushgateway, "pushgateway", "", "push the final metrics to this Prometheus Pushgateway URL (job recall, grouped by scenario)")
 	f.StringVar(&o.baseline, "baseline", "", "an earlier report.json of the same scenario: report.html gains the trend section")
 	setFlag(cmd, &o.sets)
+	f.BoolVar(&o.dryRun, "dry-run", false, "start nothing: print the plan, as 'recall plan' does")
+	o.plan.flags(cmd)
 	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.MarkFlagFilename("baseline", "json")
 	_ = cmd.MarkFlagFilename("junit", "xml")

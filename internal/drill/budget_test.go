@@ -1,0 +1,84 @@
+package drill
+
+import (
+	"math/rand"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestPlanBudgetMatchesScheduler checks the budget model against the real scheduler and
+// tracker on a virtual clock: the median revisit interval of victim pairs before the recall
+// and after it (nothing converges) must be the model's Before and After within 10 %.
+func TestPlanBudgetMatchesScheduler(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		comps, victims, ctrls int
+		rate                  float64
+	}{
+		{"quickstart", 4, 1000, 200, 3000},
+		{"no controls", 3, 300, 0, 500},
+		{"few pairs", 2, 40, 10, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names := make([]string, tc.comps)
+			for i := range names {
+				names[i] = string(rune('a' + i))
+			}
+			tr := NewTracker(TrackerConfig{Components: names, Victims: tc.victims, Controls: tc.ctrls})
+			sched := NewScheduler(ScheduleConfig{}, tr, rand.New(rand.NewSource(1)))
+			b := PlanBudget(BudgetConfig{Rate: tc.rate, Components: tc.comps, Victims: tc.victims, Controls: tc.ctrls})
+
+			step := time.Duration(float64(time.Second) / tc.rate)
+			now := time.Duration(0)
+			last := map[[2]int]time.Duration{}
+			var gaps []time.Duration
+			probe := func(n int, record bool) {
+				for range n {
+					c, tok := sched.Next()
+					now += step
+					tr.Observe(Observation{Component: c, Token: tok, Sent: now, Outcome: Accept, Status: 200})
+					if tok >= tc.victims {
+						continue
+					}
+					k := [2]int{c, tok}
+					if prev, ok := last[k]; ok && record {
+						gaps = append(gaps, now-prev)
+					}
+					last[k] = now
+				}
+			}
+			cycle := (tc.victims + tc.ctrls) * tc.comps
+			probe(3*cycle, false) // every pair has its baseline accept
+			probe(3*cycle, true)
+			before := median(gaps)
+			tr.SetTrigger(now)
+			for tok := range tc.victims {
+				tr.Recalled(tok, now, now)
+				sched.Recalled(tok)
+			}
+			gaps = gaps[:0]
+			probe(2*cycle, false)
+			probe(3*cycle, true)
+			after := median(gaps)
+			for _, c := range []struct {
+				what      string
+				got, want time.Duration
+			}{{"before", before, b.Before}, {"after", after, b.After}} {
+				if ratio := float64(c.got) / float64(c.want); ratio < 0.9 || ratio > 1.1 {
+					t.Errorf("revisit %s the recall: scheduler %v, model %v", c.what, c.got, c.want)
+				}
+			}
+			t.Logf("before %v (model %v), after %v (model %v), alone %v", before, b.Before, after, b.After, b.AfterAlone)
+		})
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
