@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 	"github.com/recall-drills/recall/internal/load"
 )
 
-// benchCommand drives the drill's own probe path — scheduler, vegeta, classification, tracker —
+// benchCmd drives the drill's own probe path — scheduler, vegeta, classification, tracker —
 // against a trivial server on 127.0.0.1 at increasing rates, and reports the median achieved
 // rate and latency over a few bounded runs per rate. The answer bounds a drill's resolution:
 // pairs / achieved rate is the probe interval per pair.
@@ -29,6 +30,7 @@ func benchCmd() *cobra.Command {
 		ratesFlag     string
 		runs, workers int
 		pairs         int
+		save          string
 		dur           time.Duration
 	)
 	cmd := &cobra.Command{
@@ -40,7 +42,7 @@ few bounded runs per rate. The answer bounds a drill's resolution: pairs / achie
 probe interval per pair.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return bench(cmd.OutOrStdout(), ratesFlag, runs, dur, workers, pairs)
+			return bench(cmd.OutOrStdout(), ratesFlag, runs, dur, workers, pairs, save)
 		},
 	}
 	f := cmd.Flags()
@@ -49,10 +51,11 @@ probe interval per pair.`,
 	f.DurationVar(&dur, "duration", 2*time.Second, "length of one run")
 	f.IntVar(&workers, "workers", load.DefaultWorkers, "concurrent probes (traffic.workers)")
 	f.IntVar(&pairs, "pairs", 4000, "(component, credential) pairs, for the resolution column")
+	f.StringVar(&save, "save", defaultBenchFile(), "save the highest achieved rate here, for 'recall plan' to warn about a scenario asking for more (empty: do not save)")
 	return cmd
 }
 
-func bench(stdout io.Writer, ratesFlag string, runs int, dur time.Duration, workers, pairs int) error {
+func bench(stdout io.Writer, ratesFlag string, runs int, dur time.Duration, workers, pairs int, save string) error {
 	var rates []float64
 	for _, f := range strings.Split(ratesFlag, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -82,6 +85,7 @@ func bench(stdout io.Writer, ratesFlag string, runs int, dur time.Duration, work
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "asked/s\tachieved/s (median)\tp50 latency\tp99 latency\tresolution at %d pairs\t\n", pairs)
+	best := 0.0
 	for _, rate := range rates {
 		var achieved, p50s, p99s []float64
 		for range runs {
@@ -89,11 +93,22 @@ func bench(stdout io.Writer, ratesFlag string, runs int, dur time.Duration, work
 			achieved, p50s, p99s = append(achieved, a), append(p50s, p50), append(p99s, p99)
 		}
 		a := median(achieved)
+		best = max(best, a)
 		fmt.Fprintf(tw, "%.0f\t%.0f (%.0f%%)\t%s\t%s\t%s\t\n", rate, a, 100*a/rate,
 			time.Duration(median(p50s)).Round(time.Microsecond), time.Duration(median(p99s)).Round(time.Microsecond),
 			(time.Duration(float64(pairs) / a * float64(time.Second))).Round(time.Millisecond))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if save != "" {
+		b, _ := json.Marshal(benchResult{MeasuredAt: time.Now().UTC(), Workers: workers, MaxAchieved: best})
+		if err := writeFile(save, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+			return withExit(exitCannotRun, fmt.Errorf("--save: %w", err))
+		}
+		fmt.Fprintf(stdout, "saved for 'recall plan': %s\n", save)
+	}
+	return nil
 }
 
 // benchRun runs one bounded attack through the tracker and returns the achieved rate and the
