@@ -191,6 +191,15 @@ func (d *drill) setPhase(ph string) {
 
 func (d *drill) run(ctx context.Context) error {
 	p := d.plan
+	probed := 0
+	for _, c := range p.Components {
+		if c.Probe != nil {
+			probed++
+		}
+	}
+	if err := checkMemory(p.Population, probed); err != nil {
+		return err
+	}
 	d.setPhase(PhaseStart)
 	startCtx := ctx
 	if p.StartTimeout > 0 {

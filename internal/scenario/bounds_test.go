@@ -138,3 +138,37 @@ func TestSyntaxErrorsHaveALine(t *testing.T) {
 		}
 	}
 }
+
+// TestUpperBounds: sizes this process cannot hold are refused by validation, where they are
+// written, instead of passing and running out of memory.
+func TestUpperBounds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, want string }{
+		{"traffic: {rate: 100/s, duration: 10s, workers: 1e9}\n",
+			"b.yaml:15:48: traffic.workers: 1000000000 is more than this tool holds: at most 10000"},
+		{"tokens: {victims: 10000000}\n",
+			"b.yaml:15:19: tokens.victims: 10000000 is more than this tool holds: at most 1000000"},
+		{"tokens: {victims: 600000, controls: 600000}\n",
+			"b.yaml:15:1: tokens: victims + controls = 1200000 is more than this tool holds: at most 1000000 credentials"},
+		{"tokens: {victims: 900000, controls: 0}\ntraffic: {rate: 100/s, duration: 10s, controls: 0%, targets: [edge, e2, e3, e4, e5]}\n",
+			"b.yaml:15:1: tokens: 900000 credentials × 5 probed components = 4500000 pairs is more than this tool holds: at most 4000000"},
+		{"traffic: {rate: 2000000/s, duration: 10s}\n",
+			"b.yaml:15:17: traffic.rate: 2000000/s is more than this tool sends: at most 1000000/s"},
+		{"tokens: {users: 1000000, clients: 20000}\n",
+			"b.yaml:15:17: tokens.users: 1000000 is more than this tool holds: at most 100000\nb.yaml:15:35: tokens.clients: 20000 is more than this tool holds: at most 10000"},
+	} {
+		src := strings.Replace(boundsBase, "traffic: {rate: 100/s, duration: 10s}\n", "", 1) + tc.yaml
+		src = strings.Replace(src, "    - {name: edge,", "    - {name: e2, use: reference/gateway, with: {strategy: push}}\n    - {name: e3, use: reference/gateway, with: {strategy: push}}\n    - {name: e4, use: reference/gateway, with: {strategy: push}}\n    - {name: e5, use: reference/gateway, with: {strategy: push}}\n    - {name: edge,", 1)
+		if !strings.Contains(tc.yaml, "traffic:") {
+			src += "traffic: {rate: 100/s, duration: 10s}\n"
+		}
+		_, err := Parse("b.yaml", []byte(src), WithLookupEnv(noEnv))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%s\n got: %s\nwant: %s", tc.yaml, got, tc.want)
+		}
+	}
+}

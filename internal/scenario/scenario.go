@@ -266,20 +266,20 @@ type Tokens struct {
 	// Grant is the OAuth 2.0 grant used to mint: client_credentials or password. Default
 	// client_credentials.
 	Grant string `yaml:"grant,omitempty" json:"grant,omitempty"`
-	// Victims is how many credentials the recall targets. Default 100.
-	Victims int `yaml:"victims,omitempty" json:"victims,omitempty" jsonschema:"minimum=1"`
+	// Victims is how many credentials the recall targets. Default 100, at most 1,000,000 (with controls).
+	Victims int `yaml:"victims,omitempty" json:"victims,omitempty" jsonschema:"minimum=1,maximum=1000000"`
 	// Controls is how many credentials must stay valid throughout. Default 20.
-	Controls int `yaml:"controls,omitempty" json:"controls,omitempty" jsonschema:"minimum=0"`
+	Controls int `yaml:"controls,omitempty" json:"controls,omitempty" jsonschema:"minimum=0,maximum=1000000"`
 	// Users is how many users the credentials are spread over. Default 10.
-	Users int `yaml:"users,omitempty" json:"users,omitempty" jsonschema:"minimum=1"`
+	Users int `yaml:"users,omitempty" json:"users,omitempty" jsonschema:"minimum=1,maximum=100000"`
 	// Clients is how many OAuth clients the credentials are spread over. Default 1.
-	Clients int `yaml:"clients,omitempty" json:"clients,omitempty" jsonschema:"minimum=1"`
+	Clients int `yaml:"clients,omitempty" json:"clients,omitempty" jsonschema:"minimum=1,maximum=10000"`
 	// Scope is the scope requested for every credential.
 	Scope string `yaml:"scope,omitempty" json:"scope,omitempty"`
 	// Recovery is how many affected identities (the victims' users for the password grant,
 	// their clients otherwise) get a fresh credential after the recall, to measure recovery
 	// time. 0 turns the measurement off. Default 20.
-	Recovery int `yaml:"recovery,omitempty" json:"recovery,omitempty" jsonschema:"minimum=0"`
+	Recovery int `yaml:"recovery,omitempty" json:"recovery,omitempty" jsonschema:"minimum=0,maximum=1000000"`
 }
 
 // Traffic is the probing load sent while the drill runs.
@@ -290,8 +290,8 @@ type Traffic struct {
 	Ramp *Ramp `yaml:"ramp,omitempty" json:"ramp,omitempty"`
 	// Duration is how long traffic runs; the recall and every fault start within it. Required.
 	Duration time.Duration `yaml:"duration" json:"duration" jsonschema:"required"`
-	// Workers bounds concurrent probes. Default 16.
-	Workers int `yaml:"workers,omitempty" json:"workers,omitempty" jsonschema:"minimum=1"`
+	// Workers bounds concurrent probes. Default 16, at most 10,000.
+	Workers int `yaml:"workers,omitempty" json:"workers,omitempty" jsonschema:"minimum=1,maximum=10000"`
 	// Targets names the components probed. Default: every gateway and service, and every
 	// component with a probe.
 	Targets []string `yaml:"targets,omitempty" json:"targets,omitempty"`
@@ -324,7 +324,7 @@ type Recall struct {
 	// token). Default batch; only for revoke-tokens.
 	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
 	// Concurrency bounds the requests in flight in mode rfc7009. Default 32.
-	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty" jsonschema:"minimum=1"`
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty" jsonschema:"minimum=1,maximum=10000"`
 	// Confirm asks the issuer by introspection, after the recall, whether every victim is
 	// inactive at the source. Default false.
 	Confirm bool `yaml:"confirm,omitempty" json:"confirm,omitempty"`

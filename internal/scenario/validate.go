@@ -152,6 +152,7 @@ func (l *loader) validate(s *Scenario) {
 	l.validateLinks(s)
 	l.validateFaults(s)
 	l.validateExpect(s)
+	l.validateLimits(s)
 	if s.Report.Dir == "" {
 		l.fail("report.dir", "must not be empty (default %s)", DefaultReport.Dir)
 	}
