@@ -370,6 +370,64 @@ type Component struct {
 	// bounds clamped at 0: 0 means it converged before the fault ended); absent when no pair
 	// was concerned.
 	TTCAfterFaultMS *Stats `json:"ttc_after_fault_ms,omitempty"`
+	// Sample says how many of the recalled victims were probed at this component (n of N) and
+	// how precisely each percentile is known at that n; absent when every victim was probed.
+	Sample *Sample `json:"sample,omitempty"`
+	// RevisitMS is the achieved probe interval after the trigger: the mean time between two
+	// consecutive probes of the same pair while it had not converged (the finest resolution the
+	// probe budget gave this component); 0 when not measured.
+	RevisitMS float64 `json:"revisit_ms,omitempty"`
+}
+
+// Sample is the n of N of a sampled component: every victim was recalled, Size of them were
+// probed at the component.
+type Sample struct {
+	// Size is n, the number of victims probed at the component; Of is N, the victims recalled.
+	Size int `json:"size"`
+	Of   int `json:"of"`
+	// Percentiles gives, for p50, p90 and p99 of the TTC upper bounds, how precisely the
+	// sample pins down the population's percentile.
+	Percentiles []Precision `json:"percentiles,omitempty"`
+}
+
+// Precision is how precisely a percentile of a sample pins down the same percentile of the
+// population it was drawn from: a distribution-free 95 % interval from the sample's order
+// statistics. It is about sampling, on top of each pair's bracket (the resolution).
+type Precision struct {
+	// Stat names the percentile: "p50", "p90", "p99".
+	Stat string `json:"stat"`
+	// Rank is the figure's nearest rank among Of converged pairs; Above counts the values
+	// above it (Above 0: the figure is the sample's maximum).
+	Rank  int `json:"rank"`
+	Of    int `json:"of"`
+	Above int `json:"above"`
+	// LowMS and HighMS bound the population's percentile at 95 % (order statistics).
+	LowMS  float64 `json:"low_ms"`
+	HighMS float64 `json:"high_ms"`
+	// Unbounded is true when the sample is too small to bound the percentile from above:
+	// the population's percentile may lie beyond the sample's maximum (HighMS), which is all
+	// the sample can say. MinSample is the smallest sample that would bound it.
+	Unbounded bool `json:"unbounded,omitempty"`
+	MinSample int  `json:"min_sample,omitempty"`
+	// Census is true when every victim was probed: the figure has no sampling error.
+	Census bool `json:"census,omitempty"`
+}
+
+// String renders the precision for a human reader, e.g. "p99 of n=100: 99th of 100; the
+// sample cannot bound it above its maximum (needs n ≥ 368)".
+func (p Precision) String() string {
+	switch {
+	case p.Of == 0:
+		return p.Stat + ": nothing converged"
+	case p.Census:
+		return fmt.Sprintf("%s: every victim probed, no sampling error", p.Stat)
+	case p.Unbounded && p.Above <= 1:
+		return fmt.Sprintf("%s at n=%d is in effect the maximum (%d above it); the population's %s may be above the largest sampled value, %s (bounding it needs n ≥ %d)",
+			p.Stat, p.Of, p.Above, p.Stat, FormatMS(p.HighMS), p.MinSample)
+	case p.Unbounded:
+		return fmt.Sprintf("%s at n=%d: population's %s ≥ %s, not bounded above by the sample (needs n ≥ %d)", p.Stat, p.Of, p.Stat, FormatMS(p.LowMS), p.MinSample)
+	}
+	return fmt.Sprintf("%s at n=%d: population's %s within %s..%s (95 %%)", p.Stat, p.Of, p.Stat, FormatMS(p.LowMS), FormatMS(p.HighMS))
 }
 
 // FaultSplit is a component's figures inside and outside the windows of the faults affecting

@@ -65,6 +65,9 @@ type Traffic struct {
 	// Recheck and Controls are the shares of post-recall probes spent re-checking converged
 	// pairs and probing controls.
 	Recheck, Controls float64
+	// Sample says how many victims are probed at each component (zero: all). Every victim is
+	// recalled either way.
+	Sample SampleSpec
 }
 
 // Recall is the recall step.
@@ -171,7 +174,8 @@ type drill struct {
 	probes []*Probe
 	tr     *Tracker
 	sched  *Scheduler
-	acks   []Ack // per victim
+	sample *Sample // nil: every victim probed
+	acks   []Ack   // per victim
 	issuer *url.URL
 	// measurement is the tracker's final result, kept for expectations (TTC quantiles).
 	measurement *Measurement
@@ -285,14 +289,16 @@ func (d *drill) traffic(ctx context.Context) error {
 	if timeout <= 0 {
 		timeout = load.DefaultTimeout
 	}
-	d.tr = NewTracker(TrackerConfig{
-		Components: names, Victims: p.Population.Victims, Controls: p.Population.Controls,
-		MaxLag: timeout + time.Second,
-	})
-	d.sched = NewScheduler(ScheduleConfig{
+	scfg := ScheduleConfig{
 		Components: len(names), Victims: p.Population.Victims, Controls: p.Population.Controls,
 		Recheck: p.Traffic.Recheck, ControlShare: p.Traffic.Controls,
-	}, d.tr, rand.New(rand.NewSource(p.Seed)))
+	}
+	d.sample = d.drawSample(names, scfg.UnconvergedShare(p.Population.Controls))
+	d.tr = NewTracker(TrackerConfig{
+		Components: names, Victims: p.Population.Victims, Controls: p.Population.Controls,
+		MaxLag: timeout + time.Second, Sample: d.sample,
+	})
+	d.sched = NewScheduler(scfg, d.tr, rand.New(rand.NewSource(p.Seed)))
 	d.acks = make([]Ack, p.Population.Victims)
 
 	nTok := uint64(len(d.tokens))
@@ -416,6 +422,32 @@ func (d *drill) traffic(ctx context.Context) error {
 	recallMu.Lock()
 	defer recallMu.Unlock()
 	return recallErr
+}
+
+// drawSample sizes and draws the per-component sample of victims (nil when every victim is
+// probed) and says so before traffic starts, with the revisit interval it aims at.
+func (d *drill) drawSample(names []string, unconvShare float64) *Sample {
+	p := d.plan
+	spec, victims := p.Traffic.Sample, p.Population.Victims
+	if spec.IsZero() || victims == 0 {
+		return nil
+	}
+	n := spec.Size(victims, len(names), p.Traffic.Rate, unconvShare)
+	revisit := time.Duration(0)
+	if perS := p.Traffic.Rate * unconvShare; perS > 0 {
+		revisit = time.Duration(float64(n*len(names)) / perS * float64(time.Second))
+	}
+	attrs := []any{"sample", n, "of", victims, "components", len(names), "rate_per_s", p.Traffic.Rate,
+		"revisit", revisit.Round(100 * time.Microsecond)}
+	if spec.Resolution > 0 {
+		d.log.Info("sampling for resolution: every victim is recalled, a sample is probed at each component", append([]any{"resolution", spec.Resolution}, attrs...)...)
+		if n == victims && revisit > spec.Resolution {
+			d.log.Warn("resolution out of reach even probing every victim: raise traffic.rate", "resolution", spec.Resolution, "revisit", revisit.Round(time.Millisecond))
+		}
+	} else {
+		d.log.Info("sampling: every victim is recalled, a sample is probed at each component", attrs...)
+	}
+	return NewSample(p.Seed, names, victims, n)
 }
 
 // recall fires the action and registers each acknowledgement with the tracker and scheduler as

@@ -72,12 +72,22 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 			m.Overall.FailOpen += figs[i].failOpen
 		}
 	}
+	var sched ScheduleStats
+	if d.sched != nil {
+		sched = d.sched.Stats()
+	}
 	for i, cm := range m.Components {
 		c := d.comps[i]
 		rc := report.Component{Name: c.Name, Kind: c.Kind, Probed: true, Summary: cm.Summary,
 			FaultSplit: figs[i].split, TTCAfterFaultMS: figs[i].afterFault}
 		if truths != nil {
 			rc.GroundTruth = d.groundTruth(truths, c.Name, cm.Pairs)
+		}
+		if n := d.sample.Size(i); n >= 0 {
+			rc.Sample = sampleReport(n, p.Population.Victims, cm.Pairs)
+		}
+		if sched.Measuring && end > 0 && total > 0 {
+			rc.RevisitMS = millis(sched.Components[i].Interval(float64(total) / end.Seconds()))
 		}
 		rep.Components = append(rep.Components, rc)
 		d.componentFindings(c.Name, &cm, &figs[i])

@@ -1,8 +1,10 @@
 package drill
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sync"
 	"time"
 )
@@ -51,18 +53,32 @@ const (
 // ids and a pair moves between sets only when Next finds, by asking the [Tracker], that its
 // state changed.
 //
-// Policy (DESIGN.md: resolution as fine as the probe budget allows):
+// Policy (docs/measurement.md: resolution as fine as the probe budget allows):
 //
 //   - Before the trigger (Tracker.Triggered is false): victim pairs lacking a baseline accept
 //     first, round-robin, until each was probed once; then a BaselineRetry share keeps going to
-//     those still lacking one, and the rest cycles over every pair, controls included.
+//     those still lacking one, and of the rest a ControlShare goes to controls and the remainder
+//     cycles over the victim pairs (a fresh permutation each cycle), so that they are revisited
+//     before the trigger about as often as after it: the last accept before a recall, the lower
+//     end of its bracket, is then recent.
+//   - Only the victims in the tracker's Sample are probed at each component (every victim is
+//     still recalled); sampling is how a mass recall gets a fine resolution.
 //   - After the trigger: a ControlShare of probes to controls round-robin, a Recheck share to
 //     pairs that look converged (round-robin, to catch resurrections), and the rest to every
 //     other victim pair (round-robin: each gets one probe per cycle, so the resolution is the
 //     cycle's length). Pairs of victims whose recall is not yet acknowledged are in that last
 //     set (probed as pre-recall: it tightens the bracket's lower end); pairs known never
-//     accepted leave the rotation. When a recall is acknowledged (Recalled) the token's pairs
-//     are probed first, once each, so a component that already enforces is caught at once.
+//     accepted leave the rotation. The rotation starts in the order of the pairs' last probes,
+//     so no pair waits more than one cycle across the trigger. The budget follows convergence:
+//     a converged pair leaves the rotation, so the components whose pairs have not converged
+//     get the probes, and every pair still in it is revisited at the finest interval the
+//     budget allows (the rotation's length ÷ its share of the rate).
+//   - When a recall is acknowledged (Recalled) the token's pairs are queued for a first probe
+//     ahead of the rotation, its components in a random order, so a component that already
+//     enforces is caught at once and first-probe offsets spread. When that queue already holds
+//     a quarter of the rotation (a batch acknowledgement), the rotation is left to reach the
+//     other pairs itself (see Recalled), and a queued pair the rotation reached first is not
+//     probed again.
 //
 // Shares are dealt by smooth weighted round-robin (deterministic credits, exact over every
 // window of calls), not by random draws. The rng only shuffles the credentials' order once, so
@@ -91,12 +107,18 @@ type Scheduler struct {
 	unconv    pairQueue
 	conv      pairQueue
 	urgent    pairQueue
-	acked     []bool // per victim: Recalled seen
+	acked     []int64 // per victim: the call count when Recalled was seen (0: not yet)
 	w         [numKinds]float64
 	cur       [numKinds]float64
 
 	calls     int64
 	lastVisit []int64 // per victim pair: call number of its last unconverged-kind probe
+	lastProbe []int64 // per victim pair: call number of its last probe of any kind
+
+	vcycle    []int32 // victim pairs, reshuffled every cycle before the trigger
+	vcyclePos int
+	restW     [2]float64 // before the trigger, past the retries: victim pairs, controls
+	restCur   [2]float64
 	comp      []schedCounts
 }
 
@@ -117,18 +139,7 @@ func NewScheduler(cfg ScheduleConfig, tr *Tracker, rng *rand.Rand) *Scheduler {
 			panic(fmt.Sprintf("drill: ScheduleConfig has %d %s, the tracker %d", d.cfg, d.name, d.have))
 		}
 	}
-	ctrlShare := share(cfg.ControlShare, DefaultControlShare)
-	recheck := share(cfg.Recheck, DefaultRecheck)
-	if sum := ctrlShare + recheck; sum > 1 {
-		ctrlShare, recheck = ctrlShare/sum, recheck/sum
-	}
-	if s.nCtrl == 0 {
-		ctrlShare = 0
-	}
-	rest := 1 - ctrlShare - recheck
-	if rest < 1e-9 { // float residue of a scaled sum
-		rest = 0
-	}
+	ctrlShare, recheck, rest := cfg.shares(s.nCtrl)
 	s.w = [numKinds]float64{kindUnconverged: rest, kindRecheck: recheck, kindControl: ctrlShare}
 	retry := share(cfg.BaselineRetry, DefaultBaselineRetry)
 	s.baseW = [2]float64{retry, 1 - retry}
@@ -149,6 +160,9 @@ func NewScheduler(cfg ScheduleConfig, tr *Tracker, rng *rand.Rand) *Scheduler {
 	for _, tok := range order {
 		for c := 0; c < s.nComp; c++ {
 			id := int32(tok*s.nComp + c)
+			if tok < s.nVict && !tr.sample.Has(c, tok) {
+				continue // recalled, not probed here
+			}
 			s.all = append(s.all, id)
 			if tok < s.nVict {
 				s.victPairs = append(s.victPairs, id)
@@ -161,12 +175,43 @@ func NewScheduler(cfg ScheduleConfig, tr *Tracker, rng *rand.Rand) *Scheduler {
 	for _, id := range s.victPairs {
 		s.lacking.push(id)
 	}
-	s.lackingFirst = nVP
+	s.lackingFirst = len(s.victPairs)
 	s.unconv, s.conv, s.urgent = newPairQueue(nVP), newPairQueue(nVP), newPairQueue(nVP)
-	s.acked = make([]bool, s.nVict)
+	s.acked = make([]int64, s.nVict)
 	s.lastVisit = make([]int64, nVP)
+	s.lastProbe = make([]int64, nVP)
+	s.vcycle = slices.Clone(s.victPairs)
+	s.restW = [2]float64{1 - ctrlShare, ctrlShare}
+	if len(s.vcycle) == 0 || len(s.ctrl) == 0 {
+		s.restW = [2]float64{1, 0}
+	}
 	s.comp = make([]schedCounts, s.nComp)
 	return s
+}
+
+// shares returns the post-trigger shares of controls, re-checks and pairs not yet converged
+// (the rest), given the number of controls.
+func (cfg ScheduleConfig) shares(controls int) (ctrlShare, recheck, rest float64) {
+	ctrlShare = share(cfg.ControlShare, DefaultControlShare)
+	recheck = share(cfg.Recheck, DefaultRecheck)
+	if sum := ctrlShare + recheck; sum > 1 {
+		ctrlShare, recheck = ctrlShare/sum, recheck/sum
+	}
+	if controls == 0 {
+		ctrlShare = 0
+	}
+	rest = 1 - ctrlShare - recheck
+	if rest < 1e-9 { // float residue of a scaled sum
+		rest = 0
+	}
+	return ctrlShare, recheck, rest
+}
+
+// UnconvergedShare is the share of post-trigger probes that go to victim pairs not yet
+// converged, given the number of controls: what sampling for a resolution divides.
+func (cfg ScheduleConfig) UnconvergedShare(controls int) float64 {
+	_, _, rest := cfg.shares(controls)
+	return rest
 }
 
 // share maps a configured share: 0 → def, negative → 0, above 1 → 1.
@@ -202,6 +247,9 @@ func (s *Scheduler) Next() (component, token int) {
 	component, token = int(id)%s.nComp, int(id)/s.nComp
 	cc := &s.comp[component]
 	cc.kinds[kind]++
+	if int(id) < len(s.lastProbe) {
+		s.lastProbe[id] = s.calls
+	}
 	if kind == kindUnconverged {
 		if last := s.lastVisit[id]; last > 0 {
 			cc.gapSum += s.calls - last
@@ -217,14 +265,42 @@ func (s *Scheduler) Next() (component, token int) {
 func (s *Scheduler) Recalled(token int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if token < 0 || token >= s.nVict || s.acked[token] {
+	if token < 0 || token >= s.nVict || s.acked[token] != 0 {
 		return
 	}
-	s.acked[token] = true
+	s.acked[token] = s.calls + 1
+	// While measuring, a rotation whose backlog of first probes already holds a quarter of it
+	// (a batch acknowledgement) is left to visit the other pairs itself: its order is the order
+	// of their last probes, so each bracket stays within one revisit interval, and its phase is
+	// independent of the acknowledgement, so the offsets spread alike. First probes queued ahead
+	// of a whole rotation would stall it: a pair last probed just before the acknowledgement
+	// and first probed at the end of the queue would get a bracket of two intervals.
+	if s.measuring && s.urgent.n >= (s.unconv.n+3)/4 {
+		return
+	}
+	// Every sampled component, in a random order: a credential's first probes after its own
+	// acknowledgement then fall at offsets spread over the queue's drain time at every component
+	// alike, rather than the first component always first.
+	var comps [maxShuffledComponents]int
+	cs := comps[:0]
+	if s.nComp > maxShuffledComponents {
+		cs = make([]int, 0, s.nComp)
+	}
 	for c := 0; c < s.nComp; c++ {
+		if s.tr.sample.Has(c, token) {
+			cs = append(cs, c)
+		}
+	}
+	if s.rng != nil {
+		s.rng.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
+	}
+	for _, c := range cs {
 		s.urgent.push(int32(token*s.nComp + c))
 	}
 }
+
+// maxShuffledComponents is how many components Recalled shuffles without allocating.
+const maxShuffledComponents = 16
 
 func (s *Scheduler) state(id int32) PairState {
 	return s.tr.State(int(id)%s.nComp, int(id)/s.nComp)
@@ -261,7 +337,28 @@ func (s *Scheduler) nextBaseline() int32 {
 			}
 		}
 	}
-	return s.nextAll()
+	return s.nextRest()
+}
+
+// nextRest is the baseline past the retries: the control share to controls round-robin, the
+// rest to victim pairs, each cycle a fresh permutation. Victim pairs are thus revisited before
+// the trigger about as often as after it, so the last accept before a recall — the lower end of
+// every bracket — is recent, however many controls there are.
+func (s *Scheduler) nextRest() int32 {
+	if len(s.vcycle) == 0 || swrr(s.restCur[:], s.restW[:]) == 1 {
+		if len(s.ctrl) == 0 {
+			return s.nextAll()
+		}
+		id := s.ctrl[s.ctrlPos]
+		s.ctrlPos = (s.ctrlPos + 1) % len(s.ctrl)
+		return id
+	}
+	if s.vcyclePos == 0 && s.rng != nil {
+		s.rng.Shuffle(len(s.vcycle), func(i, j int) { s.vcycle[i], s.vcycle[j] = s.vcycle[j], s.vcycle[i] })
+	}
+	id := s.vcycle[s.vcyclePos]
+	s.vcyclePos = (s.vcyclePos + 1) % len(s.vcycle)
+	return id
 }
 
 // nextAll cycles over every pair. Before the trigger each cycle is a fresh permutation (from the
@@ -284,7 +381,11 @@ func (s *Scheduler) nextAll() int32 {
 func (s *Scheduler) startMeasuring() {
 	s.measuring = true
 	s.lacking.reset()
-	for _, id := range s.victPairs {
+	// The rotation starts in the order of the pairs' last probes, oldest first: it continues
+	// the baseline's cycle, so no pair waits more than one revisit interval across the trigger.
+	order := slices.Clone(s.victPairs)
+	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(s.lastProbe[a], s.lastProbe[b]) })
+	for _, id := range order {
 		switch s.state(id) {
 		case PairNeverAccepted:
 		case PairConverged:
@@ -315,6 +416,9 @@ func (s *Scheduler) take(kind int) (int32, bool) {
 	case kindUnconverged:
 		for s.urgent.n > 0 {
 			id := s.urgent.pop()
+			if s.lastProbe[id] >= s.acked[int(id)/s.nComp] {
+				continue // the rotation got there first
+			}
 			if st := s.state(id); st != PairConverged && st != PairNeverAccepted {
 				return id, true
 			}

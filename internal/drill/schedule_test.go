@@ -72,16 +72,20 @@ func TestSchedulerBaseline(t *testing.T) {
 			t.Fatalf("control %v probed before every victim pair had a probe", k)
 		}
 	}
-	// Once every victim pair is accepted, every pair (controls too) is probed evenly.
+	// Once every victim pair is accepted, the control share goes to controls and the rest to
+	// victim pairs, each evenly: 3,000 calls give the 150 victim pairs 18 probes each and the
+	// 30 control pairs 10 each.
 	for c := range comps {
 		for tok := range victims {
 			tr.Observe(Observation{Component: c, Token: tok, Sent: tms(10), Outcome: Accept})
 		}
 	}
-	all := comps * (victims + controls)
-	even := countCalls(s, 4*all)
-	if lo, hi, n := spread(even, func(pairKey) bool { return true }); n != all || lo != 4 || hi != 4 {
-		t.Errorf("even phase: %d pairs probed %d..%d times, want %d pairs × 4", n, lo, hi, all)
+	even := countCalls(s, 3000)
+	if lo, hi, n := spread(even, func(k pairKey) bool { return k.tok < victims }); n != comps*victims || lo < 17 || hi > 19 {
+		t.Errorf("even phase: %d victim pairs probed %d..%d times, want %d pairs × 18", n, lo, hi, comps*victims)
+	}
+	if lo, hi, n := spread(even, func(k pairKey) bool { return k.tok >= victims }); n != comps*controls || lo < 9 || hi > 11 {
+		t.Errorf("even phase: %d control pairs probed %d..%d times, want %d pairs × 10", n, lo, hi, comps*controls)
 	}
 }
 

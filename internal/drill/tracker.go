@@ -92,6 +92,9 @@ type TrackerConfig struct {
 	TimelineBefore, TimelineAfter time.Duration
 	// CDFPoints caps the points of each CDF series. Default DefaultCDFPoints.
 	CDFPoints int
+	// Sample is the set of victims probed at each component (nil: all). Victim pairs outside
+	// it are PairUnsampled: they measure nothing and are counted nowhere.
+	Sample *Sample
 }
 
 // Time sentinels: offsets are int64 nanoseconds.
@@ -181,6 +184,7 @@ type Tracker struct {
 	bucket            int64
 	before, after     time.Duration
 	cdfPoints         int
+	sample            *Sample
 
 	trigger   atomic.Int64   // endTime until SetTrigger
 	recallAck []atomic.Int64 // per victim: R(t), noTime until Recalled
@@ -255,6 +259,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 		before:    cfg.TimelineBefore,
 		after:     cfg.TimelineAfter,
 		cdfPoints: cfg.CDFPoints,
+		sample:    cfg.Sample,
 	}
 	t.trigger.Store(endTime)
 	t.recallAck = make([]atomic.Int64, t.victims)
@@ -447,6 +452,8 @@ const (
 	PairConverged
 	// PairControl: a control credential.
 	PairControl
+	// PairUnsampled: a victim recalled but not in the component's sample; never probed there.
+	PairUnsampled
 )
 
 // String names the state.
@@ -464,6 +471,8 @@ func (s PairState) String() string {
 		return "converged"
 	case PairControl:
 		return "control"
+	case PairUnsampled:
+		return "unsampled"
 	}
 	return fmt.Sprintf("pair_state(%d)", uint8(s))
 }
@@ -478,6 +487,9 @@ func (t *Tracker) State(component, token int) PairState {
 	}
 	if token >= t.victims {
 		return PairControl
+	}
+	if !t.sample.Has(component, token) {
+		return PairUnsampled
 	}
 	trig := t.trigger.Load()
 	r := t.recallAck[token].Load()
@@ -735,6 +747,8 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 			pr.Recalled, pr.RecallSent = time.Duration(r), time.Duration(t.recallSnt[tok].Load())
 		}
 		switch {
+		case !t.sample.Has(c, tok) && pr.Probes == 0:
+			pr.State = PairUnsampled
 		case p.firstAccept >= trig:
 			pr.State = PairNeverAccepted
 			s.NeverAccepted++

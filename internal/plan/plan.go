@@ -141,7 +141,8 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		Population: pop,
 		Traffic: drill.Traffic{Rate: s.Traffic.Rate.PerSecond(), RampFrom: rampFrom, RampFor: rampFor,
 			Duration: s.Traffic.Duration, Workers: s.Traffic.Workers, Timeout: timeout,
-			Recheck: s.Traffic.Recheck.Fraction, Controls: s.Traffic.Controls.Fraction},
+			Recheck: s.Traffic.Recheck.Fraction, Controls: s.Traffic.Controls.Fraction,
+			Sample: sampleSpec(&s.Traffic)},
 		Recall:       drill.Recall{At: s.Recall.At.D, Kind: s.Recall.Action, Mode: mode, Action: action, Confirm: s.Recall.Confirm},
 		StartTimeout: s.System.StartTimeout,
 		Expect:       exps,
@@ -226,4 +227,13 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// sampleSpec is the traffic's sample: a count, a share, or a resolution to size it from.
+func sampleSpec(t *scenario.Traffic) drill.SampleSpec {
+	spec := drill.SampleSpec{Resolution: t.Resolution}
+	if z := t.Sample; z != nil {
+		spec.Count, spec.Share = z.Count, z.Share
+	}
+	return spec
 }

@@ -63,7 +63,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"kind-mismatch", "testdata/invalid-kind-mismatch.yaml:4:28: system.components[0].kind: reference/issuer is a component of kind issuer, not gateway"},
 		{"kind", "testdata/invalid-kind.yaml:6:31: system.components[2].kind: unknown kind \"gw\" (have: issuer, gateway, cache, service, bus, other)"},
 		{"list-for-mapping", "testdata/invalid-list-for-mapping.yaml:7:9: tokens: want a mapping with keys issuer, grant, victims, controls, users, clients, scope, recovery, got a list"},
-		{"many", "testdata/invalid-many.yaml:1:7: name: bad name \"many problems\": want letters, digits, '.', '_' and '-'\ntestdata/invalid-many.yaml:3:12: system.runtime: unknown runtime \"dokcer\" (have: embedded, docker, external)\ntestdata/invalid-many.yaml:7:14: system.components[2].name: duplicate component \"edge-push\" (first at line 6)\ntestdata/invalid-many.yaml:11:3: traffic.workerz: unknown key \"workerz\" (valid: rate, ramp, duration, workers, targets, recheck, controls)\ntestdata/invalid-many.yaml:13:7: recall.at: 50s is after the end of traffic (duration 40s)\ntestdata/invalid-many.yaml:15:71: faults[0].target: unknown component \"edge-psh\" (have: issuer, edge-push)\ntestdata/invalid-many.yaml:17:5: expect[0]: failed parsing expectation \"ttc.p99 << 2s\": column 9: unknown operator \"<<\" (want one of <, <=, ==, !=, >=, >)"},
+		{"many", "testdata/invalid-many.yaml:1:7: name: bad name \"many problems\": want letters, digits, '.', '_' and '-'\ntestdata/invalid-many.yaml:3:12: system.runtime: unknown runtime \"dokcer\" (have: embedded, docker, external)\ntestdata/invalid-many.yaml:7:14: system.components[2].name: duplicate component \"edge-push\" (first at line 6)\ntestdata/invalid-many.yaml:11:3: traffic.workerz: unknown key \"workerz\" (valid: rate, ramp, duration, workers, targets, recheck, controls, sample, resolution)\ntestdata/invalid-many.yaml:13:7: recall.at: 50s is after the end of traffic (duration 40s)\ntestdata/invalid-many.yaml:15:71: faults[0].target: unknown component \"edge-psh\" (have: issuer, edge-push)\ntestdata/invalid-many.yaml:17:5: expect[0]: failed parsing expectation \"ttc.p99 << 2s\": column 9: unknown operator \"<<\" (want one of <, <=, ==, !=, >=, >)"},
 		{"missing-duration", "testdata/invalid-missing-duration.yaml:7:1: traffic.duration: required: how long traffic runs, e.g. duration: 40s"},
 		{"missing-name", "testdata/invalid-missing-name.yaml:1:1: name: required, e.g. name: quickstart"},
 		{"missing-rate", "testdata/invalid-missing-rate.yaml:7:1: traffic.rate: required: the probe rate, e.g. rate: 2000/s"},
@@ -84,6 +84,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"recall-relative", "testdata/invalid-recall-relative.yaml:11:7: recall.at: recall+1s is relative to the recall itself; want a duration from the start of traffic, e.g. 15s"},
 		{"runtime", "testdata/invalid-runtime.yaml:3:12: system.runtime: unknown runtime \"dokcer\" (have: embedded, docker, external)"},
 		{"several-issuers", "testdata/invalid-several-issuers.yaml:5:14: tokens.issuer: required with several issuers: one of issuer, issuer-b"},
+		{"sample", "testdata/invalid-sample.yaml:10:11: traffic.sample: 5000 victims per component, but tokens.victims is 1000\ntestdata/invalid-sample.yaml:11:15: traffic.resolution: set sample or resolution, not both: resolution sizes the sample"},
+		{"sample-value", "testdata/invalid-sample-value.yaml:9:11: traffic.sample: bad sample \"0%\": want a share in (0%, 100%] like 10%, or a count like 100"},
 		{"shares", "testdata/invalid-shares.yaml:11:13: traffic.controls: recheck (60%) and controls (0.4) leave no probes for victims; keep their sum under 100%"},
 		{"syntax", "testdata/invalid-syntax.yaml:8: YAML syntax: did not find expected key"},
 		{"tokens-range", "testdata/invalid-tokens-range.yaml:7:19: tokens.victims: must be >= 1, got 0\ntestdata/invalid-tokens-range.yaml:7:29: tokens.users: must be >= 1, got -1"},
@@ -278,6 +280,35 @@ func TestParseDefaults(t *testing.T) {
 	s.System.Components[2].Probe.Reject.Status[0] = 999
 	if DefaultRejectStatus[0] != 401 || len(DefaultProbe.Reject.Status) != 0 && DefaultProbe.Reject.Status[0] != 401 {
 		t.Error("a scenario shares its reject status list with the defaults")
+	}
+}
+
+func TestParseSample(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		line string
+		want SampleSize
+		res  time.Duration
+	}{
+		{"sample: 100", SampleSize{Count: 100, Text: "100"}, 0},
+		{"sample: 12.5%", SampleSize{Share: 0.125, Text: "12.5%"}, 0},
+		{"resolution: 20ms", SampleSize{}, 20 * time.Millisecond},
+	} {
+		src := strings.Replace(minimal, "duration: 10s}", "duration: 10s, "+tc.line+"}", 1)
+		s, err := Parse("m.yaml", []byte(src), WithLookupEnv(noEnv))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.line, err)
+		}
+		var got SampleSize
+		if s.Traffic.Sample != nil {
+			got = *s.Traffic.Sample
+		}
+		if got != tc.want || s.Traffic.Resolution != tc.res {
+			t.Errorf("%s: sample %+v resolution %v, want %+v %v", tc.line, got, s.Traffic.Resolution, tc.want, tc.res)
+		}
+	}
+	if n := (SampleSize{Share: 0.125}).Of(1000); n != 125 {
+		t.Errorf("12.5%% of 1000 = %d", n)
 	}
 }
 

@@ -28,7 +28,11 @@
 package scenario
 
 import (
+	"fmt"
+	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/recall-drills/recall/internal/expect"
@@ -301,7 +305,84 @@ type Traffic struct {
 	// Controls is the share of probes carrying control credentials. Default 10% (0% when
 	// tokens.controls is 0).
 	Controls Percent `yaml:"controls,omitempty" json:"controls,omitempty"`
+	// Sample probes only a seeded sample of the victims at each component: a count ("100") or
+	// a share of tokens.victims ("10%"). Every victim is still recalled. Default: every victim.
+	// Not with resolution.
+	Sample *SampleSize `yaml:"sample,omitempty" json:"sample,omitempty"`
+	// Resolution sizes the sample instead: as many victims per component as the rate can
+	// revisit every Resolution after the trigger (rate × victim share × resolution ÷ probed
+	// components). Not with sample.
+	Resolution time.Duration `yaml:"resolution,omitempty" json:"resolution,omitempty"`
 }
+
+// SampleSize is a number of victims, written as a count ("100") or as a share of the victims
+// with a percent sign ("10%").
+type SampleSize struct {
+	// Count is the number of victims, when written as a count.
+	Count int
+	// Share is the share of the victims, 0..1, when written as a percentage.
+	Share float64
+	// Text is the value as written.
+	Text string
+}
+
+// ParseSampleSize parses "100" or "10%".
+func ParseSampleSize(s string) (SampleSize, error) {
+	t := strings.TrimSpace(s)
+	if num, ok := strings.CutSuffix(t, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || f <= 0 || f > 100 || f != f {
+			return SampleSize{}, fmt.Errorf("bad sample %q: want a share in (0%%, 100%%] like 10%%, or a count like 100", s)
+		}
+		return SampleSize{Share: f / 100, Text: s}, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 1 {
+		return SampleSize{}, fmt.Errorf("bad sample %q: want a count >= 1 like 100, or a share like 10%%", s)
+	}
+	return SampleSize{Count: n, Text: s}, nil
+}
+
+// String returns the value as written, or its canonical form.
+func (z SampleSize) String() string {
+	switch {
+	case z.Text != "":
+		return z.Text
+	case z.Share > 0:
+		return strconv.FormatFloat(z.Share*100, 'f', -1, 64) + "%"
+	}
+	return strconv.Itoa(z.Count)
+}
+
+// Of returns the number of victims the size stands for out of victims (at least 1, at most
+// victims).
+func (z SampleSize) Of(victims int) int {
+	if z.Share > 0 {
+		return min(max(int(math.Round(z.Share*float64(victims))), 1), victims)
+	}
+	return min(z.Count, victims)
+}
+
+// UnmarshalText parses a sample size.
+func (z *SampleSize) UnmarshalText(b []byte) error {
+	v, err := ParseSampleSize(string(b))
+	if err != nil {
+		return err
+	}
+	*z = v
+	return nil
+}
+
+// MarshalText returns String().
+func (z SampleSize) MarshalText() ([]byte, error) { return []byte(z.String()), nil }
+
+// UnmarshalYAML parses a sample size (a YAML integer or string).
+func (z *SampleSize) UnmarshalYAML(unmarshal func(any) error) error {
+	return unmarshalText(unmarshal, z)
+}
+
+// MarshalYAML returns String().
+func (z SampleSize) MarshalYAML() (any, error) { return z.String(), nil }
 
 // Ramp raises the rate linearly from From to the traffic rate over For.
 type Ramp struct {

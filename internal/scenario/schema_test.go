@@ -69,6 +69,10 @@ func generateSchema() ([]byte, error) {
 			pct := str("", "10%")
 			pct.Pattern = `^\s*[0-9]+(\.[0-9]+)?\s*%\s*$`
 			return &jsonschema.Schema{OneOf: []*jsonschema.Schema{pct, {Type: "number", Minimum: "0", Maximum: "1"}}}
+		case reflect.TypeOf(SampleSize{}):
+			pct := str("", "10%")
+			pct.Pattern = `^\s*[0-9]+(\.[0-9]+)?\s*%\s*$`
+			return &jsonschema.Schema{OneOf: []*jsonschema.Schema{{Type: "integer", Minimum: "1", Examples: []any{100}}, pct}}
 		case reflect.TypeOf(Regexp{}):
 			s := str("", "revoked")
 			s.Format = "regex"

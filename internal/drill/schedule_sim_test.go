@@ -1,0 +1,223 @@
+package drill
+
+import (
+	"math/rand"
+	"slices"
+	"testing"
+	"time"
+)
+
+// simComponent is a synthetic component: the instant it starts rejecting token, given the
+// recall's acknowledgement r (endTime: never).
+type simComponent struct {
+	name    string
+	enforce func(tok int, r time.Duration) time.Duration
+}
+
+type simConfig struct {
+	comps             []simComponent
+	victims, controls int
+	rate              float64 // probes per second
+	trigger, ackAfter time.Duration
+	end               time.Duration
+	latency           time.Duration
+	sample            SampleSpec
+	seed              int64
+}
+
+type simResult struct {
+	m     *Measurement
+	st    ScheduleStats
+	truth [][]time.Duration // per component, per victim: the enforcement instant
+	acked time.Duration
+}
+
+// simulate drives a Scheduler and a Tracker the way the engine does, on a virtual clock: the
+// i-th probe is sent at i/rate (a constant pacer), answered after latency, and judged by the
+// component at its send time plus half the latency. No sleeps, no goroutines.
+func simulate(t testing.TB, cfg simConfig) simResult {
+	t.Helper()
+	names := make([]string, len(cfg.comps))
+	for i, c := range cfg.comps {
+		names[i] = c.name
+	}
+	scfg := ScheduleConfig{}
+	n := cfg.sample.Size(cfg.victims, len(names), cfg.rate, scfg.UnconvergedShare(cfg.controls))
+	sample := NewSample(cfg.seed, names, cfg.victims, n)
+	tr := NewTracker(TrackerConfig{Components: names, Victims: cfg.victims, Controls: cfg.controls,
+		MaxLag: 100 * time.Millisecond, Sample: sample})
+	s := NewScheduler(scfg, tr, rand.New(rand.NewSource(cfg.seed)))
+	acked := cfg.trigger + cfg.ackAfter
+	truth := make([][]time.Duration, len(cfg.comps))
+	for c, comp := range cfg.comps {
+		truth[c] = make([]time.Duration, cfg.victims)
+		for tok := range truth[c] {
+			truth[c][tok] = comp.enforce(tok, acked)
+		}
+	}
+	triggered, recalled := false, false
+	step := time.Duration(float64(time.Second) / cfg.rate)
+	for sent := time.Duration(0); sent < cfg.end; sent += step {
+		if !triggered && sent >= cfg.trigger {
+			tr.SetTrigger(cfg.trigger)
+			triggered = true
+		}
+		if !recalled && sent >= acked {
+			for tok := range cfg.victims {
+				tr.Recalled(tok, cfg.trigger, acked)
+				s.Recalled(tok)
+			}
+			recalled = true
+		}
+		c, tok := s.Next()
+		out := Accept
+		if tok < cfg.victims && sent+cfg.latency/2 >= truth[c][tok] {
+			out = Reject
+		}
+		tr.Observe(Observation{Component: c, Token: tok, Sent: sent, Latency: cfg.latency, Outcome: out})
+	}
+	return simResult{m: tr.Finalize(cfg.end), st: s.Stats(), truth: truth, acked: acked}
+}
+
+// quickstartComps mirrors the reference quickstart: push learns 5 ms after the acknowledgement,
+// poll at its next 2 s tick (a phase per gateway), introspect when the token's 5 s cache entry
+// expires (a phase per token), jwt-only never.
+func quickstartComps(seed int64) []simComponent {
+	rng := rand.New(rand.NewSource(seed))
+	phase := make([]time.Duration, 1000)
+	for i := range phase {
+		phase[i] = time.Duration(rng.Int63n(int64(5 * time.Second)))
+	}
+	return []simComponent{
+		{"edge-push", func(_ int, r time.Duration) time.Duration { return r + 5*time.Millisecond }},
+		{"edge-poll", func(_ int, r time.Duration) time.Duration {
+			const tick, off = 2 * time.Second, 700 * time.Millisecond
+			return off + (r-off+tick-1)/tick*tick
+		}},
+		{"edge-introspect", func(tok int, r time.Duration) time.Duration { return r + phase[tok%len(phase)] }},
+		{"edge-jwt", func(int, time.Duration) time.Duration { return endTime }},
+	}
+}
+
+func simQuickstart(sample SampleSpec, seed int64) simConfig {
+	return simConfig{
+		comps: quickstartComps(seed), victims: 1000, controls: 200, rate: 3000,
+		trigger: 4 * time.Second, ackAfter: 50 * time.Millisecond, end: 14 * time.Second,
+		latency: 2 * time.Millisecond, sample: sample, seed: seed,
+	}
+}
+
+// checkBrackets fails when a converged pair's bracket misses the enforcement instant, and
+// returns the largest bracket width per component.
+func checkBrackets(t *testing.T, r simResult) []time.Duration {
+	t.Helper()
+	widest := make([]time.Duration, len(r.m.Components))
+	for c, cm := range r.m.Components {
+		for _, p := range cm.Pairs {
+			if p.State != PairConverged {
+				continue
+			}
+			if at := r.truth[c][p.Token]; at < p.Lower || at > p.Upper {
+				t.Errorf("%s token %d: enforced at %v, outside the bracket [%v, %v]", cm.Name, p.Token, at, p.Lower, p.Upper)
+			}
+			widest[c] = max(widest[c], p.Resolution())
+		}
+	}
+	return widest
+}
+
+// TestScheduleForResolution runs the quickstart's shape on a virtual clock: 1,000 victims, four
+// components, 3,000 probes/s. Probing every victim, the brackets are as wide as the sweep over
+// 4,000 pairs (more than a second); sampling for a 40 ms resolution must give every sampled
+// pair a bracket of about that width, always around the true instant, while the unsampled
+// victims are recalled and measure nothing.
+func TestScheduleForResolution(t *testing.T) {
+	t.Parallel()
+	const target = 40 * time.Millisecond
+	full := simulate(t, simQuickstart(SampleSpec{}, 1))
+	fullWidest := checkBrackets(t, full)
+	sampled := simulate(t, simQuickstart(SampleSpec{Resolution: target}, 1))
+	widest := checkBrackets(t, sampled)
+	for c, cm := range sampled.m.Components {
+		s := cm.Summary
+		t.Logf("%-15s n=%d converged %d: widest bracket %v (all victims: %v), revisit %.0f calls = %v",
+			cm.Name, s.Pairs, s.Converged, widest[c], fullWidest[c], sampled.st.Components[c].Revisit,
+			sampled.st.Components[c].Interval(3000))
+		if s.Pairs != 24 {
+			t.Errorf("%s: %d measured pairs, want the 24 sampled", cm.Name, s.Pairs)
+		}
+		if cm.Name == "edge-jwt" {
+			if s.NotConverged != 24 {
+				t.Errorf("edge-jwt: %d not converged, want 24", s.NotConverged)
+			}
+			continue
+		}
+		if s.Converged != 24 {
+			t.Errorf("%s: %d converged, want 24", cm.Name, s.Converged)
+		}
+		// The rotation holds at most every sampled pair: each is revisited within the target
+		// (plus the latency that the bracket includes, plus the acknowledgement burst of one
+		// extra probe per pair).
+		if widest[c] > target+target/4+2*time.Millisecond {
+			t.Errorf("%s: widest bracket %v, want ≤ %v", cm.Name, widest[c], target)
+		}
+		if fullWidest[c] < 10*widest[c] {
+			t.Errorf("%s: probing every victim gave %v, sampling %v: sampling should be >10× finer", cm.Name, fullWidest[c], widest[c])
+		}
+		if iv := sampled.st.Components[c].Interval(3000); iv > target {
+			t.Errorf("%s: achieved revisit %v, want ≤ %v", cm.Name, iv, target)
+		}
+	}
+	// edge-push's proven upper bound: the first probe after the acknowledgement, within the
+	// acknowledgement burst of 96 sampled pairs at 2,400/s (40 ms).
+	push := sampled.m.Components[0].Summary.TTCMS
+	if push.Max > 50 {
+		t.Errorf("edge-push max TTC upper bound %.1f ms, want ≤ 50 ms (truly 5 ms)", push.Max)
+	}
+	if sampled.m.NeverAcceptedVictims != 0 || full.m.NeverAcceptedVictims != 0 {
+		t.Errorf("never accepted: %d sampled, %d full", sampled.m.NeverAcceptedVictims, full.m.NeverAcceptedVictims)
+	}
+}
+
+// TestScheduleFirstProbesSpread checks that after a batch acknowledgement each component's
+// first probes fall at offsets spread over the whole burst, not one component first.
+func TestScheduleFirstProbesSpread(t *testing.T) {
+	t.Parallel()
+	const comps, victims = 4, 300
+	names := []string{"a", "b", "c", "d"}
+	tr := NewTracker(TrackerConfig{Components: names, Victims: victims})
+	for c := range comps {
+		for tok := range victims {
+			tr.Observe(Observation{Component: c, Token: tok, Sent: tms(10), Outcome: Accept})
+		}
+	}
+	tr.SetTrigger(tms(100))
+	s := NewScheduler(ScheduleConfig{ControlShare: -1, Recheck: -1}, tr, rand.New(rand.NewSource(9)))
+	for tok := range victims {
+		tr.Recalled(tok, tms(100), tms(110))
+		s.Recalled(tok)
+	}
+	// Each token's probes come as a run of 4; which component leads must vary.
+	lead := make([]int, comps)
+	pos := make([][]int, comps) // call index of each pair's first probe, per component
+	for i := range comps * victims {
+		c, _ := s.Next()
+		if i%comps == 0 {
+			lead[c]++
+		}
+		pos[c] = append(pos[c], i)
+	}
+	for c, n := range lead {
+		// Binomial(300, 1/4): 75 ± 7.5; 45..105 is four standard deviations.
+		if n < 45 || n > 105 {
+			t.Errorf("component %s led %d of %d tokens, want about %d", names[c], n, victims, victims/comps)
+		}
+		// Offsets cover the burst evenly: the median first probe near the middle.
+		if med := pos[c][len(pos[c])/2]; med < comps*victims*2/5 || med > comps*victims*3/5 {
+			t.Errorf("component %s: median first-probe position %d of %d", names[c], med, comps*victims)
+		}
+	}
+	if !slices.IsSorted(pos[0]) {
+		t.Fatal("positions out of order")
+	}
+}
