@@ -413,21 +413,24 @@ type Precision struct {
 	Census bool `json:"census,omitempty"`
 }
 
-// String renders the precision for a human reader, e.g. "p99 of n=100: 99th of 100; the
-// sample cannot bound it above its maximum (needs n ≥ 368)".
+// String renders the precision for a human reader, e.g. "p99 is the largest of 24 values: the
+// population's p99 may lie above it (bounding it needs n ≥ 368)".
 func (p Precision) String() string {
 	switch {
 	case p.Of == 0:
 		return p.Stat + ": nothing converged"
 	case p.Census:
-		return fmt.Sprintf("%s: every victim probed, no sampling error", p.Stat)
-	case p.Unbounded && p.Above <= 1:
-		return fmt.Sprintf("%s at n=%d is in effect the maximum (%d above it); the population's %s may be above the largest sampled value, %s (bounding it needs n ≥ %d)",
-			p.Stat, p.Of, p.Above, p.Stat, FormatMS(p.HighMS), p.MinSample)
+		return p.Stat + " exact (every victim probed)"
+	case p.Unbounded && p.Above == 0:
+		return fmt.Sprintf("%s is the largest of %d values: the population's %s may lie above it (bounding it needs n ≥ %d)",
+			p.Stat, p.Of, p.Stat, p.MinSample)
+	case p.Unbounded && p.Above == 1:
+		return fmt.Sprintf("%s of %d values is in effect the maximum (1 above it): the population's %s may lie above the largest, %s (bounding it needs n ≥ %d)",
+			p.Stat, p.Of, p.Stat, FormatMS(p.HighMS), p.MinSample)
 	case p.Unbounded:
-		return fmt.Sprintf("%s at n=%d: population's %s ≥ %s, not bounded above by the sample (needs n ≥ %d)", p.Stat, p.Of, p.Stat, FormatMS(p.LowMS), p.MinSample)
+		return fmt.Sprintf("the population's %s is ≥ %s, not bounded above at n = %d (needs n ≥ %d)", p.Stat, FormatMS(p.LowMS), p.Of, p.MinSample)
 	}
-	return fmt.Sprintf("%s at n=%d: population's %s within %s..%s (95 %%)", p.Stat, p.Of, p.Stat, FormatMS(p.LowMS), FormatMS(p.HighMS))
+	return fmt.Sprintf("the population's %s lies in %s..%s (95 %%, n = %d)", p.Stat, FormatMS(p.LowMS), FormatMS(p.HighMS), p.Of)
 }
 
 // FaultSplit is a component's figures inside and outside the windows of the faults affecting

@@ -223,3 +223,50 @@ func TestDrillRecallKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestDrillSampledAgainstGroundTruth recalls 400 credentials and probes a sample of 30 at each
+// gateway: every victim must be recalled (and confirmed at the issuer), only the sampled pairs
+// measured, the report must say n of N with the percentiles' precision and the achieved
+// revisit interval, and every recorded enforcement instant must lie in its measured bracket.
+func TestDrillSampledAgainstGroundTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 10 s drill")
+	}
+	p := groundTruthPlan(t, time.Second, 1500*time.Millisecond)
+	p.Population = Population{Grant: "client_credentials", Victims: 400, Controls: 30, Clients: 4}
+	p.Traffic.Sample = SampleSpec{Count: 30}
+	rep, err := Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	if rep.Recall.Confirmed != 400 || rep.Recall.Failed != 0 {
+		t.Errorf("recall confirmed %d, failed %d; want every one of the 400 victims recalled", rep.Recall.Confirmed, rep.Recall.Failed)
+	}
+	for _, c := range rep.Components {
+		if !c.Probed {
+			continue
+		}
+		if c.Sample == nil || c.Sample.Size != 30 || c.Sample.Of != 400 {
+			t.Errorf("%s: sample %+v, want 30 of 400", c.Name, c.Sample)
+			continue
+		}
+		if c.Pairs+c.NeverAccepted != 30 {
+			t.Errorf("%s: %d pairs + %d never accepted, want the 30 sampled", c.Name, c.Pairs, c.NeverAccepted)
+		}
+		if c.RevisitMS <= 0 {
+			t.Errorf("%s: no achieved revisit interval", c.Name)
+		}
+		if c.Name == "jwt" {
+			continue
+		}
+		if c.Converged != c.Pairs || len(c.Sample.Percentiles) != 3 || !c.Sample.Percentiles[2].Unbounded {
+			t.Errorf("%s: %d of %d converged, percentiles %+v (p99 of 30 cannot be bounded)", c.Name, c.Converged, c.Pairs, c.Sample.Percentiles)
+		}
+		if gt := c.GroundTruth; gt == nil || gt.Checked != c.Converged || gt.Within != gt.Checked {
+			t.Errorf("%s: ground truth %+v: every recorded instant must lie in its measured bracket", c.Name, gt)
+		}
+	}
+	if rep.Overall.FalseRejects != 0 || rep.Tokens.NeverAccepted > 4 {
+		t.Errorf("false rejects %d, never-accepted victims %d (unsampled victims must not count)", rep.Overall.FalseRejects, rep.Tokens.NeverAccepted)
+	}
+}

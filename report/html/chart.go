@@ -494,8 +494,12 @@ func ttcChart(r *report.Report) *barChart {
 				}
 				by := y + rowPadTop + float64(i)*(barH+barGap)
 				x1 := x.pos(v)
+				label := st + " " + report.FormatMS(v)
+				if !r.StatResolved(comp, st) {
+					label = st + " ≤" + report.FormatMS(v) + " not resolved"
+				}
 				b := bar{Stat: st, Colour: statColours[st], Y: by, H: barH, W: max(x1-c.PlotX, 0.5),
-					Text: st + " " + report.FormatMS(v), TextX: x1 + 4, TextY: by + barH - 2,
+					Text: label, TextX: x1 + 4, TextY: by + barH - 2,
 					WX0: x.pos(max(v-res, 0)), WX1: x1, WY: by + barH/2,
 					Title: comp.Name + " " + st + " " + report.FormatMSRes(v, res)}
 				row.Bars = append(row.Bars, b)

@@ -106,6 +106,8 @@ type page struct {
 	TTCRows   []ttcRow
 	// GroundTruth holds, per component with recorded instants, how the measurement compares.
 	GroundTruth []kv
+	// Resolution holds the notes on figures not resolved (≤) and on sampled components.
+	Resolution []kv
 	// Recovery is the recovery-time sentence (empty when not measured), RecoveryRows its figures
 	// per component.
 	Recovery     string
@@ -251,6 +253,9 @@ func build(r *report.Report, o options) page {
 		}
 	}
 	p.Recovery, p.RecoveryBad = text.RecoveryLine(r), r.Overall.NotRecovered > 0
+	for _, n := range text.ResolutionNotes(r) {
+		p.Resolution = append(p.Resolution, kv{n.Component, n.Text})
+	}
 
 	if o.baseline != nil {
 		p.Trend = trendOf(r, o.baseline)
@@ -360,7 +365,14 @@ func ttcRowOf(r *report.Report, c report.Component) ttcRow {
 	}
 	switch {
 	case t.Count > 0:
-		row.P50, row.P90, row.P99, row.Max = report.FormatMS(t.P50), report.FormatMS(t.P90), report.FormatMS(t.P99), report.FormatMS(t.Max)
+		cell := func(stat string) string {
+			v, _ := t.Get(stat)
+			if !r.StatResolved(c, stat) {
+				return "≤" + report.FormatMS(v)
+			}
+			return report.FormatMS(v)
+		}
+		row.P50, row.P90, row.P99, row.Max = cell("p50"), cell("p90"), cell("p99"), cell("max")
 		row.Res = "±" + report.FormatMS(t.ResolutionMS)
 	case c.NotConverged > 0:
 		row.P50, row.P90, row.P99, row.Max, row.Res = "never", "never", "never", "never", "—"

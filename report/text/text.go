@@ -48,13 +48,19 @@ func Summary(w io.Writer, r *report.Report) error {
 	row("COMPONENT", "KIND", "PAIRS", "CONVERGED", "NOT CONV.", "TTC P50", "P90", "P99", "MAX", "±RES",
 		"STALE ACC.", "RESURR.", "FALSE REJ.", "ERRORS")
 	for _, c := range r.Components {
-		row(componentCells(oneLine(c.Name), oneLine(c.Kind), c.Probed, c.Summary)...)
+		row(componentCells(oneLine(c.Name), oneLine(c.Kind), c.Probed, c.Summary, func(stat string) bool { return r.StatResolved(c, stat) })...)
 	}
 	if len(r.Components) > 1 {
-		row(componentCells("(all)", "", true, r.Overall)...)
+		row(componentCells("(all)", "", true, r.Overall, func(stat string) bool {
+			v, _ := r.Overall.TTCMS.Get(stat)
+			return report.Resolved(v, r.Overall.TTCMS.ResolutionMS, 0)
+		})...)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, line := range ResolutionLines(r) {
+		fmt.Fprintf(ew, "%s\n", line)
 	}
 
 	if line := RecoveryLine(r); line != "" {
@@ -102,8 +108,9 @@ func Summary(w io.Writer, r *report.Report) error {
 	return ew.Err()
 }
 
-// componentCells returns one table row for a component or the overall summary.
-func componentCells(name, kind string, probed bool, s report.Summary) []string {
+// componentCells returns one table row for a component or the overall summary; a TTC figure
+// that resolved says is not resolved is shown as "≤x": only an upper bound is known.
+func componentCells(name, kind string, probed bool, s report.Summary, resolved func(stat string) bool) []string {
 	if !probed {
 		return []string{name, kind, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}
 	}
@@ -115,7 +122,14 @@ func componentCells(name, kind string, probed bool, s report.Summary) []string {
 	case t.Count == 0:
 		p50, p90, p99, mx, res = "-", "-", "-", "-", "-"
 	default:
-		p50, p90, p99, mx = report.FormatMS(t.P50), report.FormatMS(t.P90), report.FormatMS(t.P99), report.FormatMS(t.Max)
+		cell := func(stat string) string {
+			v, _ := t.Get(stat)
+			if !resolved(stat) {
+				return "≤" + report.FormatMS(v)
+			}
+			return report.FormatMS(v)
+		}
+		p50, p90, p99, mx = cell("p50"), cell("p90"), cell("p99"), cell("max")
 		res = "±" + report.FormatMS(t.ResolutionMS)
 	}
 	return []string{name, kind, Count(s.Pairs), Count(s.Converged), Count(s.NotConverged), p50, p90, p99, mx, res,
@@ -171,9 +185,27 @@ func slowestClause(r *report.Report) string {
 		return fmt.Sprintf("The slowest component, %s, still honoured %d of %d recalled credentials when the drill ended (the others within %s)",
 			name, c.NotConverged, c.Pairs, report.FormatMS(t.Max))
 	}
+	slo, hasSLO := HeadlineSLO(r, c)
+	bound := 0.0
+	if hasSLO {
+		bound = slo.Bound
+	}
+	// A figure whose brackets are wider than itself (or than its SLO) tells how often the probes
+	// came back, not what the component did: say so, and how to resolve it.
+	if !report.Resolved(t.Max, t.ResolutionMS, bound) {
+		s := fmt.Sprintf("The slowest component, %s, is %s (to resolve it: %s)", name, c.NotResolved(t.Max), c.ResolutionFix())
+		if !hasSLO {
+			return s
+		}
+		v, _ := t.Get(slo.Expr.Stat)
+		word := "proven within"
+		if !SLOMet(slo, c) {
+			word = "not proven within"
+		}
+		return fmt.Sprintf("%s; its %s ≤ %s is %s %s %s target", s, slo.Expr.Stat, report.FormatMS(v), word, sloOwner(slo), slo.Expr.Bound)
+	}
 	s := fmt.Sprintf("The slowest component, %s, honoured recalled credentials for up to %s", name, report.FormatMS(t.Max))
-	slo, ok := HeadlineSLO(r, c)
-	if !ok {
+	if !hasSLO {
 		return s + " (no SLO set for it)"
 	}
 	v, _ := t.Get(slo.Expr.Stat)
@@ -181,12 +213,71 @@ func slowestClause(r *report.Report) string {
 	if !SLOMet(slo, c) {
 		word = "over"
 	}
-	target := "its"
-	if slo.Global {
-		target = "the"
-	}
 	return fmt.Sprintf("%s; its %s of %s is %s %s %s target", s, slo.Expr.Stat, report.FormatMSRes(v, t.ResolutionMS),
-		word, target, slo.Expr.Bound)
+		word, sloOwner(slo), slo.Expr.Bound)
+}
+
+func sloOwner(s report.SLO) string {
+	if s.Global {
+		return "the"
+	}
+	return "its"
+}
+
+// ResolutionLines explains the table's resolution: a heading and one line per note of
+// [ResolutionNotes]; empty when there is none.
+func ResolutionLines(r *report.Report) []string {
+	notes := ResolutionNotes(r)
+	if len(notes) == 0 {
+		return nil
+	}
+	out := []string{"", "Resolution (≤: not resolved, only an upper bound is known):"}
+	for _, n := range notes {
+		out = append(out, "  "+oneLine(n.Component)+": "+n.Text)
+	}
+	return out
+}
+
+// ResolutionNote is one sentence about the resolution of a component's figures.
+type ResolutionNote struct {
+	Component, Text string
+}
+
+// ResolutionNotes explains the resolution of the TTC figures, shared by the terminal and the
+// HTML: for each component with figures marked ≤ (not resolved), which ones, the probe interval
+// and the fix; for each sampled component, n of N, the achieved probe interval and how
+// precisely its p99 is known at that n.
+func ResolutionNotes(r *report.Report) []ResolutionNote {
+	var out []ResolutionNote
+	for _, c := range r.Components {
+		if !c.Probed || c.Pairs == 0 {
+			continue
+		}
+		var unresolved []string
+		for _, st := range []string{"p50", "p90", "p99", "max"} {
+			if !r.StatResolved(c, st) {
+				unresolved = append(unresolved, st)
+			}
+		}
+		if len(unresolved) > 0 {
+			v, _ := c.TTCMS.Get(unresolved[len(unresolved)-1])
+			out = append(out, ResolutionNote{c.Name, fmt.Sprintf("%s %s (brackets ±%s wider than the figure or its SLO); to resolve: %s.",
+				strings.Join(unresolved, ", "), c.NotResolved(v), report.FormatMS(c.TTCMS.ResolutionMS), c.ResolutionFix())})
+		}
+		if z := c.Sample; z != nil {
+			line := fmt.Sprintf("%s of %s victims probed (all recalled)", Count(z.Size), Count(z.Of))
+			if c.RevisitMS > 0 {
+				line += ", each every " + report.FormatMS(c.RevisitMS)
+			}
+			for _, p := range z.Percentiles {
+				if p.Stat == "p99" {
+					line += "; " + p.String()
+				}
+			}
+			out = append(out, ResolutionNote{c.Name, line + "."})
+		}
+	}
+	return out
 }
 
 // Slowest returns the component named by r.Slowest, or when that is empty or unknown the probed

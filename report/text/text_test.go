@@ -22,6 +22,8 @@ var update = flag.Bool("update", false, "update .golden files")
 //	fail.json   FAIL with findings of every severity, a component that never converged, a warn
 //	            expectation that failed, two faults (one never reverted), ground truth
 //	error.json  ERROR (interrupted), a component not probed, partial convergence, fail-open
+//	unresolved.json  PASS, the quickstart with sampled gateways and one probing every victim whose
+//	            figures are narrower than their brackets (not resolved)
 func load(t testing.TB, name string) *report.Report {
 	t.Helper()
 	r, err := report.Read(filepath.Join("testdata", name+".json"))
@@ -51,7 +53,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestSummaryGolden(t *testing.T) {
-	for _, name := range []string{"pass", "fail", "error"} {
+	for _, name := range []string{"pass", "fail", "error", "unresolved"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
@@ -289,5 +291,48 @@ func TestSummaryEmpty(t *testing.T) {
 	}
 	if !strings.HasPrefix(buf.String(), "UNKNOWN  ") || !strings.Contains(buf.String(), "No component was measured.") {
 		t.Errorf("empty report summary:\n%s", buf.String())
+	}
+}
+
+// TestNotResolved: a figure whose brackets are wider than itself or than its SLO must not be
+// presented as the component's behaviour, in the headline or the table.
+func TestNotResolved(t *testing.T) {
+	t.Parallel()
+	r := load(t, "unresolved")
+	r.Slowest = "edge-push"
+	h := Headline(r)
+	for _, want := range []string{"edge-push, is not resolved: ≤ 1.53s, probes every 1.30s", "traffic.sample", "traffic.rate",
+		"its p99 ≤ 1.46s is proven within its 3s target"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("headline lacks %q:\n%s", want, h)
+		}
+	}
+	if strings.Contains(h, "honoured recalled credentials for up to") {
+		t.Errorf("headline presents an unresolved figure as behaviour:\n%s", h)
+	}
+	var buf bytes.Buffer
+	if err := Summary(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"≤1.46s", "edge-push: p50, p90, p99, max not resolved: ≤ 1.53s, probes every 1.30s",
+		"edge-poll: 24 of 1,000 victims probed (all recalled)", "p99 is the largest of 24 values"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	// Resolved: the same figures with narrow brackets read as behaviour again.
+	for i := range r.Components {
+		if r.Components[i].Name == "edge-push" {
+			r.Components[i].TTCMS.ResolutionMS = 5
+		}
+	}
+	if h := Headline(r); !strings.Contains(h, "honoured recalled credentials for up to 1.53s") {
+		t.Errorf("resolved figure not shown as behaviour:\n%s", h)
+	}
+	// An SLO tighter than the brackets makes a figure unresolved even when the brackets are
+	// narrower than the figure.
+	if report.Resolved(500, 200, 100) || !report.Resolved(500, 200, 0) || report.Resolved(5, 30, 0) || !report.Resolved(5, 0, 1) {
+		t.Error("Resolved disagrees with its definition")
 	}
 }
