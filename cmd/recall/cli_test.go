@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFlagsAfterArguments: flags parse after the positional arguments as before them (the
@@ -91,5 +92,45 @@ func TestSet(t *testing.T) {
 	code, out, _ := runMain("__complete", "run", good, "--set", "system.components[edge-p")
 	if code != exitPass || !strings.Contains(out, "system.components[edge-push].with.strategy=\n") {
 		t.Errorf("--set completion: %q", out)
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		elapsed, total time.Duration
+		want           string
+	}{
+		{0, 10 * time.Second, "[..........]   0%"},
+		{5 * time.Second, 10 * time.Second, "[#####.....]  50%"},
+		{12 * time.Second, 10 * time.Second, "[##########] 100%"},
+		{time.Second, 0, "[..........]   0%"},
+	} {
+		if got := progressBar(tc.elapsed, tc.total, 10); got != tc.want {
+			t.Errorf("progressBar(%v, %v) = %q, want %q", tc.elapsed, tc.total, got, tc.want)
+		}
+	}
+	if got := string(colorVerdict([]byte("FAIL  x"), "FAIL")); got != "\033[1;31mFAIL\033[0m  x" {
+		t.Errorf("colorVerdict: %q", got)
+	}
+	var b strings.Builder
+	if useColor(&b) {
+		t.Error("a buffer is not a terminal: no colour")
+	}
+}
+
+// TestValidateLines: validate prints one line per file of what it checked; -v adds the plan.
+func TestValidateLines(t *testing.T) {
+	t.Parallel()
+	good := writeScenario(t, "  - resurrections == 0\n")
+	code, out, errs := runMain("validate", good, "../../scenarios/quickstart.yaml")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitPass || len(lines) != 2 || !strings.Contains(lines[0], "ok: 3 components (2 probed) on embedded, 40 victims + 10 controls, recall revoke-tokens at 1.5s") ||
+		!strings.Contains(lines[1], "4000 pairs, resolution ±1.48s") {
+		t.Errorf("exit %d:\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runMain("validate", "-v", good)
+	if code != exitPass || !strings.Contains(out, "probe budget:") || !strings.Contains(out, "nothing was started") {
+		t.Errorf("validate -v: exit %d:\n%s", code, out)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,18 +29,19 @@ import (
 
 // runOptions are run's flags.
 type runOptions struct {
-	out      string
-	seed     int64
-	seedSet  bool
-	runtime  string
-	junit    string
-	noHTML   bool
-	logLevel string
-	quiet    bool
-	drillID  string
-	sets     []string
-	dryRun   bool
-	plan     planOutput // --dry-run's --output and --bench
+	out           string
+	seed          int64
+	seedSet       bool
+	runtime       string
+	junit         string
+	noHTML        bool
+	logLevel      string
+	quiet         bool
+	drillID       string
+	sets          []string
+	dryRun        bool
+	summaryExport string
+	plan          planOutput // --dry-run's --output and --bench
 
 	metricsAddr string
 	pushgateway string
@@ -95,6 +97,7 @@ the partial report; a second Ctrl-C exits at once.`,
 	f.StringVar(&o.pushgateway, "pushgateway", "", "push the final metrics to this Prometheus Pushgateway URL (job recall, grouped by scenario)")
 	f.StringVar(&o.baseline, "baseline", "", "an earlier report.json of the same scenario: report.html gains the trend section")
 	setFlag(cmd, &o.sets)
+	f.StringVar(&o.summaryExport, "summary-export", "", "also write the terminal summary's figures (verdict, per-component TTC, counts, expectations) as JSON to this file")
 	f.BoolVar(&o.dryRun, "dry-run", false, "start nothing: print the plan, as 'recall plan' does")
 	o.plan.flags(cmd)
 	_ = cmd.MarkFlagDirname("out")
@@ -143,9 +146,9 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 	if err != nil {
 		return withExit(exitCannotRun, err)
 	}
-	tty := isTerminal(stderr)
+	live := useColor(stderr) // a rewritten progress line needs the same as colour
 	if !o.quiet {
-		p.OnProgress = progressPrinter(stderr, tty, log)
+		p.OnProgress = progressPrinter(stderr, live, p.Traffic.Duration, log)
 	}
 
 	// The first signal stops the drill, which drains, closes the system and writes the partial
@@ -169,7 +172,7 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 
 	log.Info("drill starting", "scenario", s.Name, "runtime", p.Runtime, "seed", s.Seed, "drill_id", p.DrillID, "out", outDir)
 	rep, runErr := drill.Run(ctx, p)
-	if tty && !o.quiet {
+	if live && !o.quiet {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	rep.Tool = report.Tool{Name: "recall", Version: Version, GoVersion: goruntime.Version()}
@@ -190,11 +193,23 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 	if err := writeReports(rep, outDir, o, s.Report.JUnit); err != nil {
 		return withExit(exitCannotRun, err)
 	}
+	reportPath := filepath.Join(outDir, "report.json")
+	if o.summaryExport != "" {
+		if err := writeSummaryExport(o.summaryExport, rep, reportPath); err != nil {
+			return withExit(exitCannotRun, fmt.Errorf("--summary-export: %w", err))
+		}
+	}
 	if !o.quiet {
-		if err := text.Summary(stdout, rep); err != nil {
+		var sum bytes.Buffer
+		if err := text.Summary(&sum, rep); err != nil {
 			return withExit(exitCannotRun, err)
 		}
-		fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(outDir, "report.json"))
+		b := sum.Bytes()
+		if useColor(stdout) {
+			b = colorVerdict(b, rep.Verdict)
+		}
+		stdout.Write(b)
+		fmt.Fprintf(stdout, "\nreport: %s\n", reportPath)
 	}
 	switch {
 	case runErr != nil:
@@ -289,34 +304,6 @@ func writeFile(path string, write func(io.Writer) error) error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-}
-
-// progressPrinter shows live figures: one rewritten line on a terminal, a log line every five
-// seconds otherwise (CI logs).
-func progressPrinter(w io.Writer, tty bool, log *slog.Logger) func(drill.Live) {
-	var mu sync.Mutex
-	var last time.Time
-	return func(l drill.Live) {
-		mu.Lock()
-		defer mu.Unlock()
-		var b strings.Builder
-		unconverged := 0
-		for _, c := range l.Progress.Components {
-			unconverged += c.Unconverged
-			fmt.Fprintf(&b, " %s %d/%d/%d", c.Name, c.Accepts, c.Rejects, c.Errors)
-		}
-		if tty {
-			fmt.Fprintf(w, "\r\033[K%-8s %5.1fs %6.0f probes/s  unconverged %d  acc/rej/err:%s",
-				l.Phase, l.Elapsed.Seconds(), l.ProbesPerS, unconverged, b.String())
-			return
-		}
-		if time.Since(last) < 5*time.Second {
-			return
-		}
-		last = time.Now()
-		log.Info("progress", "phase", l.Phase, "elapsed", l.Elapsed.Round(100*time.Millisecond), "probes_per_s", int(l.ProbesPerS),
-			"unconverged", unconverged, "acc_rej_err", strings.TrimSpace(b.String()))
-	}
 }
 
 // lineRing keeps the last n lines written to it.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -206,5 +207,51 @@ func TestSecondInterruptExits(t *testing.T) {
 	})
 	if code != exitCannotRun || !strings.Contains(stderr, "second signal: exiting now") {
 		t.Errorf("exit %d, want 2 after 'second signal: exiting now':\n%s", code, lastLines(stderr, 15))
+	}
+}
+
+// TestRunOutputs runs the real binary from a fresh working directory without --out: the report
+// lands in ./reports/<scenario>-<timestamp> there (not beside the scenario), --summary-export
+// writes the summary's figures as JSON, and output to a pipe carries no escape sequences.
+func TestRunOutputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds recall and runs a drill")
+	}
+	t.Parallel()
+	bin, err := buildRecall()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scen := writeScenario(t, "  - false_rejects == 0\n")
+	wd := t.TempDir()
+	cmd := exec.Command(bin, "run", scen, "--summary-export", "summary.json")
+	cmd.Dir = wd
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, lastLines(stderr.String(), 10))
+	}
+	reports, _ := filepath.Glob(filepath.Join(wd, "reports", "e2e-*", "report.json"))
+	if len(reports) != 1 {
+		t.Fatalf("want one report under ./reports/e2e-*/, got %q", reports)
+	}
+	if beside, _ := filepath.Glob(filepath.Join(filepath.Dir(scen), "reports")); len(beside) != 0 {
+		t.Errorf("a report directory beside the scenario: %q", beside)
+	}
+	var sum summaryExport
+	b, err := os.ReadFile(filepath.Join(wd, "summary.json"))
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary export: %v\n%s", err, b)
+	}
+	rep, err := report.Read(reports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Verdict != rep.Verdict || len(sum.Components) != len(rep.Components) || sum.Overall.Pairs != rep.Overall.Pairs ||
+		sum.Probes.Total != rep.Probes.Total || !strings.HasSuffix(sum.Report, "report.json") || len(sum.Expectations) != 1 {
+		t.Errorf("summary export %+v does not match the report (verdict %s, %d pairs)", sum, rep.Verdict, rep.Overall.Pairs)
+	}
+	if strings.Contains(stdout.String(), "\033") || strings.Contains(stderr.String(), "\033") {
+		t.Error("escape sequences written to a pipe")
 	}
 }

@@ -472,7 +472,9 @@ func flatten(err error) []error {
 // against the scenario file's directory (prometheus/common's JoinDir).
 func (l *loader) resolvePaths(s *Scenario) {
 	base := filepath.Dir(l.file)
-	if s.Report.Dir != "" && !filepath.IsAbs(s.Report.Dir) {
+	// The default directory is under the working directory, where the user ran recall (as k6
+	// and Gatling do); one written in the file is relative to the file.
+	if s.Report.Dir != "" && !filepath.IsAbs(s.Report.Dir) && l.has("report.dir") {
 		s.Report.Dir = filepath.Join(base, s.Report.Dir)
 	}
 	if s.Report.JUnit != "" && !filepath.IsAbs(s.Report.JUnit) {

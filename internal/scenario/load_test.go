@@ -270,7 +270,7 @@ func TestParseDefaults(t *testing.T) {
 	if s.Expect[0].Severity != SeverityFail {
 		t.Errorf("severity = %q, want fail", s.Expect[0].Severity)
 	}
-	if want := (ReportSpec{Dir: filepath.Join("dir", "reports"), HTML: true}); s.Report != want {
+	if want := (ReportSpec{Dir: "reports", HTML: true}); s.Report != want { // under the working directory
 		t.Errorf("report = %+v, want %+v", s.Report, want)
 	}
 	if s.Path != "dir/minimal.yaml" {
@@ -332,7 +332,8 @@ func TestParseReportPaths(t *testing.T) {
 	}{
 		{"relative dir and junit", "report: {dir: out, junit: junit.xml}", filepath.Join("sc", "out"), filepath.Join("sc", "out", "junit.xml")},
 		{"absolute dir", "report: {dir: " + abs + "}", abs, ""},
-		{"html off", "report: {html: false}", filepath.Join("sc", "reports"), ""},
+		{"html off", "report: {html: false}", "reports", ""},
+		{"default: under the working directory", "", "reports", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -454,8 +454,9 @@ type Expectation struct {
 
 // ReportSpec says where and how the report is written.
 type ReportSpec struct {
-	// Dir is the directory report.json (and report.html) are written to; a relative path is
-	// resolved against the scenario file's directory. Default "reports".
+	// Dir is the directory report.json (and report.html) are written to, each drill in its own
+	// <scenario>-<timestamp> directory under it; a relative path is resolved against the
+	// scenario file's directory. Default "reports" under the working directory.
 	Dir string `yaml:"dir,omitempty" json:"dir,omitempty"`
 	// HTML also writes report.html. Default true.
 	HTML bool `yaml:"html" json:"html"`
