@@ -55,6 +55,8 @@ type Report struct {
 	Environment Environment `json:"environment"`
 	// Tokens describes the credential population.
 	Tokens Tokens `json:"tokens"`
+	// Provider is the identity provider's token source and endpoints.
+	Provider *Provider `json:"provider,omitempty"`
 	// Recall describes the recall action.
 	Recall Recall `json:"recall"`
 	// Recovery describes the recovery-time measurement, absent when there was none; its
@@ -157,6 +159,10 @@ type Tokens struct {
 	NeverAccepted int `json:"never_accepted"`
 	// Sample lists a few victim fingerprints, for cross-reference with logs.
 	Sample []string `json:"sample,omitempty"`
+	// Source is the token source that minted them (see Provider.Source).
+	Source string `json:"source,omitempty"`
+	// Opaque counts tokens that are not JWTs.
+	Opaque int `json:"opaque,omitempty"`
 }
 
 // Recall describes the recall action.
@@ -180,6 +186,39 @@ type Recall struct {
 	Confirmed int `json:"confirmed,omitempty"`
 	// Ineffective counts credentials acknowledged but still active at the source.
 	Ineffective int `json:"ineffective,omitempty"`
+	// Unconfirmable counts acknowledged credentials whose state at the source could not be
+	// learnt (introspection failed); UnconfirmableTokens says why, per credential.
+	Unconfirmable int `json:"unconfirmable,omitempty"`
+	// IneffectiveTokens lists the fingerprints of the ineffective credentials.
+	IneffectiveTokens []string `json:"ineffective_tokens,omitempty"`
+	// UnconfirmableTokens lists each unconfirmable credential with the reason.
+	UnconfirmableTokens []Unconfirmed `json:"unconfirmable_tokens,omitempty"`
+}
+
+// Unconfirmed is a credential whose recall could not be confirmed, and why.
+type Unconfirmed struct {
+	// Token is the credential's fingerprint.
+	Token string `json:"token"`
+	// Reason is why introspection gave no answer (a redacted, single-line excerpt).
+	Reason string `json:"reason"`
+}
+
+// Provider describes the identity provider the drill minted from and recalled at: the token
+// source and the OAuth endpoints in use, discovered or set.
+type Provider struct {
+	// Source is the token source: reference (the reference issuer's admin API), accounts
+	// (existing clients and users of a standards-based provider), command or http.
+	Source string `json:"source"`
+	// Issuer is the issuer identifier.
+	Issuer string `json:"issuer,omitempty"`
+	// Discovery is the metadata document read (RFC 8414 or OpenID Connect Discovery).
+	Discovery     string `json:"discovery,omitempty"`
+	Token         string `json:"token_endpoint,omitempty"`
+	Revocation    string `json:"revocation_endpoint,omitempty"`
+	Introspection string `json:"introspection_endpoint,omitempty"`
+	JWKS          string `json:"jwks_uri,omitempty"`
+	// Endpoints says, per endpoint name, whether it was "discovered" or "set".
+	Endpoints map[string]string `json:"endpoints,omitempty"`
 }
 
 // Recovery describes how recovery time was measured: after the recall was acknowledged, a

@@ -1,20 +1,16 @@
 package drill
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/redact"
 )
 
 // Ack is the outcome of recalling one credential: when the request that recalled it was sent and
@@ -44,57 +40,23 @@ func (f ActionFunc) Do(ctx context.Context, iss Issuer, victims []*Token, ack Ac
 	return f(ctx, iss, victims, ack)
 }
 
-// AdminRecallResult is the reference issuer's answer to POST /admin/recalls.
-type AdminRecallResult struct {
-	RecallID  string `json:"recall_id"`
-	Type      string `json:"type"`
-	Count     int    `json:"count"`
-	Version   uint64 `json:"version"`
-	AppliedAt string `json:"applied_at"`
-}
-
-// AdminRecall posts one recall to the reference issuer's admin API.
-func AdminRecall(ctx context.Context, iss Issuer, typ string, values []string) (AdminRecallResult, error) {
-	var res AdminRecallResult
-	if iss.URL == nil {
-		return res, errors.New("admin recall: no issuer endpoint")
-	}
-	body, _ := json.Marshal(map[string]any{"type": typ, "values": values})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, iss.URL.JoinPath("/admin/recalls").String(), bytes.NewReader(body))
-	if err != nil {
-		return res, fmt.Errorf("admin recall: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+iss.AdminSecret.Reveal())
-	resp, err := iss.client().Do(req)
-	if err != nil {
-		return res, fmt.Errorf("admin recall: %w", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return res, fmt.Errorf("admin recall: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		return res, fmt.Errorf("admin recall: decode answer: %w", err)
-	}
-	return res, nil
-}
-
-// adminRecall builds an action that recalls, in one admin call, every distinct value key gives
-// for the victims (their users, clients, sessions, keys).
-func adminRecall(typ string, key func(*Token) string) ActionConstructor {
+// recallBy builds an action that recalls, in one request to the provider's Recaller, every
+// distinct value key gives for the victims (their users, clients, sessions, keys).
+func recallBy(kind, by string, key func(*Token) string) ActionConstructor {
 	return func(p ActionParams) (Action, error) {
 		return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
+			if iss.Recaller == nil {
+				err := fmt.Errorf("%s needs a provider with a recall API (the reference issuer); for your provider use action http with group_by, or command", kind)
+				failAll(victims, ack, err)
+				return err
+			}
 			seen := map[string]bool{}
 			var values []string
 			for _, v := range victims {
 				k := key(v)
 				if k == "" {
-					err := fmt.Errorf("recall %s: credential %s has no %s", typ, v.Access.Fingerprint(), typ)
-					for i := range victims {
-						ack(i, Ack{Sent: time.Now(), Acked: time.Now(), Err: err})
-					}
+					err := fmt.Errorf("recall %s: credential %s has no %s", by, v.ID(), by)
+					failAll(victims, ack, err)
 					return err
 				}
 				if !seen[k] {
@@ -103,13 +65,21 @@ func adminRecall(typ string, key func(*Token) string) ActionConstructor {
 				}
 			}
 			return ackAll(ctx, victims, ack, func(ctx context.Context) error {
-				res, err := AdminRecall(ctx, iss, typ, values)
+				res, err := iss.Recaller.RecallBy(ctx, by, values)
 				if err == nil {
-					p.Logger.Info("recall applied", "recall_id", res.RecallID, "type", typ, "values", len(values), "count", res.Count)
+					p.Logger.Info("recall applied", "recall_id", res.ID, "type", by, "values", len(values), "count", res.Count)
 				}
 				return err
 			})
 		}), nil
+	}
+}
+
+// failAll acknowledges every victim with err (nothing was sent).
+func failAll(victims []*Token, ack AckFunc, err error) {
+	now := time.Now()
+	for i := range victims {
+		ack(i, Ack{Sent: now, Acked: now, Err: err})
 	}
 }
 
@@ -125,166 +95,48 @@ func ackAll(ctx context.Context, victims []*Token, ack AckFunc, do func(context.
 }
 
 func newRevokeTokens(p ActionParams) (Action, error) {
+	hint := "access_token"
+	if v, ok := p.With["token_type_hint"].(string); ok {
+		hint = v
+	}
+	if hint == "none" {
+		hint = ""
+	}
+	asClient, _ := p.With["client"].(string)
 	switch p.Mode {
-	case "", ModeBatch:
+	case "", "batch":
+		if len(p.With) > 0 {
+			return nil, errors.New("revoke-tokens: with.token_type_hint and with.client are for mode rfc7009")
+		}
+		return recallBy("revoke-tokens", "jti", func(t *Token) string { return t.Claims.JTI })(p)
+	case "rfc7009":
 		return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
-			jtis := make([]string, len(victims))
-			for i, v := range victims {
-				jtis[i] = v.Claims.JTI
-			}
-			return ackAll(ctx, victims, ack, func(ctx context.Context) error {
-				res, err := AdminRecall(ctx, iss, "jti", jtis)
-				if err == nil {
-					p.Logger.Info("recall applied", "recall_id", res.RecallID, "type", "jti", "count", res.Count)
+			var fixed *oauth.Client
+			if asClient != "" {
+				if fixed = iss.ClientByID(asClient); fixed == nil {
+					err := fmt.Errorf("revoke-tokens: with.client %q is not a client the drill knows (tokens.clients)", asClient)
+					failAll(victims, ack, err)
+					return err
 				}
-				return err
-			})
-		}), nil
-	case ModeRFC7009:
-		return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
+			}
 			return forEach(ctx, len(victims), p.Concurrency, func(ctx context.Context, i int) error {
 				sent := time.Now()
-				err := RevokeRFC7009(ctx, iss.client(), iss.URL, victims[i])
+				owner := victims[i].Owner
+				if fixed != nil {
+					owner = fixed
+				}
+				var err error
+				if owner == nil {
+					err = fmt.Errorf("revoke %s: no client credentials to authenticate with", victims[i].ID())
+				} else {
+					err = oauth.Revoke(ctx, iss.Client(), iss.Endpoints.Revocation, owner, victims[i].Access.Reveal(), hint)
+				}
 				ack(i, Ack{Sent: sent, Acked: time.Now(), Err: err})
 				return err
 			})
 		}), nil
 	}
 	return nil, fmt.Errorf("revoke-tokens: unknown mode %q (have: batch, rfc7009)", p.Mode)
-}
-
-// RevokeRFC7009 revokes one access token at the issuer's RFC 7009 endpoint, authenticated as the
-// client it was issued to. Note that a 200 proves little: servers answer 200 for unknown tokens.
-func RevokeRFC7009(ctx context.Context, c *http.Client, issuer *url.URL, t *Token) error {
-	form := url.Values{"token": {t.Access.Reveal()}, "token_type_hint": {"access_token"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, issuer.JoinPath("/revoke").String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return fmt.Errorf("revoke %s: %w", t.Access.Fingerprint(), err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(t.Client), url.QueryEscape(t.ClientSecret.Reveal()))
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("revoke %s: %w", t.Access.Fingerprint(), err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("revoke %s: %s", t.Access.Fingerprint(), resp.Status)
-	}
-	return nil
-}
-
-// Introspect asks the issuer's RFC 7662 endpoint whether t is active, authenticated as t's
-// client.
-func Introspect(ctx context.Context, c *http.Client, issuer *url.URL, t *Token) (bool, error) {
-	form := url.Values{"token": {t.Access.Reveal()}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, issuer.JoinPath("/introspect").String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(t.Client), url.QueryEscape(t.ClientSecret.Reveal()))
-	resp, err := c.Do(req)
-	if err != nil {
-		return false, fmt.Errorf("introspect %s: %w", t.Access.Fingerprint(), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("introspect %s: %s", t.Access.Fingerprint(), resp.Status)
-	}
-	var out struct {
-		Active bool `json:"active"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
-		return false, fmt.Errorf("introspect %s: %w", t.Access.Fingerprint(), err)
-	}
-	return out.Active, nil
-}
-
-// forEach runs fn for 0..n-1 with at most conc in flight, stopping early when ctx ends; it
-// returns the errors joined (at most 5 kept, then a count).
-func forEach(ctx context.Context, n, conc int, fn func(context.Context, int) error) error {
-	if conc <= 0 {
-		conc = 1
-	}
-	var (
-		mu     sync.Mutex
-		errs   []error
-		failed int
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, conc)
-	)
-	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return errors.Join(append(errs, ctx.Err())...)
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, i); err != nil {
-				mu.Lock()
-				failed++
-				if len(errs) < 5 {
-					errs = append(errs, err)
-				}
-				mu.Unlock()
-			}
-		}(i)
-	}
-	wg.Wait()
-	if failed > len(errs) {
-		errs = append(errs, fmt.Errorf("and %d more failures", failed-len(errs)))
-	}
-	return errors.Join(errs...)
-}
-
-// newHTTPAction: with {method, url, headers, body}; the body may contain {{jtis}} (a JSON array
-// of the victims' jti) or {{subjects}}.
-func newHTTPAction(p ActionParams) (Action, error) {
-	k, _ := LookupAction("http")
-	with := k.Params.Decode(p.With)
-	method, rawURL, headers, body := with.String("method"), with.String("url"), with.Headers("headers"), with.String("body")
-	if rawURL == "" {
-		return nil, errors.New("http action: with.url is required")
-	}
-	return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
-		b := body
-		if strings.Contains(b, "{{") {
-			var jtis, subs []string
-			for _, v := range victims {
-				jtis = append(jtis, v.Claims.JTI)
-				if !slices.Contains(subs, v.Claims.Subject) {
-					subs = append(subs, v.Claims.Subject)
-				}
-			}
-			jj, _ := json.Marshal(jtis)
-			sj, _ := json.Marshal(subs)
-			b = strings.NewReplacer("{{jtis}}", string(jj), "{{subjects}}", string(sj)).Replace(b)
-		}
-		return ackAll(ctx, victims, ack, func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, method, rawURL, strings.NewReader(b))
-			if err != nil {
-				return fmt.Errorf("http action: %w", err)
-			}
-			for k, v := range headers {
-				req.Header.Set(k, v)
-			}
-			resp, err := iss.client().Do(req)
-			if err != nil {
-				return fmt.Errorf("http action: %w", err)
-			}
-			defer resp.Body.Close()
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			if resp.StatusCode < 200 || resp.StatusCode > 299 {
-				return fmt.Errorf("http action: %s %s: %s", method, rawURL, resp.Status)
-			}
-			return nil
-		})
-	}), nil
 }
 
 // newCommandAction: with {run: [argv...], timeout: "30s"}. The victims' access tokens are written
@@ -315,7 +167,7 @@ func newCommandAction(p ActionParams) (Action, error) {
 			cmd.Env = append(os.Environ(), "RECALL_TOKENS_FILE="+tokFile, "RECALL_JTIS_FILE="+jtiFile)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				return fmt.Errorf("command action %q: %w: %s", strings.Join(argv, " "), err, tail(string(out), 400))
+				return fmt.Errorf("command action %q: %w: %s", strings.Join(argv, " "), err, redact.String(tail(string(out), redact.MaxExcerpt)))
 			}
 			return nil
 		})

@@ -2,7 +2,7 @@ package drill
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,30 +13,44 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/source"
+	refsource "github.com/recall-drills/recall/internal/source/reference"
 	"github.com/recall-drills/recall/targets/revocation"
 )
 
-// fakeIssuer records the admin recalls and RFC 7009 revocations it receives.
+// fakeIssuer records the RFC 7009 revocations it receives.
 type fakeIssuer struct {
 	mu      sync.Mutex
-	recalls []map[string]any
 	revoked []string
 	fail    atomic.Bool
+}
+
+// fakeRecaller records the recalls-by-attribute it is asked for, or fails them all.
+type fakeRecaller struct {
+	mu      sync.Mutex
+	recalls []map[string]any
+	err     error
+}
+
+func (f *fakeRecaller) RecallBy(_ context.Context, by string, values []string) (source.RecallResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return source.RecallResult{}, f.err
+	}
+	vs := make([]any, len(values))
+	for i, v := range values {
+		vs[i] = v
+	}
+	f.recalls = append(f.recalls, map[string]any{"type": by, "values": vs})
+	return source.RecallResult{ID: "rc1", Count: len(values)}, nil
 }
 
 func (f *fakeIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch r.URL.Path {
-	case "/admin/recalls":
-		if r.Header.Get("Authorization") != "Bearer adm" {
-			http.Error(w, "no", http.StatusUnauthorized)
-			return
-		}
-		var body map[string]any
-		json.NewDecoder(r.Body).Decode(&body)
-		f.recalls = append(f.recalls, body)
-		json.NewEncoder(w).Encode(map[string]any{"recall_id": "rc1", "count": len(body["values"].([]any))})
 	case "/revoke":
 		id, secret, _ := r.BasicAuth()
 		if id != "c1" || secret != "s1" || f.fail.Load() {
@@ -51,7 +65,7 @@ func (f *fakeIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func victims(n int) []*Token {
 	out := make([]*Token, n)
 	for i := range out {
-		out[i] = &Token{Index: i, Victim: true, Access: NewSecret("tok-" + string(rune('a'+i))), Client: "c1", ClientSecret: NewSecret("s1"),
+		out[i] = &Token{Index: i, Victim: true, Access: NewSecret("tok-" + string(rune('a'+i))), Client: "c1", Owner: &oauth.Client{ID: "c1", Secret: "s1"},
 			Claims: revocation.Claims{JTI: "j" + string(rune('a'+i)), Subject: "user-" + string(rune('a'+i%2))}}
 	}
 	return out
@@ -70,11 +84,8 @@ func collect(t *testing.T, a Action, iss Issuer, vs []*Token) ([]Ack, error) {
 
 func TestActionBatchAndUsers(t *testing.T) {
 	t.Parallel()
-	f := &fakeIssuer{}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
-	u, _ := url.Parse(srv.URL)
-	iss := Issuer{URL: u, AdminSecret: NewSecret("adm")}
+	f := &fakeRecaller{}
+	iss := Issuer{Recaller: f}
 
 	a, _ := NewAction("revoke-tokens", ActionParams{})
 	acks, err := collect(t, a, iss, victims(3))
@@ -97,10 +108,15 @@ func TestActionBatchAndUsers(t *testing.T) {
 	if got := f.recalls[1]; got["type"] != "sub" || len(got["values"].([]any)) != 2 {
 		t.Errorf("revoke-users sent %v", got)
 	}
-	// A wrong admin secret fails every credential's ack.
-	acks, err = collect(t, a, Issuer{URL: u, AdminSecret: NewSecret("wrong")}, victims(2))
+	// A failed recall fails every credential's ack.
+	acks, err = collect(t, a, Issuer{Recaller: &fakeRecaller{err: errors.New("401 Unauthorized")}}, victims(2))
 	if err == nil || acks[0].Err == nil || acks[1].Err == nil {
 		t.Errorf("unauthorized recall: err %v acks %+v", err, acks)
+	}
+	// A provider without a recall API fails them too, saying what to use instead.
+	acks, err = collect(t, a, Issuer{}, victims(2))
+	if err == nil || acks[0].Err == nil || !strings.Contains(err.Error(), "group_by") {
+		t.Errorf("no recaller: err %v acks %+v", err, acks)
 	}
 }
 
@@ -117,8 +133,8 @@ func TestActionRFC7009OneByOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	vs := victims(5)
-	vs[2].ClientSecret = NewSecret("wrong")
-	acks, err := collect(t, a, Issuer{URL: u}, vs)
+	vs[2].Owner = &oauth.Client{ID: "c1", Secret: "wrong"}
+	acks, err := collect(t, a, Issuer{URL: u, Endpoints: refsource.Endpoints(u)}, vs)
 	if err == nil || acks[2].Err == nil {
 		t.Errorf("the credential with a bad client secret was acknowledged: %v", err)
 	}

@@ -3,6 +3,8 @@ package drill
 import (
 	"math"
 	"time"
+
+	"github.com/recall-drills/recall/internal/source"
 )
 
 // The probe budget (docs/measurement.md, "Resolution"): how the [Scheduler] spends a drill's
@@ -91,5 +93,5 @@ func scheduleShares(cfg ScheduleConfig, controls int) (ctrlShare, recheck, rest 
 // SplitIdentities returns how many of n users or clients the victims and the controls get:
 // they never share one when there are at least two (see Mint).
 func SplitIdentities(n, victims, controls int) (forVictims, forControls int) {
-	return split(n, victims, controls)
+	return source.Split(n, victims, controls)
 }

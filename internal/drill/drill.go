@@ -28,6 +28,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/load"
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/source"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -91,11 +92,14 @@ type Plan struct {
 	Runtime    string
 	Components []Component
 	// Issuer names the issuer component.
-	Issuer      string
-	AdminSecret Secret
-	Population  Population
-	Traffic     Traffic
-	Recall      Recall
+	Issuer string
+	// Provider connects to the identity provider once the issuer's endpoint is known: the
+	// token source, recaller and confirmer the drill uses (internal/source/reference for the
+	// reference issuer, internal/source for any standards-based provider).
+	Provider   source.Opener
+	Population Population
+	Traffic    Traffic
+	Recall     Recall
 	// StartTimeout bounds the system's start.
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -177,12 +181,11 @@ type drill struct {
 	sample *Sample // nil: every victim probed
 	acks   []Ack   // per victim
 	issuer *url.URL
+	prov   *source.Provider
 	// measurement is the tracker's final result, kept for expectations (TTC quantiles).
 	measurement *Measurement
 	onFirstAck  func(time.Duration)
 	faults      *faults
-	// users are the users the drill registered, by name (password grant).
-	users map[string]identity
 	// recovery is the recovery measurement, nil when none ran; recWG tracks its goroutines.
 	recovery *recoveryResult
 	recWG    sync.WaitGroup
@@ -242,17 +245,30 @@ func (d *drill) run(ctx context.Context) error {
 		return errors.New("nothing to probe: no component has a probe")
 	}
 
+	if p.Provider == nil {
+		return errors.New("no identity provider: the plan has no Provider")
+	}
+	if d.prov, err = p.Provider(startCtx, d.issuer); err != nil {
+		return fmt.Errorf("issuer %s: %w", p.Issuer, err)
+	}
+	d.rep.Provider = describeProvider(d.prov)
+
 	d.setPhase(PhaseMint)
 	mintBegan := time.Now()
-	iss := Issuer{URL: d.issuer, AdminSecret: p.AdminSecret}
-	var users []identity
-	d.tokens, users, err = mintPopulation(ctx, iss, p.Population, p.DrillID, nil)
+	d.tokens, err = d.prov.Source.Mint(ctx, p.Population, nil)
 	if err != nil {
 		return err
 	}
-	d.users = make(map[string]identity, len(users))
-	for _, u := range users {
-		d.users[u.ID] = u
+	if err := source.CheckExpiry(d.tokens, time.Now().Add(p.Traffic.Duration+time.Second)); err != nil {
+		return err
+	}
+	desc := d.prov.Source.Describe()
+	d.rep.Tokens.Source, d.rep.Tokens.Opaque = desc.Kind, desc.Opaque
+	if desc.Clients > 0 {
+		d.rep.Tokens.Clients = desc.Clients
+	}
+	if desc.Users > 0 {
+		d.rep.Tokens.Users = desc.Users
 	}
 	d.rep.Tokens.MintMS = millis(time.Since(mintBegan))
 	for _, t := range d.tokens[:min(5, p.Population.Victims)] {
@@ -271,7 +287,7 @@ func (d *drill) describeEnv() error {
 	for _, c := range p.Components {
 		ec := report.EnvComponent{Name: c.Name, Kind: c.Kind, Use: c.Use, StartupMS: millis(times[c.Name])}
 		if u, err := p.Env.Endpoint(c.Name); err == nil {
-			ec.Endpoint = u.String()
+			ec.Endpoint = u.Redacted() // a ${VAR} password in the userinfo stays out of the report
 		}
 		d.rep.Environment.Components = append(d.rep.Environment.Components, ec)
 	}
@@ -459,7 +475,7 @@ func (d *drill) recall(ctx context.Context) error {
 	sent := time.Now()
 	d.tr.SetTrigger(sent.Sub(d.began))
 	var mu sync.Mutex
-	err := p.Recall.Action.Do(ctx, Issuer{URL: d.issuer, AdminSecret: p.AdminSecret}, victims, func(i int, a Ack) {
+	err := p.Recall.Action.Do(ctx, *d.prov, victims, func(i int, a Ack) {
 		mu.Lock()
 		d.acks[i] = a
 		mu.Unlock()
@@ -478,30 +494,6 @@ func (d *drill) recall(ctx context.Context) error {
 		d.confirm(ctx, victims)
 	}
 	return err
-}
-
-// confirm asks the issuer whether each acknowledged recall took effect at the source: an RFC 7009
-// 200 proves nothing on its own.
-func (d *drill) confirm(ctx context.Context, victims []*Token) {
-	var confirmed, ineffective atomic.Int64
-	c := &http.Client{Timeout: 10 * time.Second}
-	_ = forEach(ctx, len(victims), DefaultRecallConcurrency, func(ctx context.Context, i int) error {
-		if d.acks[i].Err != nil {
-			return nil
-		}
-		active, err := Introspect(ctx, c, d.issuer, victims[i])
-		switch {
-		case err != nil:
-			return err
-		case active:
-			ineffective.Add(1)
-		default:
-			confirmed.Add(1)
-		}
-		return nil
-	})
-	d.rep.Recall.Confirmed = int(confirmed.Load())
-	d.rep.Recall.Ineffective = int(ineffective.Load())
 }
 
 func newReport(p *Plan) *report.Report {

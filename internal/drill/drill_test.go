@@ -2,11 +2,13 @@ package drill
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/recall-drills/recall/internal/expect"
 	"github.com/recall-drills/recall/internal/runtime"
+	refsource "github.com/recall-drills/recall/internal/source/reference"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -40,7 +42,7 @@ func groundTruthPlan(t *testing.T, pollInterval, cacheTTL time.Duration) *Plan {
 	}
 	return &Plan{
 		Name: "ground-truth", Seed: 1, DrillID: "gt", Env: env, Runtime: "embedded",
-		Components: comps, Issuer: "issuer", AdminSecret: NewSecret(secrets.AdminSecret),
+		Components: comps, Issuer: "issuer", Provider: refsource.Open(NewSecret(secrets.AdminSecret), "gt"),
 		Population: Population{Grant: "client_credentials", Victims: 150, Controls: 30, Clients: 4},
 		Traffic:    Traffic{Rate: 1500, Duration: 8 * time.Second, Workers: 16, Timeout: 2 * time.Second},
 		Recall:     Recall{At: 3 * time.Second, Kind: "revoke-tokens", Mode: "batch", Action: action, Confirm: true},
@@ -139,7 +141,7 @@ func TestDrillSystemDoesNotStart(t *testing.T) {
 		t.Fatalf("push never started: %v", err)
 	}
 	u, _ := p.Env.Endpoint("push")
-	if resp, err := defaultClient.Get(u.String() + "/healthz"); err == nil {
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(u.String() + "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Error("push gateway still serving after Run returned")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	refsource "github.com/recall-drills/recall/internal/source/reference"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -68,7 +69,7 @@ func TestFaultsRevertedOnInterrupt(t *testing.T) {
 	p := &Plan{
 		Name: "faults", Seed: 1, DrillID: "f", Env: env, Runtime: "embedded",
 		Components: []Component{{Name: "issuer", Kind: "issuer"}, {Name: "edge", Kind: "gateway", Probe: probe, Sources: []string{"issuer"}}},
-		Issuer:     "issuer", AdminSecret: NewSecret(secrets.AdminSecret),
+		Issuer:     "issuer", Provider: refsource.Open(NewSecret(secrets.AdminSecret), "gt"),
 		Population: Population{Grant: "client_credentials", Victims: 10, Controls: 2, Clients: 1},
 		Traffic:    Traffic{Rate: 100, Duration: 20 * time.Second, Workers: 4, Timeout: 2 * time.Second},
 		Recall:     Recall{At: time.Second, Kind: "revoke-tokens", Mode: "batch", Action: action},

@@ -55,7 +55,8 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	}
 	if rep.Recall.Ineffective > 0 {
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "ineffective_recall", Severity: report.Critical, Count: rep.Recall.Ineffective,
-			Message: fmt.Sprintf("%d recalls were acknowledged but the issuer still reports the credential active: the acknowledgement proved nothing.", rep.Recall.Ineffective)})
+			Tokens:  rep.Recall.IneffectiveTokens[:min(maxListed, len(rep.Recall.IneffectiveTokens))],
+			Message: fmt.Sprintf("%d recalls were acknowledged but the issuer still reports the credential active: the acknowledgement proved nothing (recall.ineffective_tokens lists them all).", rep.Recall.Ineffective)})
 	}
 
 	var truths runtime.GroundTruth

@@ -18,7 +18,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -133,7 +132,8 @@ func acceptedForGood(issued time.Duration, probes []freshProbe) (lower, upper ti
 
 // freshIdentity is one sampled identity and what happened to its fresh credential.
 type freshIdentity struct {
-	user, client identity
+	// victim is the recalled credential whose identity (user or client) is re-issued for.
+	victim *Token
 	// issued is when the successful token request was sent, received when its answer arrived;
 	// reissued is false when no request succeeded.
 	issued, received time.Duration
@@ -231,7 +231,7 @@ func (r *recoveryResult) RecoveryQuantile(component string, q float64) (float64,
 
 // sampleIdentities picks up to n distinct affected identities among the victims whose recall
 // was acknowledged, in victim order: users for the password grant, clients otherwise.
-func sampleIdentities(victims []*Token, acks []Ack, grant string, users map[string]identity, n int) (kind string, out []*freshIdentity) {
+func sampleIdentities(victims []*Token, acks []Ack, grant string, n int) (kind string, out []*freshIdentity) {
 	kind = "client"
 	if grant == "password" {
 		kind = "user"
@@ -252,15 +252,7 @@ func sampleIdentities(victims []*Token, acks []Ack, grant string, users map[stri
 			continue
 		}
 		seen[key] = true
-		id := &freshIdentity{client: identity{ID: v.Client, Secret: v.ClientSecret.Reveal()}}
-		if kind == "user" {
-			u, ok := users[v.User]
-			if !ok {
-				continue // not a user the drill registered: no password to log in with
-			}
-			id.user = u
-		}
-		out = append(out, id)
+		out = append(out, &freshIdentity{victim: v})
 	}
 	return kind, out
 }
@@ -282,7 +274,7 @@ func (d *drill) startRecovery(ctx context.Context, victims []*Token) {
 	if last.IsZero() {
 		return
 	}
-	kind, ids := sampleIdentities(victims, d.acks, d.plan.Population.Grant, d.users, cfg.Sample)
+	kind, ids := sampleIdentities(victims, d.acks, d.plan.Population.Grant, cfg.Sample)
 	if len(ids) == 0 {
 		return
 	}
@@ -292,19 +284,19 @@ func (d *drill) startRecovery(ctx context.Context, victims []*Token) {
 	}
 	rec := &recoveryResult{from: last.Sub(d.began), kind: kind, comps: names, ids: ids}
 	d.recovery = rec
+	// No proxy from the environment: the drill's traffic goes to the system under test directly.
 	client := &http.Client{Transport: &http.Transport{
-		Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 4 * len(ids), IdleConnTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost: 4 * len(ids), IdleConnTimeout: 30 * time.Second,
 	}}
-	iss := Issuer{URL: d.issuer, AdminSecret: d.plan.AdminSecret}
 	for _, id := range ids {
 		id.probes = make([][]freshProbe, len(d.probes))
 		d.recWG.Add(1)
 		go func() {
 			defer d.recWG.Done()
-			tok, err := d.reissue(ctx, iss, cfg, id)
+			tok, err := d.reissue(ctx, cfg, id)
 			if err != nil {
 				id.err = err
-				d.log.Warn("recovery: no fresh credential", "identity", kind, "client", id.client.ID, "user", id.user.ID, "err", err)
+				d.log.Warn("recovery: no fresh credential", "identity", kind, "client", id.victim.Client, "user", id.victim.User, "err", err)
 				return
 			}
 			var wg sync.WaitGroup
@@ -339,40 +331,24 @@ func (d *drill) probeTimeout(c int) time.Duration {
 // reissue obtains a fresh credential for id, retrying with backoff for at most cfg.ReissueFor:
 // the issuer may refuse or hold token requests for a subject it has just recalled. For
 // revoke-mfa (or after a failed attempt with MFA) the user enrols a new factor first.
-func (d *drill) reissue(ctx context.Context, iss Issuer, cfg Recovery, id *freshIdentity) (Secret, error) {
+func (d *drill) reissue(ctx context.Context, cfg Recovery, id *freshIdentity) (Secret, error) {
 	pop := d.plan.Population
 	mfa := pop.Grant == "password" && pop.MFA
 	kind, _ := LookupAction(d.plan.Recall.Kind)
-	enrol := mfa && kind.Recovery.ReEnrolMFA // revoke-mfa: the factor is gone
+	newFactor := mfa && kind.Recovery.ReEnrolMFA // revoke-mfa: the factor is gone
 	ctx, cancel := context.WithTimeout(ctx, cfg.ReissueFor)
 	defer cancel()
 	wait := reissueBackoff
 	var lastErr error
-	var fresh Secret
 	for {
-		err := func() error {
-			if enrol {
-				var enr struct {
-					Secret string `json:"secret"`
-				}
-				if err := adminPostInto(ctx, iss, "/admin/users/"+url.PathEscape(id.user.ID)+"/factors", struct{}{}, &enr); err != nil {
-					return fmt.Errorf("re-enrol a factor: %w", err)
-				}
-				id.user.TOTP, enrol = enr.Secret, false
-			}
-			sent := time.Since(d.began)
-			t, err := mintOne(ctx, iss, pop, id.client, id.user)
-			if err != nil {
-				return err
-			}
-			id.issued, id.received, id.reissued, fresh = sent, time.Since(d.began), true, t.Access
-			return nil
-		}()
+		sent := time.Since(d.began)
+		t, err := d.prov.Source.Reissue(ctx, id.victim, newFactor)
 		if err == nil {
-			return fresh, nil
+			id.issued, id.received, id.reissued = sent, time.Since(d.began), true
+			return t.Access, nil
 		}
 		lastErr = err
-		enrol = enrol || mfa
+		newFactor = newFactor || mfa
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

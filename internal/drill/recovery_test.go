@@ -160,13 +160,12 @@ func TestSampleIdentities(t *testing.T) {
 	victims := []*Token{tok("c1", "u1"), tok("c1", "u2"), tok("c2", "u1"), tok("c2", "u3"), tok("c3", "u4")}
 	now := time.Now()
 	acks := []Ack{{Acked: now}, {Acked: now}, {Acked: now}, {Acked: now, Err: context.Canceled}, {Acked: now}}
-	users := map[string]identity{"u1": {ID: "u1", Secret: "p1"}, "u2": {ID: "u2", Secret: "p2"}, "u3": {ID: "u3"}, "u4": {ID: "u4"}}
-	kind, ids := sampleIdentities(victims, acks, "password", users, 10)
-	if kind != "user" || len(ids) != 3 || ids[0].user.ID != "u1" || ids[1].user.ID != "u2" || ids[2].user.ID != "u4" || ids[1].user.Secret != "p2" {
+	kind, ids := sampleIdentities(victims, acks, "password", 10)
+	if kind != "user" || len(ids) != 3 || ids[0].victim.User != "u1" || ids[1].victim.User != "u2" || ids[2].victim.User != "u4" {
 		t.Errorf("password: %s %+v; want users u1, u2, u4 (u3's recall failed)", kind, ids)
 	}
-	kind, ids = sampleIdentities(victims, acks, "client_credentials", users, 2)
-	if kind != "client" || len(ids) != 2 || ids[0].client.ID != "c1" || ids[1].client.ID != "c2" {
+	kind, ids = sampleIdentities(victims, acks, "client_credentials", 2)
+	if kind != "client" || len(ids) != 2 || ids[0].victim.Client != "c1" || ids[1].victim.Client != "c2" {
 		t.Errorf("client_credentials: %s %+v; want clients c1, c2 (sample of 2)", kind, ids)
 	}
 }

@@ -171,10 +171,15 @@ const (
 
 func init() {
 	admin := func(name, typ, doc string, key func(*Token) string) ActionKind {
-		return ActionKind{Name: name, Doc: doc, NeedsIssuer: true, New: adminRecall(typ, key)}
+		return ActionKind{Name: name, Doc: doc, NeedsIssuer: true, New: recallBy(name, typ, key)}
 	}
 	RegisterAction(ActionKind{Name: "revoke-tokens", Doc: "recall the victims' access tokens: in one admin call (batch) or one RFC 7009 call each",
-		Modes: []string{ModeBatch, ModeRFC7009}, NeedsIssuer: true, New: newRevokeTokens})
+		Modes: []string{ModeBatch, ModeRFC7009}, NeedsIssuer: true, New: newRevokeTokens,
+		Params: params.Spec{
+			{Key: "token_type_hint", Type: params.Enum, Enum: []string{"access_token", "refresh_token", "none"}, Default: "access_token",
+				Doc: "rfc7009: the token_type_hint sent (none: leave it out)"},
+			{Key: "client", Type: params.String, Doc: "rfc7009: authenticate as this client of tokens.clients instead of the token's owner"},
+		}})
 	RegisterAction(admin("revoke-users", "sub", "recall every credential of the victims' users", func(t *Token) string { return t.Claims.Subject }))
 	RegisterAction(admin("revoke-clients", "client", "recall every credential of the victims' clients", func(t *Token) string { return t.Claims.ClientID }))
 	RegisterAction(admin("revoke-sessions", "sid", "recall the victims' sessions", func(t *Token) string { return t.Claims.Session }))
@@ -186,12 +191,13 @@ func init() {
 	k.Population = PopulationNeeds{Grant: "password", Why: "MFA factors belong to users", MFA: true}
 	k.Recovery.ReEnrolMFA = true
 	RegisterAction(k)
-	RegisterAction(ActionKind{Name: "http", Doc: "one HTTP request of yours; the body may hold {{jtis}} and {{subjects}}",
+	RegisterAction(ActionKind{Name: "http", Doc: "HTTP requests of yours: one for all victims, one per credential ({{token}}, {{jti}}, {{sub}}, {{client_id}}, {{sid}}, {{kid}}), or one per group_by value",
 		Params: params.Spec{
 			{Key: "url", Type: params.URL, Required: true, Doc: "where the request goes"},
 			{Key: "method", Type: params.Method, Default: http.MethodPost, Doc: "the request's method"},
 			{Key: "headers", Type: params.Headers, Doc: "request headers"},
 			{Key: "body", Type: params.String, Doc: "request body; {{jtis}} and {{subjects}} become JSON arrays"},
+			{Key: "group_by", Type: params.Enum, Enum: []string{"client_id", "sub", "sid"}, Doc: "one call per distinct value; its acknowledgement stamps the group's credentials"},
 		}, New: newHTTPAction})
 	RegisterAction(ActionKind{Name: "command", Doc: "a command of yours, given the victims' tokens and jti in files",
 		Params: params.Spec{

@@ -40,7 +40,7 @@ func init() {
 					}
 				}
 				sent := time.Now()
-				_, err := drill.AdminRecall(ctx, iss, "kid", values)
+				_, err := iss.Recaller.RecallBy(ctx, "kid", values)
 				acked := time.Now()
 				for i := range victims {
 					ack(i, drill.Ack{Sent: sent, Acked: acked, Err: err})

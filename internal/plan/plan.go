@@ -21,6 +21,7 @@ import (
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
+	refsource "github.com/recall-drills/recall/internal/source/reference"
 )
 
 // Load loads and validates the scenario file at path against the engine's registries ([Registry]).
@@ -137,7 +138,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 	}
 	p := &drill.Plan{
 		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,
-		Components: comps, Issuer: issuer, AdminSecret: drill.NewSecret(secrets.AdminSecret),
+		Components: comps, Issuer: issuer, Provider: refsource.Open(drill.NewSecret(secrets.AdminSecret), drillID),
 		Population: pop,
 		Traffic: drill.Traffic{Rate: s.Traffic.Rate.PerSecond(), RampFrom: rampFrom, RampFor: rampFor,
 			Duration: s.Traffic.Duration, Workers: s.Traffic.Workers, Timeout: timeout,

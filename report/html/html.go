@@ -549,8 +549,21 @@ func envOf(r *report.Report) envView {
 		kv{"acknowledged", report.FormatMS(firstAck) + " – " + report.FormatMS(rc.AcknowledgedAtMS) + " (spread " + report.FormatMS(rc.AckSpreadMS) + ")"},
 		kv{"failed", text.Count(rc.Failed)},
 	)
-	if rc.Confirmed > 0 || rc.Ineffective > 0 {
-		v.Recall = append(v.Recall, kv{"confirmed at the source", text.Count(rc.Confirmed)}, kv{"acknowledged but still active", text.Count(rc.Ineffective)})
+	if rc.Confirmed > 0 || rc.Ineffective > 0 || rc.Unconfirmable > 0 {
+		v.Recall = append(v.Recall, kv{"confirmed at the source", text.Count(rc.Confirmed)},
+			kv{"ineffective (acknowledged but still active)", text.Count(rc.Ineffective)},
+			kv{"unconfirmable (introspection failed)", text.Count(rc.Unconfirmable)})
+		if len(rc.UnconfirmableTokens) > 0 {
+			v.Recall = append(v.Recall, kv{"first unconfirmable reason", rc.UnconfirmableTokens[0].Reason})
+		}
+	}
+	if pr := r.Provider; pr != nil {
+		v.Recall = append(v.Recall, kv{"token source", orDash(pr.Source)})
+		for _, e := range []struct{ name, url string }{{"token_endpoint", pr.Token}, {"revocation_endpoint", pr.Revocation}, {"introspection_endpoint", pr.Introspection}} {
+			if e.url != "" {
+				v.Recall = append(v.Recall, kv{e.name + " (" + orDash(pr.Endpoints[e.name]) + ")", e.url})
+			}
+		}
 	}
 	for _, f := range r.Faults {
 		fv := faultView{Name: f.Name, Fault: f.Fault, Target: f.Target, Error: f.Error,

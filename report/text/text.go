@@ -66,6 +66,9 @@ func Summary(w io.Writer, r *report.Report) error {
 	if line := RecoveryLine(r); line != "" {
 		fmt.Fprintf(ew, "\n%s\n", line)
 	}
+	if line := ConfirmationLine(r); line != "" {
+		fmt.Fprintf(ew, "\n%s\n", line)
+	}
 
 	if len(r.Findings) > 0 {
 		fmt.Fprintf(ew, "\nFindings (%d):\n", len(r.Findings))
@@ -589,3 +592,20 @@ func recovered(s report.Summary) int {
 
 // Err is the first write error, if any.
 func (e *ErrWriter) Err() error { return e.err }
+
+// ConfirmationLine returns one sentence on the confirmation of the recall at the source: how
+// many recalled credentials were confirmed inactive, how many were acknowledged yet still active
+// (ineffective), and how many could not be asked about (unconfirmable). It is empty when the
+// recall was not confirmed.
+func ConfirmationLine(r *report.Report) string {
+	rc := r.Recall
+	if rc.Confirmed+rc.Ineffective+rc.Unconfirmable == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("Confirmation at the source: %s confirmed, %s ineffective, %s unconfirmable.",
+		Count(rc.Confirmed), Count(rc.Ineffective), Count(rc.Unconfirmable))
+	if len(rc.UnconfirmableTokens) > 0 {
+		line += " First reason: " + oneLine(rc.UnconfirmableTokens[0].Reason)
+	}
+	return line
+}

@@ -1,4 +1,4 @@
-package drill
+package source
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
 	const clear = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2ln"
 	s := NewSecret(clear)
-	tok := &Token{Access: s, ClientSecret: NewSecret("client-secret-value")}
+	tok := &Token{Access: s, Refresh: NewSecret("client-secret-value")}
 	var logbuf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logbuf, nil))
 	log.Info("minted", "token", s, "tok", tok)

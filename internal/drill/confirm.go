@@ -1,0 +1,166 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/recall-drills/recall/internal/redact"
+	"github.com/recall-drills/recall/internal/source"
+	"github.com/recall-drills/recall/report"
+)
+
+// Confirmation of a recall at the source (docs/measurement.md): after its acknowledgement, each
+// recalled credential is asked about at the provider's Confirmer (RFC 7662 introspection),
+// retrying briefly, and comes out confirmed, ineffective (acknowledged, yet still active) or
+// unconfirmable (no answer, with the reason). No outcome is dropped.
+const (
+	// confirmFor is how long a credential may stay active at the source after its
+	// acknowledgement before it counts as ineffective: providers apply revocations
+	// asynchronously, within a moment.
+	confirmFor = 2 * time.Second
+	// confirmEvery is the wait between two questions about one credential.
+	confirmEvery = 200 * time.Millisecond
+	// confirmTimeout bounds one question.
+	confirmTimeout = 5 * time.Second
+	// confirmErrors is how many failed questions make a credential unconfirmable.
+	confirmErrors = 3
+)
+
+// Confirmation outcomes.
+const (
+	Confirmed     = "confirmed"
+	Ineffective   = "ineffective"
+	Unconfirmable = "unconfirmable"
+)
+
+// confirmation is one credential's outcome.
+type confirmation struct {
+	outcome string
+	reason  string
+}
+
+// confirmOne asks c about t until it is inactive, confirmFor has passed since acked, or
+// confirmErrors questions have failed.
+func confirmOne(ctx context.Context, c source.Confirmer, t *Token, acked time.Time) confirmation {
+	var lastErr error
+	fails := 0
+	for {
+		qctx, cancel := context.WithTimeout(ctx, confirmTimeout)
+		active, err := c.Active(qctx, t)
+		cancel()
+		switch {
+		case err != nil:
+			fails++
+			lastErr = err
+			if fails >= confirmErrors || ctx.Err() != nil {
+				return confirmation{Unconfirmable, redact.String(lastErr.Error(), t.Access.Reveal())}
+			}
+		case !active:
+			return confirmation{outcome: Confirmed}
+		case time.Since(acked) >= confirmFor:
+			return confirmation{outcome: Ineffective}
+		}
+		select {
+		case <-ctx.Done():
+			reason := "the drill ended before the source answered"
+			if lastErr != nil {
+				reason = redact.String(lastErr.Error(), t.Access.Reveal())
+			}
+			return confirmation{Unconfirmable, reason}
+		case <-time.After(confirmEvery):
+		}
+	}
+}
+
+// confirm asks the provider whether each acknowledged recall took effect at the source: an
+// RFC 7009 200 proves nothing on its own. Every acknowledged credential gets an outcome.
+func (d *drill) confirm(ctx context.Context, victims []*Token) {
+	out := make([]confirmation, len(victims))
+	var mu sync.Mutex
+	acks := make([]Ack, len(victims))
+	mu.Lock()
+	copy(acks, d.acks)
+	mu.Unlock()
+	var conf source.Confirmer
+	if d.prov != nil {
+		conf = d.prov.Confirmer
+	}
+	_ = forEach(ctx, len(victims), DefaultRecallConcurrency, func(ctx context.Context, i int) error {
+		if acks[i].Err != nil || acks[i].Acked.IsZero() {
+			return nil // not acknowledged: counted as failed, nothing to confirm
+		}
+		if conf == nil {
+			out[i] = confirmation{Unconfirmable, "the provider has no introspection endpoint (set oauth.introspection.endpoint)"}
+			return nil
+		}
+		out[i] = confirmOne(ctx, conf, victims[i], acks[i].Acked)
+		return nil
+	})
+	for i := range victims {
+		if out[i].outcome == "" && acks[i].Err == nil && !acks[i].Acked.IsZero() {
+			out[i] = confirmation{Unconfirmable, "the drill ended before the question was asked"}
+		}
+	}
+	recordConfirmations(d.rep, victims, out)
+}
+
+// maxListed bounds the credentials a finding names; the report's recall section lists them all.
+const maxListed = 20
+
+// recordConfirmations writes the outcomes into the report's recall section and findings.
+func recordConfirmations(rep *report.Report, victims []*Token, out []confirmation) {
+	rc := &rep.Recall
+	reasons := map[string][]string{}
+	for i, c := range out {
+		switch c.outcome {
+		case Confirmed:
+			rc.Confirmed++
+		case Ineffective:
+			rc.Ineffective++
+			rc.IneffectiveTokens = append(rc.IneffectiveTokens, victims[i].ID())
+		case Unconfirmable:
+			rc.Unconfirmable++
+			rc.UnconfirmableTokens = append(rc.UnconfirmableTokens, report.Unconfirmed{Token: victims[i].ID(), Reason: c.reason})
+			reasons[c.reason] = append(reasons[c.reason], victims[i].ID())
+		}
+	}
+	if rc.Unconfirmable > 0 {
+		keys := make([]string, 0, len(reasons))
+		for k := range reasons {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool { return len(reasons[keys[a]]) > len(reasons[keys[b]]) })
+		var parts []string
+		for _, k := range keys[:min(3, len(keys))] {
+			parts = append(parts, fmt.Sprintf("%d: %s", len(reasons[k]), k))
+		}
+		if len(keys) > 3 {
+			parts = append(parts, fmt.Sprintf("and %d other reasons", len(keys)-3))
+		}
+		var listed []string
+		for _, u := range rc.UnconfirmableTokens[:min(maxListed, len(rc.UnconfirmableTokens))] {
+			listed = append(listed, u.Token)
+		}
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "unconfirmable_recall", Severity: report.Warning, Count: rc.Unconfirmable,
+			Tokens:  listed,
+			Message: fmt.Sprintf("%d acknowledged recalls could not be confirmed at the source (%s).", rc.Unconfirmable, strings.Join(parts, "; "))})
+	}
+}
+
+// describeProvider is the report's view of the provider: its source and endpoints.
+func describeProvider(p *source.Provider) *report.Provider {
+	if p == nil {
+		return nil
+	}
+	e := p.Endpoints
+	kind := ""
+	if p.Source != nil {
+		kind = p.Source.Describe().Kind
+	}
+	return &report.Provider{Source: kind, Issuer: e.Issuer, Discovery: e.Discovery, Token: e.Token, Revocation: e.Revocation,
+		Introspection: e.Introspection, JWKS: e.JWKS, Endpoints: e.Source}
+}
