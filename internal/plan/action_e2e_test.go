@@ -131,7 +131,7 @@ func TestActionRegisteredInTestRunsEndToEnd(t *testing.T) {
 func TestUnknownWithKeyOnBuiltInAction(t *testing.T) {
 	t.Parallel()
 	_, err := Parse("w.yaml", []byte(minimal+"  with: {jtis: all}\n"))
-	want := `w.yaml:12:16: recall.with.jtis: unknown key "jtis": the revoke-tokens action takes no with`
+	want := `w.yaml:12:16: recall.with.jtis: unknown key "jtis" for the revoke-tokens action (valid: client, token_type_hint)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %s", err, want)
 	}
