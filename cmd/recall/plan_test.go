@@ -37,7 +37,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, want := range []string{"edge-push", "probed: GET /api/whoami", "in-process reference/gateway", "1000 victims over 16 client(s); 200 controls over 4 client(s)",
 		"access tokens live 10m0s", "12s           recall of 1000 victims: revoke-tokens (batch)", "pairs: 4000 victim (1000 per component) + 800 control",
-		"1.6s before the recall, 1.48s right after it", "resolution to expect: ±1.48s"} {
+		"1.48s before the recall, 1.48s right after it", "resolution to expect: ±1.48s"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan lacks %q:\n%s", want, text)
 		}
@@ -60,6 +60,11 @@ func TestPlan(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
 		}
+	}
+
+	v = planJSON(t, quickstart, "--set", "traffic.resolution=300ms")
+	if !v.Budget.Sampled || v.Budget.PerComponent != 180 || v.Budget.ResolutionMS > 300 {
+		t.Errorf("traffic.resolution 300ms: budget %+v", v.Budget)
 	}
 
 	bench := filepath.Join(t.TempDir(), "bench.json")

@@ -145,6 +145,11 @@ type planBudget struct {
 	// PerComponentRevisit is the same for every probed component: the scheduler's rotation
 	// holds every component's pairs.
 	Probed []string `json:"probed"`
+	// Sampled is true when only a sample of the victims is probed at each component
+	// (traffic.sample or traffic.resolution); every victim is still recalled.
+	Sampled bool `json:"sampled"`
+	// AskedResolutionMS is traffic.resolution, when set.
+	AskedResolutionMS float64 `json:"asked_resolution_ms,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -228,11 +233,15 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 		}
 	}
 	b := drill.PlanBudget(drill.BudgetConfig{Rate: p.Traffic.Rate, Components: len(probed), Victims: pop.Victims, Controls: pop.Controls,
-		Schedule: drill.ScheduleConfig{ControlShare: p.Traffic.Controls, Recheck: p.Traffic.Recheck}})
+		Sample: p.Traffic.Sample, Schedule: drill.ScheduleConfig{ControlShare: p.Traffic.Controls, Recheck: p.Traffic.Recheck}})
 	v.Budget = planBudget{RatePerS: p.Traffic.Rate, ProbedComps: len(probed), VictimPairs: b.VictimPairs, ControlPairs: b.ControlPairs,
 		PerComponent: b.PerComponent, ProbesTotal: int64(p.Traffic.Rate * end.Seconds()),
 		BeforeMS: ms(b.Before), AfterMS: ms(b.After), AfterAloneMS: ms(b.AfterAlone), ResolutionMS: ms(b.After), ResolutionMinMS: ms(b.AfterAlone),
-		UnconvShare: b.UnconvergedShare, RecheckShare: b.RecheckShare, ControlShare: b.ControlShare, Probed: probed}
+		UnconvShare: b.UnconvergedShare, RecheckShare: b.RecheckShare, ControlShare: b.ControlShare, Probed: probed,
+		Sampled: b.PerComponent < pop.Victims, AskedResolutionMS: ms(p.Traffic.Sample.Resolution)}
+	if r := p.Traffic.Sample.Resolution; r > 0 && b.PerComponent == pop.Victims && b.After > r {
+		v.Warnings = append(v.Warnings, fmt.Sprintf("traffic.resolution %s is out of reach even probing every victim (±%s): raise traffic.rate", r, report1(b.After)))
+	}
 
 	// Warnings.
 	for _, e := range s.Expect {
@@ -372,6 +381,13 @@ func (v *planView) writeText(w io.Writer) error {
 	d := func(x float64) string { return report1(time.Duration(x * float64(time.Millisecond))) }
 	fmt.Fprintf(ew, "\nprobe budget: %s over %d components (%s), about %d probes\n", rateText(b.RatePerS), b.ProbedComps, strings.Join(b.Probed, ", "), b.ProbesTotal)
 	fmt.Fprintf(ew, "  pairs: %d victim (%d per component) + %d control\n", b.VictimPairs, b.PerComponent, b.ControlPairs)
+	if b.Sampled {
+		fmt.Fprintf(ew, "  sample: %d of the %d victims probed at each component (every victim is recalled)", b.PerComponent, v.Population.Victims)
+		if b.AskedResolutionMS > 0 {
+			fmt.Fprintf(ew, ", sized for traffic.resolution %s", d(b.AskedResolutionMS))
+		}
+		fmt.Fprintln(ew)
+	}
 	fmt.Fprintf(ew, "  after the recall: %.0f%% to unconverged pairs, %.0f%% re-checks, %.0f%% controls\n", 100*b.UnconvShare, 100*b.RecheckShare, 100*b.ControlShare)
 	fmt.Fprintf(ew, "  revisit per pair, at every probed component: %s before the recall, %s right after it,\n", d(b.BeforeMS), d(b.AfterMS))
 	fmt.Fprintf(ew, "    down to %s for the last component still converging (the others leave the rotation)\n", d(b.AfterAloneMS))

@@ -20,8 +20,9 @@ type BudgetConfig struct {
 	Components int
 	// Victims and Controls are the population's sizes.
 	Victims, Controls int
-	// Sample is how many victims are probed at each component; 0 or more than Victims: all.
-	Sample int
+	// Sample says how many victims are probed at each component (zero: all), sized as the
+	// drill sizes it (SampleSpec.Size).
+	Sample SampleSpec
 	// Schedule holds the shares of the schedule (zero values: the defaults).
 	Schedule ScheduleConfig
 }
@@ -52,42 +53,22 @@ type Budget struct {
 
 // PlanBudget computes the budget the scheduler will spend.
 func PlanBudget(cfg BudgetConfig) Budget {
-	n := cfg.Victims
-	if cfg.Sample > 0 && cfg.Sample < n {
-		n = cfg.Sample
-	}
-	b := Budget{VictimPairs: n * cfg.Components, ControlPairs: cfg.Controls * cfg.Components, PerComponent: n}
-	b.ControlShare, b.RecheckShare, b.UnconvergedShare = scheduleShares(cfg.Schedule, cfg.Controls)
+	b := Budget{ControlPairs: cfg.Controls * cfg.Components}
+	b.ControlShare, b.RecheckShare, b.UnconvergedShare = cfg.Schedule.shares(cfg.Controls)
+	n := cfg.Sample.Size(cfg.Victims, cfg.Components, cfg.Rate, b.UnconvergedShare)
+	b.VictimPairs, b.PerComponent = n*cfg.Components, n
 	interval := func(pairs int, rate float64) time.Duration {
 		if rate <= 0 || pairs <= 0 {
 			return 0
 		}
 		return time.Duration(math.Round(float64(pairs) / rate * float64(time.Second)))
 	}
-	// Before the trigger, once every victim pair has its baseline accept, the probes cycle over
-	// every pair, controls included.
-	b.Before = interval(b.VictimPairs+b.ControlPairs, cfg.Rate)
+	// Before the trigger, once every victim pair has its baseline accept, the control share goes
+	// to controls and the rest cycles over the victim pairs.
+	b.Before = interval(b.VictimPairs, cfg.Rate*(1-b.ControlShare))
 	b.After = interval(b.VictimPairs, cfg.Rate*(b.UnconvergedShare+b.RecheckShare))
 	b.AfterAlone = interval(n, cfg.Rate*b.UnconvergedShare)
 	return b
-}
-
-// scheduleShares returns the post-trigger shares of controls, re-checks and pairs not yet
-// converged, as NewScheduler sets them.
-func scheduleShares(cfg ScheduleConfig, controls int) (ctrlShare, recheck, rest float64) {
-	ctrlShare = share(cfg.ControlShare, DefaultControlShare)
-	recheck = share(cfg.Recheck, DefaultRecheck)
-	if sum := ctrlShare + recheck; sum > 1 {
-		ctrlShare, recheck = ctrlShare/sum, recheck/sum
-	}
-	if controls == 0 {
-		ctrlShare = 0
-	}
-	rest = 1 - ctrlShare - recheck
-	if rest < 1e-9 { // float residue of a scaled sum
-		rest = 0
-	}
-	return ctrlShare, recheck, rest
 }
 
 // SplitIdentities returns how many of n users or clients the victims and the controls get:

@@ -15,19 +15,27 @@ func TestPlanBudgetMatchesScheduler(t *testing.T) {
 		name                  string
 		comps, victims, ctrls int
 		rate                  float64
+		sample                SampleSpec
 	}{
-		{"quickstart", 4, 1000, 200, 3000},
-		{"no controls", 3, 300, 0, 500},
-		{"few pairs", 2, 40, 10, 400},
+		{"quickstart", 4, 1000, 200, 3000, SampleSpec{}},
+		{"no controls", 3, 300, 0, 500, SampleSpec{}},
+		{"few pairs", 2, 40, 10, 400, SampleSpec{}},
+		{"sampled for 250ms", 4, 5000, 200, 3000, SampleSpec{Resolution: 250 * time.Millisecond}},
+		{"sample of 100", 3, 2000, 100, 1000, SampleSpec{Count: 100}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			names := make([]string, tc.comps)
 			for i := range names {
 				names[i] = string(rune('a' + i))
 			}
-			tr := NewTracker(TrackerConfig{Components: names, Victims: tc.victims, Controls: tc.ctrls})
+			b := PlanBudget(BudgetConfig{Rate: tc.rate, Components: tc.comps, Victims: tc.victims, Controls: tc.ctrls, Sample: tc.sample})
+			// The drill's own sizing and draw (drawSample).
+			n := tc.sample.Size(tc.victims, tc.comps, tc.rate, ScheduleConfig{}.UnconvergedShare(tc.ctrls))
+			if n != b.PerComponent {
+				t.Errorf("sample of %d per component, model %d", n, b.PerComponent)
+			}
+			tr := NewTracker(TrackerConfig{Components: names, Victims: tc.victims, Controls: tc.ctrls, Sample: NewSample(1, names, tc.victims, n)})
 			sched := NewScheduler(ScheduleConfig{}, tr, rand.New(rand.NewSource(1)))
-			b := PlanBudget(BudgetConfig{Rate: tc.rate, Components: tc.comps, Victims: tc.victims, Controls: tc.ctrls})
 
 			step := time.Duration(float64(time.Second) / tc.rate)
 			now := time.Duration(0)
@@ -48,7 +56,7 @@ func TestPlanBudgetMatchesScheduler(t *testing.T) {
 					last[k] = now
 				}
 			}
-			cycle := (tc.victims + tc.ctrls) * tc.comps
+			cycle := (n + tc.ctrls) * tc.comps
 			probe(3*cycle, false) // every pair has its baseline accept
 			probe(3*cycle, true)
 			before := median(gaps)
