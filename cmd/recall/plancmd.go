@@ -448,6 +448,5 @@ func readBench(path string) *benchResult {
 	return &r
 }
 
-func initCmd() *cobra.Command { return &cobra.Command{Use: "init", Hidden: true} }
 
 func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

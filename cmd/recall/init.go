@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/recall-drills/recall/scenarios"
+)
+
+func initCmd() *cobra.Command {
+	var discovery, name string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init [FILE]",
+		Short: "write a commented starter scenario",
+		Long: `Writes a commented starter scenario to FILE (default recall.yaml; - for stdout). Without
+--discovery it is the quickstart: the reference stack in-process, no Docker needed. With
+--discovery URL it reads the provider's metadata (RFC 8414 authorization server metadata, then
+OpenID Connect Discovery), fills in its endpoints, and leaves ${VAR} placeholders for the
+secrets, to be set in the environment. An existing FILE is kept unless --force.`,
+		Example: `  recall init && recall run recall.yaml
+  recall init --discovery https://idp.example.com/realms/staging staging.yaml
+  recall init - > drill.yaml`,
+		Args:              args(0, 1, "at most one file"),
+		ValidArgsFunction: scenarioFiles,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			path := "recall.yaml"
+			if len(a) == 1 {
+				path = a[0]
+			}
+			src := scenarios.Quickstart
+			if discovery != "" {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+				defer cancel()
+				md, err := discover(ctx, discovery)
+				if err != nil {
+					return withExit(exitCannotRun, fmt.Errorf("--discovery: %w", err))
+				}
+				if name == "" {
+					name = "drill"
+				}
+				if src, err = providerScenario(name, md); err != nil {
+					return withExit(exitCannotRun, err)
+				}
+			}
+			if path == "-" {
+				_, err := cmd.OutOrStdout().Write(src)
+				return err
+			}
+			if _, err := os.Stat(path); err == nil && !force {
+				return withExit(exitCannotRun, fmt.Errorf("%s exists: keep it, or overwrite it with --force", path))
+			}
+			if err := writeFile(path, func(w io.Writer) error { _, err := w.Write(src); return err }); err != nil {
+				return withExit(exitCannotRun, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: next, 'recall validate %s' and 'recall plan %s'\n", path, path, path)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&discovery, "discovery", "", "the provider's issuer URL or metadata URL: fill in its endpoints from its RFC 8414 / OpenID Connect metadata")
+	cmd.Flags().StringVar(&name, "name", "", "the scenario's name (with --discovery; default drill)")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite FILE if it exists")
+	return cmd
+}
+
+// providerMetadata is the part of RFC 8414 / OpenID Connect Discovery metadata init uses.
+type providerMetadata struct {
+	Issuer                string   `json:"issuer"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	RevocationEndpoint    string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint string   `json:"introspection_endpoint"`
+	JWKSURI               string   `json:"jwks_uri"`
+	GrantTypes            []string `json:"grant_types_supported"`
+	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
+	// Document is the URL the metadata was read from.
+	Document string `json:"-"`
+}
+
+// metadataURLs returns the metadata documents to try for u: u itself when it is one, else
+// RFC 8414's /.well-known/oauth-authorization-server inserted before the issuer's path, then
+// OpenID Connect's /.well-known/openid-configuration appended to it.
+func metadataURLs(u *url.URL) []string {
+	if strings.Contains(u.Path, "/.well-known/") {
+		return []string{u.String()}
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	base := *u
+	base.Path, base.RawPath, base.RawQuery, base.Fragment = "", "", "", ""
+	oidc := *u
+	oidc.RawQuery, oidc.Fragment = "", ""
+	return []string{base.String() + "/.well-known/oauth-authorization-server" + path,
+		strings.TrimSuffix(oidc.String(), "/") + "/.well-known/openid-configuration"}
+}
+
+// discover reads the provider's metadata (no proxy: only the URL given is contacted).
+func discover(ctx context.Context, raw string) (*providerMetadata, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+	var errs []error
+	for _, doc := range metadataURLs(u) {
+		md, err := fetchMetadata(ctx, hc, doc)
+		if err == nil {
+			return md, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func fetchMetadata(ctx context.Context, hc *http.Client, doc string) (*providerMetadata, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, doc, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doc, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %d: %s", doc, resp.StatusCode, excerpt(body))
+	}
+	var md providerMetadata
+	if err := json.Unmarshal(body, &md); err != nil {
+		return nil, fmt.Errorf("%s: not JSON metadata: %s", doc, excerpt(body))
+	}
+	if md.TokenEndpoint == "" {
+		return nil, fmt.Errorf("%s: the metadata names no token_endpoint", doc)
+	}
+	for _, e := range []string{md.Issuer, md.TokenEndpoint, md.RevocationEndpoint, md.IntrospectionEndpoint, md.JWKSURI} {
+		if strings.ContainsAny(e, "\n\r\"'{}$") {
+			return nil, fmt.Errorf("%s: an endpoint holds characters a scenario cannot carry as is: %s", doc, excerpt([]byte(e)))
+		}
+	}
+	md.Document = doc
+	return &md, nil
+}
+
+// excerpt is a short single-line quote of a body from the provider.
+func excerpt(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// providerScenario renders the starter scenario for a discovered provider.
+func providerScenario(name string, md *providerMetadata) ([]byte, error) {
+	var b bytes.Buffer
+	err := providerTmpl.Execute(&b, struct {
+		Name string
+		*providerMetadata
+		ClientCredentials bool
+	}{name, md, len(md.GrantTypes) == 0 || contains(md.GrantTypes, "client_credentials")})
+	return b.Bytes(), err
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+var providerTmpl = template.Must(template.New("").Parse(`# {{.Name}}: a recall drill against {{.Issuer}}, written by 'recall init --discovery'.
+#
+# The endpoints below were read from {{.Document}}.
+# Secrets are ${VAR} placeholders, expanded from the environment when the scenario is loaded
+# (they never appear in reports). Set them, then:
+#
+#   export RECALL_CLIENT_ID=… RECALL_CLIENT_SECRET=…   # a client allowed the client_credentials grant
+#   export RECALL_GATEWAY_URL=https://…                # a component that accepts the provider's tokens
+#   recall validate this.yaml && recall plan this.yaml && recall run this.yaml
+#
+# What the drill does: mints tokens.victims + tokens.controls access tokens, probes each
+# component with them, revokes the victims' tokens at recall.at ({{if .RevocationEndpoint}}RFC 7009, one call per
+# token{{else}}the metadata advertises no revocation_endpoint: set recall.action to http or command{{end}}) and measures, per component, how long
+# the revoked tokens were still accepted.{{if not .ClientCredentials}}
+#
+# Note: the metadata's grant_types_supported lacks client_credentials; use tokens.grant: password
+# with users the provider knows, or enable the grant for the drill's client.{{end}}
+name: {{.Name}}
+seed: 1
+system:
+  # The provider and the components under test already run somewhere: recall starts nothing.
+  runtime: external
+  components:
+    # The provider. Its endpoints, as its metadata gives them:
+    #   discovery:              {{.Document}}
+    #   token_endpoint:         {{.TokenEndpoint}}
+{{- if .RevocationEndpoint}}
+    #   revocation_endpoint:    {{.RevocationEndpoint}}  (RFC 7009)
+{{- end}}
+{{- if .IntrospectionEndpoint}}
+    #   introspection_endpoint: {{.IntrospectionEndpoint}}  (RFC 7662)
+{{- end}}
+{{- if .JWKSURI}}
+    #   jwks_uri:               {{.JWKSURI}}
+{{- end}}
+    # and the drill's client: ${RECALL_CLIENT_ID} / ${RECALL_CLIENT_SECRET}.
+    - name: issuer
+      kind: issuer
+      url: {{.Issuer}}
+    # A component that accepts the provider's access tokens (an API gateway, a service). Its
+    # probe sends "Authorization: Bearer <token>"; 401 and 403 count as rejects.
+    - name: gateway
+      kind: gateway
+      url: ${RECALL_GATEWAY_URL}
+      probe: {path: /}
+{{- if .IntrospectionEndpoint}}
+    # The provider's own view: its introspection endpoint, probed directly, shows when the
+    # source itself stops honouring a revoked token.
+    - name: introspection
+      kind: service
+      url: {{.IntrospectionEndpoint}}
+      probe:
+        method: POST
+        url: {{.IntrospectionEndpoint}}
+        headers: {Content-Type: application/x-www-form-urlencoded, Authorization: "Basic ${RECALL_INTROSPECT_AUTH}"}
+        body: "token={{"{{"}}token{{"}}"}}"
+        accept: {status: [200], json: "active == true"}
+        reject: {status: [200], json: "active == false"}
+{{- end}}
+tokens:
+  grant: client_credentials
+  victims: 100      # recalled at recall.at
+  controls: 20      # must stay valid throughout
+traffic:
+  rate: 200/s       # 'recall plan' shows the resolution this gives; 'recall bench' what this machine can drive
+  duration: 60s
+recall:
+  at: 20s
+  action: revoke-tokens
+  mode: rfc7009
+{{- if .IntrospectionEndpoint}}
+  confirm: true     # ask the introspection endpoint whether each revocation took effect
+{{- end}}
+expect:
+  - time_to_consistency.p99 < 10s
+  - resurrections == 0
+  - false_rejects == 0
+`))
