@@ -448,5 +448,4 @@ func readBench(path string) *benchResult {
 	return &r
 }
 
-
 func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
