@@ -316,8 +316,13 @@ const (
 	// MethodTurnbull is Turnbull's self-consistency (EM) algorithm for the nonparametric
 	// maximum-likelihood estimate of an interval-censored distribution.
 	MethodTurnbull = "npmle-turnbull"
-	// BandBootstrap is a percentile bootstrap over pairs.
+	// BandBootstrap is a percentile m-out-of-n bootstrap over pairs, widened to the ranges the
+	// estimate leaves open.
 	BandBootstrap = "bootstrap-pairs"
+	// BandIdentified means no bootstrap: intervals and bands are only the ranges the estimate
+	// leaves open (where within a bracket's innermost interval the mass lies), with no
+	// sampling error.
+	BandIdentified = "identified-only"
 )
 
 // Estimate is an estimated TTC distribution. Each measured pair contributes one
@@ -334,8 +339,8 @@ type Estimate struct {
 	RightCensored int `json:"right_censored"`
 	// Confidence is the nominal level of every interval and band, e.g. 0.95.
 	Confidence float64 `json:"confidence"`
-	// Band says how intervals and bands were computed (BandBootstrap) and Replicates from how
-	// many resamples.
+	// Band says how intervals and bands were computed (BandBootstrap or BandIdentified) and
+	// Replicates from how many resamples.
 	Band       string `json:"band"`
 	Replicates int    `json:"replicates"`
 	// GridMS is the time grid's coarsest step within the estimate's range: brackets are

@@ -313,6 +313,7 @@ func (d *drill) traffic(ctx context.Context) error {
 	d.tr = NewTracker(TrackerConfig{
 		Components: names, Victims: p.Population.Victims, Controls: p.Population.Controls,
 		MaxLag: timeout + time.Second, Sample: d.sample,
+		Estimate: EstimateConfig{Seed: p.Seed},
 	})
 	d.sched = NewScheduler(scfg, d.tr, rand.New(rand.NewSource(p.Seed)))
 	d.acks = make([]Ack, p.Population.Victims)

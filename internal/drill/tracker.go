@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/recall-drills/recall/internal/estimate"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -95,6 +96,9 @@ type TrackerConfig struct {
 	// Sample is the set of victims probed at each component (nil: all). Victim pairs outside
 	// it are PairUnsampled: they measure nothing and are counted nowhere.
 	Sample *Sample
+	// Estimate configures the estimated TTC distribution Finalize adds beside the upper bounds
+	// (see [EstimateConfig]); the zero value estimates with the defaults and seed 0.
+	Estimate EstimateConfig
 }
 
 // Time sentinels: offsets are int64 nanoseconds.
@@ -185,6 +189,7 @@ type Tracker struct {
 	before, after     time.Duration
 	cdfPoints         int
 	sample            *Sample
+	estimate          EstimateConfig
 
 	trigger   atomic.Int64   // endTime until SetTrigger
 	recallAck []atomic.Int64 // per victim: R(t), noTime until Recalled
@@ -260,6 +265,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 		after:     cfg.TimelineAfter,
 		cdfPoints: cfg.CDFPoints,
 		sample:    cfg.Sample,
+		estimate:  cfg.Estimate,
 	}
 	t.trigger.Store(endTime)
 	t.recallAck = make([]atomic.Int64, t.victims)
@@ -634,6 +640,9 @@ type ComponentMeasurement struct {
 	// folded; LateRecalls pairs whose recall was registered after results sent after R had
 	// been folded. Both should be 0; see [Tracker].
 	Late, LateRecalls int
+	// Estimate is the estimated TTC distribution from the measured pairs' brackets (nil when
+	// none was measured or the estimate is off); Summary.TTCEstimate is its report form.
+	Estimate *estimate.Distribution
 
 	lat histogram
 }
@@ -663,6 +672,9 @@ type Measurement struct {
 	// Late, LateRecalls: sums over components; Invalid counts ignored observations and recalls.
 	Late, LateRecalls int
 	Invalid           int
+	// Estimate is the estimated TTC distribution over the pairs of every component pooled
+	// (Overall.TTCEstimate is its report form); nil when nothing was measured or it is off.
+	Estimate *estimate.Distribution
 }
 
 // Finalize folds every buffered result and returns the measurement, end being the end of the
@@ -724,6 +736,7 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 	m.Overall.TTCMS = ttcStats(allPairs)
 	m.Overall.StaleWindowMS = m.Overall.TTCMS.Max
 	m.Overall.ProbeLatencyMS = all.stats()
+	t.estimateTTC(m, allPairs)
 	return m
 }
 

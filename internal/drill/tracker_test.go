@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/recall-drills/recall/internal/estimate"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -865,7 +867,8 @@ func TestTrackerConcurrent(t *testing.T) {
 	close(stop)
 	readers.Wait()
 	a, b := seq.Finalize(tms(1600)), con.Finalize(tms(1600))
-	if diff := cmp.Diff(a, b, cmp.AllowUnexported(ComponentMeasurement{}, histogram{})); diff != "" {
+	if diff := cmp.Diff(a, b, cmp.AllowUnexported(ComponentMeasurement{}, histogram{}),
+		cmpopts.IgnoreUnexported(estimate.Distribution{})); diff != "" {
 		t.Errorf("concurrent run differs (-sequential +concurrent):\n%s", diff)
 	}
 }

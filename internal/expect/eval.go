@@ -203,6 +203,8 @@ func (e Expr) observe(env Env) observation {
 		return e.ttc(env, s, 1, s.StaleWindowMS)
 	case "time_to_consistency":
 		return e.ttc(env, s, statLevel[e.Stat], stat(s.TTCMS, e.Stat))
+	case "ttc_estimate":
+		return estimateObs(s.TTCEstimate, e.Stat)
 	}
 	return observation{reason: fmt.Sprintf("unknown metric %q", e.Metric), text: "n/a"}
 }
@@ -244,6 +246,27 @@ func (e Expr) ttc(env Env, s *report.Summary, q float64, exact float64) observat
 		}
 	}
 	return durationObs(s.TTCMS.Max, res, "≤ ")
+}
+
+// estimateObs evaluates an estimated TTC quantile: the point estimate, with its interval in
+// the text ("1.02s (95% CI 0.98s–1.07s, estimate)").
+func estimateObs(est *report.Estimate, st string) observation {
+	q, ok := est.Get(st)
+	if !ok {
+		return observation{reason: "no TTC estimate (no measured pairs)", text: "n/a"}
+	}
+	end := func(v *float64) string {
+		if v == nil {
+			return "+Inf"
+		}
+		return FormatMS(*v)
+	}
+	ci := fmt.Sprintf("%s CI %s–%s, estimate", formatRatio(est.Confidence), end(q.LowMS), end(q.HighMS))
+	if q.MS == nil {
+		return observation{defined: true, inf: true, reason: "beyond the observation",
+			text: fmt.Sprintf("beyond the observation (%s of pairs never converged; %s)", formatRatio(est.NotConvergedShare), ci)}
+	}
+	return observation{value: *q.MS, defined: true, text: fmt.Sprintf("%s (%s)", FormatMS(*q.MS), ci)}
 }
 
 func stat(st report.Stats, name string) float64 {

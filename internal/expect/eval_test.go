@@ -66,6 +66,13 @@ func TestEval(t *testing.T) {
 		Converged:    5,
 		NotConverged: 5,
 	}
+	// The estimates: edge-push's p99 is estimated at 1.7s; edge-poll's p99 is beyond the
+	// observation (3% of the mass never converged).
+	converged.TTCEstimate = &report.Estimate{Method: report.MethodTurnbull, N: 100, Confidence: 0.95,
+		P50: report.EstimateQuantile{MS: ptr(380), LowMS: ptr(350), HighMS: ptr(420)},
+		P99: report.EstimateQuantile{MS: ptr(1700), LowMS: ptr(1600), HighMS: ptr(1900)}}
+	partial.TTCEstimate = &report.Estimate{Method: report.MethodTurnbull, N: 100, Confidence: 0.95, NotConvergedShare: 0.03,
+		P99: report.EstimateQuantile{LowMS: ptr(1550)}}
 	env := fakeEnv{summaries: map[string]*report.Summary{
 		"":          converged,
 		"edge-push": converged,
@@ -117,6 +124,17 @@ func TestEval(t *testing.T) {
 		{"no pairs", `ttc.p99{component="idle"} < 1s`, env, report.Expectation{
 			ObservedText: "n/a", Bound: 1000,
 			Message: `time_to_consistency.p99{component="idle"}: no (component, credential) pairs were measured`}},
+		{"estimate passes where the upper bound would not", `ttc_estimate.p99{component="edge-push"} < 1.8s`, env, report.Expectation{
+			Observed: ptr(1700), ObservedText: "1.7s (95% CI 1.6s–1.9s, estimate)", Bound: 1800, Pass: true}},
+		{"estimate fails", `ttc_estimate.p50{component="edge-push"} < 300ms`, env, report.Expectation{
+			Observed: ptr(380), ObservedText: "380ms (95% CI 350ms–420ms, estimate)", Bound: 300,
+			Message: `ttc_estimate.p50{component="edge-push"} is 380ms (95% CI 350ms–420ms, estimate), want < 300ms`}},
+		{"estimate beyond the observation compares as +Inf", `ttc_estimate.p99{component="edge-poll"} < 1h`, env, report.Expectation{
+			ObservedText: "beyond the observation (3% of pairs never converged; 95% CI 1.55s–+Inf, estimate)", Bound: 3600000,
+			Message: `ttc_estimate.p99{component="edge-poll"} is beyond the observation (3% of pairs never converged; 95% CI 1.55s–+Inf, estimate), want < 3600s`}},
+		{"no estimate", `ttc_estimate.p50{component="idle"} < 1s`, env, report.Expectation{
+			ObservedText: "n/a", Bound: 1000,
+			Message: `ttc_estimate.p50{component="idle"}: no TTC estimate (no measured pairs)`}},
 		{"no probes for ratio", `error_rate{component="idle"} < 1%`, env, report.Expectation{
 			ObservedText: "n/a", Bound: 0.01,
 			Message: `error_rate{component="idle"}: no probes were sent`}},
