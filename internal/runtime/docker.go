@@ -29,6 +29,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/recall-drills/recall/targets/gateway"
+	"github.com/recall-drills/recall/targets/revocation"
 	"github.com/recall-drills/recall/targets/truth"
 )
 
@@ -169,7 +170,8 @@ type dcomp struct {
 
 	c        *testcontainers.DockerContainer
 	endpoint *url.URL
-	truth    *truth.Remote
+	truth    *truth.Remote    // the running instance's; nil until asked for, and after a kill
+	inst     truth.Instances // every instance's, across restarts (reference components)
 }
 
 var reAlias = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -873,6 +875,7 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 		return fmt.Errorf("component %s: %w", c.name, err)
 	}
 	took := time.Since(began)
+	d.instanceReady(c)
 	d.mu.Lock()
 	if !c.implicit {
 		d.startup[c.name] = took
@@ -976,15 +979,72 @@ func (d *Docker) Unpause(ctx context.Context, name string) error {
 }
 
 // Kill implements Killer (docker kill: SIGKILL; the container stays, stopped, for Restart).
+// The ground truth of the instance killed is read just before (its log dies with the process).
 func (d *Docker) Kill(ctx context.Context, name string) error {
-	_, ctr, err := d.container(name)
+	c, ctr, err := d.container(name)
 	if err != nil {
 		return err
 	}
+	snap := d.truthSnapshot(ctx, c)
 	if _, err := d.cli.ContainerKill(ctx, ctr.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
+	if snap != nil {
+		c.inst.Killed(time.Now(), snap)
+	}
+	d.mu.Lock()
+	c.truth = nil // the next instance gets its own
+	d.mu.Unlock()
 	return nil
+}
+
+// truthSnapshotTimeout bounds reading a component's ground truth before it is killed.
+const truthSnapshotTimeout = 2 * time.Second
+
+// truthSnapshot reads the ground truth of c's running instance, for Kill; nil when c has none.
+// Rules applied between the read and the kill (a few milliseconds) are not in it.
+func (d *Docker) truthSnapshot(ctx context.Context, c *dcomp) truth.Source {
+	r := d.remote(c.name)
+	if r == nil || c.inst.Len() == 0 {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, truthSnapshotTimeout)
+	defer cancel()
+	l, err := r.Snapshot(sctx)
+	if err != nil {
+		d.log.Warn("ground truth of the instance killed not read; its last snapshot stands", "component", c.name, "err", err)
+	}
+	if l == nil {
+		return truth.NewLog(c.name, nil) // nothing known: it enforced nothing
+	}
+	return l
+}
+
+// instanceReady records that c's current container run is ready to serve now.
+func (d *Docker) instanceReady(c *dcomp) {
+	if !hasTruth(c) {
+		return
+	}
+	c.inst.Started(liveTruth{d, c.name}, time.Now())
+}
+
+// liveTruth answers from the running instance's truth, read over HTTP.
+type liveTruth struct {
+	d    *Docker
+	name string
+}
+
+func (l liveTruth) EnforcedSince(c revocation.Claims) (time.Time, bool) {
+	r := l.d.remote(l.name)
+	if r == nil {
+		return time.Time{}, false
+	}
+	return r.EnforcedSince(c)
+}
+
+// hasTruth says whether c serves ground truth (reference components but the bus and toxiproxy).
+func hasTruth(c *dcomp) bool {
+	return c.ref != "" && c.ref != RefNATS && c.ref != RefToxiproxy
 }
 
 // Restart implements Killer: it starts the same container again (same network alias, fresh
@@ -1007,32 +1067,35 @@ func (d *Docker) Restart(ctx context.Context, name string) error {
 	if err := d.refreshEndpoint(ctx, c); err != nil {
 		return fmt.Errorf("restart %s: %w", name, err)
 	}
+	d.instanceReady(c)
 	d.log.Info("component restarted", "component", name, "endpoint", endpointString(c.endpoint), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
 // Truth implements GroundTruth for reference components (not the bus): their
-// GET /debug/recalls read over HTTP with the admin secret. An introspecting
+// GET /debug/recalls read over HTTP with the admin secret, across restarts
+// (truth.Instances: each instance's log is read just before it is killed). An introspecting
 // gateway defers to the issuer's, as in process.
 func (d *Docker) Truth(name string) (truth.Source, bool) {
-	r := d.remote(name)
-	if r == nil {
+	c, ok := d.byName[name]
+	if !ok || !hasTruth(c) || c.inst.Len() == 0 {
 		return nil, false
 	}
-	return r, true
+	return &c.inst, true
 }
 
+// remote returns the truth of c's running instance, read over HTTP; nil when it has none.
 func (d *Docker) remote(name string) *truth.Remote {
 	c, ok := d.byName[name]
-	if !ok || c.ref == "" || c.ref == RefNATS || c.ref == RefToxiproxy {
+	if !ok || !hasTruth(c) {
 		return nil
 	}
 	var upstream truth.Source
 	if c.strategy == gateway.Introspect {
 		for _, o := range d.comps {
 			if o.ref == RefIssuer {
-				if r := d.remote(o.name); r != nil {
-					upstream = r
+				if src, ok := d.Truth(o.name); ok {
+					upstream = src
 				}
 			}
 		}

@@ -619,6 +619,7 @@ func TestDockerReferenceStack(t *testing.T) {
 	if !ok {
 		t.Fatal("the issuer's ground truth has no record of the recall")
 	}
+	enforced := map[string]time.Time{}
 	for _, name := range []string{"edge-push", "edge-poll", "edge-cache"} {
 		src, ok := d.Truth(name)
 		if !ok {
@@ -633,6 +634,7 @@ func TestDockerReferenceStack(t *testing.T) {
 		if at.Before(issAt) {
 			t.Errorf("%s enforced at %s, before the issuer applied the recall at %s", name, at, issAt)
 		}
+		enforced[name] = at
 	}
 	if _, ok := d.Truth("nats"); ok {
 		t.Error("the bus has ground truth")
@@ -673,6 +675,13 @@ func TestDockerReferenceStack(t *testing.T) {
 	fresh, _ := token(t, iss, secrets.AdminSecret)
 	if got := status(u.String()+"/api/whoami", fresh, 2*time.Second); got != http.StatusOK {
 		t.Errorf("restarted edge-push answers %d for a fresh token, want 200", got)
+	}
+	// The restarted instance synced the recall before it served: the component has enforced it
+	// without a break since the first instance did, not since the restart.
+	if src, ok := d.Truth("edge-push"); !ok {
+		t.Error("no ground truth for edge-push after its restart")
+	} else if at, ok := src.EnforcedSince(claims); !ok || !at.Equal(enforced["edge-push"]) {
+		t.Errorf("edge-push after its restart: enforced since %v, %v; want %v (the first instance's instant)", at, ok, enforced["edge-push"])
 	}
 
 	if err := d.Close(ctx); err != nil {

@@ -65,6 +65,7 @@ type Embedded struct {
 	px        *proxies
 	paused    map[string]int              // pause depth per component
 	snapshots map[string]*revocation.List // gateways restarting from a stale snapshot
+	truths    map[string]*truth.Instances // per component, its instances' truth across restarts
 }
 
 // running is one started component.
@@ -127,7 +128,8 @@ const (
 func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedded, error) {
 	e := &Embedded{specs: specs, secrets: secrets, log: slog.New(slog.DiscardHandler),
 		startTimeout: DefaultStartTimeout, running: map[string]*running{}, startup: map[string]time.Duration{},
-		px: newProxies(), paused: map[string]int{}, snapshots: map[string]*revocation.List{}}
+		px: newProxies(), paused: map[string]int{}, snapshots: map[string]*revocation.List{},
+		truths: map[string]*truth.Instances{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -204,6 +206,7 @@ func (e *Embedded) Start(ctx context.Context) error {
 			if err := e.proxyLinksTo(s.Name); err != nil {
 				return err
 			}
+			e.instanceReady(s.Name, r)
 			e.mu.Lock()
 			e.startup[s.Name] = time.Since(began)
 			e.mu.Unlock()
@@ -501,13 +504,41 @@ func (e *Embedded) Endpoint(name string) (*url.URL, error) {
 	return r.endpoint, nil
 }
 
-// Truth implements GroundTruth.
+// Truth implements GroundTruth: across restarts, the instant from which the component has
+// enforced without a break (truth.Instances).
 func (e *Embedded) Truth(name string) (truth.Source, bool) {
-	r, ok := e.get(name)
-	if !ok || r.truth == nil {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.truths[name]
+	if !ok {
 		return nil, false
 	}
-	return r.truth, true
+	return t, true
+}
+
+// instanceReady records that r, an instance of component name, is ready to serve now.
+func (e *Embedded) instanceReady(name string, r *running) {
+	if r == nil || r.truth == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.truths[name]
+	if !ok {
+		t = &truth.Instances{}
+		e.truths[name] = t
+	}
+	t.Started(r.truth, time.Now())
+}
+
+// instanceKilled records that the running instance of component name stopped serving now.
+func (e *Embedded) instanceKilled(name string) {
+	e.mu.Lock()
+	t := e.truths[name]
+	e.mu.Unlock()
+	if t != nil {
+		t.Killed(time.Now(), nil)
+	}
 }
 
 // StartupTimes implements Startup.

@@ -291,6 +291,7 @@ func (e *Embedded) Kill(ctx context.Context, name string) error {
 			errs = append(errs, err)
 		}
 	}
+	e.instanceKilled(name)
 	e.log.Info("component killed", "component", name)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
@@ -351,6 +352,7 @@ func (e *Embedded) Restart(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", name, err)
 	}
+	e.instanceReady(name, r)
 	e.log.Info("component restarted", "component", name, "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }

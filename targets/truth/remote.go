@@ -209,3 +209,13 @@ func (r *Remote) Err() error {
 	defer r.mu.Unlock()
 	return r.err
 }
+
+// Snapshot fetches the records now and returns them as a Log that no longer changes: the truth
+// of an instance about to be killed. On a failed fetch it returns the previous snapshot (nil if
+// there was none) with the error.
+func (r *Remote) Snapshot(ctx context.Context) (*Log, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.fetchLocked(ctx)
+	return r.log, err
+}

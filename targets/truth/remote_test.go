@@ -127,3 +127,30 @@ func TestRemoteRejectsBadRecords(t *testing.T) {
 		t.Errorf("Fetch() = %v, want unknown kind", err)
 	}
 }
+
+// TestRemoteSnapshot: a snapshot taken before the component goes away keeps answering, and
+// does not change when the component's log does.
+func TestRemoteSnapshot(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := truth.NewLog("edge", nil)
+	l.RuleApplied(revocation.Rule{Version: 1, Type: revocation.JTI, Value: "a"}, at)
+	srv := serve(t, l, "")
+	r := truth.NewRemote(srv.URL)
+	snap, err := r.Snapshot(context.Background())
+	if err != nil || snap == nil {
+		t.Fatalf("Snapshot: %v, %v", snap, err)
+	}
+	l.RuleApplied(revocation.Rule{Version: 2, Type: revocation.JTI, Value: "b"}, at.Add(time.Second))
+	srv.Close()
+	if got, ok := snap.EnforcedSince(revocation.Claims{JTI: "a"}); !ok || !got.Equal(at) {
+		t.Errorf("snapshot: a enforced since %v, %v; want %v", got, ok, at)
+	}
+	if _, ok := snap.EnforcedSince(revocation.Claims{JTI: "b"}); ok {
+		t.Error("snapshot: b enforced; want the records as they were when it was taken")
+	}
+	again, err := r.Snapshot(context.Background())
+	if err == nil || again != snap {
+		t.Errorf("Snapshot of a closed server: %v, %v; want the previous snapshot and an error", again, err)
+	}
+}
