@@ -558,6 +558,9 @@ type Probes struct {
 	Total int `json:"total"`
 	// RatePerSec is the achieved probe rate over the traffic phase.
 	RatePerSec float64 `json:"rate_per_sec"`
+	// TrafficMS is how long traffic ran: traffic.duration, or longer when traffic.after_faults
+	// held it after a slow fault.
+	TrafficMS float64 `json:"traffic_ms,omitempty"`
 	// TargetRatePerSec is the scenario's rate.
 	TargetRatePerSec float64 `json:"target_rate_per_sec"`
 	// AfterRecall counts probes sent after the first acknowledgement.

@@ -58,9 +58,12 @@ type Traffic struct {
 	// an optional linear ramp at the start.
 	Rate, RampFrom float64
 	RampFor        time.Duration
-	// Duration is how long probing lasts, from the start of traffic.
+	// Duration is how long probing lasts at least, from the start of traffic.
 	Duration time.Duration
-	Workers  int
+	// AfterFaults, when > 0, extends probing until AfterFaults after the last fault's window
+	// ended (see faults.trafficEnd for the bound).
+	AfterFaults time.Duration
+	Workers     int
 	// Timeout bounds one probe (default load.DefaultTimeout).
 	Timeout time.Duration
 	// Recheck and Controls are the shares of post-recall probes spent re-checking converged
@@ -401,8 +404,9 @@ func (d *drill) traffic(ctx context.Context) error {
 		}
 	}()
 
-	load.Attack(tctx, targeter, load.Pacer(p.Traffic.Rate, p.Traffic.RampFrom, p.Traffic.RampFor),
-		load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout, MaxBody: maxBody, Duration: p.Traffic.Duration},
+	lctx, loadFor := d.faults.holdTraffic(tctx, &wg)
+	load.Attack(lctx, targeter, load.Pacer(p.Traffic.Rate, p.Traffic.RampFrom, p.Traffic.RampFor),
+		load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout, MaxBody: maxBody, Duration: loadFor},
 		func(r *vegeta.Result) {
 			tag, ok := load.TagOf(r.URL)
 			if !ok || tag >= uint64(len(d.probes))*nTok {

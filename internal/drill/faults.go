@@ -398,3 +398,64 @@ func (f *faults) findings(rep *report.Report) {
 		f.d.log.Warn("too many probe results inside fault windows; some were not classified", "dropped", f.overflow)
 	}
 }
+
+// holdTraffic returns the context the load runs on and how long it may run. Without
+// Traffic.AfterFaults (or without faults) that is ctx and Traffic.Duration. With it, a
+// goroutine (on wg) ends the load once Duration has passed and every fault's window ended
+// AfterFaults ago: the time after a fault is measured from its own end, however long the
+// engine took. The load is bounded anyway by the latest fault's at+for, two step timeouts
+// (inject and revert) and AfterFaults.
+func (f *faults) holdTraffic(ctx context.Context, wg *sync.WaitGroup) (context.Context, time.Duration) {
+	t := f.d.plan.Traffic
+	if t.AfterFaults <= 0 || len(f.runs) == 0 {
+		return ctx, t.Duration
+	}
+	bound := t.Duration
+	for _, r := range f.runs {
+		bound = max(bound, r.step.At+r.step.For+2*DefaultFaultStepTimeout+t.AfterFaults)
+	}
+	lctx, stop := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer stop()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if end, ok := f.settled(); ok {
+				until := max(t.Duration, end+t.AfterFaults)
+				if until > t.Duration {
+					f.d.log.Info("traffic extended to observe after the faults", "last_fault_end", end.Round(time.Millisecond), "traffic_until", until.Round(time.Millisecond))
+				}
+				timer := time.NewTimer(until - time.Since(f.d.began))
+				defer timer.Stop()
+				select {
+				case <-ctx.Done():
+				case <-timer.C:
+				}
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return lctx, bound
+}
+
+// settled returns the end of the latest fault window once every fault's window has ended.
+func (f *faults) settled() (time.Duration, bool) {
+	var last time.Duration
+	for _, r := range f.runs {
+		r.mu.Lock()
+		ended, end := r.ended, r.end
+		r.mu.Unlock()
+		if !ended {
+			return 0, false
+		}
+		last = max(last, end)
+	}
+	return last, true
+}

@@ -146,3 +146,62 @@ func TestFaultsRevertedOnInterrupt(t *testing.T) {
 		t.Errorf("edge fault split %+v; want affected by long only (its source, the issuer)", edge)
 	}
 }
+
+// slowFault takes at least its delay to inject, as a restart does on a slow engine.
+type slowFault struct{ delay time.Duration }
+
+func (f slowFault) Inject(ctx context.Context, _ runtime.Environment) error {
+	select {
+	case <-time.After(f.delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (slowFault) Revert(context.Context, runtime.Environment) error { return nil }
+
+// TestTrafficHeldAfterFaults: with after_faults, traffic outlasts its duration until the
+// slowest fault's window ended that long ago, however long the fault took.
+func TestTrafficHeldAfterFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 3 s drill")
+	}
+	t.Parallel()
+	specs := []runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "edge", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "interval": "200ms"}},
+	}
+	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	env, err := runtime.NewEmbedded(specs, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, err := NewAction("revoke-tokens", ActionParams{Mode: "batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := &ProbeSpec{Path: DefaultProbePath, Accept: DefaultAccept, Reject: DefaultReject, Timeout: 2 * time.Second}
+	const duration, after = time.Second, time.Second
+	p := &Plan{
+		Name: "hold", Seed: 1, DrillID: "h", Env: env, Runtime: "embedded",
+		Components: []Component{{Name: "issuer", Kind: "issuer"}, {Name: "edge", Kind: "gateway", Probe: probe, Sources: []string{"issuer"}}},
+		Issuer:     "issuer", AdminSecret: NewSecret(secrets.AdminSecret),
+		Population: Population{Grant: "client_credentials", Victims: 5, Controls: 2, Clients: 1},
+		Traffic:    Traffic{Rate: 50, Duration: duration, AfterFaults: after, Workers: 4, Timeout: 2 * time.Second},
+		Recall:     Recall{At: 200 * time.Millisecond, Kind: "revoke-tokens", Mode: "batch", Action: action},
+		Faults:     []FaultStep{{Name: "slow", Kind: "command", At: 300 * time.Millisecond, Fault: slowFault{1500 * time.Millisecond}}},
+		Recovery:   Recovery{Sample: RecoveryOff},
+	}
+	rep, err := Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(rep.Faults) != 1 || rep.Faults[0].EndMS < 1800 {
+		t.Fatalf("faults %+v; want one ending after 1.8 s", rep.Faults)
+	}
+	end := rep.Faults[0].EndMS
+	if got := rep.Probes.TrafficMS; got < end+millis(after) || got > millis(2*DefaultFaultStepTimeout+duration+after) {
+		t.Errorf("traffic ran %.0f ms; want at least %.0f ms (the fault ended at %.0f ms, then %v)", got, end+millis(after), end, after)
+	}
+}

@@ -115,6 +115,7 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 		Total: int(total), TargetRatePerSec: p.Traffic.Rate, AfterRecall: int(afterRecall),
 		Dropped: int(dropped) + m.Invalid,
 	}
+	rep.Probes.TrafficMS = millis(end)
 	if end > 0 {
 		rep.Probes.RatePerSec = float64(total) / end.Seconds()
 	}

@@ -141,7 +141,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		Components: comps, Issuer: issuer, Provider: refsource.Open(drill.NewSecret(secrets.AdminSecret), drillID),
 		Population: pop,
 		Traffic: drill.Traffic{Rate: s.Traffic.Rate.PerSecond(), RampFrom: rampFrom, RampFor: rampFor,
-			Duration: s.Traffic.Duration, Workers: s.Traffic.Workers, Timeout: timeout,
+			Duration: s.Traffic.Duration, AfterFaults: s.Traffic.AfterFaults, Workers: s.Traffic.Workers, Timeout: timeout,
 			Recheck: s.Traffic.Recheck.Fraction, Controls: s.Traffic.Controls.Fraction,
 			Sample: sampleSpec(&s.Traffic)},
 		Recall:       drill.Recall{At: s.Recall.At.D, Kind: s.Recall.Action, Mode: mode, Action: action, Confirm: s.Recall.Confirm},

@@ -313,6 +313,11 @@ type Traffic struct {
 	// revisit every Resolution after the trigger (rate × victim share × resolution ÷ probed
 	// components). Not with sample.
 	Resolution time.Duration `yaml:"resolution,omitempty" json:"resolution,omitempty"`
+	// AfterFaults, when set, keeps traffic running at least this long after the last fault's
+	// window ended (a restart ends when the component is ready again), however long that took:
+	// the drill then observes what follows a fault even on a slow engine. Traffic still lasts
+	// at least Duration. Default 0 (traffic lasts Duration).
+	AfterFaults time.Duration `yaml:"after_faults,omitempty" json:"after_faults,omitempty"`
 }
 
 // SampleSize is a number of victims, written as a count ("100") or as a share of the victims

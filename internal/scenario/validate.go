@@ -474,6 +474,9 @@ func (l *loader) validateTokens(s *Scenario) {
 	}
 }
 
+// MaxAfterFaults bounds traffic.after_faults.
+const MaxAfterFaults = 10 * time.Minute
+
 func (l *loader) validateTraffic(s *Scenario) {
 	t := &s.Traffic
 	switch {
@@ -498,6 +501,12 @@ func (l *loader) validateTraffic(s *Scenario) {
 		case t.Duration > 0 && r.For > t.Duration:
 			l.fail("traffic.ramp.for", "%s is longer than traffic (duration %s)", r.For, t.Duration)
 		}
+	}
+	switch {
+	case t.AfterFaults < 0:
+		l.fail("traffic.after_faults", "must be >= 0, got %s", t.AfterFaults)
+	case t.AfterFaults > MaxAfterFaults:
+		l.fail("traffic.after_faults", "%s is more than %s", t.AfterFaults, MaxAfterFaults)
 	}
 	if t.Workers < 1 {
 		l.fail("traffic.workers", "must be >= 1, got %d", t.Workers)
