@@ -170,7 +170,7 @@ type dcomp struct {
 
 	c        *testcontainers.DockerContainer
 	endpoint *url.URL
-	truth    *truth.Remote    // the running instance's; nil until asked for, and after a kill
+	truth    *truth.Remote   // the running instance's; nil until asked for, and after a kill
 	inst     truth.Instances // every instance's, across restarts (reference components)
 }
 
