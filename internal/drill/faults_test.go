@@ -186,7 +186,7 @@ func TestTrafficHeldAfterFaults(t *testing.T) {
 	p := &Plan{
 		Name: "hold", Seed: 1, DrillID: "h", Env: env, Runtime: "embedded",
 		Components: []Component{{Name: "issuer", Kind: "issuer"}, {Name: "edge", Kind: "gateway", Probe: probe, Sources: []string{"issuer"}}},
-		Issuer:     "issuer", AdminSecret: NewSecret(secrets.AdminSecret),
+		Issuer:     "issuer", Provider: refsource.Open(NewSecret(secrets.AdminSecret), "h"),
 		Population: Population{Grant: "client_credentials", Victims: 5, Controls: 2, Clients: 1},
 		Traffic:    Traffic{Rate: 50, Duration: duration, AfterFaults: after, Workers: 4, Timeout: 2 * time.Second},
 		Recall:     Recall{At: 200 * time.Millisecond, Kind: "revoke-tokens", Mode: "batch", Action: action},
