@@ -37,7 +37,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, want := range []string{"edge-push", "probed: GET /api/whoami", "in-process reference/gateway", "1000 victims over 16 client(s); 200 controls over 4 client(s)",
 		"access tokens live 10m0s", "12s           recall of 1000 victims: revoke-tokens (batch)", "pairs: 4000 victim (1000 per component) + 800 control",
-		"1.48s before the recall, 1.48s right after it", "resolution to expect: ±1.48s"} {
+		"1.48s before the recall, 1.67s right after it", "resolution to expect: ±1.67s"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan lacks %q:\n%s", want, text)
 		}
@@ -51,11 +51,11 @@ func TestPlan(t *testing.T) {
 	}
 
 	v := planJSON(t, quickstart, "--set", "traffic.rate=600/s", "--set", "system.components[issuer].with.token_ttl=20s")
-	if v.Budget.RatePerS != 600 || v.Budget.VictimPairs != 4000 || int(v.Budget.ResolutionMS) != 7407 || len(v.Overrides) != 2 {
+	if v.Budget.RatePerS != 600 || v.Budget.VictimPairs != 4000 || int(v.Budget.ResolutionMS) != 8333 || len(v.Overrides) != 2 {
 		t.Errorf("budget %+v, overrides %q", v.Budget, v.Overrides)
 	}
 	joined := strings.Join(v.Warnings, "\n")
-	for _, want := range []string{`resolution ±7.41s is larger than the bound of "time_to_consistency.p99{component=\"edge-push\"} < 3s"`,
+	for _, want := range []string{`resolution ±8.33s is larger than the bound of "time_to_consistency.p99{component=\"edge-push\"} < 3s"`,
 		"tokens expire 20s after minting, before traffic ends (32s)"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
@@ -82,15 +82,17 @@ func TestPlan(t *testing.T) {
 
 // TestPlanResolutionMatchesDrill runs the quickstart and compares the resolution the plan
 // promised with the one the drill achieved: the width of the brackets of the first component
-// to converge (edge-push, which enforces at once) must be within 25 % of the plan's. On a
-// loaded machine the drill falls short of its rate, so the plan is made for the rate the
-// drill achieved (--set traffic.rate).
+// to converge (edge-push, which enforces at once) must be within 25 % of the plan's. The drill
+// asks for a rate a loaded machine can hold (--set traffic.rate=1000/s) and the plan is made
+// for the rate the drill achieved; a machine too loaded to hold even that starves the drill
+// just when the recall competes for the CPU, and the test then says so and skips.
 func TestPlanResolutionMatchesDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the 32 s quickstart")
 	}
+	const asked = 1000.0
 	out := t.TempDir()
-	if code, _, errs := runMain("run", quickstart, "--out", out, "--quiet"); code == exitCannotRun {
+	if code, _, errs := runMain("run", quickstart, "--out", out, "--quiet", "--set", fmt.Sprintf("traffic.rate=%.0f/s", asked)); code == exitCannotRun {
 		t.Fatalf("drill could not run: %s", lastLines(errs, 10))
 	}
 	rep, err := report.Read(filepath.Join(out, "report.json"))
@@ -104,7 +106,10 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 			continue
 		}
 		got, want := c.TTCMS.ResolutionMS, v.Budget.ResolutionMS
-		t.Logf("rate %.0f/s of %.0f/s: edge-push resolution %.0f ms, plan %.0f ms (ratio %.2f)", achieved, rep.Probes.TargetRatePerSec, got, want, got/want)
+		t.Logf("rate %.0f/s of %.0f/s: edge-push resolution %.0f ms, plan %.0f ms (ratio %.2f)", achieved, asked, got, want, got/want)
+		if achieved < 0.95*asked {
+			t.Skipf("the machine held only %.0f of %.0f probes/s: too loaded to compare", achieved, asked)
+		}
 		if got < 0.75*want || got > 1.25*want {
 			t.Errorf("edge-push resolution %.0f ms, plan said %.0f ms: more than 25 %% apart", got, want)
 		}

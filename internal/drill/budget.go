@@ -40,11 +40,11 @@ type Budget struct {
 	// Before is the revisit interval of a victim pair before the recall, once every pair has
 	// its baseline accept.
 	Before time.Duration
-	// After is the revisit interval of a victim pair right after the recall, while no pair has
-	// converged: the rotation holds every victim pair, and the re-check share, with nothing to
-	// re-check, passes its turn to it. It is the resolution to expect (the width of a pair's
-	// bracket, from its last accept to its first reject) for a component that converges first,
-	// and an upper bound for every other.
+	// After is the revisit interval of a victim pair right after the recall: the rotation holds
+	// every victim pair not yet converged and gets the unconverged share (once the first pairs
+	// converge, at the first acknowledgements, re-checks take their share). It is the
+	// resolution to expect (the width of a pair's bracket, from its last accept to its first
+	// reject) for a component that converges first, and an upper bound for every other.
 	After time.Duration
 	// AfterAlone is the revisit interval when only one component's pairs are left unconverged
 	// (the others converged and left the rotation): the finest the budget allows.
@@ -66,7 +66,7 @@ func PlanBudget(cfg BudgetConfig) Budget {
 	// Before the trigger, once every victim pair has its baseline accept, the control share goes
 	// to controls and the rest cycles over the victim pairs.
 	b.Before = interval(b.VictimPairs, cfg.Rate*(1-b.ControlShare))
-	b.After = interval(b.VictimPairs, cfg.Rate*(b.UnconvergedShare+b.RecheckShare))
+	b.After = interval(b.VictimPairs, cfg.Rate*b.UnconvergedShare)
 	b.AfterAlone = interval(n, cfg.Rate*b.UnconvergedShare)
 	return b
 }
