@@ -25,9 +25,9 @@ type planOutput struct {
 	bench  string // a `recall bench --save` file to compare the rate with
 }
 
-func (po *planOutput) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&po.output, "output", "text", "text or json")
-	cmd.Flags().StringVar(&po.bench, "bench", defaultBenchFile(), "the rates 'recall bench' measured on this machine, to warn when the scenario asks for more")
+func (po *planOutput) flags(cmd *cobra.Command, suffix string) {
+	cmd.Flags().StringVar(&po.output, "output", "text", "the plan as text or json"+suffix)
+	cmd.Flags().StringVar(&po.bench, "bench", defaultBenchFile(), "the rates 'recall bench' measured on this machine, to warn when the scenario asks for more"+suffix)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("bench", "json")
 }
@@ -53,7 +53,7 @@ above what 'recall bench' measured). 'recall run --dry-run' prints the same.`,
 		},
 	}
 	setFlag(cmd, &sets)
-	po.flags(cmd)
+	po.flags(cmd, "")
 	return cmd
 }
 

@@ -99,7 +99,7 @@ the partial report; a second Ctrl-C exits at once.`,
 	setFlag(cmd, &o.sets)
 	f.StringVar(&o.summaryExport, "summary-export", "", "also write the terminal summary's figures (verdict, per-component TTC, counts, expectations) as JSON to this file")
 	f.BoolVar(&o.dryRun, "dry-run", false, "start nothing: print the plan, as 'recall plan' does")
-	o.plan.flags(cmd)
+	o.plan.flags(cmd, " (with --dry-run)")
 	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.MarkFlagFilename("baseline", "json")
 	_ = cmd.MarkFlagFilename("junit", "xml")
