@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.Version=$(VERSION)
 GO      ?= go
 
-.PHONY: build test lint quickstart quickstart-docker images bench golden schema refstack clean
+.PHONY: build test lint quickstart quickstart-docker images bench fuzz golden schema refstack clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/recall ./cmd/recall
@@ -31,6 +31,16 @@ refstack:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Each fuzzer for FUZZTIME (go test runs their seed corpus, testdata/fuzz, on every `make test`).
+# A failing input is written to the package's testdata/fuzz/FuzzX/: commit it with the fix.
+FUZZTIME ?= 30s
+FUZZERS := ./internal/scenario:FuzzParse ./internal/expect:FuzzParse ./internal/expect:FuzzJSONCond \
+	./internal/drill:FuzzProbe ./internal/drill:FuzzParseClaims
+fuzz:
+	@set -e; for f in $(FUZZERS); do pkg=$${f%%:*}; fn=$${f##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; done
 
 golden:
 	$(GO) test ./report/... -update
