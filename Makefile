@@ -36,7 +36,7 @@ bench:
 # A failing input is written to the package's testdata/fuzz/FuzzX/: commit it with the fix.
 FUZZTIME ?= 30s
 FUZZERS := ./internal/scenario:FuzzParse ./internal/expect:FuzzParse ./internal/expect:FuzzJSONCond \
-	./internal/drill:FuzzProbe ./internal/drill:FuzzParseClaims
+	./internal/drill:FuzzProbe ./internal/source:FuzzParseClaims
 fuzz:
 	@set -e; for f in $(FUZZERS); do pkg=$${f%%:*}; fn=$${f##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \

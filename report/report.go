@@ -409,6 +409,18 @@ type Component struct {
 	// inside the window of a fault affecting the component (done to it, to a link from or to
 	// it, or to one of its revocation sources); absent when no fault affected it.
 	FaultSplit *FaultSplit `json:"fault_split,omitempty"`
+	// RatePerSec is the probe rate achieved at this component: its probes sent during traffic
+	// per second of traffic. TargetRatePerSec is its share of the asked rate: the scenario's
+	// rate (ramp included) times the component's share of the probes the scheduler chose. A
+	// rate_shortfall finding reports a component that got less than 90% of its share.
+	RatePerSec       float64 `json:"rate_per_sec,omitempty"`
+	TargetRatePerSec float64 `json:"target_rate_per_sec,omitempty"`
+	// ErrorShareBaseline and ErrorShareAfterRecall are the shares (0..1) of the component's
+	// probes answered with an error (neither accept nor reject: 5xx, timeouts, refused
+	// connections) among those sent before, and after, the recall's first acknowledgement; 0
+	// without probes. An unavailable finding reports a share above 50%.
+	ErrorShareBaseline    float64 `json:"error_share_baseline,omitempty"`
+	ErrorShareAfterRecall float64 `json:"error_share_after_recall,omitempty"`
 	// TTCAfterFaultMS is the TTC of the pairs whose stale window overlapped a fault affecting
 	// the component, measured from the end of the last such fault instead of from R(t) (upper
 	// bounds clamped at 0: 0 means it converged before the fault ended); absent when no pair
@@ -512,7 +524,10 @@ const (
 // Finding is something a reader must look at.
 type Finding struct {
 	// Kind: resurrection, fail_open, false_reject, not_converged, ineffective_recall,
-	// never_accepted, recall_failed, fault_failed.
+	// never_accepted, recall_failed, fault_failed, unavailable (a component answered most
+	// probes with errors before or after the recall: it measured little or nothing),
+	// rate_shortfall (a component was probed at less than 90% of its share of the asked rate:
+	// the resolution is coarser than planned).
 	Kind      string `json:"kind"`
 	Severity  string `json:"severity"`
 	Component string `json:"component,omitempty"`

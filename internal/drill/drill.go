@@ -181,8 +181,9 @@ type drill struct {
 	probes []*Probe
 	tr     *Tracker
 	sched  *Scheduler
-	sample *Sample // nil: every victim probed
-	acks   []Ack   // per victim
+	loads  []compLoad // per probed component, tracker order
+	sample *Sample    // nil: every victim probed
+	acks   []Ack      // per victim
 	issuer *url.URL
 	prov   *source.Provider
 	// measurement is the tracker's final result, kept for expectations (TTC quantiles).
@@ -322,8 +323,10 @@ func (d *drill) traffic(ctx context.Context) error {
 	d.acks = make([]Ack, p.Population.Victims)
 
 	nTok := uint64(len(d.tokens))
+	d.loads = make([]compLoad, len(d.probes))
 	targeter := vegeta.Targeter(func(tgt *vegeta.Target) error {
 		c, t := d.sched.Next()
+		d.loads[c].chosen.Add(1)
 		d.probes[c].Fill(tgt, d.tokens[t].Access.Reveal(), uint64(c)*nTok+uint64(t))
 		return nil
 	})
@@ -416,10 +419,19 @@ func (d *drill) traffic(ctx context.Context) error {
 			c, t := int(tag/nTok), int(tag%nTok)
 			total.Add(1)
 			sent := r.Timestamp.Sub(d.began)
+			phase := 0
 			if int64(sent) > firstAck.Load() {
 				afterRecall.Add(1)
+				phase = 1
 			}
 			out := d.probes[c].Classify(int(r.Code), r.Body)
+			// Errors inside a fault's window are the fault's doing, not unavailability.
+			if out != Error || !d.faults.inWindow(c, sent) {
+				d.loads[c].probes[phase]++
+				if out == Error {
+					d.loads[c].errors[phase]++
+				}
+			}
 			d.tr.Observe(Observation{
 				Component: c, Token: t,
 				Sent:    sent,

@@ -219,6 +219,17 @@ func (f *faults) revertAll() {
 // observe keeps a probe result that may fall inside a window affecting its component: accepts
 // of victims and errors. A window that starts after the result arrives cannot contain its send
 // time, so checking the windows known now loses nothing.
+// inWindow reports whether a probe of component c sent at sent falls inside the window of a
+// fault affecting c.
+func (f *faults) inWindow(c int, sent time.Duration) bool {
+	for _, i := range f.affects[c] {
+		if f.runs[i].inside(sent) {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *faults) observe(c, token int, sent time.Duration, out Outcome) {
 	if len(f.affects[c]) == 0 || (out != Error && (out != Accept || token >= f.d.plan.Population.Victims)) {
 		return

@@ -90,8 +90,15 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 		if sched.Measuring && end > 0 && total > 0 {
 			rc.RevisitMS = millis(sched.Components[i].Interval(float64(total) / end.Seconds()))
 		}
+		elapsed := min(end, p.Traffic.Duration)
+		if d.loads != nil {
+			d.loadFigures(&rc, i, elapsed)
+		}
 		rep.Components = append(rep.Components, rc)
 		d.componentFindings(c.Name, &cm, &figs[i])
+		if d.loads != nil {
+			d.loadFindings(&rc, i, elapsed)
+		}
 	}
 	if d.faults != nil {
 		d.faults.findings(rep)

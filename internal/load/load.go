@@ -68,6 +68,9 @@ func (r Ramp) hits(t time.Duration) float64 {
 	return r.From*s + slope*s*s/2
 }
 
+// Hits is the number of hits due by elapsed since the start.
+func (r Ramp) Hits(elapsed time.Duration) float64 { return r.hits(elapsed) }
+
 // Rate is the instantaneous rate at elapsed, in hits per second.
 func (r Ramp) Rate(elapsed time.Duration) float64 {
 	if r.For <= 0 || elapsed >= r.For {

@@ -436,7 +436,7 @@ func severityRank(s string) int {
 // kindRank orders findings of one severity: what a reader must see first comes first.
 func kindRank(k string) int {
 	for i, x := range []string{"resurrection", "fail_open", "false_reject", "not_converged",
-		"ineffective_recall", "recall_failed", "never_accepted"} {
+		"unavailable", "ineffective_recall", "recall_failed", "never_accepted", "rate_shortfall"} {
 		if k == x {
 			return i
 		}
@@ -445,7 +445,7 @@ func kindRank(k string) int {
 }
 
 // SortFindings returns a copy of fs ordered by severity (critical first), then kind
-// (resurrection, fail_open, false_reject, not_converged, ...), keeping the report's order
+// (resurrection, fail_open, false_reject, not_converged, unavailable, ...), keeping the report's order
 // otherwise.
 func SortFindings(fs []report.Finding) []report.Finding {
 	out := append([]report.Finding(nil), fs...)

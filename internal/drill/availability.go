@@ -1,0 +1,118 @@
+package drill
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/recall-drills/recall/internal/load"
+	"github.com/recall-drills/recall/report"
+)
+
+// Thresholds of the availability and rate findings.
+const (
+	// UnavailableErrorShare is the share of a component's probes answered with errors, before
+	// or after the recall, above which it is reported unavailable.
+	UnavailableErrorShare = 0.5
+	// RateShortfallShare is the share of its asked rate below which a component's achieved
+	// probe rate is reported as a shortfall.
+	RateShortfallShare = 0.9
+	// minProbesForFinding is the fewest probes asked of a component its rate is judged on,
+	// and minProbesForUnavailable the fewest probes in a phase its error share is judged on:
+	// below them, a late start or a stray error is noise. A hanging component gets few probes
+	// answered (each holds a worker for the whole timeout), hence the low second bound.
+	minProbesForFinding     = 20
+	minProbesForUnavailable = 3
+)
+
+// compLoad counts one probed component's probes: how many the scheduler chose (from vegeta's
+// workers, concurrently) and, from the single result goroutine, the results and errors among
+// probes sent before ([0]) and after ([1]) the recall's first acknowledgement. Errors inside
+// the window of a fault affecting the component are left out of both.
+type compLoad struct {
+	chosen         atomic.Int64
+	probes, errors [2]int64
+}
+
+// askedHits is how many probes the scenario asks for over the first elapsed of traffic: the
+// integral of the rate, ramp included.
+func askedHits(t Traffic, elapsed time.Duration) float64 {
+	if t.RampFor <= 0 {
+		return t.Rate * elapsed.Seconds()
+	}
+	return (load.Ramp{From: t.RampFrom, To: t.Rate, For: t.RampFor}).Hits(elapsed)
+}
+
+// loadFigures fills rc's rates and error shares from the component's counts; elapsed is how
+// long traffic ran.
+func (d *drill) loadFigures(rc *report.Component, c int, elapsed time.Duration) {
+	l := &d.loads[c]
+	var chosen int64
+	for i := range d.loads {
+		chosen += d.loads[i].chosen.Load()
+	}
+	if elapsed > 0 {
+		rc.RatePerSec = float64(l.probes[0]+l.probes[1]) / elapsed.Seconds()
+		if chosen > 0 {
+			rc.TargetRatePerSec = askedHits(d.plan.Traffic, elapsed) / elapsed.Seconds() * float64(l.chosen.Load()) / float64(chosen)
+		}
+	}
+	share := func(i int) float64 {
+		if l.probes[i] == 0 {
+			return 0
+		}
+		return float64(l.errors[i]) / float64(l.probes[i])
+	}
+	rc.ErrorShareBaseline, rc.ErrorShareAfterRecall = share(0), share(1)
+}
+
+// loadFindings reports a component that was unavailable (most of its probes, before or after
+// the recall, were errors: it measured little or nothing) or probed below its share of the
+// asked rate (its resolution is coarser than planned).
+func (d *drill) loadFindings(rc *report.Component, c int, elapsed time.Duration) {
+	l := &d.loads[c]
+	var phases, consequences []string
+	errs := 0
+	for i, phase := range []string{"before the recall", "after the recall"} {
+		if l.probes[i] < minProbesForUnavailable || float64(l.errors[i]) <= UnavailableErrorShare*float64(l.probes[i]) {
+			continue
+		}
+		phases = append(phases, fmt.Sprintf("%.0f%% of its %d probes %s", 100*float64(l.errors[i])/float64(l.probes[i]), l.probes[i], phase))
+		errs += int(l.errors[i])
+		switch {
+		case i == 1:
+			consequences = append(consequences, "its convergence after the recall is not measured")
+		case rc.Pairs == 0:
+			consequences = append(consequences, "no victim was seen accepted there before the recall, so it measures nothing")
+		default:
+			consequences = append(consequences, fmt.Sprintf("only %d of its victims were seen accepted before the recall", rc.Pairs))
+		}
+	}
+	if len(phases) > 0 {
+		msg := fmt.Sprintf("%s was unavailable: it answered %s with errors (neither accept nor reject: 5xx, timeouts, refused connections); %s.",
+			rc.Name, joinAnd(phases), joinAnd(consequences))
+		d.rep.Findings = append(d.rep.Findings, report.Finding{Kind: "unavailable", Severity: report.Critical, Component: rc.Name, Count: errs, Message: msg})
+	}
+	asked := rc.TargetRatePerSec * elapsed.Seconds()
+	if asked >= minProbesForFinding && rc.RatePerSec < RateShortfallShare*rc.TargetRatePerSec {
+		d.rep.Findings = append(d.rep.Findings, report.Finding{Kind: "rate_shortfall", Severity: report.Warning, Component: rc.Name,
+			Count: int(asked) - int(l.probes[0]+l.probes[1]),
+			Message: fmt.Sprintf("%s was probed at %.0f/s of the %.0f/s asked (%.0f%%): its resolution is coarser than planned. Slow answers hold the workers (traffic.workers %d), or the harness could not keep up.",
+				rc.Name, rc.RatePerSec, rc.TargetRatePerSec, 100*rc.RatePerSec/rc.TargetRatePerSec, d.plan.Traffic.Workers)})
+	}
+}
+
+// joinAnd joins phrases with ", " and a final " and ".
+func joinAnd(s []string) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1:
+		return s[0]
+	}
+	out := s[0]
+	for _, x := range s[1 : len(s)-1] {
+		out += ", " + x
+	}
+	return out + " and " + s[len(s)-1]
+}

@@ -1,0 +1,150 @@
+package drill
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
+	refsource "github.com/recall-drills/recall/internal/source/reference"
+	"github.com/recall-drills/recall/report"
+)
+
+// withFakes is the embedded reference stack plus components served by httptest fakes on
+// 127.0.0.1 (hostile systems under test).
+type withFakes struct {
+	*runtime.Embedded
+	fakes map[string]*url.URL
+}
+
+func (e *withFakes) Endpoint(name string) (*url.URL, error) {
+	if u, ok := e.fakes[name]; ok {
+		return u, nil
+	}
+	return e.Embedded.Endpoint(name)
+}
+
+// hostilePlan is a short drill on a reference issuer and push gateway ("push"), plus one
+// component per handler, served by an httptest server.
+func hostilePlan(t *testing.T, rate float64, workers int, handlers map[string]http.HandlerFunc) *Plan {
+	t.Helper()
+	specs := []runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "push", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "push"}},
+	}
+	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	emb, err := runtime.NewEmbedded(specs, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &withFakes{Embedded: emb, fakes: map[string]*url.URL{}}
+	probe := &ProbeSpec{Path: DefaultProbePath, Accept: DefaultAccept, Reject: DefaultReject, Timeout: time.Second}
+	comps := []Component{{Name: "issuer", Kind: "issuer"}, {Name: "push", Kind: "gateway", Probe: probe}}
+	for name, h := range handlers {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		u, _ := url.Parse(srv.URL)
+		env.fakes[name] = u
+		comps = append(comps, Component{Name: name, Kind: "gateway", Probe: probe})
+	}
+	action, err := NewAction("revoke-tokens", ActionParams{Mode: "batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Plan{
+		Name: "hostile", Seed: 1, DrillID: "hostile", Env: env, Runtime: "embedded",
+		Components: comps, Issuer: "issuer", Provider: refsource.Open(NewSecret(secrets.AdminSecret), "hostile"),
+		Population: Population{Grant: "client_credentials", Victims: 40, Controls: 10, Clients: 2},
+		Traffic:    Traffic{Rate: rate, Duration: 4 * time.Second, Workers: workers, Timeout: time.Second},
+		Recall:     Recall{At: 2 * time.Second, Kind: "revoke-tokens", Mode: "batch", Action: action},
+	}
+}
+
+func findingsOf(rep *report.Report, kind string) map[string]report.Finding {
+	out := map[string]report.Finding{}
+	for _, f := range rep.Findings {
+		if f.Kind == kind {
+			out[f.Component] = f
+		}
+	}
+	return out
+}
+
+func componentOf(rep *report.Report, name string) report.Component {
+	for _, c := range rep.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	return report.Component{}
+}
+
+// TestDrillUnavailableComponent: a component answering every probe with 500 is reported
+// unavailable (critical), before and after the recall, with its error shares in the report;
+// the healthy gateway beside it is not.
+func TestDrillUnavailableComponent(t *testing.T) {
+	t.Parallel()
+	p := hostilePlan(t, 200, 16, map[string]http.HandlerFunc{
+		"broken": func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) },
+	})
+	rep, err := Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("findings: %+v", rep.Findings)
+	un := findingsOf(rep, "unavailable")
+	f, ok := un["broken"]
+	if !ok || f.Severity != report.Critical {
+		t.Fatalf("no critical unavailable finding for broken; findings: %+v", rep.Findings)
+	}
+	if !strings.Contains(f.Message, "100% of its") || !strings.Contains(f.Message, "before the recall") || !strings.Contains(f.Message, "after the recall") {
+		t.Errorf("message %q: want both phases at 100%%", f.Message)
+	}
+	if _, bad := un["push"]; bad {
+		t.Errorf("the healthy gateway is reported unavailable: %+v", un["push"])
+	}
+	b, push := componentOf(rep, "broken"), componentOf(rep, "push")
+	if b.ErrorShareBaseline != 1 || b.ErrorShareAfterRecall != 1 || push.ErrorShareBaseline > 0.1 {
+		t.Errorf("error shares: broken %v/%v, push %v/%v", b.ErrorShareBaseline, b.ErrorShareAfterRecall, push.ErrorShareBaseline, push.ErrorShareAfterRecall)
+	}
+	if b.TargetRatePerSec <= 0 || push.RatePerSec <= 0 {
+		t.Errorf("rates: broken asked %v, push achieved %v", b.TargetRatePerSec, push.RatePerSec)
+	}
+}
+
+// TestDrillRateShortfall: a component that never answers holds the probe workers for the whole
+// timeout; a drill asking far more than the workers can then carry reports the shortfall
+// against the asked rate, per component, with achieved and asked rates in the report.
+func TestDrillRateShortfall(t *testing.T) {
+	t.Parallel()
+	// 2 workers, each probe of "hang" holds one for the 1 s timeout: at most ~2 probes/s of
+	// every component's share reach the wire, against 100/s asked.
+	p := hostilePlan(t, 300, 2, map[string]http.HandlerFunc{
+		"hang": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+	})
+	rep, err := Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("findings: %+v", rep.Findings)
+	short := findingsOf(rep, "rate_shortfall")
+	f, ok := short["hang"]
+	if !ok || f.Severity != report.Warning {
+		t.Fatalf("no rate_shortfall finding for hang; findings: %+v", rep.Findings)
+	}
+	h := componentOf(rep, "hang")
+	if h.TargetRatePerSec < 50 || h.RatePerSec > 0.5*h.TargetRatePerSec {
+		t.Errorf("hang achieved %.1f/s of %.1f/s asked: want a large shortfall", h.RatePerSec, h.TargetRatePerSec)
+	}
+	if !strings.Contains(f.Message, "asked") {
+		t.Errorf("message %q", f.Message)
+	}
+	// Every probe of hang timed out: it is unavailable too.
+	if _, ok := findingsOf(rep, "unavailable")["hang"]; !ok {
+		t.Errorf("hang is not reported unavailable")
+	}
+}
