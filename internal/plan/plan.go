@@ -21,7 +21,6 @@ import (
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
-	refsource "github.com/recall-drills/recall/internal/source/reference"
 )
 
 // Load loads and validates the scenario file at path against the engine's registries ([Registry]).
@@ -123,7 +122,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		rampFrom, rampFor = s.Traffic.Ramp.From.PerSecond(), s.Traffic.Ramp.For
 	}
 	pop := drill.Population{Grant: s.Tokens.Grant, Victims: s.Tokens.Victims, Controls: s.Tokens.Controls,
-		Users: s.Tokens.Users, Clients: s.Tokens.Clients, Scope: s.Tokens.Scope}
+		Users: s.Tokens.Users.Count, Clients: s.Tokens.Clients.Count, Scope: s.Tokens.Scope}
 	mode := s.Recall.Mode
 	if k, ok := drill.LookupAction(s.Recall.Action); ok {
 		if mode == "" && len(k.Modes) > 0 {
@@ -136,9 +135,11 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	opener, perrs := provider(s, issuer, secrets.AdminSecret, drillID)
+	errs = append(errs, perrs...)
 	p := &drill.Plan{
 		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,
-		Components: comps, Issuer: issuer, Provider: refsource.Open(drill.NewSecret(secrets.AdminSecret), drillID),
+		Components: comps, Issuer: issuer, Provider: opener,
 		Population: pop,
 		Traffic: drill.Traffic{Rate: s.Traffic.Rate.PerSecond(), RampFrom: rampFrom, RampFor: rampFor,
 			Duration: s.Traffic.Duration, AfterFaults: s.Traffic.AfterFaults, Workers: s.Traffic.Workers, Timeout: timeout,

@@ -31,8 +31,8 @@ func (l *loader) validateLimits(s *Scenario) {
 	}{
 		{"tokens.victims", t.Victims, MaxTokens},
 		{"tokens.controls", t.Controls, MaxTokens},
-		{"tokens.users", t.Users, MaxUsers},
-		{"tokens.clients", t.Clients, MaxClients},
+		{"tokens.users", t.Users.Count, MaxUsers},
+		{"tokens.clients", t.Clients.Count, MaxClients},
 		{"tokens.recovery", t.Recovery, MaxTokens},
 		{"traffic.workers", s.Traffic.Workers, MaxWorkers},
 		{"recall.concurrency", s.Recall.Concurrency, MaxWorkers},

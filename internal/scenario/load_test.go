@@ -58,11 +58,11 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"fault-no-for", "testdata/invalid-fault-no-for.yaml:13:5: faults[0].for: required: how long the fault lasts, e.g. for: 5s"},
 		{"fault-no-target", "testdata/invalid-fault-no-target.yaml:13:5: faults[0].target: required: the component pause is done to (have: issuer, edge-push, edge-poll)"},
 		{"fault-target", "testdata/invalid-fault-target.yaml:13:56: faults[0].target: unknown component \"edge-psh\" (have: issuer, edge-push, edge-poll)"},
-		{"grant", "testdata/invalid-grant.yaml:7:17: tokens.grant: unknown grant \"implicit\" (have: client_credentials, password)"},
+		{"grant", "testdata/invalid-grant.yaml:7:17: tokens.grant: unknown grant \"implicit\" (have: client_credentials, password, refresh_token)"},
 		{"issuer-not-issuer", "testdata/invalid-issuer-not-issuer.yaml:7:18: tokens.issuer: edge-push is of kind gateway, not issuer (issuers: issuer)"},
 		{"kind-mismatch", "testdata/invalid-kind-mismatch.yaml:4:28: system.components[0].kind: reference/issuer is a component of kind issuer, not gateway"},
 		{"kind", "testdata/invalid-kind.yaml:6:31: system.components[2].kind: unknown kind \"gw\" (have: issuer, gateway, cache, service, bus, other)"},
-		{"list-for-mapping", "testdata/invalid-list-for-mapping.yaml:7:9: tokens: want a mapping with keys issuer, grant, victims, controls, users, clients, scope, recovery, got a list"},
+		{"list-for-mapping", "testdata/invalid-list-for-mapping.yaml:7:9: tokens: want a mapping with keys issuer, grant, victims, controls, users, clients, refresh_tokens, scope, recovery, got a list"},
 		{"many", "testdata/invalid-many.yaml:1:7: name: bad name \"many problems\": want letters, digits, '.', '_' and '-'\ntestdata/invalid-many.yaml:3:12: system.runtime: unknown runtime \"dokcer\" (have: embedded, docker, external)\ntestdata/invalid-many.yaml:7:14: system.components[2].name: duplicate component \"edge-push\" (first at line 6)\ntestdata/invalid-many.yaml:11:3: traffic.workerz: unknown key \"workerz\" (valid: rate, ramp, duration, workers, targets, recheck, controls, sample, resolution, after_faults)\ntestdata/invalid-many.yaml:13:7: recall.at: 50s is after the end of traffic (duration 40s)\ntestdata/invalid-many.yaml:15:71: faults[0].target: unknown component \"edge-psh\" (have: issuer, edge-push)\ntestdata/invalid-many.yaml:17:5: expect[0]: failed parsing expectation \"ttc.p99 << 2s\": column 9: unknown operator \"<<\" (want one of <, <=, ==, !=, >=, >)"},
 		{"missing-duration", "testdata/invalid-missing-duration.yaml:7:1: traffic.duration: required: how long traffic runs, e.g. duration: 40s"},
 		{"missing-name", "testdata/invalid-missing-name.yaml:1:1: name: required, e.g. name: quickstart"},
@@ -547,7 +547,7 @@ recall: {at: 5s}
 	}
 	bad := strings.Replace(src, "      name: edge-b\n", "      name: edge-b\n      nmae: x\n", 1)
 	_, err = Parse("a.yaml", []byte(bad))
-	want := `a.yaml:8:7: system.components[2].nmae: unknown key "nmae" (valid: name, kind, use, with, image, url, env, command, ports, depends_on, wait, probe)`
+	want := `a.yaml:8:7: system.components[2].nmae: unknown key "nmae" (valid: name, kind, use, with, image, url, env, command, ports, depends_on, wait, probe, oauth)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}

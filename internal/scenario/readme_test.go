@@ -18,7 +18,7 @@ func TestReadmeDocumentsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	for _, v := range []any{Scenario{}, System{}, Component{}, Wait{}, Probe{}, Match{}, Tokens{}, Traffic{}, Ramp{}, Recall{}, Fault{}, Expectation{}, ReportSpec{}} {
+	for _, v := range []any{Scenario{}, System{}, Component{}, Wait{}, Probe{}, Match{}, Tokens{}, Traffic{}, Ramp{}, Recall{}, Fault{}, Expectation{}, ReportSpec{}, OAuth{}, Introspection{}, ClientAccount{}, UserAccount{}} {
 		for key := range yamlFields(reflect.TypeOf(v)) {
 			if !strings.Contains(doc, key+":") {
 				t.Errorf("%T key %q is not documented", v, key)
@@ -45,7 +45,7 @@ func TestReadmeDocumentsEverything(t *testing.T) {
 			}
 		}
 	}
-	for _, list := range [][]string{Runtimes, Kinds, Grants, Modes, Severities, Strategies, FailModes, DefaultActions, DefaultFaults, Methods} {
+	for _, list := range [][]string{ClientAuths, IntrospectionAuths, Runtimes, Kinds, Grants, Modes, Severities, Strategies, FailModes, DefaultActions, DefaultFaults, Methods} {
 		for _, name := range list {
 			if !strings.Contains(doc, name) {
 				t.Errorf("%q is not documented", name)

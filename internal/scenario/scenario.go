@@ -67,7 +67,7 @@ const (
 var Kinds = []string{KindIssuer, KindGateway, KindCache, KindService, KindBus, KindOther}
 
 // Grants lists the valid values of tokens.grant.
-var Grants = []string{"client_credentials", "password"}
+var Grants = []string{"client_credentials", "password", "refresh_token"}
 
 // Recall action kinds. DefaultActions lists them all.
 const (
@@ -213,7 +213,49 @@ type Component struct {
 	// Probe says how to ask the component whether it honours a credential. Reference gateways,
 	// services and issuers have a built-in probe; your own components need one if probed.
 	Probe *Probe `yaml:"probe,omitempty" json:"probe,omitempty"`
+	// OAuth describes an issuer that is not reference/issuer by standards: its endpoints,
+	// discovered (RFC 8414, then OpenID Connect Discovery) or set by hand.
+	OAuth *OAuth `yaml:"oauth,omitempty" json:"oauth,omitempty"`
 }
+
+// OAuth is how the harness reaches a standards-based OAuth 2.0 / OpenID Connect provider. Each
+// endpoint may be set by hand; set ones win over discovery. The endpoints in use are recorded in
+// report.json.
+type OAuth struct {
+	// Discovery is the metadata URL. Default: RFC 8414 at the component's url, then OpenID
+	// Connect discovery.
+	Discovery string `yaml:"discovery,omitempty" json:"discovery,omitempty" jsonschema:"format=uri"`
+	// TokenEndpoint is where tokens are minted.
+	TokenEndpoint string `yaml:"token_endpoint,omitempty" json:"token_endpoint,omitempty" jsonschema:"format=uri"`
+	// RevocationEndpoint is the RFC 7009 endpoint of revoke-tokens mode rfc7009.
+	RevocationEndpoint string `yaml:"revocation_endpoint,omitempty" json:"revocation_endpoint,omitempty" jsonschema:"format=uri"`
+	// JWKSURI is the provider's key set.
+	JWKSURI string `yaml:"jwks_uri,omitempty" json:"jwks_uri,omitempty" jsonschema:"format=uri"`
+	// Introspection is the RFC 7662 endpoint that confirms recalls (recall.confirm).
+	Introspection *Introspection `yaml:"introspection,omitempty" json:"introspection,omitempty"`
+	// Proxy is an HTTP proxy for the harness's requests to the provider. Default: none (the
+	// environment's HTTP_PROXY is never used).
+	Proxy string `yaml:"proxy,omitempty" json:"proxy,omitempty" jsonschema:"format=uri"`
+}
+
+// Introspection is an RFC 7662 endpoint, often on another host or port with its own
+// credentials.
+type Introspection struct {
+	// Endpoint is the introspection URL. Default: the discovered introspection_endpoint.
+	Endpoint string `yaml:"endpoint,omitempty" json:"endpoint,omitempty" jsonschema:"format=uri"`
+	// Auth is how the harness authenticates: client (as the client that owns the token),
+	// basic (username and password), bearer (token) or none. Default client.
+	Auth string `yaml:"auth,omitempty" json:"auth,omitempty"`
+	// Username is for basic; use ${VAR}.
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+	// Password is for basic; use ${VAR}.
+	Password string `yaml:"password,omitempty" json:"password,omitempty"`
+	// Token is for bearer; use ${VAR}.
+	Token string `yaml:"token,omitempty" json:"token,omitempty"`
+}
+
+// IntrospectionAuths lists the valid values of oauth.introspection.auth.
+var IntrospectionAuths = []string{"client", "basic", "bearer", "none"}
 
 // Wait says when a started component is ready: exactly one of HTTP, Log and Port.
 type Wait struct {
@@ -274,10 +316,17 @@ type Tokens struct {
 	Victims int `yaml:"victims,omitempty" json:"victims,omitempty" jsonschema:"minimum=1,maximum=1000000"`
 	// Controls is how many credentials must stay valid throughout. Default 20.
 	Controls int `yaml:"controls,omitempty" json:"controls,omitempty" jsonschema:"minimum=0,maximum=1000000"`
-	// Users is how many users the credentials are spread over. Default 10.
-	Users int `yaml:"users,omitempty" json:"users,omitempty" jsonschema:"minimum=1,maximum=100000"`
-	// Clients is how many OAuth clients the credentials are spread over. Default 1.
-	Clients int `yaml:"clients,omitempty" json:"clients,omitempty" jsonschema:"minimum=1,maximum=10000"`
+	// Users is how many users the reference issuer registers for the password grant (default
+	// 10, at most 100000), or the existing users of your provider: a list of {username,
+	// password, totp}, or {file: users.csv} with lines username,password[,totp_secret].
+	Users Users `yaml:"users,omitempty" json:"users,omitempty"`
+	// Clients is how many OAuth clients the reference issuer registers (default 1, at most
+	// 10000), or a list of your provider's existing clients: {id, secret, auth, key_file,
+	// key_id, scope}.
+	Clients Clients `yaml:"clients,omitempty" json:"clients,omitempty"`
+	// RefreshTokens is a file of refresh tokens, one a line, for the refresh_token grant; each
+	// rotated refresh token the provider returns is kept for the next use.
+	RefreshTokens string `yaml:"refresh_tokens,omitempty" json:"refresh_tokens,omitempty"`
 	// Scope is the scope requested for every credential.
 	Scope string `yaml:"scope,omitempty" json:"scope,omitempty"`
 	// Recovery is how many affected identities (the victims' users for the password grant,
@@ -476,7 +525,7 @@ var (
 	// DefaultSystem is the default system section.
 	DefaultSystem = System{Runtime: RuntimeEmbedded, StartTimeout: 30 * time.Second}
 	// DefaultTokens is the default tokens section.
-	DefaultTokens = Tokens{Grant: "client_credentials", Victims: 100, Controls: 20, Users: 10, Clients: 1, Recovery: 20}
+	DefaultTokens = Tokens{Grant: "client_credentials", Victims: 100, Controls: 20, Users: Users{Count: 10}, Clients: Clients{Count: 1}, Recovery: 20}
 	// DefaultTraffic is the default traffic section; rate and duration have no default.
 	DefaultTraffic = Traffic{Workers: 16, Recheck: Percent{Fraction: 0.10, Text: "10%"}, Controls: Percent{Fraction: 0.10, Text: "10%"}}
 	// DefaultRecall is the default recall section; at has no default. Mode defaults to batch

@@ -73,6 +73,19 @@ func generateSchema() ([]byte, error) {
 			pct := str("", "10%")
 			pct.Pattern = `^\s*[0-9]+(\.[0-9]+)?\s*%\s*$`
 			return &jsonschema.Schema{OneOf: []*jsonschema.Schema{{Type: "integer", Minimum: "1", Examples: []any{100}}, pct}}
+		case reflect.TypeOf(Clients{}):
+			return &jsonschema.Schema{Description: r.CommentMap["github.com/recall-drills/recall/internal/scenario.Clients"], OneOf: []*jsonschema.Schema{
+				{Type: "integer", Minimum: "1", Maximum: "10000"},
+				{Type: "array", Items: &jsonschema.Schema{Ref: "#/$defs/ClientAccount"}},
+			}}
+		case reflect.TypeOf(Users{}):
+			file := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties(), Required: []string{"file"}, AdditionalProperties: jsonschema.FalseSchema}
+			file.Properties.Set("file", &jsonschema.Schema{Type: "string", Description: "A CSV file of username,password[,totp_secret], relative to the scenario."})
+			return &jsonschema.Schema{Description: r.CommentMap["github.com/recall-drills/recall/internal/scenario.Users"], OneOf: []*jsonschema.Schema{
+				{Type: "integer", Minimum: "1", Maximum: "100000"},
+				{Type: "array", Items: &jsonschema.Schema{Ref: "#/$defs/UserAccount"}},
+				file,
+			}}
 		case reflect.TypeOf(Regexp{}):
 			s := str("", "revoked")
 			s.Format = "regex"
@@ -101,6 +114,12 @@ func generateSchema() ([]byte, error) {
 		return nil
 	}
 	s := r.Reflect(&Scenario{})
+	// The list forms of tokens.clients and tokens.users refer to these.
+	for name, v := range map[string]any{"ClientAccount": &ClientAccount{}, "UserAccount": &UserAccount{}} {
+		d := r.Reflect(v)
+		d.Version, d.ID = "", ""
+		s.Definitions[name] = d
+	}
 	s.ID = "https://github.com/recall-drills/recall/internal/scenario/schema.json"
 	s.Title = "recall scenario"
 

@@ -467,10 +467,39 @@ func (l *loader) validateTokens(s *Scenario) {
 		name string
 		v    int
 		min  int
-	}{{"victims", t.Victims, 1}, {"controls", t.Controls, 0}, {"users", t.Users, 1}, {"clients", t.Clients, 1}, {"recovery", t.Recovery, 0}} {
+	}{{"victims", t.Victims, 1}, {"controls", t.Controls, 0}, {"users", t.Users.Count, 1}, {"clients", t.Clients.Count, 1}, {"recovery", t.Recovery, 0}} {
+		if (f.name == "users" && t.Users.IsList()) || (f.name == "clients" && t.Clients.IsList()) {
+			continue
+		}
 		if f.v < f.min {
 			l.fail("tokens."+f.name, "must be >= %d, got %d", f.min, f.v)
 		}
+	}
+	for i, c := range t.Clients.List {
+		p := fmt.Sprintf("tokens.clients[%d]", i)
+		if c.ID == "" {
+			l.fail(p+".id", "required: the client_id")
+		}
+		if c.Auth != "" && !slices.Contains(ClientAuths, c.Auth) {
+			l.fail(p+".auth", "unknown auth %q (have: %s)", c.Auth, strings.Join(ClientAuths, ", "))
+		}
+		if c.Auth == "private_key_jwt" && c.KeyFile == "" {
+			l.fail(p+".key_file", "required for auth private_key_jwt")
+		}
+		if (c.Auth == "client_secret_basic" || c.Auth == "client_secret_post") && c.Secret == "" {
+			l.fail(p+".secret", "required for auth %s", c.Auth)
+		}
+	}
+	for i, u := range t.Users.List {
+		if u.Username == "" {
+			l.fail(fmt.Sprintf("tokens.users[%d].username", i), "required")
+		}
+	}
+	if t.Grant == "refresh_token" && t.RefreshTokens == "" {
+		l.fail("tokens.refresh_tokens", "required for grant refresh_token: a file of refresh tokens, one a line")
+	}
+	if t.Grant == "password" && t.Clients.IsList() && !t.Users.IsList() {
+		l.fail("tokens.users", "the password grant with existing clients needs existing users: a list or {file: users.csv}")
 	}
 }
 

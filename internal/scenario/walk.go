@@ -76,6 +76,9 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 	case t == expectationType:
 		l.walkExpectation(n, path)
 		return
+	case t == clientsType || t == usersType:
+		l.walkAccounts(n, t, path)
+		return
 	case t == durationType:
 		if !l.wantScalar(n, path, "a duration like 5s") {
 			return

@@ -1,0 +1,206 @@
+package plan
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/redact"
+	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/internal/source"
+	refsource "github.com/recall-drills/recall/internal/source/reference"
+)
+
+// providerTimeout bounds every request of the harness to the provider (discovery, token,
+// revocation, introspection): a provider that does not answer is an error, never a hang.
+const providerTimeout = 15 * time.Second
+
+// provider returns how the drill connects to the scenario's identity provider: the reference
+// issuer's admin API, or, for an issuer with oauth: or existing clients, the standards-based
+// source over those accounts (internal/source).
+func provider(s *scenario.Scenario, issuer, adminSecret, drillID string) (source.Opener, []error) {
+	var c *scenario.Component
+	for i := range s.System.Components {
+		if s.System.Components[i].Name == issuer {
+			c = &s.System.Components[i]
+		}
+	}
+	t := &s.Tokens
+	if c == nil || (c.OAuth == nil && !t.Clients.IsList()) {
+		return refsource.Open(drill.NewSecret(adminSecret), drillID), nil
+	}
+	var errs []error
+	if c.Use == "reference/issuer" && c.OAuth != nil {
+		errs = append(errs, s.Errorf(compPath(s, c)+".oauth", "reference/issuer is reached through its admin API; oauth: is for your own provider"))
+	}
+	if !t.Clients.IsList() {
+		errs = append(errs, s.Errorf("tokens.clients", "an issuer with oauth: has no admin API to register clients: list the existing ones ({id, secret, auth})"))
+	}
+	dir := filepath.Dir(s.Path)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	var clients []*oauth.Client
+	for i, ca := range t.Clients.List {
+		cl := &oauth.Client{ID: ca.ID, Secret: ca.Secret, Auth: ca.Auth, KeyID: ca.KeyID, Scope: ca.Scope}
+		if cl.Scope == "" {
+			cl.Scope = t.Scope
+		}
+		if ca.KeyFile != "" {
+			k, kid, err := oauth.LoadKey(rel(ca.KeyFile))
+			if err != nil {
+				errs = append(errs, s.Errorf(fmt.Sprintf("tokens.clients[%d].key_file", i), "%v", err))
+			}
+			cl.Key = k
+			if cl.KeyID == "" {
+				cl.KeyID = kid
+			}
+		}
+		redact.Global.Add(ca.Secret)
+		clients = append(clients, cl)
+	}
+	var users []source.User
+	for _, u := range t.Users.List {
+		users = append(users, source.User{Username: u.Username, Password: source.NewSecret(u.Password), TOTP: source.NewSecret(u.TOTP)})
+	}
+	if t.Users.File != "" {
+		us, err := readUsers(rel(t.Users.File))
+		if err != nil {
+			errs = append(errs, s.Errorf("tokens.users.file", "%v", err))
+		}
+		users = append(users, us...)
+	}
+	var refresh []source.Secret
+	if t.RefreshTokens != "" {
+		lines, err := readLines(rel(t.RefreshTokens))
+		if err != nil {
+			errs = append(errs, s.Errorf("tokens.refresh_tokens", "%v", err))
+		}
+		for _, l := range lines {
+			refresh = append(refresh, source.NewSecret(l))
+		}
+	}
+	o := c.OAuth
+	if o == nil {
+		o = &scenario.OAuth{}
+	}
+	var proxy *url.URL
+	if o.Proxy != "" {
+		var err error
+		if proxy, err = url.Parse(o.Proxy); err != nil {
+			errs = append(errs, s.Errorf(compPath(s, c)+".oauth.proxy", "%v", err))
+		}
+	}
+	in := o.Introspection
+	if in == nil {
+		in = &scenario.Introspection{}
+	}
+	redact.Global.Add(in.Password, in.Token)
+	set := oauth.Endpoints{Token: o.TokenEndpoint, Revocation: o.RevocationEndpoint, JWKS: o.JWKSURI, Introspection: in.Endpoint}
+	need := []string{"token_endpoint"}
+	if s.Recall.Action == "revoke-tokens" && s.Recall.Mode == "rfc7009" {
+		need = append(need, "revocation_endpoint")
+	}
+	if s.Recall.Confirm {
+		need = append(need, "introspection_endpoint")
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return func(ctx context.Context, issuerURL *url.URL) (*source.Provider, error) {
+		hc := oauth.NewHTTPClient(providerTimeout, proxy)
+		dctx, cancel := context.WithTimeout(ctx, 2*providerTimeout)
+		defer cancel()
+		eps, err := oauth.Discover(dctx, hc, issuerURL, o.Discovery, set, need...)
+		if err != nil {
+			return nil, err
+		}
+		acc := &source.Accounts{TokenURL: eps.Token, HTTP: hc, Clients: clients, Users: users, Refresh: refresh}
+		p := &source.Provider{URL: issuerURL, Endpoints: eps, Source: acc, HTTP: hc, Clients: clients}
+		if eps.Introspection != "" {
+			p.Confirmer = &source.Introspection{Introspector: oauth.Introspector{Endpoint: eps.Introspection, Auth: in.Auth,
+				Username: in.Username, Password: in.Password, Token: in.Token, HTTP: hc}}
+		}
+		return p, nil
+	}, nil
+}
+
+// compPath is the scenario path of component c.
+func compPath(s *scenario.Scenario, c *scenario.Component) string {
+	for i := range s.System.Components {
+		if &s.System.Components[i] == c {
+			return fmt.Sprintf("system.components[%d]", i)
+		}
+	}
+	return "system.components"
+}
+
+// readUsers reads username,password[,totp_secret] lines; # starts a comment line.
+func readUsers(path string) ([]source.User, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(io.LimitReader(f, 64<<20))
+	r.Comment, r.FieldsPerRecord, r.TrimLeadingSpace = '#', -1, true
+	var out []source.User
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		if len(rec) < 2 || len(rec) > 3 || rec[0] == "" {
+			ln, _ := r.FieldPos(0)
+			return nil, fmt.Errorf("%s:%d: want username,password[,totp_secret], got %d fields", path, ln, len(rec))
+		}
+		u := source.User{Username: rec[0], Password: source.NewSecret(rec[1])}
+		if len(rec) == 3 {
+			u.TOTP = source.NewSecret(rec[2])
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no users", path)
+	}
+	return out, nil
+}
+
+// readLines reads the non-empty lines of a file.
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no refresh tokens", path)
+	}
+	return out, nil
+}
