@@ -3,6 +3,7 @@ package scenario
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -46,7 +47,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted once, refused the second time: %v", err)
 		}
-		if again.Name != s.Name || len(again.System.Components) != len(s.System.Components) || again.Tokens != s.Tokens {
+		if again.Name != s.Name || len(again.System.Components) != len(s.System.Components) || !reflect.DeepEqual(again.Tokens, s.Tokens) {
 			t.Fatalf("two parses differ: %+v vs %+v", s, again)
 		}
 	})
