@@ -112,6 +112,27 @@ func TestDrillAgainstGroundTruth(t *testing.T) {
 	if push.TTCMS.P50 >= pollC.TTCMS.P50 {
 		t.Errorf("measured push p50 %.0f ms not below poll p50 %.0f ms", push.TTCMS.P50, pollC.TTCMS.P50)
 	}
+	// The estimated distribution, beside the upper bounds: each strategy's true median lies in
+	// its estimated median's interval (widened by 2ms and the grid step: the truth's own median
+	// is of a sample of 150), and jwt-only's estimate reaches no quantile.
+	for _, name := range []string{"push", "poll", "introspect"} {
+		c := by[name]
+		e, gt := c.TTCEstimate, c.GroundTruth
+		if e == nil || gt == nil || e.N != c.Pairs || e.P50.MS == nil || e.P50.LowMS == nil || e.P50.HighMS == nil {
+			t.Errorf("%s: estimate %+v for %d pairs", name, e, c.Pairs)
+			continue
+		}
+		slack := 2 + e.GridMS
+		if truth := gt.TTCMS.P50; truth < *e.P50.LowMS-slack || truth > *e.P50.HighMS+slack {
+			t.Errorf("%s: true median %.1f ms outside the estimated median %.1f ms [%.1f, %.1f] (upper-bound p50 %.1f ms)",
+				name, truth, *e.P50.MS, *e.P50.LowMS, *e.P50.HighMS, c.TTCMS.P50)
+		}
+		t.Logf("%s: true p50 %.1f ms, estimated %.1f ms [%.1f, %.1f], upper-bound p50 %.1f ms ±%.1f",
+			name, gt.TTCMS.P50, *e.P50.MS, *e.P50.LowMS, *e.P50.HighMS, c.TTCMS.P50, c.TTCMS.ResolutionMS)
+	}
+	if e := by["jwt"].TTCEstimate; e == nil || e.P50.MS != nil || e.RightCensored != e.N {
+		t.Errorf("jwt-only: estimate %+v, want every pair right-censored and no median", e)
+	}
 	if c := by["jwt"]; c.NotConverged != c.Pairs || c.Pairs < 100 || c.GroundTruth == nil || c.GroundTruth.Checked != 0 {
 		t.Errorf("jwt-only: %d of %d pairs not converged (want all), truth %+v", c.NotConverged, c.Pairs, c.GroundTruth)
 	}
