@@ -1,6 +1,6 @@
 package drill
 
-// Recovery time (DESIGN.md, "The measurement"): after the recall, how long until freshly
+// Recovery time (docs/measurement.md, "Other figures"): after the recall, how long until freshly
 // re-issued credentials of the affected users are accepted everywhere again.
 //
 //	last ack R ──► re-enrol a factor (revoke-mfa) ──► token request (retried) ──► fresh credential

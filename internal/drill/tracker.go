@@ -1,6 +1,6 @@
 package drill
 
-// This file is the measurement (DESIGN.md, "The measurement"): a streaming, exact computation of
+// This file is the measurement (docs/measurement.md): a streaming, exact computation of
 // time to consistency, stale accepts, resurrections and false rejects from probe results. It is
 // pure: no clock, no I/O. See [Tracker] for the definitions it implements.
 
@@ -107,9 +107,11 @@ const (
 	endTime = math.MaxInt64 // "never" for minima; the unset trigger (every send is before it)
 )
 
-// Tracker turns a stream of probe results into the measurement of DESIGN.md. It is safe for
-// concurrent use: Observe, Recalled, SetTrigger, State and Progress may be called from any
-// goroutine; Finalize after the last Observe.
+// Tracker turns a stream of probe results into the measurement of docs/measurement.md. It is
+// safe for concurrent use: Observe, Recalled, SetTrigger, State and Progress may be called from
+// any goroutine; Finalize after the last Observe. Finalize also hands every measured pair's
+// bracket to package estimate (see [EstimateConfig] and docs/measurement.md, "Estimating the
+// distribution"): the estimate goes beside the upper bounds, never in their place.
 //
 // # Definitions
 //
@@ -124,9 +126,9 @@ const (
 //     The converging probe k is the reject with the smallest send time greater than A (among
 //     rejects sent at the same instant, the one answered first). Without such a reject, or
 //     without any accept or reject of (c,t) sent after R(t), the pair is NOT CONVERGED.
-//   - The component started enforcing within the bracket [A, s_k+lat_k]. DESIGN.md writes
-//     [s_(k−1), s_k+lat_k]; the probe before k is the last accept unless errors sit between, and
-//     an error tells nothing, so A is the honest (possibly wider) lower end.
+//   - The component started enforcing within the bracket [A, s_k+lat_k]. docs/measurement.md
+//     writes [s_(k−1), s_k+lat_k]; the probe before k is the last accept unless errors sit
+//     between, and an error tells nothing, so A is the honest (possibly wider) lower end.
 //   - TTC(c,t) is the bracket minus R(t): Upper = s_k+lat_k−R(t), the figure gates use, reported
 //     clamped at 0 (a push gateway can learn of a recall before the harness receives the
 //     acknowledgement); Lower = A−R(t), which may be negative; Resolution = Upper−Lower
