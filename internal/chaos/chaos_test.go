@@ -40,7 +40,7 @@ func TestNewChecksParams(t *testing.T) {
 	}{
 		{"latency ok", "latency", Params{Name: "l", Link: link, With: map[string]any{"latency": "500ms", "jitter": "50ms", "stream": "both"}}, ""},
 		{"latency missing", "latency", Params{Link: link}, "with.latency: required: a duration like 500ms"},
-		{"latency bad", "latency", Params{Link: link, With: map[string]any{"latency": "fast"}}, `with.latency: bad duration: time: invalid duration "fast"`},
+		{"latency bad", "latency", Params{Link: link, With: map[string]any{"latency": "fast"}}, `with.latency: bad duration "fast": want a Go duration like 150ms, 2s or 1m30s`},
 		{"latency unknown key", "latency", Params{Link: link, With: map[string]any{"latency": "1s", "delay": "1s"}}, "with.delay: unknown parameter (have: jitter, latency, stream, toxicity)"},
 		{"bad stream", "bandwidth", Params{Link: link, With: map[string]any{"rate": 10, "stream": "sideways"}}, "with.stream: unknown value sideways (have: upstream, downstream, both)"},
 		{"toxicity", "timeout", Params{Link: link, With: map[string]any{"toxicity": 2.0}}, "with.toxicity: must be between 0 and 1, got 2"},

@@ -3,6 +3,7 @@ package chaos
 import (
 	"errors"
 	"fmt"
+	typed "github.com/recall-drills/recall/internal/params"
 	"slices"
 	"sort"
 	"strings"
@@ -38,8 +39,8 @@ func (p *params) fail(key, format string, args ...any) {
 	p.errs = append(p.errs, &ParamError{Key: key, Err: fmt.Errorf(format, args...)})
 }
 
-// duration reads key as a duration ("250ms", or a number of milliseconds is refused to avoid
-// unit mistakes); def when absent.
+// duration reads key as a duration ("250ms"; a bare number is refused to avoid unit mistakes,
+// see internal/params); def when absent.
 func (p *params) duration(key string, def time.Duration, required bool) time.Duration {
 	p.used = append(p.used, key)
 	v, ok := p.with[key]
@@ -49,18 +50,9 @@ func (p *params) duration(key string, def time.Duration, required bool) time.Dur
 		}
 		return def
 	}
-	var d time.Duration
-	var err error
-	switch v := v.(type) {
-	case string:
-		d, err = time.ParseDuration(v)
-	case time.Duration:
-		d = v
-	default:
-		err = fmt.Errorf("want a duration like 500ms, got %v", v)
-	}
+	d, err := typed.ParseDuration(v) // the one rule for durations: a Go duration string
 	if err != nil {
-		p.fail(key, "bad duration: %v", err)
+		p.fail(key, "%v", err)
 		return def
 	}
 	if d < 0 {

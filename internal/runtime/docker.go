@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/recall-drills/recall/internal/params"
 	"io"
 	"log/slog"
 	"net"
@@ -346,12 +347,12 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		if natsURL != "" {
 			c.cmd = append(c.cmd, "-nats", d.linkURL(c.name, busAlias, "nats", natsURL))
 		}
-		if v, ok := s.With["token_ttl"]; ok {
-			ttl, err := duration(v)
-			if err != nil {
-				return fmt.Errorf("with.token_ttl: %w", err)
-			}
-			c.cmd = append(c.cmd, "-token-ttl", ttl.String())
+		ip, err := params.DecodeIssuer(s.With)
+		if err != nil {
+			return err
+		}
+		if ip.TokenTTL > 0 {
+			c.cmd = append(c.cmd, "-token-ttl", ip.TokenTTL.String())
 		}
 	case UseService:
 		c.ref = RefService

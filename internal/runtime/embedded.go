@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/recall-drills/recall/internal/params"
 	"log/slog"
 	"net"
 	"net/http"
@@ -111,16 +112,16 @@ func WithLinks(links ...Link) EmbeddedOption {
 	return func(e *Embedded) { e.links = append(e.links, links...) }
 }
 
-// Gateway with: keys for a restart from a snapshot.
+// Gateway with: keys for a restart from a snapshot (typed in internal/params).
 const (
 	// RestartSnapshotStale makes a reference gateway, when restarted, restore the revocation
 	// rules it held right after its first start (before any recall) and resync only after
 	// restart_resync_delay: a gateway restoring a stale cache from disk.
-	RestartSnapshotStale = "stale"
+	RestartSnapshotStale = params.RestartSnapshotStale
 	// RestartSnapshotFresh (the default) restarts a gateway with empty state and a full sync.
-	RestartSnapshotFresh = "fresh"
+	RestartSnapshotFresh = params.RestartSnapshotFresh
 	// DefaultRestartResyncDelay is the default restart_resync_delay.
-	DefaultRestartResyncDelay = 5 * time.Second
+	DefaultRestartResyncDelay = params.DefaultRestartResyncDelay
 )
 
 // NewEmbedded checks that every component is a reference component with valid parameters and
@@ -267,14 +268,12 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 			Logger:      log,
 			Registry:    prometheus.NewRegistry(),
 		}
-		if v, ok := s.With["token_ttl"]; ok {
-			d, err := duration(v)
-			if err != nil {
-				ln.Close()
-				return nil, fmt.Errorf("with.token_ttl: %w", err)
-			}
-			cfg.TokenTTL = d
+		ip, err := params.DecodeIssuer(s.With)
+		if err != nil {
+			ln.Close()
+			return nil, err
 		}
+		cfg.TokenTTL = ip.TokenTTL
 		iss, err := issuer.New(cfg)
 		if err != nil {
 			ln.Close()
@@ -362,65 +361,16 @@ func gatewayConfig(s Spec) (gateway.Config, error) {
 	return c, err
 }
 
-// gatewayRestart reads a reference gateway's with: parameters, restart ones included.
+// gatewayRestart reads a reference gateway's with: parameters, restart ones included, through
+// internal/params: the rules validation applies.
 func gatewayRestart(s Spec) (gateway.Config, restartSpec, error) {
-	var c gateway.Config
-	rs := restartSpec{delay: DefaultRestartResyncDelay}
-	var errs []error
-	for k, v := range s.With {
-		var err error
-		switch k {
-		case "strategy":
-			c.Strategy = gateway.Strategy(fmt.Sprint(v))
-		case "interval":
-			c.PollInterval, err = duration(v)
-		case "cache_ttl":
-			c.CacheTTL, err = duration(v)
-		case "max_staleness":
-			c.MaxStaleness, err = duration(v)
-		case "fail_mode":
-			c.FailMode = gateway.FailMode(fmt.Sprint(v))
-		case "upstream":
-		case "restart_snapshot":
-			switch fmt.Sprint(v) {
-			case RestartSnapshotStale:
-				rs.stale = true
-			case RestartSnapshotFresh:
-			default:
-				err = fmt.Errorf("unknown snapshot %q (have: %s, %s)", v, RestartSnapshotFresh, RestartSnapshotStale)
-			}
-		case "restart_resync_delay":
-			rs.delay, err = duration(v)
-		default:
-			err = fmt.Errorf("unknown parameter (have: strategy, interval, cache_ttl, max_staleness, fail_mode, upstream, restart_snapshot, restart_resync_delay)")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("with.%s: %w", k, err))
-		}
+	g, err := params.DecodeGateway(s.With)
+	if err != nil {
+		return gateway.Config{}, restartSpec{delay: DefaultRestartResyncDelay}, err
 	}
-	switch c.Strategy {
-	case gateway.Push, gateway.Poll, gateway.Introspect, gateway.JWTOnly:
-	case "":
-		errs = append(errs, errors.New("with.strategy is required (push, poll, introspect, jwt-only)"))
-	default:
-		errs = append(errs, fmt.Errorf("with.strategy: unknown strategy %q (have: push, poll, introspect, jwt-only)", c.Strategy))
-	}
-	return c, rs, errors.Join(errs...)
-}
-
-// duration reads a YAML duration parameter: "2s", or a number of seconds.
-func duration(v any) (time.Duration, error) {
-	switch v := v.(type) {
-	case string:
-		return time.ParseDuration(v)
-	case int:
-		return time.Duration(v) * time.Second, nil
-	case float64:
-		return time.Duration(v * float64(time.Second)), nil
-	case time.Duration:
-		return v, nil
-	}
-	return 0, fmt.Errorf("want a duration like 2s, got %v", v)
+	c := gateway.Config{Strategy: gateway.Strategy(g.Strategy), PollInterval: g.Interval, CacheTTL: g.CacheTTL,
+		MaxStaleness: g.MaxStaleness, FailMode: gateway.FailMode(g.FailMode)}
+	return c, restartSpec{stale: g.StaleRestart, delay: g.ResyncDelay}, nil
 }
 
 // listen listens on addr (default a random 127.0.0.1 port). A restart listens on the address

@@ -29,7 +29,7 @@ func TestReadmeDocumentsEverything(t *testing.T) {
 		if !strings.Contains(doc, "`"+use+"`") {
 			t.Errorf("use %s is not documented", use)
 		}
-		for key := range ref.keys {
+		for _, key := range ref.Params.Keys() {
 			if !strings.Contains(doc, "`"+key+"`") {
 				t.Errorf("%s with key %s is not documented", use, key)
 			}

@@ -2,71 +2,23 @@ package scenario
 
 import (
 	"fmt"
-	"maps"
+	"github.com/recall-drills/recall/internal/params"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
-// reference describes a reference component: its kind, whether it has a built-in probe, and
-// the keys its with: accepts.
-type reference struct {
-	kind  string
-	probe bool
-	keys  map[string]withKey
-}
-
-// withKey describes one key of a reference component's with:.
-type withKey struct {
-	typ        string   // "duration", "enum", "component", "string"
-	enum       []string // for "enum"
-	strategies []string // strategies the key applies to; nil: all
-	required   bool
-}
-
 // Strategies lists how a reference gateway or service learns of recalls (targets/gateway).
-var Strategies = []string{"push", "poll", "introspect", "jwt-only"}
+var Strategies = params.Strategies
 
 // FailModes lists what a reference gateway does when its revocation source is unreachable.
-var FailModes = []string{"closed", "open"}
+var FailModes = params.FailModes
 
-// guardKeys are the with: keys of the reference gateway and service, which share
-// targets/gateway's enforcement; a gateway must say its strategy, a service may leave it to
-// the engine's default.
-func guardKeys(strategyRequired bool) map[string]withKey {
-	return map[string]withKey{
-		"strategy":      {typ: "enum", enum: Strategies, required: strategyRequired},
-		"interval":      {typ: "duration", strategies: []string{"push", "poll"}},
-		"cache_ttl":     {typ: "duration", strategies: []string{"introspect"}},
-		"fail_mode":     {typ: "enum", enum: FailModes, strategies: []string{"push", "poll", "introspect"}},
-		"max_staleness": {typ: "duration", strategies: []string{"push", "poll"}},
-	}
-}
-
-// restartKeys are the reference gateway's with: keys for how it restarts (fault restart, kill).
-var restartKeys = map[string]withKey{
-	"restart_snapshot":     {typ: "enum", enum: []string{"fresh", "stale"}, strategies: []string{"push", "poll"}},
-	"restart_resync_delay": {typ: "duration", strategies: []string{"push", "poll"}},
-}
-
-// references describes the reference components by their use: value.
-var references = func() map[string]reference {
-	gw := guardKeys(true)
-	gw["upstream"] = withKey{typ: "component"}
-	maps.Copy(gw, restartKeys)
-	return map[string]reference{
-		"reference/issuer": {kind: KindIssuer, probe: true, keys: map[string]withKey{
-			"token_ttl":    {typ: "duration"},
-			"admin_secret": {typ: "string"}, // of an issuer already running (runtime external)
-		}},
-		"reference/gateway": {kind: KindGateway, probe: true, keys: gw},
-		"reference/service": {kind: KindService, probe: true, keys: guardKeys(false)},
-		"reference/nats":    {kind: KindBus, keys: map[string]withKey{}},
-	}
-}()
+// references describes the reference components by their use: value (internal/params types
+// their with: keys once, for validation and both runtimes).
+var references = params.Reference
 
 // ReferenceUses lists the valid values of a component's use.
 var ReferenceUses = []string{"reference/issuer", "reference/gateway", "reference/service", "reference/nats"}
@@ -95,7 +47,7 @@ func (l *loader) defaults(s *Scenario) {
 	for i := range s.System.Components {
 		c := &s.System.Components[i]
 		if ref, ok := references[c.Use]; ok && c.Kind == "" {
-			c.Kind = ref.kind
+			c.Kind = ref.Kind
 		}
 		if p := c.Probe; p != nil {
 			if p.Headers == nil {
@@ -208,7 +160,7 @@ func (l *loader) validateSystem(s *Scenario) {
 		switch ref, isRef := references[c.Use]; {
 		case !isRef && c.Use == "":
 			l.fail(p, "required: %s is probed (%s) and is not a reference component, so say how to ask it whether it honours a credential", c.Name, why)
-		case isRef && !ref.probe:
+		case isRef && !ref.Probe:
 			l.fail(p, "required: %s is probed (%s) and %s has no built-in probe", c.Name, why, c.Use)
 		}
 	}
@@ -223,8 +175,8 @@ func (l *loader) validateComponent(s *Scenario, c *Component, p string) {
 		l.fail(p+".kind", "required: one of %s", strings.Join(Kinds, ", "))
 	case !slices.Contains(Kinds, c.Kind):
 		l.fail(p+".kind", "unknown kind %q (have: %s)", c.Kind, strings.Join(Kinds, ", "))
-	case isRef && c.Kind != ref.kind:
-		l.fail(p+".kind", "%s is a component of kind %s, not %s", c.Use, ref.kind, c.Kind)
+	case isRef && c.Kind != ref.Kind:
+		l.fail(p+".kind", "%s is a component of kind %s, not %s", c.Use, ref.Kind, c.Kind)
 	}
 	switch {
 	case isRef:
@@ -290,57 +242,26 @@ func (l *loader) validateComponent(s *Scenario, c *Component, p string) {
 	}
 }
 
-// validateWith checks a reference component's with: against its keys.
-func (l *loader) validateWith(s *Scenario, c *Component, p string, ref reference) {
-	strategy, _ := c.With["strategy"].(string)
-	valid := slices.Sorted(maps.Keys(ref.keys))
-	for k, v := range c.With {
-		kp := joinPath(p+".with", k)
-		spec, ok := ref.keys[k]
-		if !ok {
-			if len(valid) == 0 {
-				l.fail(kp, "unknown key %q: %s takes no with", k, c.Use)
-			} else {
-				l.fail(kp, "unknown key %q for %s (valid: %s)", k, c.Use, strings.Join(valid, ", "))
-			}
-			continue
-		}
-		str, isStr := v.(string)
-		switch spec.typ {
-		case "duration":
-			d, err := time.ParseDuration(str)
-			switch {
-			case !isStr || err != nil:
-				l.fail(kp, "bad duration %s: want a Go duration like 150ms, 2s or 1m30s", describeValue(v))
-				continue
-			case d <= 0:
-				l.fail(kp, "must be > 0, got %s", str)
-				continue
-			}
-		case "enum":
-			if !isStr || !slices.Contains(spec.enum, str) {
-				l.fail(kp, "unknown %s %s (have: %s)", k, describeValue(v), strings.Join(spec.enum, ", "))
-				continue
-			}
-		case "string":
-			if !isStr {
-				l.fail(kp, "want a string, got %s", describeValue(v))
-				continue
-			}
-		case "component":
-			if _, ok := s.Component(str); !isStr || !ok {
-				l.fail(kp, "unknown component %s (have: %s)", describeValue(v), names(s))
-				continue
-			}
-		}
-		if spec.strategies != nil && slices.Contains(Strategies, strategy) && !slices.Contains(spec.strategies, strategy) {
-			l.fail(kp, "%s applies only to strategy %s (strategy is %s)", k, strings.Join(spec.strategies, " or "), strategy)
+// validateWith checks a reference component's with: against its keys (internal/params).
+func (l *loader) validateWith(s *Scenario, c *Component, p string, ref params.ReferenceKind) {
+	var comps []string
+	for _, x := range s.System.Components {
+		if x.Name != "" {
+			comps = append(comps, x.Name)
 		}
 	}
-	for _, k := range valid {
-		if ref.keys[k].required && c.With[k] == nil {
-			l.fail(joinPath(p+".with", k), "required for %s: one of %s", c.Use, strings.Join(ref.keys[k].enum, ", "))
+	if comps == nil {
+		comps = []string{}
+	}
+	for _, e := range ref.Params.Check(c.With, c.Use, comps) {
+		kp := joinPath(p+".with", e.Key)
+		switch x := e.Elem.(type) {
+		case string:
+			kp = joinPath(kp, x)
+		case int:
+			kp = fmt.Sprintf("%s[%d]", kp, x)
 		}
+		l.fail(kp, "%s", e.Msg)
 	}
 }
 
