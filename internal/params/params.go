@@ -124,6 +124,17 @@ func (s Spec) Lookup(key string) (Param, bool) {
 // components are the scenario's component names, for Component parameters (nil: not checked).
 // The errors come sorted by key.
 func (s Spec) Check(with map[string]any, what string, components []string) []*Error {
+	return s.check(with, what, components, true)
+}
+
+// CheckTypes is Check for a Go caller of a runtime rather than a scenario: keys known and
+// values of their type, but a key that does not apply (When) is ignored and a zero duration
+// means the default.
+func (s Spec) CheckTypes(with map[string]any, what string) []*Error {
+	return s.check(with, what, nil, false)
+}
+
+func (s Spec) check(with map[string]any, what string, components []string, strict bool) []*Error {
 	var errs []*Error
 	fail := func(k, format string, args ...any) {
 		errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf(format, args...)})
@@ -145,11 +156,14 @@ func (s Spec) Check(with map[string]any, what string, components []string) []*Er
 			}
 			continue
 		}
+		if !strict && p.Type == Duration {
+			p.AllowZero = true
+		}
 		if elem, msg := p.check(v, components); msg != "" {
 			errs = append(errs, &Error{Key: k, Elem: elem, Msg: msg})
 			continue
 		}
-		if w := p.When; w != nil {
+		if w := p.When; w != nil && strict {
 			if on, _ := with[w.Key].(string); on != "" && !slices.Contains(w.Values, on) {
 				if cond, ok := s.Lookup(w.Key); !ok || cond.Type != Enum || slices.Contains(cond.Enum, on) {
 					fail(k, "%s applies only to %s %s (%s is %s)", k, w.Key, strings.Join(w.Values, " or "), w.Key, on)

@@ -79,11 +79,11 @@ type Gateway struct {
 	ResyncDelay  time.Duration
 }
 
-// DecodeGateway checks and decodes a reference gateway's with: (components are not checked:
-// the runtime resolves upstream itself).
+// DecodeGateway checks and decodes a reference gateway's with: for a runtime ([Spec.CheckTypes]:
+// the runtime resolves upstream itself, and Go callers may pass keys that do not apply).
 func DecodeGateway(with map[string]any) (Gateway, error) {
 	spec := Reference["reference/gateway"].Params
-	if err := join(spec.Check(with, "reference/gateway", nil)); err != nil {
+	if err := join(spec.CheckTypes(with, "reference/gateway")); err != nil {
 		return Gateway{}, err
 	}
 	v := spec.Decode(with)
@@ -99,10 +99,10 @@ type Issuer struct {
 	AdminSecret string
 }
 
-// DecodeIssuer checks and decodes a reference issuer's with:.
+// DecodeIssuer checks and decodes a reference issuer's with: for a runtime ([Spec.CheckTypes]).
 func DecodeIssuer(with map[string]any) (Issuer, error) {
 	spec := Reference["reference/issuer"].Params
-	if err := join(spec.Check(with, "reference/issuer", nil)); err != nil {
+	if err := join(spec.CheckTypes(with, "reference/issuer")); err != nil {
 		return Issuer{}, err
 	}
 	v := spec.Decode(with)
