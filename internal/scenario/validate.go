@@ -2,12 +2,14 @@ package scenario
 
 import (
 	"fmt"
-	"github.com/recall-drills/recall/internal/params"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/recall-drills/recall/internal/params"
 )
 
 // Strategies lists how a reference gateway or service learns of recalls (targets/gateway).
