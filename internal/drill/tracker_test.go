@@ -889,8 +889,13 @@ func benchStream(n int) []Observation {
 	return obs
 }
 
-func benchTracker() *Tracker {
-	tr := NewTracker(TrackerConfig{Components: []string{"a", "b", "c"}, Victims: 1000, Controls: 100, MaxLag: 6 * time.Second})
+func benchTracker() *Tracker { return benchTrackerWith(EstimateConfig{Off: true}) }
+
+// benchTrackerWith is benchTracker with the TTC estimate configured (benchTracker turns it
+// off, so that BenchmarkFinalize measures the tracker alone).
+func benchTrackerWith(ec EstimateConfig) *Tracker {
+	tr := NewTracker(TrackerConfig{Components: []string{"a", "b", "c"}, Victims: 1000, Controls: 100, MaxLag: 6 * time.Second,
+		Estimate: ec})
 	tr.SetTrigger(time.Second)
 	for tok := range 1000 {
 		tr.Recalled(tok, time.Second, time.Second+time.Duration(tok)*time.Microsecond)
@@ -928,13 +933,20 @@ func BenchmarkObserveParallel(b *testing.B) {
 
 func BenchmarkFinalize(b *testing.B) {
 	obs := benchStream(1 << 18)
-	for b.Loop() {
-		b.StopTimer()
-		tr := benchTracker()
-		for _, o := range obs {
-			tr.Observe(o)
-		}
-		b.StartTimer()
-		tr.Finalize(30 * time.Second)
+	for _, bc := range []struct {
+		name string
+		ec   EstimateConfig
+	}{{"tracker", EstimateConfig{Off: true}}, {"with_estimate", EstimateConfig{}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				tr := benchTrackerWith(bc.ec)
+				for _, o := range obs {
+					tr.Observe(o)
+				}
+				b.StartTimer()
+				tr.Finalize(30 * time.Second)
+			}
+		})
 	}
 }
