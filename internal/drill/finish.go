@@ -134,6 +134,12 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 
 // groundTruth compares each converged pair's bracket with the instant the component recorded
 // that it started enforcing.
+// TokenTruth is a ground-truth source that knows credentials by their value rather than their
+// claims: providers of opaque tokens. A truth.Source that implements it is asked this way.
+type TokenTruth interface {
+	EnforcedSinceToken(token string) (time.Time, bool)
+}
+
 func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []PairResult) *report.GroundTruth {
 	src, ok := gt.Truth(component)
 	if !ok {
@@ -145,7 +151,12 @@ func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []Pa
 		if pr.State != PairConverged {
 			continue
 		}
-		at, ok := src.EnforcedSince(d.tokens[pr.Token].Claims)
+		var at time.Time
+		if tt, byToken := src.(TokenTruth); byToken {
+			at, ok = tt.EnforcedSinceToken(d.tokens[pr.Token].Access.Reveal())
+		} else {
+			at, ok = src.EnforcedSince(d.tokens[pr.Token].Claims)
+		}
 		if !ok {
 			continue
 		}

@@ -1,0 +1,196 @@
+package plan
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/oauth/oauthtest"
+	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/report"
+	"github.com/recall-drills/recall/targets/revocation"
+	"github.com/recall-drills/recall/targets/truth"
+)
+
+// independentScenario drills oauthtest's server (not targets/): discovery at the issuer url,
+// two pre-registered clients with secrets from ${VAR}, a gateway with a TTL cache of positive
+// introspections, and the introspection endpoint itself probed (its own listener, its own
+// basic credentials). with is the recall's with: block.
+const independentScenario = `name: independent-provider
+seed: 5
+system:
+  runtime: external
+  components:
+    - name: idp
+      kind: issuer
+      url: %s
+      oauth:
+        introspection:
+          auth: basic
+          username: introspector
+          password: ${INTROSPECT_PASSWORD}
+    - name: idp-introspect
+      kind: other
+      url: %s
+      probe:
+        method: POST
+        path: /introspect
+        headers: {Authorization: "Basic ${INTROSPECT_BASIC}", Content-Type: application/x-www-form-urlencoded}
+        body: "token={{token}}"
+        accept: {status: [200], json: "active == true"}
+        reject: {status: [200], json: "active == false"}
+    - name: gateway
+      kind: gateway
+      url: %s
+      probe: {path: /api}
+tokens:
+  issuer: idp
+  clients:
+    - {id: drill-a, secret: "${DRILL_A_SECRET}", auth: client_secret_basic}
+    - {id: drill-b, secret: "${DRILL_B_SECRET}", auth: client_secret_post}
+  victims: 20
+  controls: 6
+  recovery: 0
+traffic:
+  rate: 150/s
+  duration: 4s
+  targets: [idp-introspect, gateway]
+recall:
+  at: 1500ms
+  action: revoke-tokens
+  mode: rfc7009
+  confirm: true
+%s`
+
+// truthEnv adds the independent server's ground truth to the external runtime: the instant each
+// token became inactive (the introspection component) and the last instant the gateway
+// honoured it.
+type truthEnv struct {
+	runtime.Environment
+	srv *oauthtest.Server
+	gw  *oauthtest.Gateway
+}
+
+type tokenTruth func(string) (time.Time, bool)
+
+func (f tokenTruth) EnforcedSince(revocation.Claims) (time.Time, bool) { return time.Time{}, false }
+func (f tokenTruth) EnforcedSinceToken(tok string) (time.Time, bool)  { return f(tok) }
+
+func (e truthEnv) Truth(component string) (truth.Source, bool) {
+	switch component {
+	case "idp-introspect":
+		return tokenTruth(e.srv.InactiveAt), true
+	case "gateway":
+		return tokenTruth(e.gw.LastHonoured), true
+	}
+	return nil, false
+}
+
+func runIndependent(t *testing.T, with string) (*report.Report, *oauthtest.Server) {
+	t.Helper()
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
+	t.Cleanup(srv.Close)
+	gw := oauthtest.NewGateway(srv, 500*time.Millisecond)
+	t.Cleanup(gw.Close)
+	env := map[string]string{"DRILL_A_SECRET": "secret-a-123", "DRILL_B_SECRET": "secret-b-456",
+		"INTROSPECT_PASSWORD": srv.IntrospectPassword,
+		"INTROSPECT_BASIC":    basicValue(srv.IntrospectUser, srv.IntrospectPassword)}
+	src := fmt.Sprintf(independentScenario, srv.Issuer.URL, srv.Introspection.URL, gw.URL, with)
+	s, err := Parse("independent.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Env = truthEnv{Environment: p.Env, srv: srv, gw: gw}
+	rep, err := drill.Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("drill: %v (%s)", err, rep.Reason)
+	}
+	b, _ := json.Marshal(rep)
+	for _, secret := range []string{"secret-a-123", "secret-b-456", srv.IntrospectPassword, "opq_"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the report holds %q in clear", secret)
+		}
+	}
+	return rep, srv
+}
+
+func basicValue(u, p string) string {
+	return strings.TrimPrefix(oauthBasic(u, p), "Basic ")
+}
+
+// TestDrillIndependentProvider drills an authorization server that is not the reference stack:
+// opaque tokens for pre-registered clients, endpoints by discovery, RFC 7009 as the owning
+// client, confirmation by introspection on another listener. The instants the server recorded
+// (a token became inactive) and the gateway recorded (it last honoured the token) lie inside
+// the drill's brackets; every recall is confirmed; the endpoints in use are in the report.
+func TestDrillIndependentProvider(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	rep, _ := runIndependent(t, "")
+	if rep.Tokens.Source != "accounts" || rep.Tokens.Opaque != 26 {
+		t.Errorf("tokens %+v: want 26 opaque tokens from the accounts source", rep.Tokens)
+	}
+	pr := rep.Provider
+	if pr == nil || !strings.HasSuffix(pr.Discovery, "/.well-known/oauth-authorization-server") || !strings.HasSuffix(pr.Revocation, "/oauth2/revoke") ||
+		pr.Endpoints["token_endpoint"] != "discovered" || !strings.HasSuffix(pr.Introspection, "/introspect") {
+		t.Errorf("provider %+v: want the discovered endpoints", pr)
+	}
+	if rep.Recall.Failed != 0 || rep.Recall.Confirmed != 20 || rep.Recall.Ineffective != 0 || rep.Recall.Unconfirmable != 0 {
+		t.Errorf("recall %+v: want 20 confirmed", rep.Recall)
+	}
+	for _, c := range rep.Components {
+		if !c.Probed {
+			continue
+		}
+		if c.FalseRejects != 0 {
+			t.Errorf("%s: %d false rejects", c.Name, c.FalseRejects)
+		}
+		gt := c.GroundTruth
+		if gt == nil || gt.Checked < c.Converged || gt.Checked == 0 || gt.Within != gt.Checked {
+			t.Errorf("%s: ground truth %+v for %d converged pairs: every recorded instant must lie in its bracket", c.Name, gt, c.Converged)
+		}
+		if c.Converged < 15 {
+			t.Errorf("%s: %d of %d pairs converged, want nearly all", c.Name, c.Converged, c.Pairs)
+		}
+		t.Logf("%s: TTC p50 %.0f ms, max %.0f ms ±%.0f ms; truth %d/%d within", c.Name, c.TTCMS.P50, c.TTCMS.Max, c.TTCMS.ResolutionMS, gt.Within, gt.Checked)
+	}
+}
+
+// TestDrillIndependentProviderWrongClient revokes as the other client: the server answers 200
+// and revokes nothing, so every recall is acknowledged and comes out ineffective, listed by
+// fingerprint in a critical finding.
+func TestDrillIndependentProviderWrongClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	rep, _ := runIndependent(t, "  with: {client: drill-b}\n")
+	if rep.Recall.Failed != 0 || rep.Recall.Ineffective != 20 || rep.Recall.Confirmed != 0 || len(rep.Recall.IneffectiveTokens) != 20 {
+		t.Fatalf("recall %+v: want 20 acknowledged and ineffective", rep.Recall)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.Kind == "ineffective_recall" && f.Severity == report.Critical && f.Count == 20 && len(f.Tokens) > 0 && f.Tokens[0] == rep.Recall.IneffectiveTokens[0] {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("findings %+v: want a critical ineffective_recall listing the fingerprints", rep.Findings)
+	}
+}
+
+func oauthBasic(u, p string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p))
+}
