@@ -80,7 +80,7 @@ type truthEnv struct {
 type tokenTruth func(string) (time.Time, bool)
 
 func (f tokenTruth) EnforcedSince(revocation.Claims) (time.Time, bool) { return time.Time{}, false }
-func (f tokenTruth) EnforcedSinceToken(tok string) (time.Time, bool)  { return f(tok) }
+func (f tokenTruth) EnforcedSinceToken(tok string) (time.Time, bool)   { return f(tok) }
 
 func (e truthEnv) Truth(component string) (truth.Source, bool) {
 	switch component {
