@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +195,34 @@ func TestDrillIndependentProviderWrongClient(t *testing.T) {
 
 func oauthBasic(u, p string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p))
+}
+
+// TestDrillDiscoveryFails: a provider whose discovery answers an HTML page stops the drill
+// before minting, with an error naming the URLs tried and a one-line excerpt.
+func TestDrillDiscoveryFails(t *testing.T) {
+	t.Parallel()
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte("<html>\n<h1>Not Found</h1>\n" + strings.Repeat("filler ", 2000) + "</html>"))
+	}))
+	defer page.Close()
+	env := map[string]string{"DRILL_A_SECRET": "a", "DRILL_B_SECRET": "b", "INTROSPECT_PASSWORD": "p", "INTROSPECT_BASIC": "x"}
+	src := fmt.Sprintf(independentScenario, page.URL, page.URL, page.URL, "")
+	s, err := Parse("d.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := drill.Run(context.Background(), p)
+	if err == nil || rep.Verdict != report.Error {
+		t.Fatalf("err %v, verdict %s", err, rep.Verdict)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, page.URL+"/.well-known/oauth-authorization-server") || !strings.Contains(msg, "openid-configuration") ||
+		!strings.Contains(msg, "Not Found") || strings.Contains(msg, "\n") || len(msg) > 1000 {
+		t.Errorf("error %q: want both URLs and a short excerpt of the answer", msg)
+	}
 }
