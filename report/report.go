@@ -327,8 +327,9 @@ const (
 
 // Estimate is an estimated TTC distribution. Each measured pair contributes one
 // interval-censored observation: its TTC lies in (lower, upper] of its bracket (relative to
-// R(t)), or is beyond the last accept when it never converged. Assumption: the credentials of
-// one component are exchangeable (their TTCs are draws from one distribution); see
+// R(t)), or is beyond the last accept when it never converged. Assumptions: the credentials of
+// one component are exchangeable (their TTCs are draws from one distribution), and the probes
+// do not set the TTC (a cache filled by the probes themselves breaks this); see
 // docs/measurement.md in the repository.
 type Estimate struct {
 	// Method names the estimator, MethodTurnbull.

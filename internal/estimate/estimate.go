@@ -15,10 +15,14 @@
 //	         ──Turnbull's innermost intervals──► masses p_j by self-consistency (EM, SQUAREM)
 //	         ──resample pairs B times (seeded), refit from p̂──► pointwise band, quantile intervals
 //
-// Assumption: the pairs of one component are exchangeable, their TTCs independent draws from
-// one distribution, independent of when each was probed. Where a component treats credentials
-// differently (a cohort behind another cache, another signing key), estimate each cohort apart.
-// docs/measurement.md in the repository states the model in full.
+// Assumptions: the pairs of one component are exchangeable, their TTCs independent draws from
+// one distribution; and the instants a pair is probed are independent of its TTC (the probes
+// do not set it, as they do for a cache filled by the probes themselves). Where a component
+// treats credentials differently (a cohort behind another cache, another signing key),
+// estimate each cohort apart. No check on the brackets can reveal a violation: the NPMLE is
+// self-consistent, so it always lies between the share of brackets ended by x and the share
+// started before x. docs/measurement.md in the repository states the model in full, with a
+// measured violation.
 //
 // Unlike the tracker's upper bounds, which are proven for every pair, the estimate is a
 // statistical statement under that assumption; reports show it beside the bounds, never in
