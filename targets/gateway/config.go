@@ -48,6 +48,26 @@ const (
 	FailOpen FailMode = "open"
 )
 
+// JWKSRefetch is when a Validator fetches the JWKS again after its first fetch.
+type JWKSRefetch string
+
+// The refetch policies found in the field.
+const (
+	// RefetchUnknownKid (the default) refetches once the keys are older than JWKSTTL and, at most
+	// every JWKSMinRefresh, when a token names an unknown kid: a new signing key is accepted at
+	// once, a removed one is refused within JWKSTTL.
+	RefetchUnknownKid JWKSRefetch = "unknown-kid"
+	// RefetchTTL refetches only once the keys are older than JWKSTTL: tokens of a new signing key
+	// are refused (false rejects) and a removed one honoured until then.
+	RefetchTTL JWKSRefetch = "ttl"
+	// RefetchNever keeps the keys of the first fetch for good: the stale-verifier bug. A removed
+	// key is honoured until its tokens expire; a new one is never accepted.
+	RefetchNever JWKSRefetch = "never"
+)
+
+// JWKSRefetches lists every policy, for validation.
+var JWKSRefetches = []JWKSRefetch{RefetchUnknownKid, RefetchTTL, RefetchNever}
+
 // Defaults applied by New to zero Config fields.
 const (
 	// DefaultAudience is the aud a token must carry.
@@ -133,6 +153,8 @@ type Config struct {
 	// JWKSMinRefresh rate-limits refetches caused by unknown kids (default
 	// DefaultJWKSMinRefresh).
 	JWKSMinRefresh time.Duration
+	// JWKSRefetch is when the JWKS is fetched again (default RefetchUnknownKid).
+	JWKSRefetch JWKSRefetch
 	// FailMode says what to do when the revocation source is unreachable (default FailClosed).
 	FailMode FailMode
 	// MaxStaleness is how long Poll and Push may go without a successful sync before the
@@ -224,6 +246,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.JWKSMinRefresh <= 0 {
 		c.JWKSMinRefresh = DefaultJWKSMinRefresh
+	}
+	switch c.JWKSRefetch {
+	case "":
+		c.JWKSRefetch = RefetchUnknownKid
+	case RefetchUnknownKid, RefetchTTL, RefetchNever:
+	default:
+		return c, fmt.Errorf("jwks refetch: unknown %q (one of unknown-kid, ttl, never)", c.JWKSRefetch)
 	}
 	switch c.FailMode {
 	case "":

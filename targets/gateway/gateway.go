@@ -66,12 +66,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	mux.HandleFunc("/healthz", gw.healthz)
 	mux.Handle("/metrics", promhttp.HandlerFor(g.m.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/recalls", truth.RequireBearer(g.cfg.DebugSecret, g.truth))
+	mux.Handle("/debug/keys", truth.RequireBearer(g.cfg.DebugSecret, http.HandlerFunc(gw.keys)))
 	mux.Handle("/", g.Middleware(next))
 	gw.handler = mux
 	return gw, nil
 }
 
-// Handler serves /healthz, /metrics and /debug/recalls (Bearer DebugSecret) itself and authenticates everything
+// Handler serves /healthz, /metrics, /debug/recalls and /debug/keys (both Bearer DebugSecret)
+// itself and authenticates everything
 // else, proxying it to Config.Upstream or answering 200 {"sub","scope","gateway"}.
 func (gw *Gateway) Handler() http.Handler { return gw.handler }
 
@@ -184,6 +186,17 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// keys serves the Validator's KeyEvents as {"component", "refetch", "events": [...]}: when the
+// gateway started accepting each signing key and stopped honouring each removed one.
+func (gw *Gateway) keys(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(struct {
+		Component string      `json:"component"`
+		Refetch   JWKSRefetch `json:"refetch"`
+		Events    []KeyEvent  `json:"events"`
+	}{gw.name, gw.cfg.JWKSRefetch, gw.v.KeyEvents()})
+}
 
 func (gw *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")

@@ -103,7 +103,8 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 		_ = g.Close()
 		return nil, fmt.Errorf("first sync: %w", err)
 	}
-	g.log.Info("guard ready", "strategy", cfg.Strategy, "fail_mode", cfg.FailMode)
+	go g.v.keepFresh(life)
+	g.log.Info("guard ready", "strategy", cfg.Strategy, "fail_mode", cfg.FailMode, "jwks_refetch", cfg.JWKSRefetch)
 	return g, nil
 }
 

@@ -33,7 +33,9 @@ const maxBody = 64 << 20
 //
 // Keys come from {IssuerURL}/jwks: fetched by Refresh, refetched in the background once older
 // than JWKSTTL (the old keys stay in use meanwhile, and if the refetch fails), and refetched
-// synchronously when a token names an unknown kid, at most once per JWKSMinRefresh. A key that
+// synchronously when a token names an unknown kid, at most once per JWKSMinRefresh. JWKSRefetch
+// turns the unknown-kid refetch off (RefetchTTL), or every refetch (RefetchNever: the stale
+// verifier). KeyEvents is the ground truth of which keys were accepted when. A key that
 // leaves the JWKS (a recalled signing key) is no longer accepted from the fetch that dropped it;
 // that is how even a jwt-only gateway learns of a key recall, late (on the next refetch).
 //
@@ -55,6 +57,7 @@ type Validator struct {
 	leeway     time.Duration
 	jwksTTL    time.Duration
 	minRefresh time.Duration
+	refetch    JWKSRefetch
 	timeout    time.Duration
 	client     *http.Client
 	log        *slog.Logger
@@ -68,7 +71,32 @@ type Validator struct {
 	lastFetch atomic.Int64 // UnixNano of the last JWKS fetch attempt
 	sf        singleflight.Group
 	cache     *verifiedCache // nil when disabled
+
+	evMu   sync.Mutex
+	events []KeyEvent
 }
+
+// KeyEvent is a change of the signing keys a Validator accepts: ground truth of when it started
+// accepting a new kid and when it stopped honouring a removed one.
+type KeyEvent struct {
+	// KeyID is the kid.
+	KeyID string `json:"kid"`
+	// Added is true when the kid entered the accepted keys, false when it left them.
+	Added bool `json:"added"`
+	// At is the instant the fetch that changed the keys landed: from then on the change holds.
+	At time.Time `json:"at"`
+}
+
+// KeyEvents returns the changes of accepted keys so far, oldest first; the first fetch's keys
+// are events too.
+func (v *Validator) KeyEvents() []KeyEvent {
+	v.evMu.Lock()
+	defer v.evMu.Unlock()
+	return append([]KeyEvent(nil), v.events...)
+}
+
+// Refetch returns the Validator's JWKS refetch policy.
+func (v *Validator) Refetch() JWKSRefetch { return v.refetch }
 
 type keySet struct {
 	keys    map[string]*ecdsa.PublicKey
@@ -97,6 +125,7 @@ func newValidator(cfg Config, m *metrics) *Validator {
 		leeway:     cfg.Leeway,
 		jwksTTL:    cfg.JWKSTTL,
 		minRefresh: cfg.JWKSMinRefresh,
+		refetch:    cfg.JWKSRefetch,
 		timeout:    cfg.Timeout,
 		client:     &http.Client{Timeout: cfg.Timeout, Transport: newTransport()},
 		log:        cfg.Logger,
@@ -106,6 +135,29 @@ func newValidator(cfg Config, m *metrics) *Validator {
 		v.cache = newVerifiedCache(cfg.VerifiedCacheSize)
 	}
 	return v
+}
+
+// keepFresh refetches the JWKS every JWKSTTL (after the last fetch) until ctx ends, so that a
+// removed key is refused within JWKSTTL even without traffic; nothing under RefetchNever. A
+// failed refetch is retried after JWKSMinRefresh.
+func (v *Validator) keepFresh(ctx context.Context) {
+	if v.refetch == RefetchNever {
+		return
+	}
+	for {
+		wait := v.minRefresh
+		if ks := v.keys.Load(); ks != nil {
+			wait = max(time.Until(ks.fetched.Add(v.jwksTTL)), time.Millisecond)
+		}
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+		if ks := v.keys.Load(); ks == nil || time.Since(ks.fetched) >= v.jwksTTL {
+			if err := v.Refresh(ctx); err != nil && ctx.Err() == nil {
+				sleepCtx(ctx, v.minRefresh)
+			}
+		}
+	}
 }
 
 // Refresh fetches the JWKS now. Concurrent calls share one fetch.
@@ -139,17 +191,26 @@ func (v *Validator) fetchKeys(ctx context.Context) error {
 			}
 		}
 	}
-	old := v.keys.Swap(&keySet{keys: keys, fetched: time.Now()})
-	if old != nil && v.onKeysRemoved != nil {
-		var gone []string
+	now := time.Now()
+	old := v.keys.Swap(&keySet{keys: keys, fetched: now})
+	var gone []string
+	v.evMu.Lock()
+	for kid := range keys {
+		if old == nil || old.keys[kid] == nil {
+			v.events = append(v.events, KeyEvent{KeyID: kid, Added: true, At: now})
+		}
+	}
+	if old != nil {
 		for kid := range old.keys {
 			if keys[kid] == nil {
 				gone = append(gone, kid)
+				v.events = append(v.events, KeyEvent{KeyID: kid, At: now})
 			}
 		}
-		if len(gone) > 0 {
-			v.onKeysRemoved(gone, time.Now())
-		}
+	}
+	v.evMu.Unlock()
+	if len(gone) > 0 && v.onKeysRemoved != nil {
+		v.onKeysRemoved(gone, now)
 	}
 	return nil
 }
@@ -191,11 +252,16 @@ func (v *Validator) getJWKS(ctx context.Context) (map[string]*ecdsa.PublicKey, e
 	return keys, nil
 }
 
-// refreshUnknownKid refetches the JWKS for an unknown kid unless the last fetch was less than
-// minRefresh ago, and returns the key set to use.
+// refreshUnknownKid refetches the JWKS for an unknown kid unless the policy is not
+// RefetchUnknownKid or the last fetch was less than minRefresh ago, and returns the key set to
+// use. With no key set yet (the first fetch failed) every policy fetches, rate-limited.
 func (v *Validator) refreshUnknownKid(ctx context.Context) *keySet {
+	ks := v.keys.Load()
+	if ks != nil && v.refetch != RefetchUnknownKid {
+		return ks
+	}
 	if time.Since(time.Unix(0, v.lastFetch.Load())) < v.minRefresh {
-		return v.keys.Load()
+		return ks
 	}
 	_ = v.Refresh(ctx)
 	return v.keys.Load()
@@ -219,7 +285,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Token, error) {
 	}
 	now := time.Now()
 	ks := v.keys.Load()
-	if ks == nil || now.Sub(ks.fetched) > v.jwksTTL {
+	if ks == nil || (v.refetch != RefetchNever && now.Sub(ks.fetched) > v.jwksTTL) {
 		if ks == nil {
 			ks = v.refreshUnknownKid(ctx)
 		} else if now.Sub(time.Unix(0, v.lastFetch.Load())) >= v.minRefresh {

@@ -5,6 +5,7 @@
 //	        [-nats nats://bus:4222] [-interval 2s] [-cache-ttl 5s] [-max-staleness 6s]
 //	        [-fail-mode closed|open] [-upstream http://api:8080] [-name edge] [-listen :8080]
 //	        [-snapshot /recall-snapshot.json [-resync-delay 5s]]
+//	        [-jwks-ttl 5m] [-jwks-min-refresh 1s] [-jwks-refetch unknown-kid|ttl|never]
 //
 // Environment: RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls;
 // RECALL_ADMIN_SECRET is the Bearer secret GET /debug/recalls requires (unset: it answers 401).
@@ -53,6 +54,9 @@ func run(args []string) error {
 	upstream := fs.String("upstream", serve.Env("RECALL_UPSTREAM", ""), "URL accepted requests are proxied to; empty answers 200 itself (env RECALL_UPSTREAM)")
 	snapshot := fs.String("snapshot", serve.Env("RECALL_SNAPSHOT", ""), "file the rules held after the first start are kept in, and a restart starts from (env RECALL_SNAPSHOT)")
 	resyncDelay := fs.Duration("resync-delay", serve.EnvDuration("RECALL_RESYNC_DELAY", 0), "with -snapshot, how long a restart serves the snapshot's rules before its first sync (env RECALL_RESYNC_DELAY)")
+	jwksTTL := fs.Duration("jwks-ttl", serve.EnvDuration("RECALL_JWKS_TTL", 0), "how long fetched signing keys are used before a refetch; default "+gateway.DefaultJWKSTTL.String()+" (env RECALL_JWKS_TTL)")
+	jwksMin := fs.Duration("jwks-min-refresh", serve.EnvDuration("RECALL_JWKS_MIN_REFRESH", 0), "least time between two refetches for unknown kids; default "+gateway.DefaultJWKSMinRefresh.String()+" (env RECALL_JWKS_MIN_REFRESH)")
+	jwksRefetch := fs.String("jwks-refetch", serve.Env("RECALL_JWKS_REFETCH", string(gateway.RefetchUnknownKid)), "when the JWKS is fetched again: unknown-kid, ttl or never (the stale verifier) (env RECALL_JWKS_REFETCH)")
 	startTimeout := fs.Duration("start-timeout", serve.EnvDuration("RECALL_START_TIMEOUT", serve.DefaultStartTimeout), "how long to retry the first sync (env RECALL_START_TIMEOUT)")
 	level := serve.LogLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -69,21 +73,24 @@ func run(args []string) error {
 		return serve.Usage(errors.New("-strategy and -issuer-url are required"))
 	}
 	cfg := gateway.Config{
-		Name:         *name,
-		Strategy:     gateway.Strategy(*strategy),
-		IssuerURL:    *issuerURL,
-		Issuer:       *iss,
-		Audience:     *audience,
-		Upstream:     *upstream,
-		NATSURL:      *natsURL,
-		PollInterval: *interval,
-		CacheTTL:     *cacheTTL,
-		MaxStaleness: *staleness,
-		FailMode:     gateway.FailMode(*failMode),
-		ClientID:     serve.Env("RECALL_CLIENT_ID", ""),
-		ClientSecret: serve.Env("RECALL_CLIENT_SECRET", ""),
-		DebugSecret:  serve.Env("RECALL_ADMIN_SECRET", ""),
-		Logger:       log,
+		Name:           *name,
+		Strategy:       gateway.Strategy(*strategy),
+		IssuerURL:      *issuerURL,
+		Issuer:         *iss,
+		Audience:       *audience,
+		Upstream:       *upstream,
+		NATSURL:        *natsURL,
+		PollInterval:   *interval,
+		CacheTTL:       *cacheTTL,
+		MaxStaleness:   *staleness,
+		FailMode:       gateway.FailMode(*failMode),
+		ClientID:       serve.Env("RECALL_CLIENT_ID", ""),
+		ClientSecret:   serve.Env("RECALL_CLIENT_SECRET", ""),
+		DebugSecret:    serve.Env("RECALL_ADMIN_SECRET", ""),
+		JWKSTTL:        *jwksTTL,
+		JWKSMinRefresh: *jwksMin,
+		JWKSRefetch:    gateway.JWKSRefetch(*jwksRefetch),
+		Logger:         log,
 	}
 	restored := false
 	if *snapshot != "" {

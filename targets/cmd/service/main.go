@@ -36,6 +36,9 @@ func run(args []string) error {
 	cacheTTL := fs.Duration("cache-ttl", serve.EnvDuration("RECALL_CACHE_TTL", 0), "introspection cache TTL (env RECALL_CACHE_TTL)")
 	staleness := fs.Duration("max-staleness", serve.EnvDuration("RECALL_MAX_STALENESS", 0), "longest time without a successful sync (env RECALL_MAX_STALENESS)")
 	failMode := fs.String("fail-mode", serve.Env("RECALL_FAIL_MODE", string(gateway.FailClosed)), "closed or open (env RECALL_FAIL_MODE)")
+	jwksTTL := fs.Duration("jwks-ttl", serve.EnvDuration("RECALL_JWKS_TTL", 0), "how long fetched signing keys are used before a refetch; default "+gateway.DefaultJWKSTTL.String()+" (env RECALL_JWKS_TTL)")
+	jwksMin := fs.Duration("jwks-min-refresh", serve.EnvDuration("RECALL_JWKS_MIN_REFRESH", 0), "least time between two refetches for unknown kids; default "+gateway.DefaultJWKSMinRefresh.String()+" (env RECALL_JWKS_MIN_REFRESH)")
+	jwksRefetch := fs.String("jwks-refetch", serve.Env("RECALL_JWKS_REFETCH", string(gateway.RefetchUnknownKid)), "when the JWKS is fetched again: unknown-kid, ttl or never (the stale verifier) (env RECALL_JWKS_REFETCH)")
 	startTimeout := fs.Duration("start-timeout", serve.EnvDuration("RECALL_START_TIMEOUT", serve.DefaultStartTimeout), "how long to retry the first sync (env RECALL_START_TIMEOUT)")
 	level := serve.LogLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +57,7 @@ func run(args []string) error {
 			Strategy: gateway.Strategy(*strategy), IssuerURL: *issuerURL, Issuer: *iss, NATSURL: *natsURL,
 			PollInterval: *interval, CacheTTL: *cacheTTL, MaxStaleness: *staleness, FailMode: gateway.FailMode(*failMode),
 			ClientID: serve.Env("RECALL_CLIENT_ID", ""), ClientSecret: serve.Env("RECALL_CLIENT_SECRET", ""),
+			JWKSTTL: *jwksTTL, JWKSMinRefresh: *jwksMin, JWKSRefetch: gateway.JWKSRefetch(*jwksRefetch),
 		}
 	}
 	ctx, stop := serve.Context()
