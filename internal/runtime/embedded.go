@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/bus"
 	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/issuer"
@@ -33,7 +34,7 @@ const (
 )
 
 // ReferenceUses lists the reference components, for validation.
-var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS}
+var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService}
 
 // DefaultStartTimeout bounds the start of one component.
 const DefaultStartTimeout = 30 * time.Second
@@ -77,6 +78,7 @@ type running struct {
 	srv      *http.Server
 	close    func() error
 	issuer   *issuer.Issuer
+	apikeys  *apikey.Authority // a reference/apikeys, which keeps its state across a kill
 	gate     *gate
 	down     bool // killed and not restarted
 }
@@ -134,13 +136,13 @@ func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedd
 	for _, o := range opts {
 		o(e)
 	}
-	errs := e.checkLinks()
+	errs := append(e.checkLinks(), e.checkAPIKeys()...)
 	issuers := 0
 	for _, s := range specs {
 		switch s.Use {
 		case UseIssuer:
 			issuers++
-		case UseGateway, UseService, UseNATS:
+		case UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService:
 		case "":
 			errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components only (use: %s); run your own with runtime docker or external", s.Name, strings.Join(ReferenceUses, ", ")))
 		default:
@@ -163,13 +165,18 @@ func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedd
 
 // Start implements Environment: the bus first, then the issuer, services and gateways.
 func (e *Embedded) Start(ctx context.Context) error {
-	rank := map[string]int{UseNATS: 0, UseIssuer: 1, UseService: 2, UseGateway: 3}
+	rank := map[string]int{UseNATS: 0, UseIssuer: 1, UseAPIKeys: 1, UseService: 2, UseAPIKeyService: 2, UseGateway: 3}
 	byRank := make([][]Spec, 4)
 	needBus := false
 	for _, s := range e.specs {
 		byRank[rank[s.Use]] = append(byRank[rank[s.Use]], s)
 		if s.Use == UseGateway {
 			if c, _ := gatewayConfig(s); c.Strategy == gateway.Push {
+				needBus = true
+			}
+		}
+		if s.Use == UseAPIKeyService {
+			if c, _, _ := apiKeyServiceConfig(s); c.Strategy == apikey.Push {
 				needBus = true
 			}
 		}
@@ -282,6 +289,10 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		r := e.serve(s.Name, ln, base, iss.Handler(), iss.Close)
 		r.truth, r.issuer = iss.Truth(), iss
 		return r, nil
+	case UseAPIKeys:
+		return e.startAPIKeys(s, addr)
+	case UseAPIKeyService:
+		return e.startAPIKeyService(ctx, s, addr)
 	case UseService:
 		ln, base, err := listen(addr)
 		if err != nil {
@@ -522,7 +533,7 @@ func (e *Embedded) Close(ctx context.Context) error {
 			r, _ := e.get(order[i])
 			if r.down {
 				// Killed and not started again: only a killed issuer still holds its state.
-				if r.issuer != nil && r.close != nil {
+				if (r.issuer != nil || r.apikeys != nil) && r.close != nil {
 					if err := r.close(); err != nil {
 						errs = append(errs, fmt.Errorf("close %s: %w", r.name, err))
 					}

@@ -286,7 +286,7 @@ func (e *Embedded) Kill(ctx context.Context, name string) error {
 			errs = append(errs, err)
 		}
 	}
-	if r.issuer == nil && r.close != nil {
+	if r.issuer == nil && r.apikeys == nil && r.close != nil {
 		if err := r.close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -338,7 +338,7 @@ func (e *Embedded) Restart(ctx context.Context, name string) error {
 			if r.srv != nil {
 				r.srv.Close()
 			}
-			if r.close != nil && r.issuer == nil {
+			if r.close != nil && r.issuer == nil && r.apikeys == nil {
 				_ = r.close()
 			}
 			return errors.New("environment closed")

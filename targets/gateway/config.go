@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -134,6 +135,12 @@ type Config struct {
 	// UpstreamMaxInflight bounds the requests proxied at once; beyond, the gateway answers 503
 	// with Retry-After: 1 (default DefaultUpstreamMaxInflight).
 	UpstreamMaxInflight int
+	// Verifier, when set, authenticates credentials instead of the JWT Validator (no JWKS is
+	// fetched): a reference component for credentials that are not JWTs (API keys) reuses the
+	// recall strategies this way. The Introspect strategy then posts the raw credential.
+	Verifier CredentialVerifier
+	// EventSubject is the NATS subject Push listens on (default revocation.EventSubject).
+	EventSubject string
 	// NATSURL is the NATS server for Push.
 	NATSURL string
 	// PollInterval is the Poll period (default DefaultPollInterval); Push uses it as its
@@ -192,6 +199,12 @@ type Config struct {
 	// ResyncDelay delays the first sync of a gateway started from a Snapshot (default 0: sync
 	// at once, in the background).
 	ResyncDelay time.Duration
+}
+
+// CredentialVerifier checks a raw credential and returns what a Guard needs of it. Errors are
+// *TokenError (reject) or ErrMissingToken.
+type CredentialVerifier interface {
+	Verify(ctx context.Context, raw string) (*Token, error)
 }
 
 // withDefaults returns c with defaults applied, or an error naming the first bad field.
@@ -278,6 +291,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.UpstreamMaxInflight <= 0 {
 		c.UpstreamMaxInflight = DefaultUpstreamMaxInflight
+	}
+	if c.EventSubject == "" {
+		c.EventSubject = revocation.EventSubject
 	}
 	if c.ReconnectWait <= 0 {
 		c.ReconnectWait = DefaultReconnectWait

@@ -73,8 +73,8 @@ func (p *push) start(ctx, life context.Context) error {
 		return fmt.Errorf("nats connect %s: %w", p.cfg.NATSURL, err)
 	}
 	p.nc = nc
-	if _, err := nc.Subscribe(revocation.EventSubject, p.onMsg); err != nil {
-		return fmt.Errorf("nats subscribe %s: %w", revocation.EventSubject, err)
+	if _, err := nc.Subscribe(p.cfg.EventSubject, p.onMsg); err != nil {
+		return fmt.Errorf("nats subscribe %s: %w", p.cfg.EventSubject, err)
 	}
 	if nc.IsConnected() {
 		// Make sure the server has the subscription before the list is read: no event published

@@ -1,0 +1,164 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/recall-drills/recall/targets/apikey"
+	"github.com/recall-drills/recall/targets/gateway"
+)
+
+// Reference API-key components (targets/apikey) for Spec.Use.
+const (
+	// UseAPIKeys is the API-key authority: it mints long-lived keys through its admin API and
+	// recalls them.
+	UseAPIKeys = "reference/apikeys"
+	// UseAPIKeyService is a resource service that accepts API keys and learns of their recall by
+	// with.strategy: push, poll, lookup (with a cache) or offline.
+	UseAPIKeyService = "reference/apikey-service"
+)
+
+// apiKeyServiceParams are the with: keys of a reference/apikey-service; their meaning is
+// apikey.ServiceConfig's.
+var apiKeyServiceParams = []string{"strategy", "authority", "interval", "cache_ttl", "max_staleness", "fail_mode"}
+
+// apiKeyServiceConfig reads a reference/apikey-service's with: parameters; authority is the
+// name of the reference/apikeys component it trusts ("" when with.authority is absent).
+func apiKeyServiceConfig(s Spec) (cfg apikey.ServiceConfig, authority string, err error) {
+	var errs []error
+	for k, v := range s.With {
+		var err error
+		switch k {
+		case "strategy":
+			cfg.Strategy = apikey.Strategy(fmt.Sprint(v))
+		case "authority":
+			authority = fmt.Sprint(v)
+		case "interval":
+			cfg.PollInterval, err = duration(v)
+		case "cache_ttl":
+			cfg.CacheTTL, err = duration(v)
+		case "max_staleness":
+			cfg.MaxStaleness, err = duration(v)
+		case "fail_mode":
+			cfg.FailMode = gateway.FailMode(fmt.Sprint(v))
+		default:
+			err = fmt.Errorf("unknown parameter (have: %s)", strings.Join(apiKeyServiceParams, ", "))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("with.%s: %w", k, err))
+		}
+	}
+	switch cfg.Strategy {
+	case apikey.Push, apikey.Poll, apikey.Lookup, apikey.Offline:
+	case "":
+		errs = append(errs, errors.New("with.strategy is required (push, poll, lookup, offline)"))
+	default:
+		errs = append(errs, fmt.Errorf("with.strategy: unknown strategy %q (have: push, poll, lookup, offline)", cfg.Strategy))
+	}
+	return cfg, authority, errors.Join(errs...)
+}
+
+// checkAPIKeys validates the API-key components of the specs: a service's parameters, and the
+// authority it names (or the only one).
+func (e *Embedded) checkAPIKeys() []error {
+	var errs []error
+	var authorities []string
+	for _, s := range e.specs {
+		if s.Use == UseAPIKeys {
+			authorities = append(authorities, s.Name)
+		}
+	}
+	for _, s := range e.specs {
+		if s.Use != UseAPIKeyService {
+			continue
+		}
+		_, auth, err := apiKeyServiceConfig(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+		}
+		switch {
+		case auth == "" && len(authorities) != 1:
+			errs = append(errs, fmt.Errorf("component %s: with.authority: say which %s component it trusts (have: %s)", s.Name, UseAPIKeys, strings.Join(authorities, ", ")))
+		case auth != "" && !slices.Contains(authorities, auth):
+			errs = append(errs, fmt.Errorf("component %s: with.authority: no %s component %q (have: %s)", s.Name, UseAPIKeys, auth, strings.Join(authorities, ", ")))
+		}
+	}
+	return errs
+}
+
+// startAPIKeys starts an API-key authority (addr: see start). A restarted authority keeps its
+// keys and recalls, as the issuer does.
+func (e *Embedded) startAPIKeys(s Spec, addr string) (*running, error) {
+	if old, ok := e.get(s.Name); ok && old.apikeys != nil {
+		ln, base, err := listen(addr)
+		if err != nil {
+			return nil, err
+		}
+		r := e.serve(s.Name, ln, base, old.apikeys.Handler(), old.apikeys.Close)
+		r.truth, r.apikeys = old.truth, old.apikeys
+		return r, nil
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	a, err := apikey.NewAuthority(apikey.AuthorityConfig{
+		Name: s.Name, AdminSecret: e.secrets.AdminSecret, SigningSecret: secret, NATSURL: e.natsURLFor(s.Name),
+		Clients: []apikey.Client{{ID: e.secrets.GatewayID, Secret: e.secrets.GatewaySecret}},
+		Logger:  e.log.With("component", s.Name),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, base, err := listen(addr)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	r := e.serve(s.Name, ln, base, a.Handler(), a.Close)
+	r.truth, r.apikeys = a.Truth(), a
+	return r, nil
+}
+
+// startAPIKeyService starts a reference/apikey-service against its authority.
+func (e *Embedded) startAPIKeyService(ctx context.Context, s Spec, addr string) (*running, error) {
+	cfg, auth, err := apiKeyServiceConfig(s)
+	if err != nil {
+		return nil, err
+	}
+	var authority *running
+	e.mu.Lock()
+	for _, r := range e.running {
+		if r.apikeys != nil && (auth == "" || r.name == auth) {
+			authority = r
+		}
+	}
+	e.mu.Unlock()
+	if authority == nil {
+		return nil, errors.New("no reference/apikeys authority running")
+	}
+	cfg.Name = s.Name
+	cfg.AuthorityURL = e.issuerURLFor(s.Name, authority)
+	cfg.NATSURL = e.natsURLFor(s.Name)
+	if cfg.Strategy != apikey.Lookup {
+		cfg.SigningSecret = authority.apikeys.SigningSecret()
+	}
+	cfg.ClientID, cfg.ClientSecret = e.secrets.GatewayID, e.secrets.GatewaySecret
+	cfg.DebugSecret = e.secrets.AdminSecret
+	cfg.Truth = authority.truth
+	cfg.Logger = e.log.With("component", s.Name)
+	ln, base, err := listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := apikey.NewService(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	r := e.serve(s.Name, ln, base, svc.Handler(), svc.Close)
+	r.truth = svc.Truth()
+	return r, nil
+}

@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/targets/apikey"
+	"github.com/recall-drills/recall/targets/revocation"
+)
+
+// TestEmbeddedAPIKeys runs the API-key authority and one service per strategy in process: keys
+// minted through the admin API work everywhere, a recall kills the key at push, poll and lookup
+// and not at offline, each component's ground truth records it, and a killed and restarted
+// authority keeps its keys.
+func TestEmbeddedAPIKeys(t *testing.T) {
+	t.Parallel()
+	specs := []Spec{
+		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
+		{Name: "keys", Kind: "issuer", Use: UseAPIKeys},
+	}
+	for _, s := range apikey.Strategies {
+		with := map[string]any{"strategy": string(s), "interval": "100ms", "cache_ttl": "300ms"}
+		specs = append(specs, Spec{Name: "api-" + string(s), Kind: "service", Use: UseAPIKeyService, With: with})
+	}
+	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := NewEmbedded(specs, sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t.Cleanup(func() { _ = e.Close(ctx) })
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keysURL, _ := e.Endpoint("keys")
+	do := func(method, u, body string, hdr ...string) (int, []byte) {
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b json.RawMessage
+		_ = json.NewDecoder(resp.Body).Decode(&b)
+		return resp.StatusCode, b
+	}
+	code, b := do(http.MethodPost, keysURL.JoinPath("/admin/keys").String(), `{"count":2}`, "Authorization", "Bearer "+sec.AdminSecret)
+	var minted struct{ Keys []apikey.Key }
+	if err := json.Unmarshal(b, &minted); err != nil || code != http.StatusOK || len(minted.Keys) != 2 {
+		t.Fatalf("mint: %d %s", code, b)
+	}
+	victim, control := minted.Keys[0], minted.Keys[1]
+	probe := func(svc string, k apikey.Key) int {
+		ep, _ := e.Endpoint(svc)
+		code, _ := do(http.MethodGet, ep.JoinPath("/api/whoami").String(), "", apikey.Header, k.Key)
+		return code
+	}
+	for _, s := range apikey.Strategies {
+		if c := probe("api-"+string(s), victim); c != http.StatusOK {
+			t.Fatalf("api-%s before the recall: %d", s, c)
+		}
+	}
+	if code, b := do(http.MethodPost, keysURL.JoinPath("/admin/recalls").String(), `{"ids":["`+victim.ID+`"]}`,
+		"Authorization", "Bearer "+sec.AdminSecret); code != http.StatusOK {
+		t.Fatalf("recall: %d %s", code, b)
+	}
+	claims := revocation.Claims{JTI: victim.ID, Subject: "apikey:" + victim.ID, ClientID: "apikey"}
+	for _, s := range []apikey.Strategy{apikey.Push, apikey.Poll, apikey.Lookup} {
+		name := "api-" + string(s)
+		deadline := time.Now().Add(10 * time.Second)
+		for probe(name, victim) != http.StatusUnauthorized {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still accepts the recalled key", name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		src, ok := e.Truth(name)
+		if !ok {
+			t.Fatalf("%s has no ground truth", name)
+		}
+		if _, ok := src.EnforcedSince(claims); !ok {
+			t.Errorf("%s ground truth: no record of the recall", name)
+		}
+		if c := probe(name, control); c != http.StatusOK {
+			t.Errorf("%s control: %d, want 200", name, c)
+		}
+	}
+	if c := probe("api-offline", victim); c != http.StatusOK {
+		t.Errorf("offline service: %d after the recall, want 200 (it never learns)", c)
+	}
+	if err := e.Restart(ctx, "keys"); err != nil {
+		t.Fatal(err)
+	}
+	if c := probe("api-lookup", control); c != http.StatusOK {
+		t.Errorf("lookup of a key minted before the authority restarted: %d, want 200", c)
+	}
+}
+
+func TestEmbeddedAPIKeysConfigErrors(t *testing.T) {
+	sec := Secrets{AdminSecret: "a", GatewayID: "gw", GatewaySecret: "s"}
+	for _, tc := range []struct {
+		with map[string]any
+		want string
+	}{
+		{map[string]any{}, "with.strategy is required"},
+		{map[string]any{"strategy": "sometimes"}, `unknown strategy "sometimes"`},
+		{map[string]any{"strategy": "poll", "colour": "red"}, "with.colour: unknown parameter"},
+		{map[string]any{"strategy": "poll", "authority": "other"}, `no reference/apikeys component "other"`},
+	} {
+		specs := []Spec{{Name: "issuer", Use: UseIssuer}, {Name: "keys", Use: UseAPIKeys}, {Name: "svc", Use: UseAPIKeyService, With: tc.with}}
+		if _, err := NewEmbedded(specs, sec); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("with %v: %v, want an error containing %q", tc.with, err, tc.want)
+		}
+	}
+}
+
+// The API-key components' binaries and FROM scratch Dockerfiles exist and build without pulls.
+func TestAPIKeyDockerfiles(t *testing.T) {
+	root := moduleRoot(t)
+	for _, c := range []string{"apikeys", "apikey-service"} {
+		b, err := os.ReadFile(filepath.Join(root, "docker", c+".Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckDockerfile(b); err != nil || !strings.Contains(string(b), "COPY "+c+" /"+c) {
+			t.Errorf("docker/%s.Dockerfile: %v", c, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "targets", "cmd", c, "main.go")); err != nil {
+			t.Errorf("%s has no main: %v", c, err)
+		}
+	}
+}
