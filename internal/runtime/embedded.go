@@ -34,7 +34,7 @@ const (
 )
 
 // ReferenceUses lists the reference components, for validation.
-var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService}
+var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP}
 
 // DefaultStartTimeout bounds the start of one component.
 const DefaultStartTimeout = 30 * time.Second
@@ -142,7 +142,7 @@ func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedd
 		switch s.Use {
 		case UseIssuer:
 			issuers++
-		case UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService:
+		case UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP:
 		case "":
 			errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components only (use: %s); run your own with runtime docker or external", s.Name, strings.Join(ReferenceUses, ", ")))
 		default:
@@ -165,7 +165,7 @@ func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedd
 
 // Start implements Environment: the bus first, then the issuer, services and gateways.
 func (e *Embedded) Start(ctx context.Context) error {
-	rank := map[string]int{UseNATS: 0, UseIssuer: 1, UseAPIKeys: 1, UseService: 2, UseAPIKeyService: 2, UseGateway: 3}
+	rank := map[string]int{UseNATS: 0, UseIssuer: 1, UseAPIKeys: 1, UseService: 2, UseAPIKeyService: 2, UseRP: 2, UseGateway: 3}
 	byRank := make([][]Spec, 4)
 	needBus := false
 	for _, s := range e.specs {
@@ -293,6 +293,8 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		return e.startAPIKeys(s, addr)
 	case UseAPIKeyService:
 		return e.startAPIKeyService(ctx, s, addr)
+	case UseRP:
+		return e.startRP(ctx, s, addr)
 	case UseService:
 		ln, base, err := listen(addr)
 		if err != nil {

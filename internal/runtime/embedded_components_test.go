@@ -126,7 +126,7 @@ func TestEmbeddedAPIKeysConfigErrors(t *testing.T) {
 // The API-key components' binaries and FROM scratch Dockerfiles exist and build without pulls.
 func TestAPIKeyDockerfiles(t *testing.T) {
 	root := moduleRoot(t)
-	for _, c := range []string{"apikeys", "apikey-service"} {
+	for _, c := range []string{"apikeys", "apikey-service", "rp"} {
 		b, err := os.ReadFile(filepath.Join(root, "docker", c+".Dockerfile"))
 		if err != nil {
 			t.Fatal(err)
@@ -137,5 +137,66 @@ func TestAPIKeyDockerfiles(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, "targets", "cmd", c, "main.go")); err != nil {
 			t.Errorf("%s has no main: %v", c, err)
 		}
+	}
+}
+
+// TestEmbeddedRP runs the relying party in process: the admin API creates a cookie session the
+// app honours, a logout token not signed by the issuer is refused, and ground truth needs the
+// admin secret.
+func TestEmbeddedRP(t *testing.T) {
+	t.Parallel()
+	specs := []Spec{{Name: "issuer", Kind: "issuer", Use: UseIssuer},
+		{Name: "web", Kind: "service", Use: UseRP, With: map[string]any{"session_cache_ttl": "1s"}}}
+	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := NewEmbedded(specs, sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t.Cleanup(func() { _ = e.Close(ctx) })
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	web, _ := e.Endpoint("web")
+	req, _ := http.NewRequest(http.MethodPost, web.JoinPath("/admin/sessions").String(), strings.NewReader(`{"sessions":[{"sub":"alice","sid":"s1"}]}`))
+	req.Header.Set("Authorization", "Bearer "+sec.AdminSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Sessions []struct{ Cookie string } }
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(out.Sessions) != 1 {
+		t.Fatalf("create session: %d %+v", resp.StatusCode, out)
+	}
+	req, _ = http.NewRequest(http.MethodGet, web.JoinPath("/api/whoami").String(), nil)
+	req.Header.Set("Cookie", out.Sessions[0].Cookie)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("session: %d, want 200", resp.StatusCode)
+	}
+	resp, err = http.Post(web.JoinPath("/backchannel-logout").String(), "application/x-www-form-urlencoded", strings.NewReader("logout_token=e30.e30.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("forged logout token: %d, want 400", resp.StatusCode)
+	}
+	resp, err = http.Get(web.JoinPath("/debug/recalls").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/debug/recalls without the admin secret: %d, want 401", resp.StatusCode)
+	}
+	if _, ok := e.Truth("web"); !ok {
+		t.Error("no ground truth for the relying party")
 	}
 }

@@ -1,3 +1,7 @@
+// This file wires the reference components beyond the OAuth stack into the embedded runtime: the
+// API-key authority and service (targets/apikey) and the relying party (targets/rp). Their with:
+// keys are read here and mean what the targets packages' Config fields say.
+
 package runtime
 
 import (
@@ -10,6 +14,7 @@ import (
 
 	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/gateway"
+	"github.com/recall-drills/recall/targets/rp"
 )
 
 // Reference API-key components (targets/apikey) for Spec.Use.
@@ -62,7 +67,7 @@ func apiKeyServiceConfig(s Spec) (cfg apikey.ServiceConfig, authority string, er
 	return cfg, authority, errors.Join(errs...)
 }
 
-// checkAPIKeys validates the API-key components of the specs: a service's parameters, and the
+// checkAPIKeys validates the API-key components and relying parties of the specs: a service's parameters, and the
 // authority it names (or the only one).
 func (e *Embedded) checkAPIKeys() []error {
 	var errs []error
@@ -73,6 +78,11 @@ func (e *Embedded) checkAPIKeys() []error {
 		}
 	}
 	for _, s := range e.specs {
+		if s.Use == UseRP {
+			if _, err := rpConfig(s); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+			}
+		}
 		if s.Use != UseAPIKeyService {
 			continue
 		}
@@ -160,5 +170,62 @@ func (e *Embedded) startAPIKeyService(ctx context.Context, s Spec, addr string) 
 	}
 	r := e.serve(s.Name, ln, base, svc.Handler(), svc.Close)
 	r.truth = svc.Truth()
+	return r, nil
+}
+
+// UseRP is the reference relying party (targets/rp): cookie sessions, a session cache and
+// OpenID Connect Back-Channel Logout 1.0 against the reference issuer's keys.
+const UseRP = "reference/rp"
+
+// rpParams are the with: keys of a reference/rp; their meaning is rp.Config's.
+var rpParams = []string{"client_id", "session_cache_ttl"}
+
+// rpConfig reads a reference/rp's with: parameters.
+func rpConfig(s Spec) (rp.Config, error) {
+	cfg := rp.Config{ClientID: "recall-rp"}
+	var errs []error
+	for k, v := range s.With {
+		var err error
+		switch k {
+		case "client_id":
+			cfg.ClientID = fmt.Sprint(v)
+		case "session_cache_ttl":
+			cfg.SessionCacheTTL, err = duration(v)
+		default:
+			err = fmt.Errorf("unknown parameter (have: %s)", strings.Join(rpParams, ", "))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("with.%s: %w", k, err))
+		}
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// startRP starts a reference/rp trusting the reference issuer.
+func (e *Embedded) startRP(ctx context.Context, s Spec, addr string) (*running, error) {
+	cfg, err := rpConfig(s)
+	if err != nil {
+		return nil, err
+	}
+	iss := e.issuer()
+	if iss == nil {
+		return nil, errors.New("no issuer running")
+	}
+	cfg.Name = s.Name
+	cfg.IssuerURL = e.issuerURLFor(s.Name, iss)
+	cfg.Issuer = iss.endpoint.String()
+	cfg.AdminSecret = e.secrets.AdminSecret
+	cfg.Logger = e.log.With("component", s.Name)
+	ln, base, err := listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	app, err := rp.New(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	r := e.serve(s.Name, ln, base, app.Handler(), func() error { return nil })
+	r.truth = app.Truth()
 	return r, nil
 }
