@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/recall-drills/recall/internal/params"
 	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/rp"
@@ -43,11 +44,11 @@ func apiKeyServiceConfig(s Spec) (cfg apikey.ServiceConfig, authority string, er
 		case "authority":
 			authority = fmt.Sprint(v)
 		case "interval":
-			cfg.PollInterval, err = duration(v)
+			cfg.PollInterval, err = params.ParseDuration(v)
 		case "cache_ttl":
-			cfg.CacheTTL, err = duration(v)
+			cfg.CacheTTL, err = params.ParseDuration(v)
 		case "max_staleness":
-			cfg.MaxStaleness, err = duration(v)
+			cfg.MaxStaleness, err = params.ParseDuration(v)
 		case "fail_mode":
 			cfg.FailMode = gateway.FailMode(fmt.Sprint(v))
 		default:
@@ -190,7 +191,7 @@ func rpConfig(s Spec) (rp.Config, error) {
 		case "client_id":
 			cfg.ClientID = fmt.Sprint(v)
 		case "session_cache_ttl":
-			cfg.SessionCacheTTL, err = duration(v)
+			cfg.SessionCacheTTL, err = params.ParseDuration(v)
 		default:
 			err = fmt.Errorf("unknown parameter (have: %s)", strings.Join(rpParams, ", "))
 		}
