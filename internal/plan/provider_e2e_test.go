@@ -226,3 +226,25 @@ func TestDrillDiscoveryFails(t *testing.T) {
 		t.Errorf("error %q: want both URLs and a short excerpt of the answer", msg)
 	}
 }
+
+// TestExternalOIDCScenarioPlans: scenarios/external-oidc.yaml loads and plans (variables set to
+// placeholders) into the standards-based source, not the reference issuer's.
+func TestExternalOIDCScenarioPlans(t *testing.T) {
+	t.Parallel()
+	lookup := func(k string) (string, bool) {
+		if strings.HasSuffix(k, "_URL") {
+			return "https://idp.example.invalid/realms/drills", true
+		}
+		return "placeholder", true
+	}
+	s, err := Load("../../scenarios/external-oidc.yaml", scenario.WithLookupEnv(lookup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Tokens.Clients.IsList() || s.Tokens.Clients.List[1].Auth != "client_secret_post" {
+		t.Errorf("clients %+v", s.Tokens.Clients)
+	}
+	if _, err := Build(s, Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
