@@ -21,6 +21,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/scenario"
 	"github.com/recall-drills/recall/report"
 	"github.com/recall-drills/recall/report/html"
 	"github.com/recall-drills/recall/report/junit"
@@ -190,7 +191,7 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 
 	ob.finish(ctx, rep)
 
-	if err := writeReports(rep, outDir, o, s.Report.JUnit); err != nil {
+	if err := writeReports(rep, outDir, o, s.Report); err != nil {
 		return withExit(exitCannotRun, err)
 	}
 	reportPath := filepath.Join(outDir, "report.json")
@@ -258,21 +259,20 @@ func onSignals(stop func(), first func(os.Signal), second func()) (done func()) 
 	}
 }
 
-// writeReports writes report.json, report.html and JUnit XML (each file atomically).
-func writeReports(rep *report.Report, dir string, o runOptions, scenarioJUnit string) error {
+// writeReports writes report.json, report.html (unless --no-html or report.html: false) and
+// JUnit XML (--junit, else report.junit, which Load has already resolved against report.dir),
+// each file atomically.
+func writeReports(rep *report.Report, dir string, o runOptions, spec scenario.ReportSpec) error {
 	var errs []error
 	if err := rep.WriteFile(filepath.Join(dir, "report.json")); err != nil {
 		errs = append(errs, err)
 	}
-	if !o.noHTML {
+	if !o.noHTML && spec.HTML {
 		errs = append(errs, writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return html.Render(w, rep, html.WithBaseline(o.base)) }))
 	}
 	junitPath := o.junit
-	if junitPath == "" && scenarioJUnit != "" {
-		junitPath = scenarioJUnit
-		if !filepath.IsAbs(junitPath) {
-			junitPath = filepath.Join(dir, junitPath)
-		}
+	if junitPath == "" {
+		junitPath = spec.JUnit
 	}
 	if junitPath != "" {
 		errs = append(errs, writeFile(junitPath, func(w io.Writer) error { return junit.Write(w, rep) }))

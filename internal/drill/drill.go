@@ -351,11 +351,7 @@ func (d *drill) traffic(ctx context.Context) error {
 		firstAck    atomic.Int64 // offset of the first acknowledgement; MaxInt64 until then
 	)
 	firstAck.Store(math.MaxInt64)
-	d.onFirstAck = func(at time.Duration) {
-		if at < time.Duration(firstAck.Load()) {
-			firstAck.Store(int64(at))
-		}
-	}
+	d.onFirstAck = func(at time.Duration) { storeMin(&firstAck, int64(at)) }
 	d.faults = newFaults(d)
 	d.began = time.Now()
 	d.setPhase(PhaseBaseline)
@@ -527,5 +523,17 @@ func newReport(p *Plan) *report.Report {
 		Expectations: []report.Expectation{},
 		Timeline:     []report.Series{},
 		CDF:          []report.Series{},
+	}
+}
+
+// storeMin lowers v to x if x is smaller. Acknowledgements arrive from up to
+// DefaultRecallConcurrency RFC 7009 workers at once: a load, compare and store would let a later
+// acknowledgement overwrite an earlier one, so this is a compare-and-swap loop.
+func storeMin(v *atomic.Int64, x int64) {
+	for {
+		cur := v.Load()
+		if x >= cur || v.CompareAndSwap(cur, x) {
+			return
+		}
 	}
 }
