@@ -360,7 +360,7 @@ type Traffic struct {
 	Sample *SampleSize `yaml:"sample,omitempty" json:"sample,omitempty"`
 	// Resolution sizes the sample instead: as many victims per component as the rate can
 	// revisit every Resolution after the trigger (rate × victim share × resolution ÷ probed
-	// components). Not with sample.
+	// components). Not with sample; 0s is the same as leaving it out.
 	Resolution time.Duration `yaml:"resolution,omitempty" json:"resolution,omitempty"`
 	// AfterFaults, when set, keeps traffic running at least this long after the last fault's
 	// window ended (a restart ends when the component is ready again), however long that took:

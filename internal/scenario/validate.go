@@ -485,8 +485,6 @@ func (l *loader) validateTraffic(s *Scenario) {
 		l.fail("traffic.resolution", "set sample or resolution, not both: resolution sizes the sample")
 	case t.Resolution < 0:
 		l.fail("traffic.resolution", "must be > 0, got %s", t.Resolution)
-	case t.Resolution == 0 && l.has("traffic.resolution"):
-		l.fail("traffic.resolution", "must be > 0, got 0s; leave it out to probe every victim")
 	}
 	if z := t.Sample; z != nil && z.Count > s.Tokens.Victims && s.Tokens.Victims > 0 {
 		l.fail("traffic.sample", "%s victims per component, but tokens.victims is %d", z, s.Tokens.Victims)
