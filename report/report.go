@@ -82,6 +82,12 @@ type Report struct {
 	Timeline []Series `json:"timeline"`
 	// CDF is, per component, the distribution of TTC upper bounds.
 	CDF []Series `json:"cdf"`
+	// TimelineLower and CDFLower are Timeline and CDF read from the other end of each pair's
+	// bracket (the earliest instant the component can have started enforcing, never before the
+	// recall was sent): the truth lies between the two readings, and the views shade the gap.
+	// Absent in reports written before schema 1.1.
+	TimelineLower []Series `json:"timeline_lower,omitempty"`
+	CDFLower      []Series `json:"cdf_lower,omitempty"`
 	// Logs is the tail of the drill's log (no secrets).
 	Logs []string `json:"logs,omitempty"`
 	// SystemMetrics holds selected series scraped from the components' own /metrics during the

@@ -118,6 +118,7 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	rep.Slowest = slowest(rep.Components)
 	rep.Timeline = m.Timeline
 	rep.CDF = m.CDF
+	rep.TimelineLower, rep.CDFLower = m.TimelineLower, m.CDFLower
 	rep.Probes = report.Probes{
 		Total: int(total), TargetRatePerSec: p.Traffic.Rate, AfterRecall: int(afterRecall),
 		Dropped: int(dropped) + m.Invalid,

@@ -247,15 +247,17 @@ func (s *Scheduler) Next() (component, token int) {
 	component, token = int(id)%s.nComp, int(id)/s.nComp
 	cc := &s.comp[component]
 	cc.kinds[kind]++
-	if int(id) < len(s.lastProbe) {
-		s.lastProbe[id] = s.calls
-	}
 	if kind == kindUnconverged {
-		if last := s.lastVisit[id]; last > 0 {
+		// The gap since the pair's previous probe of any kind: a pair that converges at its
+		// first probe after the trigger still has the gap across the trigger.
+		if last := s.lastProbe[id]; last > 0 {
 			cc.gapSum += s.calls - last
 			cc.gapNum++
 		}
 		s.lastVisit[id] = s.calls
+	}
+	if int(id) < len(s.lastProbe) {
+		s.lastProbe[id] = s.calls
 	}
 	return component, token
 }
@@ -473,8 +475,9 @@ type ScheduleStats struct {
 type ComponentSchedule struct {
 	// Probes handed out by kind: baseline (before the trigger), unconverged, recheck, control.
 	Baseline, Unconverged, Recheck, Controls int64
-	// Revisit is the mean number of Next calls between two consecutive unconverged-kind probes
-	// of the same pair after the trigger (0 before any): the achieved probe interval, in calls.
+	// Revisit is the mean number of Next calls between an unconverged-kind probe of a pair after
+	// the trigger and the pair's previous probe of any kind (0 before any): the achieved probe
+	// interval of pairs not yet converged, in calls.
 	Revisit float64
 }
 

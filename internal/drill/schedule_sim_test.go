@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/recall-drills/recall/report"
 )
 
 // simComponent is a synthetic component: the instant it starts rejecting token, given the
@@ -219,5 +221,62 @@ func TestScheduleFirstProbesSpread(t *testing.T) {
 	}
 	if !slices.IsSorted(pos[0]) {
 		t.Fatal("positions out of order")
+	}
+}
+
+// stepAt evaluates a CDF given as points (X ascending) at x: the Y of the last point with X ≤ x.
+func stepAt(pts []report.Point, x float64) float64 {
+	y := 0.0
+	for _, p := range pts {
+		if p.X > x {
+			break
+		}
+		y = p.Y
+	}
+	return y
+}
+
+// TestBracketReadingsHoldTruth: the CDF read from the brackets' lower ends and the one read
+// from their upper ends enclose the true CDF of the enforcement instants everywhere, and the
+// timeline's two readings enclose the true share still honoured.
+func TestBracketReadingsHoldTruth(t *testing.T) {
+	t.Parallel()
+	r := simulate(t, simQuickstart(SampleSpec{Count: 100}, 4))
+	for c, cm := range r.m.Components {
+		measured := 0
+		var truth []float64 // true TTC (ms, clamped at 0) of converged pairs
+		for _, p := range cm.Pairs {
+			if p.Measured() {
+				measured++
+			}
+			if p.State == PairConverged {
+				truth = append(truth, max(millis(r.truth[c][p.Token]-p.Recalled), 0))
+			}
+		}
+		up, low := r.m.CDF[c].Points, r.m.CDFLower[c].Points
+		if len(truth) > 0 && len(low) == 0 {
+			t.Fatalf("%s: no lower-end CDF", cm.Name)
+		}
+		for x := 0.0; x < 6000; x += 7 {
+			n := 0
+			for _, v := range truth {
+				if v <= x {
+					n++
+				}
+			}
+			tr := float64(n) / float64(measured)
+			if lo, hi := stepAt(up, x), stepAt(low, x); tr < lo-1e-9 || tr > hi+1e-9 {
+				t.Fatalf("%s at %v ms: true CDF %.3f outside [%.3f, %.3f]", cm.Name, x, tr, lo, hi)
+			}
+		}
+		tu, tl := r.m.Timeline[c].Points, r.m.TimelineLower[c].Points
+		if len(tu) != len(tl) {
+			t.Fatalf("%s: timeline readings have %d and %d points", cm.Name, len(tu), len(tl))
+		}
+		for i := range tu {
+			if tl[i].X != tu[i].X || tl[i].Y > tu[i].Y+1e-9 {
+				t.Fatalf("%s: timeline point %d: lower reading %+v above upper %+v", cm.Name, i, tl[i], tu[i])
+			}
+		}
 	}
 }

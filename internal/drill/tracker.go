@@ -671,6 +671,10 @@ type Measurement struct {
 	// (see timelineSeries); CDF the distribution of TTC upper bounds (see cdfPoints).
 	Timeline []report.Series
 	CDF      []report.Series
+	// TimelineLower and CDFLower are the same read from the brackets' lower ends (see
+	// timelineLowerSeries, cdfLowerPoints): the truth lies between the two readings.
+	TimelineLower []report.Series
+	CDFLower      []report.Series
 	// Late, LateRecalls: sums over components; Invalid counts ignored observations and recalls.
 	Late, LateRecalls int
 	Invalid           int
@@ -729,6 +733,8 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 		m.Components[c] = cm
 		m.Timeline = append(m.Timeline, t.timelineSeries(c, &cm, m))
 		m.CDF = append(m.CDF, report.Series{Component: cm.Name, Points: cdfPoints(cm.Pairs, t.cdfPoints)})
+		m.TimelineLower = append(m.TimelineLower, t.timelineLowerSeries(c, &cm, m))
+		m.CDFLower = append(m.CDFLower, report.Series{Component: cm.Name, Points: cdfLowerPoints(cm.Pairs, t.cdfPoints)})
 	}
 	for _, nv := range neverVictim {
 		if nv {
@@ -995,4 +1001,66 @@ func (r *obsRing) front() obsEntry { return *r.at(0) }
 func (r *obsRing) pop() {
 	r.head = (r.head + 1) & (len(r.e) - 1)
 	r.n--
+}
+
+// bracketStart is the earliest instant the component can have started enforcing the pair's
+// recall: the bracket's lower end A (the last accept), but never before the recall was sent.
+func (p PairResult) bracketStart() time.Duration { return max(p.Lower, p.RecallSent) }
+
+// timelineLowerSeries is timelineSeries read from the other end of each bracket: a converged
+// pair counts as honoured until the earliest instant it can have been enforced (bracketStart)
+// rather than until it was proven rejected. The true share honoured lies between this series
+// and timelineSeries at every instant; the views shade the gap (each pair's bracket).
+func (t *Tracker) timelineLowerSeries(c int, cm *ComponentMeasurement, m *Measurement) report.Series {
+	ser := report.Series{Component: t.names[c], Points: []report.Point{}}
+	var anchor time.Duration
+	switch {
+	case m.Recalled > 0:
+		anchor = m.FirstAck
+	case m.Triggered:
+		anchor = m.Trigger
+	default:
+		return ser
+	}
+	var starts []time.Duration
+	measured := 0
+	for _, p := range cm.Pairs {
+		switch p.State {
+		case PairConverged:
+			starts = append(starts, p.bracketStart())
+		case PairNotConverged:
+		default:
+			continue
+		}
+		measured++
+	}
+	if measured == 0 {
+		return ser
+	}
+	slices.Sort(starts)
+	from, to := anchor-t.before, m.End
+	if t.after > 0 {
+		to = anchor + t.after
+	}
+	bucket := time.Duration(t.bucket)
+	for x := from + bucket; x <= to && len(ser.Points) < maxTimelineBuckets; x += bucket {
+		gone, _ := slices.BinarySearch(starts, x+1) // possibly enforcing from ≤ x
+		ser.Points = append(ser.Points, report.Point{X: millis(x - anchor), Y: float64(measured-gone) / float64(measured)})
+	}
+	return ser
+}
+
+// cdfLowerPoints is cdfPoints read from the brackets' lower ends: X = the earliest TTC each
+// converged pair can have had (bracketStart − R, clamped at 0), Y = share of measured pairs with
+// a lower end ≤ X. The true CDF lies between this curve and cdfPoints'.
+func cdfLowerPoints(pairs []PairResult, maxPts int) []report.Point {
+	shifted := make([]PairResult, 0, len(pairs))
+	for _, p := range pairs {
+		if p.State == PairConverged {
+			// cdfPoints reads Upper − Recalled (clamped at 0): put the lower end there.
+			p.Upper = p.bracketStart()
+		}
+		shifted = append(shifted, p)
+	}
+	return cdfPoints(shifted, maxPts)
 }

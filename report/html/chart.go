@@ -215,6 +215,7 @@ type lineChart struct {
 	YLabelX, YLabelY    float64
 	Bands               []band
 	Marks               []mark
+	Areas               []area
 	Series              []lineSeries
 	Empty               bool
 	Downsampled         bool
@@ -235,6 +236,48 @@ type mark struct {
 	X      float64
 	Label  string
 	Anchor string
+}
+
+// area is a shaded region: the gap between two readings of a component's brackets, or an
+// estimate's confidence band.
+type area struct {
+	Name, Colour string
+	Opacity      float64
+	Points       string
+}
+
+// bandPolygon is the SVG points of the region between two curves: upper walked forward, then
+// lower walked back.
+func bandPolygon(upper, lower []report.Point, x, y scale) string {
+	pts := make([]report.Point, 0, len(upper)+len(lower))
+	pts = append(pts, upper...)
+	for i := len(lower) - 1; i >= 0; i-- {
+		pts = append(pts, lower[i])
+	}
+	return polyline(pts, x, y)
+}
+
+// steps turns a CDF's points into the vertices of its step function, from (0, 0) to the X
+// end: each level held until the next X.
+func steps(pts []report.Point, end float64) []report.Point {
+	out := make([]report.Point, 0, 2*len(pts)+2)
+	out = append(out, report.Point{X: 0, Y: 0})
+	prev := 0.0
+	for _, p := range pts {
+		out = append(out, report.Point{X: p.X, Y: prev}, p)
+		prev = p.Y
+	}
+	return append(out, report.Point{X: max(end, out[len(out)-1].X), Y: prev})
+}
+
+// seriesOf returns the series of component in list, if any.
+func seriesOf(list []report.Series, component string) ([]report.Point, bool) {
+	for _, s := range list {
+		if s.Component == component {
+			return s.Points, true
+		}
+	}
+	return nil, false
 }
 
 // lineSeries is one component's polyline.
@@ -320,10 +363,22 @@ func timelineChart(r *report.Report, maxPoints int) (*lineChart, []legendItem) {
 	}
 	c.Marks = append(c.Marks, mark{X: x.pos(0), Label: "recall acknowledged", Anchor: "start"})
 	style := styler(r)
+	lowers, _, _ := prepare(r.TimelineLower, maxPoints)
+	shaded := false
 	for _, s := range series {
 		colour, dash := style(s.Component)
+		// Each pair is honoured until somewhere in its bracket: the line is the proven reading
+		// (until rejected), the shade reaches down to the earliest it can have been enforced.
+		if low, ok := seriesOf(lowers, s.Component); ok && len(low) > 0 {
+			c.Areas = append(c.Areas, area{Name: s.Component + ": brackets (between the earliest possible enforcement and the proven reject)",
+				Colour: colour, Opacity: 0.22, Points: bandPolygon(s.Points, low, x, y)})
+			shaded = true
+		}
 		c.Series = append(c.Series, lineSeries{Name: s.Component, Colour: colour, Dash: dash, Points: polyline(s.Points, x, y)})
 		legend = append(legend, legendItem{Name: s.Component, Colour: colour, Dash: dash, Kind: "line"})
+	}
+	if shaded {
+		legend = append(legend, legendItem{Name: "shade: inside the brackets (the line is the proven upper reading)", Colour: "#999", Kind: "area"})
 	}
 	return c, legend
 }
@@ -351,20 +406,64 @@ func cdfChart(r *report.Report, maxPoints int) (*lineChart, []legendItem) {
 	}
 	var legend []legendItem
 	style := styler(r)
+	lowers, _, _ := prepare(r.CDFLower, maxPoints)
+	shaded, estimated := false, false
 	for _, s := range series {
 		colour, dash := style(s.Component)
+		// Each pair's TTC lies in its bracket: the true CDF lies between the curve of the
+		// brackets' lower ends and that of their upper ends (the proven bound). Shade between.
+		if low, ok := seriesOf(lowers, s.Component); ok && len(low) > 0 {
+			c.Areas = append(c.Areas, area{Name: s.Component + ": brackets (the true CDF lies in the shade)", Colour: colour, Opacity: 0.22,
+				Points: bandPolygon(steps(low, hi), steps(s.Points, hi), x, y)})
+			shaded = true
+		}
+		// The estimate (NPMLE) with its confidence band, when the report has one.
+		if e := estimateOf(r, s.Component); e != nil {
+			var mid, lo, up []report.Point
+			for _, b := range e.CDF {
+				if !finite(b.XMS) || b.XMS < 0 {
+					continue
+				}
+				xv := min(b.XMS, hi)
+				mid = append(mid, report.Point{X: xv, Y: b.Y})
+				lo = append(lo, report.Point{X: xv, Y: b.YLow})
+				up = append(up, report.Point{X: xv, Y: b.YHigh})
+			}
+			if len(mid) > 0 {
+				c.Areas = append(c.Areas, area{Name: s.Component + ": estimate's confidence band", Colour: colour, Opacity: 0.12,
+					Points: bandPolygon(steps(up, hi), steps(lo, hi), x, y)})
+				c.Series = append(c.Series, lineSeries{Name: s.Component + " estimate (NPMLE)", Colour: colour, Dash: "2 2", Points: polyline(steps(mid, hi), x, y), Step: true})
+				estimated = true
+			}
+		}
 		// A CDF is a step function: hold each level until the next X.
-		steps := make([]report.Point, 0, 2*len(s.Points))
+		line := make([]report.Point, 0, 2*len(s.Points))
 		for j, p := range s.Points {
 			if j > 0 {
-				steps = append(steps, report.Point{X: p.X, Y: s.Points[j-1].Y})
+				line = append(line, report.Point{X: p.X, Y: s.Points[j-1].Y})
 			}
-			steps = append(steps, p)
+			line = append(line, p)
 		}
-		c.Series = append(c.Series, lineSeries{Name: s.Component, Colour: colour, Dash: dash, Points: polyline(steps, x, y), Step: true})
+		c.Series = append(c.Series, lineSeries{Name: s.Component, Colour: colour, Dash: dash, Points: polyline(line, x, y), Step: true})
 		legend = append(legend, legendItem{Name: s.Component, Colour: colour, Dash: dash, Kind: "line"})
 	}
+	if shaded {
+		legend = append(legend, legendItem{Name: "shade: inside the brackets (the line is the proven upper bound)", Colour: "#999", Kind: "area"})
+	}
+	if estimated {
+		legend = append(legend, legendItem{Name: "dotted: estimated CDF (NPMLE), lighter shade its band", Colour: "#999", Dash: "2 2", Kind: "line"})
+	}
 	return c, legend
+}
+
+// estimateOf returns component's TTC estimate, nil when the report has none.
+func estimateOf(r *report.Report, component string) *report.Estimate {
+	for _, c := range r.Components {
+		if c.Name == component && c.TTCEstimate != nil && len(c.TTCEstimate.CDF) > 0 {
+			return c.TTCEstimate
+		}
+	}
+	return nil
 }
 
 // prepare downsamples every series and returns the point counts before and after.
