@@ -50,6 +50,7 @@ func TestRenderGolden(t *testing.T) {
 		{"pass", "pass", ""},
 		{"fail-vs-pass", "fail", "pass"},
 		{"error", "error", ""},
+		{"unresolved", "unresolved", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
