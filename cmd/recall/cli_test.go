@@ -126,7 +126,7 @@ func TestValidateLines(t *testing.T) {
 	code, out, errs := runMain("validate", good, "../../scenarios/quickstart.yaml")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != exitPass || len(lines) != 2 || !strings.Contains(lines[0], "ok: 3 components (2 probed) on embedded, 40 victims + 10 controls, recall revoke-tokens at 1.5s") ||
-		!strings.Contains(lines[1], "4000 pairs, resolution ±1.67s") {
+		!strings.Contains(lines[1], "96 pairs, resolution ±40ms") {
 		t.Errorf("exit %d:\n%s\n%s", code, out, errs)
 	}
 	code, out, _ = runMain("validate", "-v", good)

@@ -36,8 +36,9 @@ func TestPlan(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{"edge-push", "probed: GET /api/whoami", "in-process reference/gateway", "1000 victims over 16 client(s); 200 controls over 4 client(s)",
-		"access tokens live 10m0s", "12s           recall of 1000 victims: revoke-tokens (batch)", "pairs: 4000 victim (1000 per component) + 800 control",
-		"1.48s before the recall, 1.67s right after it", "resolution to expect: ±1.67s"} {
+		"access tokens live 10m0s", "12s           recall of 1000 victims: revoke-tokens (batch)", "pairs: 96 victim (24 per component) + 800 control",
+		"sample: 24 of the 1000 victims probed at each component (every victim is recalled), sized for traffic.resolution 40ms",
+		"36ms before the recall, 40ms right after it", "resolution to expect: ±40ms"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan lacks %q:\n%s", want, text)
 		}
@@ -50,12 +51,13 @@ func TestPlan(t *testing.T) {
 		t.Errorf("run --dry-run differs from plan (exit %d):\n%s", code, dry)
 	}
 
-	v := planJSON(t, quickstart, "--set", "traffic.rate=600/s", "--set", "system.components[issuer].with.token_ttl=20s")
-	if v.Budget.RatePerS != 600 || v.Budget.VictimPairs != 4000 || int(v.Budget.ResolutionMS) != 8333 || len(v.Overrides) != 2 {
+	// Probing every victim (resolution 0s: no sampling) at 600/s.
+	v := planJSON(t, quickstart, "--set", "traffic.rate=600/s", "--set", "traffic.resolution=0s", "--set", "system.components[issuer].with.token_ttl=20s")
+	if v.Budget.RatePerS != 600 || v.Budget.VictimPairs != 4000 || int(v.Budget.ResolutionMS) != 8333 || len(v.Overrides) != 3 {
 		t.Errorf("budget %+v, overrides %q", v.Budget, v.Overrides)
 	}
 	joined := strings.Join(v.Warnings, "\n")
-	for _, want := range []string{`resolution ±8.33s is larger than the bound of "time_to_consistency.p99{component=\"edge-push\"} < 3s"`,
+	for _, want := range []string{`resolution ±8.33s is larger than the bound of "time_to_consistency.p99{component=\"edge-push\"} < 500ms"`,
 		"tokens expire 20s after minting, before traffic ends (32s)"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
@@ -75,7 +77,7 @@ func TestPlan(t *testing.T) {
 	}
 
 	code, _, errs = runMain("plan", quickstart, "--set", "recall.at=soon")
-	if code != exitCannotRun || !strings.Contains(errs, "quickstart.yaml:38:7: --set recall.at=soon: recall.at: bad offset") {
+	if code != exitCannotRun || !strings.Contains(errs, "quickstart.yaml:43:7: --set recall.at=soon: recall.at: bad offset") {
 		t.Errorf("plan --set error: exit %d:\n%s", code, errs)
 	}
 }
@@ -100,7 +102,15 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	achieved := rep.Probes.RatePerSec
-	v := planJSON(t, quickstart, "--set", fmt.Sprintf("traffic.rate=%.0f/s", achieved))
+	// The quickstart sizes its sample from the rate it asks for: plan for that sample at the
+	// rate achieved.
+	n := rep.Tokens.Victims
+	for _, c := range rep.Components {
+		if c.Name == "edge-push" && c.Sample != nil {
+			n = c.Sample.Size
+		}
+	}
+	v := planJSON(t, quickstart, "--set", fmt.Sprintf("traffic.rate=%.0f/s", achieved), "--set", "traffic.resolution=0s", "--set", fmt.Sprintf("traffic.sample=%d", n))
 	for _, c := range rep.Components {
 		if c.Name != "edge-push" {
 			continue
