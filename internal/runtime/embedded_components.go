@@ -15,6 +15,7 @@ import (
 	"github.com/recall-drills/recall/internal/params"
 	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/gateway"
+	"github.com/recall-drills/recall/targets/issuer"
 	"github.com/recall-drills/recall/targets/rp"
 )
 
@@ -202,7 +203,8 @@ func rpConfig(s Spec) (rp.Config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-// startRP starts a reference/rp trusting the reference issuer.
+// startRP starts a reference/rp trusting the reference issuer, and registers it with the issuer
+// for back-channel logout.
 func (e *Embedded) startRP(ctx context.Context, s Spec, addr string) (*running, error) {
 	cfg, err := rpConfig(s)
 	if err != nil {
@@ -225,6 +227,10 @@ func (e *Embedded) startRP(ctx context.Context, s Spec, addr string) (*running, 
 	if err != nil {
 		ln.Close()
 		return nil, err
+	}
+	if addr == "" && iss.issuer != nil {
+		// The issuer posts this app a logout token when one of its sessions or users is recalled.
+		iss.issuer.AddBackchannelClient(issuer.BackchannelClient{ClientID: cfg.ClientID, URI: base.JoinPath("/backchannel-logout").String()})
 	}
 	r := e.serve(s.Name, ln, base, app.Handler(), func() error { return nil })
 	r.truth = app.Truth()

@@ -196,7 +196,44 @@ func TestEmbeddedRP(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("/debug/recalls without the admin secret: %d, want 401", resp.StatusCode)
 	}
-	if _, ok := e.Truth("web"); !ok {
-		t.Error("no ground truth for the relying party")
+	src, ok := e.Truth("web")
+	if !ok {
+		t.Fatal("no ground truth for the relying party")
+	}
+	// A session recall at the issuer reaches the app as a back-channel logout token: the
+	// session dies once the app's cached answer (1 s) ends, when ground truth says it does.
+	iss, _ := e.Endpoint("issuer")
+	req, _ = http.NewRequest(http.MethodPost, iss.JoinPath("/admin/recalls").String(), strings.NewReader(`{"type":"sid","values":["s1"]}`))
+	req.Header.Set("Authorization", "Bearer "+sec.AdminSecret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("recall sid s1 at the issuer: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ = http.NewRequest(http.MethodGet, web.JoinPath("/api/whoami").String(), nil)
+		req.Header.Set("Cookie", out.Sessions[0].Cookie)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session outlived its recall at the issuer by 10 s: no back-channel logout")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	id := strings.TrimPrefix(out.Sessions[0].Cookie, "rp_session=")
+	at, ok := src.EnforcedSince(revocation.Claims{JTI: id, Subject: "alice", Session: "s1"})
+	if !ok || at.After(time.Now()) {
+		t.Errorf("ground truth of the logged-out session: %v %v, want an instant before now", at, ok)
 	}
 }

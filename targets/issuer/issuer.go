@@ -145,6 +145,7 @@ type Issuer struct {
 	tokenTTL   time.Duration
 	refreshTTL time.Duration
 	base       atomic.Pointer[string]
+	bcl        backchannel
 	adminHash  [32]byte
 
 	keys    *keyRing
@@ -199,6 +200,8 @@ func New(cfg Config) (*Issuer, error) {
 	}
 
 	i := &Issuer{
+		bcl: backchannel{sem: make(chan struct{}, backchannelParallel),
+			client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}},
 		log:        cfg.Logger.With("component", DefaultComponent),
 		audience:   cfg.Audience,
 		tokenTTL:   cfg.TokenTTL,

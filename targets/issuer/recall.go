@@ -142,6 +142,7 @@ func (i *Issuer) Recall(ctx context.Context, req RecallRequest) (RecallResult, e
 	i.rmu.Unlock()
 	i.publish(ev)
 	i.pubMu.Unlock()
+	i.backchannelLogout(ev)
 	return res, nil
 }
 
