@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -796,24 +798,41 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 		testcontainers.WithLabels(map[string]string{LabelDrill: d.drillID, LabelComponent: c.name}),
 		testcontainers.WithLogger(d.tcLog),
 	}
-	if len(c.ports) > 0 {
-		opts = append(opts, testcontainers.WithExposedPorts(c.ports...))
+	ports := c.ports
+	if len(ports) == 0 {
+		// testcontainers would publish the ports the image exposes on every address itself.
+		var err error
+		if ports, err = d.imagePorts(ctx, image); err != nil {
+			return fmt.Errorf("component %s: %w", c.name, err)
+		}
 	}
-	// The endpoint's host port is chosen here rather than by the engine, which would pick a new
-	// one when the container restarts: the drill keeps the endpoint it was given at start.
+	if len(ports) > 0 {
+		opts = append(opts, testcontainers.WithExposedPorts(ports...))
+	}
+	// Every port is published on 127.0.0.1 only (the engine's default is 0.0.0.0 and [::]: the
+	// drill's system would be reachable from the network). The endpoint's host port is chosen
+	// here rather than by the engine, which would pick a new one when the container restarts:
+	// the drill keeps the endpoint it was given at start.
 	var hostPort string
-	if c.httpPort != "" {
-		cport, err := dnetwork.ParsePort(c.httpPort)
+	bindings := make(map[dnetwork.Port]bool, len(ports))
+	for _, p := range ports {
+		cport, err := dnetwork.ParsePort(p)
 		if err != nil {
 			return fmt.Errorf("component %s: %w", c.name, err)
 		}
-		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			if hc.PortBindings == nil {
-				hc.PortBindings = dnetwork.PortMap{}
-			}
-			hc.PortBindings[cport] = []dnetwork.PortBinding{{HostPort: hostPort}}
-		}))
+		bindings[cport] = p == c.httpPort
 	}
+	opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+		hc.PublishAllPorts = false
+		hc.PortBindings = dnetwork.PortMap{}
+		for cport, endpoint := range bindings {
+			b := dnetwork.PortBinding{HostIP: loopback, HostPort: "0"}
+			if endpoint {
+				b.HostPort = hostPort
+			}
+			hc.PortBindings[cport] = []dnetwork.PortBinding{b}
+		}
+	}))
 	if len(c.env) > 0 {
 		opts = append(opts, testcontainers.WithEnv(c.env))
 	}
@@ -885,6 +904,25 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 	d.mu.Unlock()
 	d.log.Info("component started", "component", c.name, "image", image, "endpoint", endpointString(endpoint), "startup", took.Round(time.Millisecond))
 	return nil
+}
+
+// loopback is the only host address ports are published on.
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// imagePorts lists the ports a local image exposes ("8080/tcp").
+func (d *Docker) imagePorts(ctx context.Context, image string) ([]string, error) {
+	img, err := d.cli.ImageInspect(ctx, image)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", image, err)
+	}
+	var out []string
+	if img.Config != nil {
+		for p := range img.Config.ExposedPorts {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // refreshEndpoint reads the component's mapped port: after a restart it may have changed.

@@ -239,6 +239,43 @@ func assertNoLeftovers(t *testing.T, drillID string) {
 	}
 }
 
+// assertLoopbackOnly checks that the want containers of the drill publish ports on 127.0.0.1
+// only, as configured and as the engine bound them.
+func assertLoopbackOnly(t *testing.T, drillID string, want int) {
+	t.Helper()
+	cli := testClient(t)
+	ctx := context.Background()
+	cl, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: client.Filters{}.Add("label", LabelDrill+"="+drillID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.Items) != want {
+		t.Errorf("%d running containers of drill %s; want %d", len(cl.Items), drillID, want)
+	}
+	for _, c := range cl.Items {
+		name := c.Labels[LabelComponent]
+		if len(c.Ports) == 0 {
+			t.Errorf("%s publishes no port", name)
+		}
+		for _, p := range c.Ports {
+			if p.IP.String() != "127.0.0.1" {
+				t.Errorf("%s: port %d published on %s; want 127.0.0.1 only", name, p.PrivatePort, p.IP)
+			}
+		}
+		in, err := cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for port, bs := range in.Container.HostConfig.PortBindings {
+			for _, b := range bs {
+				if b.HostIP.String() != "127.0.0.1" {
+					t.Errorf("%s: binding of %s on %q; want 127.0.0.1", name, port, b.HostIP)
+				}
+			}
+		}
+	}
+}
+
 // testDrillID is a drill id unique to the test.
 func testDrillID(t *testing.T) string {
 	return "t" + strings.ToLower(safeName(t.Name())) + "-" + newDrillID()[16:]
@@ -293,6 +330,8 @@ func TestDockerUserComponents(t *testing.T) {
 			DependsOn: []string{"api"}, Wait: &Wait{Log: "listening on :8080"}},
 		// default wait: the first port accepts connections.
 		{Name: "plain", Image: img, Ports: []string{"8080"}, Env: map[string]string{"NAME": "plain"}},
+		// no ports listed: the port the image exposes is published all the same, on 127.0.0.1.
+		{Name: "bare", Image: img, Env: map[string]string{"NAME": "bare"}},
 	}
 	d, err := NewDocker(specs, Secrets{}, WithDrillID(id), WithLogsDir(logs), WithDockerLogger(testLogger(t)), WithDockerStartTimeout(20*time.Second))
 	if err != nil {
@@ -308,9 +347,10 @@ func TestDockerUserComponents(t *testing.T) {
 	for name, took := range d.StartupTimes() {
 		t.Logf("startup %s: %s", name, took.Round(time.Millisecond))
 	}
-	if got := len(d.StartupTimes()); got != 3 {
-		t.Errorf("StartupTimes has %d entries, want 3", got)
+	if got := len(d.StartupTimes()); got != 4 {
+		t.Errorf("StartupTimes has %d entries, want 4", got)
 	}
+	assertLoopbackOnly(t, id, 4)
 	front, err := d.Endpoint("front")
 	if err != nil {
 		t.Fatal(err)
@@ -572,6 +612,7 @@ func TestDockerReferenceStack(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Logf("reference stack up in %s (images present)", time.Since(began).Round(time.Millisecond))
+	assertLoopbackOnly(t, id, 6)
 	for _, name := range []string{"nats", "issuer", "api", "edge-push", "edge-poll", "edge-cache"} {
 		t.Logf("  startup %-10s %s", name, d.StartupTimes()[name].Round(time.Millisecond))
 		if _, ok := d.StartupTimes()[name]; !ok {
