@@ -422,6 +422,10 @@ type Component struct {
 	// rate_shortfall finding reports a component that got less than 90% of its share.
 	RatePerSec       float64 `json:"rate_per_sec,omitempty"`
 	TargetRatePerSec float64 `json:"target_rate_per_sec,omitempty"`
+	// NotSent counts probes the scheduler chose for this component that were not sent because
+	// it already had traffic.workers probes in flight (each component has its own workers, so
+	// that a slow or hanging one cannot take the others'); they are in no other figure.
+	NotSent int `json:"not_sent,omitempty"`
 	// ErrorShareBaseline and ErrorShareAfterRecall are the shares (0..1) of the component's
 	// probes answered with an error (neither accept nor reject: 5xx, timeouts, refused
 	// connections) among those sent before, and after, the recall's first acknowledgement; 0

@@ -32,6 +32,8 @@ const (
 type compLoad struct {
 	chosen         atomic.Int64
 	probes, errors [2]int64
+	// notSent counts probes not sent because the component had its maximum in flight.
+	notSent int64
 }
 
 // askedHits is how many probes the scenario asks for over the first elapsed of traffic: the
@@ -64,6 +66,7 @@ func (d *drill) loadFigures(rc *report.Component, c int, elapsed time.Duration) 
 		return float64(l.errors[i]) / float64(l.probes[i])
 	}
 	rc.ErrorShareBaseline, rc.ErrorShareAfterRecall = share(0), share(1)
+	rc.NotSent = int(l.notSent)
 }
 
 // loadFindings reports a component that was unavailable (most of its probes, before or after
@@ -97,9 +100,18 @@ func (d *drill) loadFindings(rc *report.Component, c int, elapsed time.Duration)
 	if asked >= minProbesForFinding && rc.RatePerSec < RateShortfallShare*rc.TargetRatePerSec {
 		d.rep.Findings = append(d.rep.Findings, report.Finding{Kind: "rate_shortfall", Severity: report.Warning, Component: rc.Name,
 			Count: int(asked) - int(l.probes[0]+l.probes[1]),
-			Message: fmt.Sprintf("%s was probed at %.0f/s of the %.0f/s asked (%.0f%%): its resolution is coarser than planned. Slow answers hold the workers (traffic.workers %d), or the harness could not keep up.",
-				rc.Name, rc.RatePerSec, rc.TargetRatePerSec, 100*rc.RatePerSec/rc.TargetRatePerSec, d.plan.Traffic.Workers)})
+			Message: fmt.Sprintf("%s was probed at %.0f/s of the %.0f/s asked (%.0f%%): its resolution is coarser than planned. %s",
+				rc.Name, rc.RatePerSec, rc.TargetRatePerSec, 100*rc.RatePerSec/rc.TargetRatePerSec, d.shortfallCause(rc))})
 	}
+}
+
+// shortfallCause says why a component got less than its rate.
+func (d *drill) shortfallCause(rc *report.Component) string {
+	if rc.NotSent > 0 {
+		return fmt.Sprintf("%d probes were not sent because %s already had its %d probes in flight (traffic.workers): it answers too slowly for the rate; other components keep their own workers.",
+			rc.NotSent, rc.Name, d.plan.Traffic.Workers)
+	}
+	return "The harness could not send the rate: it or the machine is overloaded, or traffic.workers is too low for the latency."
 }
 
 // joinAnd joins phrases with ", " and a final " and ".

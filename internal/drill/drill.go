@@ -330,6 +330,15 @@ func (d *drill) traffic(ctx context.Context) error {
 		d.probes[c].Fill(tgt, d.tokens[t].Access.Reveal(), uint64(c)*nTok+uint64(t))
 		return nil
 	})
+	// Each component gets traffic.workers probes in flight of its own and its own timeout, so
+	// that a slow or hanging one cannot take the workers of the others.
+	groups := make([]load.Group, len(d.comps))
+	for i, c := range d.comps {
+		groups[i] = load.Group{Workers: p.Traffic.Workers, Timeout: timeout}
+		if c.Probe != nil && c.Probe.Timeout > 0 {
+			groups[i].Timeout = c.Probe.Timeout
+		}
+	}
 	needBody := false
 	for _, pr := range d.probes {
 		needBody = needBody || pr.NeedsBody()
@@ -405,7 +414,8 @@ func (d *drill) traffic(ctx context.Context) error {
 
 	lctx, loadFor := d.faults.holdTraffic(tctx, &wg)
 	load.Attack(lctx, targeter, load.Pacer(p.Traffic.Rate, p.Traffic.RampFrom, p.Traffic.RampFor),
-		load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout, MaxBody: maxBody, Duration: loadFor},
+		load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout, MaxBody: maxBody, Duration: loadFor,
+			Groups: groups, Group: func(tag uint64) int { return int(tag / nTok) }},
 		func(r *vegeta.Result) {
 			tag, ok := load.TagOf(r.URL)
 			if !ok || tag >= uint64(len(d.probes))*nTok {
@@ -413,6 +423,12 @@ func (d *drill) traffic(ctx context.Context) error {
 				return
 			}
 			c, t := int(tag/nTok), int(tag%nTok)
+			if load.Saturated(r) {
+				// Never sent: the component already had its workers' worth of probes in
+				// flight (it is slow or hanging). It measures nothing, so it is not observed.
+				d.loads[c].notSent++
+				return
+			}
 			total.Add(1)
 			sent := r.Timestamp.Sub(d.began)
 			phase := 0

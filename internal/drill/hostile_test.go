@@ -148,3 +148,40 @@ func TestDrillRateShortfall(t *testing.T) {
 		t.Errorf("hang is not reported unavailable")
 	}
 }
+
+// TestDrillHangingComponentIsolated: a component that never answers must not degrade another
+// component's measurement. Two drills with the same shape, push beside a peer fake: the peer
+// answers at once in the first and hangs in the second (8 workers, 1 s timeout). push's resolution (the median width of
+// its brackets) and its achieved rate stay within 20% of the first drill's. Before isolation the
+// hanging peer held every shared worker for the timeout and push's resolution was ~10× worse.
+// Not parallel: the two drills should see the same machine.
+func TestDrillHangingComponentIsolated(t *testing.T) {
+	run := func(peer http.HandlerFunc) report.Component {
+		p := hostilePlan(t, 200, 8, map[string]http.HandlerFunc{"peer": peer})
+		rep, err := Run(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := componentOf(rep, "push")
+		t.Logf("push: resolution %.0f ms over %d converged pairs, %.1f/s of %.1f/s asked", c.TTCMS.ResolutionMS, c.TTCMS.Count, c.RatePerSec, c.TargetRatePerSec)
+		if c.TTCMS.Count == 0 {
+			t.Fatalf("push converged nowhere; findings %+v", rep.Findings)
+		}
+		return c
+	}
+	// The healthy peer rejects every credential at once: like the hanging one it never accepts
+	// a victim, so the scheduler treats both peers alike (their pairs lack a baseline accept)
+	// and only the hang differs.
+	healthy := run(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+	hanging := run(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	if ratio := hanging.TTCMS.ResolutionMS / healthy.TTCMS.ResolutionMS; ratio > 1.2 {
+		t.Errorf("push's resolution beside a hanging peer is %.2f× that beside a healthy one (%.0f ms vs %.0f ms), want within 20%%",
+			ratio, hanging.TTCMS.ResolutionMS, healthy.TTCMS.ResolutionMS)
+	}
+	if hanging.TTCMS.Count < healthy.TTCMS.Count*8/10 {
+		t.Errorf("push converged on %d pairs beside a hanging peer, %d beside a healthy one", hanging.TTCMS.Count, healthy.TTCMS.Count)
+	}
+	if hanging.RatePerSec < 0.8*healthy.RatePerSec {
+		t.Errorf("push's achieved rate beside a hanging peer %.1f/s, beside a healthy one %.1f/s", hanging.RatePerSec, healthy.RatePerSec)
+	}
+}

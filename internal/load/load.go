@@ -13,10 +13,13 @@ package load
 
 import (
 	"context"
+	"errors"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -137,7 +140,27 @@ type Options struct {
 	MaxBody int64
 	// Duration ends the attack after this long (0: until ctx ends).
 	Duration time.Duration
+	// Groups, when not empty, isolates groups of targets (the drill's components) from each
+	// other, so that a slow or hanging group cannot starve the others of workers: Group maps a
+	// target's attribution tag to its group, and each group has its own Workers requests in
+	// flight at most and its own timeout. A request to a group already at its limit is not
+	// sent: its Result fails at once with ErrSaturated. vegeta's pool holds every group's
+	// workers, so a group at its limit leaves the others theirs.
+	Groups []Group
+	Group  func(tag uint64) int
 }
+
+// Group is one isolated group of targets.
+type Group struct {
+	// Workers bounds the group's requests in flight; default Options.Workers.
+	Workers int
+	// Timeout bounds one request of the group; default Options.Timeout.
+	Timeout time.Duration
+}
+
+// ErrSaturated is the error of a request not sent because its group had Group.Workers
+// requests in flight.
+var ErrSaturated = errors.New("not sent: the component already has its maximum of probes in flight")
 
 // Attack runs a vegeta attack until opts.Duration passes or ctx ends, and calls onResult for every
 // result, in the order they complete, from a single goroutine. It returns when every result has
@@ -156,11 +179,17 @@ func Attack(ctx context.Context, tr vegeta.Targeter, p vegeta.Pacer, opts Option
 		Proxy:               nil, // drills talk to their own system, never through a proxy
 	}
 	defer tp.CloseIdleConnections()
+	var rt http.RoundTripper = tp
+	workers, timeout := opts.Workers, opts.Timeout
+	if len(opts.Groups) > 0 && opts.Group != nil {
+		iso := newIsolating(tp, opts)
+		rt, workers, timeout = iso, iso.workers, iso.maxTimeout
+	}
 	atk := vegeta.NewAttacker(
-		vegeta.Workers(opts.Workers),
-		vegeta.MaxWorkers(opts.Workers),
+		vegeta.Workers(workers),
+		vegeta.MaxWorkers(workers),
 		vegeta.MaxBody(opts.MaxBody),
-		vegeta.Client(&http.Client{Transport: tp, Timeout: opts.Timeout, CheckRedirect: noRedirect}),
+		vegeta.Client(&http.Client{Transport: rt, Timeout: timeout, CheckRedirect: noRedirect}),
 	)
 	done := make(chan struct{})
 	defer close(done)
@@ -177,3 +206,78 @@ func Attack(ctx context.Context, tr vegeta.Targeter, p vegeta.Pacer, opts Option
 }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Saturated reports whether res is a request that was not sent because its group was at its
+// bound (see Options.Groups).
+func Saturated(res *vegeta.Result) bool {
+	return res.Code == 0 && strings.HasSuffix(res.Error, ErrSaturated.Error())
+}
+
+// isolating is a RoundTripper giving each group of targets its own bound on requests in flight
+// and its own timeout. The group of a request comes from its attribution tag, which travels in
+// the URL's fragment (never sent on the wire).
+type isolating struct {
+	next       http.RoundTripper
+	group      func(tag uint64) int
+	slots      []chan struct{} // per group: one token per request in flight
+	timeouts   []time.Duration
+	workers    uint64 // the sum of the groups' bounds: vegeta's pool
+	maxTimeout time.Duration
+}
+
+func newIsolating(next http.RoundTripper, opts Options) *isolating {
+	t := &isolating{next: next, group: opts.Group}
+	for _, g := range opts.Groups {
+		if g.Workers <= 0 {
+			g.Workers = int(opts.Workers)
+		}
+		if g.Timeout <= 0 {
+			g.Timeout = opts.Timeout
+		}
+		t.slots = append(t.slots, make(chan struct{}, g.Workers))
+		t.timeouts = append(t.timeouts, g.Timeout)
+		t.workers += uint64(g.Workers)
+		t.maxTimeout = max(t.maxTimeout, g.Timeout)
+	}
+	return t
+}
+
+// RoundTrip sends req if its group has room, within the group's timeout; the slot is held
+// until the response body is closed (vegeta reads and closes every body).
+func (t *isolating) RoundTrip(req *http.Request) (*http.Response, error) {
+	tag, err := strconv.ParseUint(req.URL.Fragment, 10, 64)
+	g := -1
+	if err == nil {
+		g = t.group(tag)
+	}
+	if g < 0 || g >= len(t.slots) {
+		return t.next.RoundTrip(req)
+	}
+	select {
+	case t.slots[g] <- struct{}{}:
+	default:
+		return nil, ErrSaturated
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeouts[g])
+	release := func() { cancel(); <-t.slots[g] }
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+// releasingBody releases its request's slot once, when closed.
+type releasingBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}

@@ -118,3 +118,57 @@ func TestAttackAttributesAndStops(t *testing.T) {
 		t.Errorf("results %d != requests served %d", results, served.Load())
 	}
 }
+
+// TestAttackIsolatesGroups: targets alternate between a server that never answers and one that
+// answers at once, sharing 2 workers per group. The hanging group holds its 2 workers and the
+// rest of its requests fail at once with ErrSaturated, unsent; every request of the fast group
+// is answered, none saturated. Without isolation the hanging requests would hold every worker.
+func TestAttackIsolatesGroups(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer fast.Close()
+	var n atomic.Uint64
+	tr := func(tgt *vegeta.Target) error {
+		i := n.Add(1)
+		tgt.Method = http.MethodGet
+		if i%2 == 0 {
+			tgt.URL = Tag(hang.URL, i)
+		} else {
+			tgt.URL = Tag(fast.URL, i)
+		}
+		return nil
+	}
+	var fastOK, fastOther, hangSaturated, hangOther int
+	Attack(context.Background(), tr, vegeta.ConstantPacer{Freq: 200, Per: time.Second},
+		Options{Workers: 2, Timeout: 10 * time.Second, Duration: time.Second,
+			Groups: []Group{{Workers: 2}, {Workers: 2, Timeout: 500 * time.Millisecond}},
+			Group:  func(tag uint64) int { return int(tag % 2) }},
+		func(r *vegeta.Result) {
+			tag, _ := TagOf(r.URL)
+			switch {
+			case tag%2 == 1 && r.Code == http.StatusOK:
+				fastOK++
+			case tag%2 == 1:
+				fastOther++
+			case Saturated(r):
+				hangSaturated++
+			default:
+				hangOther++
+			}
+		})
+	if fastOther != 0 || fastOK < 20 {
+		t.Errorf("fast group: %d answered, %d not: want every request answered", fastOK, fastOther)
+	}
+	if hangSaturated < 20 || hangOther > 10 {
+		t.Errorf("hanging group: %d saturated, %d sent (timed out): want at most a few sent", hangSaturated, hangOther)
+	}
+}
