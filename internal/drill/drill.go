@@ -63,7 +63,8 @@ type Traffic struct {
 	// AfterFaults, when > 0, extends probing until AfterFaults after the last fault's window
 	// ended (see faults.trafficEnd for the bound).
 	AfterFaults time.Duration
-	Workers     int
+	// Workers bounds the probes in flight per probed component.
+	Workers int
 	// Timeout bounds one probe (default load.DefaultTimeout).
 	Timeout time.Duration
 	// Recheck and Controls are the shares of post-recall probes spent re-checking converged

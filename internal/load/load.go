@@ -131,7 +131,8 @@ func Pacer(perSec, fromPerSec float64, rampFor time.Duration) vegeta.Pacer {
 
 // Options configures an Attack.
 type Options struct {
-	// Workers bounds concurrent requests; default DefaultWorkers.
+	// Workers bounds concurrent requests (with Groups, each group's by default); default
+	// DefaultWorkers.
 	Workers uint64
 	// Timeout bounds one request; default DefaultTimeout.
 	Timeout time.Duration

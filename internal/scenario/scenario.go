@@ -343,7 +343,8 @@ type Traffic struct {
 	Ramp *Ramp `yaml:"ramp,omitempty" json:"ramp,omitempty"`
 	// Duration is how long traffic runs; the recall and every fault start within it. Required.
 	Duration time.Duration `yaml:"duration" json:"duration" jsonschema:"required"`
-	// Workers bounds concurrent probes. Default 16, at most 10,000.
+	// Workers bounds concurrent probes per probed component, so that a slow or hanging
+	// component holds only its own. Default 16, at most 10,000.
 	Workers int `yaml:"workers,omitempty" json:"workers,omitempty" jsonschema:"minimum=1,maximum=10000"`
 	// Targets names the components probed. Default: every gateway and service, and every
 	// component with a probe.
