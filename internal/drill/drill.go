@@ -213,6 +213,12 @@ func (d *drill) run(ctx context.Context) error {
 		return err
 	}
 	d.setPhase(PhaseStart)
+	// Image builds and the like have their own budget: the start deadline is the system's.
+	if pr, ok := p.Env.(runtime.Preparer); ok {
+		if err := pr.Prepare(ctx); err != nil {
+			return fmt.Errorf("prepare system: %w", err)
+		}
+	}
 	startCtx := ctx
 	if p.StartTimeout > 0 {
 		var cancel context.CancelFunc

@@ -2,7 +2,9 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -291,5 +293,56 @@ func TestDrillSampledAgainstGroundTruth(t *testing.T) {
 	}
 	if rep.Overall.FalseRejects != 0 || rep.Tokens.NeverAccepted > 4 {
 		t.Errorf("false rejects %d, never-accepted victims %d (unsampled victims must not count)", rep.Overall.FalseRejects, rep.Tokens.NeverAccepted)
+	}
+}
+
+// slowPreparer takes longer to prepare than the system's start deadline, as a cold image build
+// does; its Start records what it was given and fails, which ends the drill.
+type slowPreparer struct {
+	prepare               time.Duration
+	prepared              bool
+	startErr              error // ctx.Err() when Start was called
+	startHadDeadline      bool
+	preparedBeforeStarted bool
+}
+
+var errStop = errors.New("stop here")
+
+func (s *slowPreparer) Prepare(ctx context.Context) error {
+	select {
+	case <-time.After(s.prepare):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.prepared = true
+	return nil
+}
+
+func (s *slowPreparer) Start(ctx context.Context) error {
+	s.startErr = ctx.Err()
+	_, s.startHadDeadline = ctx.Deadline()
+	s.preparedBeforeStarted = s.prepared
+	return errStop
+}
+
+func (s *slowPreparer) Endpoint(string) (*url.URL, error) { return nil, errStop }
+func (s *slowPreparer) Close(context.Context) error       { return nil }
+
+// TestDrillPrepareOutsideStartDeadline: a runtime's preparation (a cold image build) does not
+// count against the system's start deadline, which starts after it.
+func TestDrillPrepareOutsideStartDeadline(t *testing.T) {
+	t.Parallel()
+	env := &slowPreparer{prepare: 600 * time.Millisecond}
+	p := groundTruthPlan(t, time.Second, time.Second)
+	p.Env, p.StartTimeout = env, 200*time.Millisecond
+	_, err := Run(context.Background(), p)
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Run: %v; want the fake Start's error", err)
+	}
+	if !env.preparedBeforeStarted {
+		t.Error("Start was called before Prepare finished")
+	}
+	if env.startErr != nil || !env.startHadDeadline {
+		t.Errorf("Start got a context with error %v (deadline %v); want a live one with the start deadline, counted after Prepare", env.startErr, env.startHadDeadline)
 	}
 }

@@ -67,6 +67,7 @@ type Docker struct {
 	drillID      string
 	logsDir      string
 	startTimeout time.Duration
+	imageTimeout time.Duration
 	images       ImageOptions
 	comps        []*dcomp // in spec order; an implicit bus last
 	byName       map[string]*dcomp
@@ -79,6 +80,7 @@ type Docker struct {
 	built       []ImageInfo
 	startup     map[string]time.Duration
 	started     bool
+	prepared    bool // Prepare built the images
 	closed      bool
 	cancelStart context.CancelFunc
 	startDone   chan struct{}
@@ -93,6 +95,7 @@ var (
 	_ Killer      = (*Docker)(nil)
 	_ GroundTruth = (*Docker)(nil)
 	_ Startup     = (*Docker)(nil)
+	_ Preparer    = (*Docker)(nil)
 )
 
 // Defaults of the docker runtime.
@@ -639,7 +642,62 @@ func (d *Docker) preflight(ctx context.Context, cli client.APIClient) error {
 	return nil
 }
 
-// Start implements Environment: preflight, reference images (built when missing), the
+// DefaultImageBuildTimeout bounds Prepare: compiling the reference components with a cold Go
+// build cache on a loaded machine, then building their images.
+const DefaultImageBuildTimeout = 10 * time.Minute
+
+// WithImageBuildTimeout bounds Prepare (default DefaultImageBuildTimeout).
+func WithImageBuildTimeout(t time.Duration) DockerOption {
+	return func(d *Docker) {
+		if t > 0 {
+			d.imageTimeout = t
+		}
+	}
+}
+
+// Prepare implements Preparer: preflight and the reference images (compiled and built when
+// missing), within their own budget (WithImageBuildTimeout), outside the system's start
+// deadline. Start then goes straight to the containers. It creates nothing Close must remove.
+func (d *Docker) Prepare(ctx context.Context) error {
+	d.mu.Lock()
+	switch {
+	case d.closed:
+		d.mu.Unlock()
+		return errors.New("docker runtime: closed")
+	case d.started || d.prepared:
+		d.mu.Unlock()
+		return nil
+	}
+	d.mu.Unlock()
+	tcInit(d.log)
+	timeout := d.imageTimeout
+	if timeout <= 0 {
+		timeout = DefaultImageBuildTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if err := d.preflight(ctx, cli); err != nil {
+		return err
+	}
+	if err := d.ensureImages(ctx, cli); err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("%w (the image build's budget is %s)", err, timeout)
+		}
+		return err
+	}
+	d.mu.Lock()
+	d.prepared = true
+	d.mu.Unlock()
+	return nil
+}
+
+// Start implements Environment: preflight, reference images (built when missing, unless
+// Prepare did it), the
 // network, then every component in dependency order, independent ones in parallel. On failure
 // or cancellation what it created stays for Close to find and remove.
 func (d *Docker) Start(ctx context.Context) error {
@@ -672,11 +730,16 @@ func (d *Docker) start(ctx context.Context) error {
 	d.mu.Lock()
 	d.cli = cli
 	d.mu.Unlock()
-	if err := d.preflight(ctx, cli); err != nil {
-		return err
-	}
-	if err := d.ensureImages(ctx, cli); err != nil {
-		return err
+	d.mu.Lock()
+	prepared := d.prepared
+	d.mu.Unlock()
+	if !prepared {
+		if err := d.preflight(ctx, cli); err != nil {
+			return err
+		}
+		if err := d.ensureImages(ctx, cli); err != nil {
+			return err
+		}
 	}
 	imagesTook := time.Since(began)
 	nw, err := network.New(ctx, network.WithLabels(map[string]string{LabelDrill: d.drillID}))

@@ -314,7 +314,11 @@ func (b *imageBuilder) ensure(ctx context.Context, cli client.APIClient, compone
 	}
 	defer os.RemoveAll(dir)
 	began := time.Now()
-	if err := b.compile(ctx, dir, arch, components); err != nil {
+	b.log.Info("compiling reference components (with a cold Go build cache this takes a minute or more)", "components", strings.Join(components, ","))
+	stop := b.progress(began)
+	err = b.compile(ctx, dir, arch, components)
+	stop()
+	if err != nil {
 		return nil, err
 	}
 	b.log.Info("compiled reference components", "components", strings.Join(components, ","), "took", time.Since(began).Round(time.Millisecond))
@@ -345,6 +349,27 @@ func (b *imageBuilder) ensure(ctx context.Context, cli client.APIClient, compone
 		return ok, err
 	}
 	return out, nil
+}
+
+// progressEvery is how often a long compile says it is still going.
+const progressEvery = 15 * time.Second
+
+// progress logs a line every progressEvery until the returned stop is called.
+func (b *imageBuilder) progress(began time.Time) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(progressEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				b.log.Info("still compiling reference components", "elapsed", time.Since(began).Round(time.Second))
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // compile builds the mains of components into dir with one go command (linked in parallel).

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -99,6 +100,14 @@ func NameOf(env any) string {
 	}
 	s := strings.TrimPrefix(fmt.Sprintf("%T", env), "*")
 	return strings.ToLower(s[strings.LastIndex(s, ".")+1:])
+}
+
+// Preparer is an Environment with slow work to do before Start (the docker runtime compiles
+// and builds its reference images) that has its own time budget: the system's start deadline
+// counts from the end of Prepare.
+type Preparer interface {
+	// Prepare does that work; Start then skips it. It honours ctx's cancellation.
+	Prepare(ctx context.Context) error
 }
 
 // Imager is an Environment that runs components from images and can say which image ran each
