@@ -76,14 +76,6 @@ func confirmOne(ctx context.Context, c source.Confirmer, t *Token, acked time.Ti
 	}
 }
 
-// confirmConcurrency bounds the introspection requests that confirm a recall. They run while the
-// probes measure the first instants after the acknowledgement, when the brackets are made: at
-// the recall concurrency (32), a thousand introspections took the probe pipeline from 1,500 to
-// 270 probes/s for half a second on two cores, and every bracket of a fast component widened to
-// the stall. Four at a time confirm a thousand credentials in about a second and leave the
-// probes most of their rate.
-const confirmConcurrency = 4
-
 // confirm asks the provider whether each acknowledged recall took effect at the source: an
 // RFC 7009 200 proves nothing on its own. Every acknowledged credential gets an outcome.
 func (d *drill) confirm(ctx context.Context, victims []*Token) {
@@ -97,7 +89,7 @@ func (d *drill) confirm(ctx context.Context, victims []*Token) {
 	if d.prov != nil {
 		conf = d.prov.Confirmer
 	}
-	_ = forEach(ctx, len(victims), confirmConcurrency, func(ctx context.Context, i int) error {
+	_ = forEach(ctx, len(victims), DefaultRecallConcurrency, func(ctx context.Context, i int) error {
 		if acks[i].Err != nil || acks[i].Acked.IsZero() {
 			return nil // not acknowledged: counted as failed, nothing to confirm
 		}
