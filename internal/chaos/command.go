@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/internal/runtime"
 )
 
@@ -92,7 +95,7 @@ func runStep(args []string) step {
 		cmd.WaitDelay = time.Second
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("command %q: %w: %s", strings.Join(args, " "), err, tail(string(out), 400))
+			return fmt.Errorf("command %q: %w: %s", strings.Join(args, " "), err, redact.String(tail(string(out), redact.MaxExcerpt)))
 		}
 		return nil
 	}
@@ -172,14 +175,14 @@ func request(v any) (step, error) {
 		for k, x := range headers {
 			req.Header.Set(k, fmt.Sprint(x))
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := faultHTTP.Do(req)
 		if err != nil {
-			return fmt.Errorf("http %s %s: %w", method, rawURL, err)
+			return fmt.Errorf("http %s %s: %s", method, redactedURL(rawURL), redact.String(err.Error()))
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return fmt.Errorf("http %s %s: %s: %s", method, rawURL, resp.Status, tail(string(b), 200))
+			return fmt.Errorf("http %s %s: %s: %s", method, redactedURL(rawURL), resp.Status, redact.Excerpt(b))
 		}
 		return nil
 	}, nil
@@ -211,4 +214,16 @@ func newHTTP(p Params) (Fault, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// faultHTTP sends the http fault's requests: straight to the system, never through the
+// environment's HTTP_PROXY.
+var faultHTTP = oauth.NewHTTPClient(0, nil)
+
+// redactedURL hides a URL's userinfo password.
+func redactedURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return redact.String(raw)
 }
