@@ -4,10 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/recall-drills/recall/internal/redact"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,8 +141,7 @@ func Redact(s string) string {
 }
 
 func fingerprint(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:6])
+	return redact.Fingerprint(s)
 }
 
 // logLine is one line of a container's output.

@@ -1,10 +1,9 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/recall-drills/recall/internal/redact"
 	"net/http"
 	"strings"
 	"time"
@@ -35,8 +34,7 @@ type Token struct {
 
 // Fingerprint returns the first 12 hex digits of the SHA-256 of a raw token.
 func Fingerprint(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return hex.EncodeToString(sum[:6])
+	return redact.Fingerprint(raw) // the one fingerprint function
 }
 
 // ErrMissingToken is returned when a request carries no bearer token; it is answered 401 with a

@@ -37,9 +37,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/recall-drills/recall/internal/redact"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -314,8 +314,7 @@ func (i *Issuer) sweep() {
 
 // fingerprint is the first 12 hex digits of the SHA-256 of a secret: what logs show instead.
 func fingerprint(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:6])
+	return redact.Fingerprint(s)
 }
 
 // equalHash compares two digests in constant time.
