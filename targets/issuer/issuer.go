@@ -80,6 +80,9 @@ type Client struct {
 	// Scopes are the scopes the client may request; a token request without scope gets all of
 	// them.
 	Scopes []string `json:"scopes,omitempty"`
+	// BackchannelLogoutURI, when set, is where the client receives OpenID Connect Back-Channel
+	// Logout tokens (see AddBackchannelClient): an absolute http(s) URL.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 }
 
 // User is a resource owner for the password grant. The JSON form is the one POST /admin/users

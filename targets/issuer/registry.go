@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -73,6 +74,9 @@ func (i *Issuer) AddClients(cs []Client) error {
 		if c.ID == "" || c.Secret == "" {
 			return fmt.Errorf("%w: client %d: client_id and client_secret are required", ErrInvalidRequest, n)
 		}
+		if u, err := url.Parse(c.BackchannelLogoutURI); c.BackchannelLogoutURI != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			return fmt.Errorf("%w: client %d: backchannel_logout_uri is not an absolute http(s) URL", ErrInvalidRequest, n)
+		}
 		nc := &client{id: c.ID, scopes: normScopes(c.Scopes)}
 		rand.Read(nc.salt[:])
 		nc.hash = saltedHash(nc.salt, c.Secret)
@@ -82,6 +86,11 @@ func (i *Issuer) AddClients(cs []Client) error {
 	defer i.reg.mu.Unlock()
 	for _, c := range built {
 		i.reg.clients[c.id] = c
+	}
+	for _, c := range cs {
+		if c.BackchannelLogoutURI != "" {
+			i.AddBackchannelClient(BackchannelClient{ClientID: c.ID, URI: c.BackchannelLogoutURI})
+		}
 	}
 	return nil
 }
