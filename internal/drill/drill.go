@@ -209,7 +209,11 @@ func (d *drill) run(ctx context.Context) error {
 			probed++
 		}
 	}
-	if err := checkMemory(p.Population, probed); err != nil {
+	workers := p.Traffic.Workers
+	if workers <= 0 {
+		workers = load.DefaultWorkers
+	}
+	if err := checkMemory(p.Population, probed, workers); err != nil {
 		return err
 	}
 	d.setPhase(PhaseStart)

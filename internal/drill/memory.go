@@ -18,15 +18,17 @@ import (
 // 2.5 KiB per credential (a run with 10,000,000 victims needed about 25 GB); both are rounded up
 // for the report and the embedded runtime's own state.
 const (
-	memPerToken = 3 << 10
-	memPerPair  = 1 << 10
-	memBase     = 64 << 20
+	memPerToken  = 3 << 10
+	memPerPair   = 1 << 10
+	memPerWorker = 32 << 10 // a goroutine's stack and a connection's buffers
+	memBase      = 64 << 20
 )
 
 // MemoryNeeded estimates the bytes a drill with tokens credentials probed on components
-// components holds.
-func MemoryNeeded(tokens, components int) uint64 {
-	return memBase + uint64(max(tokens, 0))*(memPerToken+uint64(max(components, 0))*memPerPair)
+// components, with workers probes in flight per component, holds.
+func MemoryNeeded(tokens, components, workers int) uint64 {
+	c := uint64(max(components, 0))
+	return memBase + uint64(max(tokens, 0))*(memPerToken+c*memPerPair) + c*uint64(max(workers, 0))*memPerWorker
 }
 
 // MemoryAvailable returns how many more bytes this process may use, and where the bound comes
@@ -119,9 +121,9 @@ var memoryAvailable = MemoryAvailable
 
 // checkMemory refuses a drill that would need more memory than is available, before anything
 // starts: running out midway loses the whole report.
-func checkMemory(pop Population, components int) error {
+func checkMemory(pop Population, components, workers int) error {
 	avail, from, ok := memoryAvailable()
-	need := MemoryNeeded(pop.Victims+pop.Controls, components)
+	need := MemoryNeeded(pop.Victims+pop.Controls, components, workers)
 	if !ok || need <= avail {
 		return nil
 	}

@@ -34,7 +34,7 @@ func TestParseCgroup(t *testing.T) {
 
 func TestMemoryNeededGrowsWithSizes(t *testing.T) {
 	t.Parallel()
-	small, big := MemoryNeeded(1000, 2), MemoryNeeded(10_000_000, 2)
+	small, big := MemoryNeeded(1000, 2, 16), MemoryNeeded(10_000_000, 2, 16)
 	// The measurement: 10,000,000 victims would need about 25 GB.
 	if big < 20<<30 || big > 60<<30 || small > 128<<20 {
 		t.Errorf("MemoryNeeded: 1000 tokens %s, 10M tokens %s", bytesIEC(small), bytesIEC(big))

@@ -152,6 +152,8 @@ func TestUpperBounds(t *testing.T) {
 			"b.yaml:15:1: tokens: victims + controls = 1200000 is more than this tool holds: at most 1000000 credentials"},
 		{"tokens: {victims: 900000, controls: 0}\ntraffic: {rate: 100/s, duration: 10s, controls: 0%, targets: [edge, e2, e3, e4, e5]}\n",
 			"b.yaml:15:1: tokens: 900000 credentials × 5 probed components = 4500000 pairs is more than this tool holds: at most 4000000"},
+		{"traffic: {rate: 100/s, duration: 10s, workers: 10000}\n",
+			"b.yaml:15:48: traffic.workers: 10000 workers × 5 probed components = 50000 probes in flight is more than this tool holds: at most 40000"},
 		{"traffic: {rate: 2000000/s, duration: 10s}\n",
 			"b.yaml:15:17: traffic.rate: 2000000/s is more than this tool sends: at most 1000000/s"},
 		{"tokens: {users: 1000000, clients: 20000}\n",

@@ -16,6 +16,9 @@ const (
 	// MaxWorkers bounds traffic.workers and recall.concurrency (one goroutine and connection
 	// each).
 	MaxWorkers = 10_000
+	// MaxProbesInFlight bounds traffic.workers × probed components: each component has its
+	// own workers (a goroutine and a connection each).
+	MaxProbesInFlight = 40_000
 	// MaxRatePerSecond bounds traffic.rate and traffic.ramp.from.
 	MaxRatePerSecond = 1_000_000
 )
@@ -45,8 +48,12 @@ func (l *loader) validateLimits(s *Scenario) {
 	if t.Victims <= MaxTokens && t.Controls <= MaxTokens && tokens > MaxTokens {
 		l.fail("tokens", "victims + controls = %d is more than this tool holds: at most %d credentials", tokens, MaxTokens)
 	}
-	if n := len(s.ProbedComponents()); tokens <= MaxTokens && tokens*n > MaxPairs {
+	n := len(s.ProbedComponents())
+	if tokens <= MaxTokens && tokens*n > MaxPairs {
 		l.fail("tokens", "%d credentials × %d probed components = %d pairs is more than this tool holds: at most %d", tokens, n, tokens*n, MaxPairs)
+	}
+	if w := s.Traffic.Workers; w <= MaxWorkers && w*n > MaxProbesInFlight {
+		l.fail("traffic.workers", "%d workers × %d probed components = %d probes in flight is more than this tool holds: at most %d", w, n, w*n, MaxProbesInFlight)
 	}
 	if s.Traffic.Rate.PerSecond() > MaxRatePerSecond {
 		l.fail("traffic.rate", "%s is more than this tool sends: at most %d/s", s.Traffic.Rate, MaxRatePerSecond)
