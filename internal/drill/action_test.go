@@ -187,3 +187,48 @@ func TestActionCommand(t *testing.T) {
 		t.Error("a failing command acknowledged the recall")
 	}
 }
+
+// TestActionHTTPForms: a per-credential placeholder sends one call per credential with its own
+// acknowledgement; group_by sends one call per distinct value and stamps the group's
+// credentials; a failure quotes an excerpt without the token.
+func TestActionHTTPForms(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, r.URL.RawQuery+"|"+r.Header.Get("X-Token"))
+		mu.Unlock()
+		if r.URL.Query().Get("sub") == "user-b" || r.Header.Get("X-Token") == "tok-c" {
+			http.Error(w, "<html>\nrefused tok-c\n</html>", http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	a, err := NewAction("http", ActionParams{Concurrency: 2, With: map[string]any{"url": srv.URL + "/revoke?jti={{jti}}", "headers": map[string]any{"X-Token": "{{token}}"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := victims(4)
+	acks, err := collect(t, a, Issuer{}, vs)
+	if len(calls) != 4 || err == nil || acks[2].Err == nil || acks[0].Err != nil || strings.Contains(acks[2].Err.Error(), "tok-c") ||
+		!strings.Contains(acks[2].Err.Error(), "403") || strings.Contains(acks[2].Err.Error(), "\n") {
+		t.Errorf("per credential: calls %q, err %v, ack 2 %v", calls, err, acks[2].Err)
+	}
+	mu.Lock()
+	calls = nil
+	mu.Unlock()
+	g, err := NewAction("http", ActionParams{With: map[string]any{"url": srv.URL + "/users?sub={{sub}}", "group_by": "sub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks, _ = collect(t, g, Issuer{}, vs) // subjects user-a (0, 2) and user-b (1, 3)
+	if len(calls) != 2 {
+		t.Errorf("group_by sub: %d calls, want 2 (%q)", len(calls), calls)
+	}
+	if acks[0].Err != nil || acks[2].Err != nil || acks[1].Err == nil || acks[3].Err == nil || !acks[0].Acked.Equal(acks[2].Acked) {
+		t.Errorf("group_by acks: %+v: want user-a's two stamped together, user-b's two failed", acks)
+	}
+	if _, err := NewAction("http", ActionParams{With: map[string]any{"url": srv.URL, "group_by": "sub", "body": "{{token}}"}}); err == nil {
+		t.Error("group_by with {{token}} was accepted")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSecretNeverPrints writes a secret through every path a log line or report could take and
@@ -52,5 +53,17 @@ func TestParseClaims(t *testing.T) {
 	}
 	if _, err := ParseClaims("a.b"); err == nil {
 		t.Error("ParseClaims accepted a two-part token")
+	}
+}
+
+func TestCheckExpiry(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	toks := []*Token{{Expiry: now.Add(time.Hour)}, {}, {Expiry: now.Add(10 * time.Second)}}
+	if err := CheckExpiry(toks, now.Add(time.Minute)); err == nil || !strings.Contains(err.Error(), "1 of 3 tokens expire") || !strings.Contains(err.Error(), "natural expiry") {
+		t.Errorf("CheckExpiry: %v", err)
+	}
+	if err := CheckExpiry(toks, now.Add(5*time.Second)); err != nil {
+		t.Errorf("no token expires before the end: %v", err)
 	}
 }
