@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/source"
 	"github.com/recall-drills/recall/report"
 )
@@ -68,4 +69,22 @@ func TestConfirmOutcomes(t *testing.T) {
 		t.Errorf("no confirmer: %+v", d.rep.Recall)
 	}
 	_ = report.Critical
+}
+
+// TestEndpointPasswordNotReported: a password in a component url's userinfo (from ${VAR}) is not
+// written into environment.components[].endpoint.
+func TestEndpointPasswordNotReported(t *testing.T) {
+	t.Parallel()
+	env, err := runtime.NewExternal([]runtime.Spec{{Name: "api", URL: "https://drill:s3cret-pw@api.example.invalid/v1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Env: env, Components: []Component{{Name: "api", Kind: "service"}}}
+	d := &drill{plan: p, rep: newReport(p)}
+	if err := d.describeEnv(); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.rep.Environment.Components[0].Endpoint; strings.Contains(got, "s3cret-pw") || !strings.Contains(got, "api.example.invalid") {
+		t.Errorf("endpoint %q", got)
+	}
 }
