@@ -190,7 +190,7 @@ func (l *loader) validateComponent(s *Scenario, c *Component, p string) {
 	// What the runtime needs of each component (a url, an image) is the runtime registry's
 	// check (Registry.Check), not this package's.
 	if c.URL != "" && !absoluteURL(c.URL) {
-		l.fail(p+".url", "bad URL %q: want an absolute http(s) URL like https://staging.example.com", c.URL)
+		l.fail(p+".url", "bad URL %q: want an absolute http(s) URL like https://staging.example.com", shownURL(c.URL))
 	}
 	for k := range c.Env {
 		if !envName.MatchString(k) {
@@ -278,7 +278,7 @@ func (l *loader) validateProbe(pr *Probe, p string) {
 		l.fail(p+".path", "bad path %q: want a path starting with /, e.g. /api/whoami", pr.Path)
 	}
 	if pr.URL != "" && !absoluteURL(pr.URL) {
-		l.fail(p+".url", "bad URL %q: want an absolute http(s) URL", pr.URL)
+		l.fail(p+".url", "bad URL %q: want an absolute http(s) URL", shownURL(pr.URL))
 	}
 	if pr.Timeout <= 0 {
 		l.fail(p+".timeout", "must be > 0, got %s", pr.Timeout)
@@ -732,6 +732,24 @@ func listOrNone(list []string) string {
 		return "none"
 	}
 	return strings.Join(list, ", ")
+}
+
+// shownURL is a URL as an error may quote it: its userinfo, which may hold a credential from
+// ${VAR}, replaced by "xxxxx" (as url.URL.Redacted does), also when the URL does not parse. A
+// password may hold '/', so everything up to the last '@' before any query or fragment goes.
+func shownURL(s string) string {
+	rest, scheme := s, ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	head := rest
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		head = rest[:i]
+	}
+	if at := strings.LastIndex(head, "@"); at >= 0 {
+		return scheme + "xxxxx" + rest[at:]
+	}
+	return s
 }
 
 func absoluteURL(s string) bool {
