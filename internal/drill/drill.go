@@ -302,7 +302,7 @@ func (d *drill) describeEnv() error {
 	for _, c := range p.Components {
 		ec := report.EnvComponent{Name: c.Name, Kind: c.Kind, Use: c.Use, StartupMS: millis(times[c.Name])}
 		if u, err := p.Env.Endpoint(c.Name); err == nil {
-			ec.Endpoint = u.Redacted() // a ${VAR} password in the userinfo stays out of the report
+			ec.Endpoint = hideUserinfo(u) // a ${VAR} user or password in the userinfo stays out of the report
 		}
 		d.rep.Environment.Components = append(d.rep.Environment.Components, ec)
 	}

@@ -80,12 +80,34 @@ func newHTTPAction(p ActionParams) (Action, error) {
 	return a, nil
 }
 
-// redactURL hides a URL's userinfo password.
+// redactURL hides a URL's userinfo and the values of its query (either may come from ${VAR}:
+// an API key, a password), then redacts what the harness knows to be secret.
 func redactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
+		if u.RawQuery != "" {
+			q := u.Query()
+			for k := range q {
+				q[k] = []string{"xxxxx"}
+			}
+			u.RawQuery = q.Encode()
+		}
+		return redact.String(hideUserinfo(u))
 	}
 	return redact.String(raw)
+}
+
+// hideUserinfo is u as reports and logs show it: its userinfo, user name included, replaced by
+// "xxxxx" (url.URL.Redacted hides only the password).
+func hideUserinfo(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	if u.User == nil {
+		return u.String()
+	}
+	c := *u
+	c.User = url.User("xxxxx")
+	return c.String()
 }
 
 // Do implements Action.

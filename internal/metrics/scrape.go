@@ -95,7 +95,7 @@ func ScrapeLogger(l *slog.Logger) ScraperOption { return func(s *Scraper) { s.lo
 
 // NewScraper returns a Scraper of components, found through endpoint.
 func NewScraper(components []string, endpoint EndpointFunc, opts ...ScraperOption) *Scraper {
-	s := &Scraper{components: components, endpoint: endpoint, client: &http.Client{}, every: DefaultScrapeEvery,
+	s := &Scraper{components: components, endpoint: endpoint, client: noProxyClient(), every: DefaultScrapeEvery,
 		timeout: DefaultScrapeTimeout, keep: DefaultKeep, maxSamples: DefaultMaxSamples,
 		log: slog.New(slog.DiscardHandler), skip: map[string]bool{}}
 	for _, o := range opts {
@@ -246,4 +246,12 @@ func (s *Scraper) Samples() (samples []report.MetricSample, dropped int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]report.MetricSample(nil), s.samples...), s.dropped
+}
+
+// noProxyClient ignores HTTP_PROXY and HTTPS_PROXY: the system's own /metrics are scraped
+// directly, never through a proxy the environment names.
+func noProxyClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	return &http.Client{Transport: tr}
 }

@@ -30,7 +30,7 @@ var (
 // a health path (optional).
 func NewExternal(specs []Spec, health map[string]string) (*External, error) {
 	e := &External{specs: specs, endpoints: map[string]*url.URL{}, health: health,
-		client: &http.Client{Timeout: 5 * time.Second}, startup: map[string]time.Duration{}}
+		client: noProxyClient(5 * time.Second), startup: map[string]time.Duration{}}
 	var errs []error
 	for _, s := range specs {
 		e.names = append(e.names, s.Name)
@@ -105,4 +105,12 @@ func waitHTTP(ctx context.Context, c *http.Client, u string, want int) error {
 		case <-t.C:
 		}
 	}
+}
+
+// noProxyClient is an HTTP client that ignores HTTP_PROXY and HTTPS_PROXY: a drill talks to its
+// system directly, never through a proxy the environment names.
+func noProxyClient(timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	return &http.Client{Timeout: timeout, Transport: tr}
 }
