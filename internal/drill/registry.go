@@ -62,6 +62,10 @@ type PopulationNeeds struct {
 	// ExtraKey makes the issuer rotate its signing key after minting the victims and before
 	// the controls, so that recalling the victims' key spares the controls.
 	ExtraKey bool
+	// NewSecond makes the source wait, between minting the victims and the controls, for the
+	// whole second after the victims' latest iat (source.Boundary), so that recalling what was
+	// issued before it spares the controls and the first controls share its second.
+	NewSecond bool
 }
 
 // RecoveryNeeds says what recovery means after a recall action.

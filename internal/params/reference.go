@@ -62,6 +62,8 @@ var Reference = func() map[string]ReferenceKind {
 		"reference/issuer": {Kind: "issuer", Probe: true, Params: Spec{
 			{Key: "token_ttl", Type: Duration, Doc: "access token lifetime"},
 			{Key: "admin_secret", Type: String, Doc: "admin secret of an issuer already running (runtime external)"},
+			{Key: "issued_before_bound", Type: Enum, Enum: []string{"exclusive", "inclusive"}, Default: "exclusive",
+				Doc: "an issued_before recall of instant T takes iat < T (exclusive), or iat <= T (inclusive: the planted same-second boundary bug)"},
 		}},
 		"reference/gateway": {Kind: "gateway", Probe: true, Params: gw},
 		"reference/service": {Kind: "service", Probe: true, Params: guard(false)},
@@ -97,6 +99,8 @@ type Issuer struct {
 	// TokenTTL is 0 when not set (the issuer's default).
 	TokenTTL    time.Duration
 	AdminSecret string
+	// IssuedBeforeInclusive is issued_before_bound: inclusive, the planted boundary bug.
+	IssuedBeforeInclusive bool
 }
 
 // DecodeIssuer checks and decodes a reference issuer's with: for a runtime ([Spec.CheckTypes]).
@@ -106,7 +110,8 @@ func DecodeIssuer(with map[string]any) (Issuer, error) {
 		return Issuer{}, err
 	}
 	v := spec.Decode(with)
-	return Issuer{TokenTTL: v.Duration("token_ttl"), AdminSecret: v.String("admin_secret")}, nil
+	return Issuer{TokenTTL: v.Duration("token_ttl"), AdminSecret: v.String("admin_secret"),
+		IssuedBeforeInclusive: v.String("issued_before_bound") == "inclusive"}, nil
 }
 
 func join(errs []*Error) error {

@@ -130,6 +130,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		}
 		pop.MFA = k.Population.MFA
 		pop.RotateKeyBeforeControls = k.Population.ExtraKey
+		pop.NewSecondBeforeControls = k.Population.NewSecond
 	}
 	steps, err := faultSteps(s)
 	if err != nil {

@@ -359,6 +359,9 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		if ip.TokenTTL > 0 {
 			c.cmd = append(c.cmd, "-token-ttl", ip.TokenTTL.String())
 		}
+		if ip.IssuedBeforeInclusive {
+			c.cmd = append(c.cmd, "-issued-before-inclusive")
+		}
 	case UseService:
 		c.ref = RefService
 		c.cmd = []string{"-name", c.name}

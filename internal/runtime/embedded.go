@@ -281,6 +281,7 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 			return nil, err
 		}
 		cfg.TokenTTL = ip.TokenTTL
+		cfg.IssuedBeforeInclusive = ip.IssuedBeforeInclusive
 		iss, err := issuer.New(cfg)
 		if err != nil {
 			ln.Close()

@@ -77,14 +77,16 @@ const (
 	ActionRevokeSessions = "revoke-sessions"
 	ActionRevokeKey      = "revoke-key"
 	ActionRevokeMFA      = "revoke-mfa"
-	ActionHTTP           = "http"
-	ActionCommand        = "command"
+	// ActionRevokeIssuedBefore recalls everything issued before an instant.
+	ActionRevokeIssuedBefore = "revoke-issued-before"
+	ActionHTTP               = "http"
+	ActionCommand            = "command"
 )
 
 // DefaultActions is the list of recall actions accepted when Load is not given
 // [WithKnownActions]: the actions of the reference issuer plus http and command.
 var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
-	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionHTTP, ActionCommand}
+	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionHTTP, ActionCommand}
 
 // DefaultFaults is the list of fault kinds accepted when Load is not given [WithKnownFaults].
 var DefaultFaults = []string{"pause", "kill", "restart", "stop", "partition", "latency",
@@ -452,7 +454,8 @@ type Recall struct {
 	// At is when the recall starts, from the start of traffic ("15s"). Required.
 	At Offset `yaml:"at" json:"at" jsonschema:"required"`
 	// Action is what the recall does: revoke-tokens, revoke-users, revoke-clients,
-	// revoke-sessions, revoke-key, revoke-mfa, http or command. Default revoke-tokens.
+	// revoke-sessions, revoke-key, revoke-mfa, revoke-issued-before, http or command. Default
+	// revoke-tokens.
 	Action string `yaml:"action,omitempty" json:"action,omitempty"`
 	// Select is which credentials are recalled. Only victims. Default victims.
 	Select string `yaml:"select,omitempty" json:"select,omitempty"`

@@ -125,6 +125,11 @@ func (a *Accounts) Mint(ctx context.Context, pop Population, done func(int)) ([]
 	if err := ForEach(ctx, pop.Victims, DefaultMintConcurrency, mint); err != nil {
 		return nil, fmt.Errorf("mint %d victims: %w", pop.Victims, err)
 	}
+	if pop.NewSecondBeforeControls {
+		if err := WaitForBoundary(ctx, tokens[:pop.Victims]); err != nil {
+			return nil, err
+		}
+	}
 	if err := ForEach(ctx, pop.Controls, DefaultMintConcurrency, func(ctx context.Context, i int) error { return mint(ctx, pop.Victims+i) }); err != nil {
 		return nil, fmt.Errorf("mint %d controls: %w", pop.Controls, err)
 	}

@@ -43,6 +43,10 @@ type Population struct {
 	// controls, so that victims and controls are signed by different keys and a revoke-key
 	// recall is not collateral damage by construction.
 	RotateKeyBeforeControls bool
+	// NewSecondBeforeControls waits, between minting victims and controls, for the whole second
+	// after the victims' latest iat (their [Boundary]), so that an issued-before recall of that
+	// instant is not collateral damage by construction and the first controls share its second.
+	NewSecondBeforeControls bool
 }
 
 // DefaultMintConcurrency bounds concurrent token requests while minting.
@@ -87,6 +91,14 @@ type RecallResult struct {
 // no Recaller: their recalls go through RFC 7009 or the http and command actions.
 type Recaller interface {
 	RecallBy(ctx context.Context, by string, values []string) (RecallResult, error)
+}
+
+// IssuedBeforeRecaller is a Recaller that also takes back, in one request, every credential
+// issued before an instant: the recall of a compromise window. With iat in whole seconds, a
+// correct provider recalls the tokens whose iat is below before's second when before is a whole
+// second (they were issued before it), and spares those of that second.
+type IssuedBeforeRecaller interface {
+	RecallIssuedBefore(ctx context.Context, before time.Time) (RecallResult, error)
 }
 
 // Confirmer says whether a credential is still active at the provider (RFC 7662

@@ -115,6 +115,11 @@ type Config struct {
 	TokenTTL time.Duration
 	// RefreshTTL is the refresh-token lifetime; default DefaultRefreshTTL.
 	RefreshTTL time.Duration
+	// IssuedBeforeInclusive plants the second-resolution boundary bug: an issued_before recall
+	// with an explicit before also recalls the tokens whose iat is before's second, comparing
+	// iat ≤ before instead of iat < before, so that tokens issued in that second after the
+	// instant are recalled at birth. For drills that must find it (scenarios/issued-before.yaml).
+	IssuedBeforeInclusive bool
 	// NATSURL is the bus to publish recall events on; empty publishes nothing. The connection
 	// reconnects forever; New does not wait for it.
 	NATSURL string
@@ -147,6 +152,7 @@ type Issuer struct {
 	audience   string
 	tokenTTL   time.Duration
 	refreshTTL time.Duration
+	inclusive  bool // Config.IssuedBeforeInclusive
 	base       atomic.Pointer[string]
 	bcl        backchannel
 	adminHash  [32]byte
@@ -208,6 +214,7 @@ func New(cfg Config) (*Issuer, error) {
 		log:        cfg.Logger.With("component", DefaultComponent),
 		audience:   cfg.Audience,
 		tokenTTL:   cfg.TokenTTL,
+		inclusive:  cfg.IssuedBeforeInclusive,
 		refreshTTL: cfg.RefreshTTL,
 		adminHash:  sha256.Sum256([]byte(cfg.AdminSecret)),
 		truth:      truth.NewLog(DefaultComponent, nil),

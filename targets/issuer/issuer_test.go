@@ -584,7 +584,12 @@ func TestIssuedBeforeRecall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	tok := e.cc()
-	res := e.recall(map[string]any{"type": "issued_before", "before": strconv.FormatInt(time.Now().Unix(), 10)})
+	// Before is now, within the token's second or after it: the token was issued before it.
+	before := time.Now()
+	if before.Nanosecond() == 0 {
+		before = before.Add(time.Nanosecond) // a whole second spares its own
+	}
+	res := e.recall(map[string]any{"type": "issued_before", "before": before.Format(time.RFC3339Nano)})
 	if res["count"] != float64(1) {
 		t.Errorf("count = %v", res["count"])
 	}

@@ -38,8 +38,11 @@ const (
 	// RecallKey recalls signing keys: their tokens become inactive and the keys leave the JWKS.
 	// The active key is rotated away first.
 	RecallKey RecallType = "kid"
-	// RecallIssuedBefore recalls every token whose iat is at or before Before (the recall
-	// instant when Before is empty).
+	// RecallIssuedBefore recalls every token issued before Before: with iat in whole seconds,
+	// every token whose iat is below Before's second when Before is a whole second, and up to
+	// its second included otherwise (those may have been issued before it). Empty Before is the
+	// recall instant, whose second is included: tokens minted after the recall wait for the
+	// next second (see clearOfRecalls).
 	RecallIssuedBefore RecallType = "issued_before"
 	// RecallMFA deletes the TOTP factors of users (of every user with All) and recalls the
 	// sessions established with them. The users must re-enrol before they can log in again.
@@ -217,7 +220,7 @@ func (i *Issuer) prepare(req RecallRequest) (prepared, error) {
 		if t.Unix() <= 0 {
 			return p, fmt.Errorf("%w: before %q is not after the Unix epoch", ErrInvalidRecall, req.Before)
 		}
-		p.rules[0].IssuedBefore = t.Unix()
+		p.rules[0].IssuedBefore = lastSecondBefore(t, i.inclusive)
 	case RecallMFA:
 		if req.All && len(vals) > 0 {
 			return p, fmt.Errorf("%w: mfa takes values or all, not both", ErrInvalidRecall)
@@ -293,6 +296,17 @@ func (i *Issuer) applyLocked(req RecallRequest, p prepared) (RecallResult, revoc
 // RecallTokens recalls access tokens by jti: shorthand for Recall with RecallJTI.
 func (i *Issuer) RecallTokens(ctx context.Context, jtis ...string) (RecallResult, error) {
 	return i.Recall(ctx, RecallRequest{Type: RecallJTI, Values: jtis})
+}
+
+// lastSecondBefore is the rule bound (the latest iat recalled, inclusive) of "issued before t":
+// a token with iat s was issued within [s, s+1), possibly before t exactly when s < t. So a
+// whole-second t spares its own second and any other t includes it. inclusive is the boundary
+// bug (Config.IssuedBeforeInclusive): t's second is always recalled.
+func lastSecondBefore(t time.Time, inclusive bool) int64 {
+	if inclusive || t.Nanosecond() != 0 {
+		return t.Unix()
+	}
+	return t.Unix() - 1
 }
 
 func parseBefore(s string) (time.Time, error) {

@@ -59,6 +59,8 @@ type user struct {
 var (
 	_ source.Source   = (*Issuer)(nil)
 	_ source.Recaller = (*Issuer)(nil)
+
+	_ source.IssuedBeforeRecaller = (*Issuer)(nil)
 )
 
 // Open returns the Opener of the reference issuer: its endpoints are fixed paths under the
@@ -172,6 +174,11 @@ func (i *Issuer) Mint(ctx context.Context, pop source.Population, done func(int)
 			return nil, fmt.Errorf("rotate the signing key before minting controls: %w", err)
 		}
 	}
+	if pop.NewSecondBeforeControls {
+		if err := source.WaitForBoundary(ctx, tokens[:pop.Victims]); err != nil {
+			return nil, err
+		}
+	}
 	if err := source.ForEach(ctx, pop.Controls, source.DefaultMintConcurrency, func(ctx context.Context, k int) error { return mint(ctx, pop.Victims+k) }); err != nil {
 		return nil, fmt.Errorf("mint %d controls: %w", pop.Controls, err)
 	}
@@ -262,6 +269,16 @@ func (i *Issuer) RecallBy(ctx context.Context, by string, values []string) (sour
 	var res AdminRecallResult
 	if err := i.post(ctx, pathRecalls, map[string]any{"type": by, "values": values}, &res); err != nil {
 		return source.RecallResult{Count: -1}, fmt.Errorf("admin recall: %w", err)
+	}
+	return source.RecallResult{ID: res.RecallID, Count: res.Count}, nil
+}
+
+// RecallIssuedBefore implements source.IssuedBeforeRecaller with one admin recall of type
+// issued_before.
+func (i *Issuer) RecallIssuedBefore(ctx context.Context, before time.Time) (source.RecallResult, error) {
+	var res AdminRecallResult
+	if err := i.post(ctx, pathRecalls, map[string]any{"type": "issued_before", "before": before.UTC().Format(time.RFC3339Nano)}, &res); err != nil {
+		return source.RecallResult{Count: -1}, fmt.Errorf("admin recall issued_before %s: %w", before.UTC().Format(time.RFC3339Nano), err)
 	}
 	return source.RecallResult{ID: res.RecallID, Count: res.Count}, nil
 }

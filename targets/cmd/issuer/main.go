@@ -33,6 +33,7 @@ func run(args []string) error {
 	natsURL := fs.String("nats", serve.Env("RECALL_NATS_URL", ""), "NATS URL to publish recall events on; empty publishes nothing (env RECALL_NATS_URL)")
 	audience := fs.String("audience", serve.Env("RECALL_AUDIENCE", issuer.DefaultAudience), "aud claim of access tokens (env RECALL_AUDIENCE)")
 	tokenTTL := fs.Duration("token-ttl", serve.EnvDuration("RECALL_TOKEN_TTL", issuer.DefaultTokenTTL), "access-token lifetime (env RECALL_TOKEN_TTL)")
+	inclusive := fs.Bool("issued-before-inclusive", false, "plant the same-second boundary bug: an issued_before recall of T also takes iat == T")
 	level := serve.LogLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return serve.Usage(err)
@@ -49,13 +50,14 @@ func run(args []string) error {
 		return serve.Usage(errors.New("RECALL_ADMIN_SECRET is required"))
 	}
 	cfg := issuer.Config{
-		Issuer:      *iss,
-		Audience:    *audience,
-		AdminSecret: secret,
-		TokenTTL:    *tokenTTL,
-		NATSURL:     *natsURL,
-		Logger:      log,
-		Registry:    prometheus.NewRegistry(),
+		Issuer:                *iss,
+		Audience:              *audience,
+		AdminSecret:           secret,
+		TokenTTL:              *tokenTTL,
+		IssuedBeforeInclusive: *inclusive,
+		NATSURL:               *natsURL,
+		Logger:                log,
+		Registry:              prometheus.NewRegistry(),
 	}
 	if id := serve.Env("RECALL_CLIENT_ID", ""); id != "" {
 		cfg.Clients = []issuer.Client{{ID: id, Secret: serve.Env("RECALL_CLIENT_SECRET", "")}}
