@@ -186,8 +186,15 @@ type Recall struct {
 	AcknowledgedAtMS float64 `json:"acknowledged_at_ms"`
 	// AckSpreadMS is AcknowledgedAtMS minus the first acknowledgement.
 	AckSpreadMS float64 `json:"ack_spread_ms"`
-	// Failed counts credentials whose recall request failed (not acknowledged).
+	// Failed counts credentials whose recall request was sent and failed (not acknowledged).
 	Failed int `json:"failed"`
+	// Sent counts credentials whose recall request was sent; Acknowledged those acknowledged.
+	// Sent = Acknowledged + Failed.
+	Sent         int `json:"sent"`
+	Acknowledged int `json:"acknowledged"`
+	// NotSent counts credentials whose recall was never sent (the drill was interrupted or
+	// ended first): Credentials = Sent + NotSent.
+	NotSent int `json:"not_sent,omitempty"`
 	// Confirmed counts credentials confirmed revoked at the source by introspection (when asked).
 	Confirmed int `json:"confirmed,omitempty"`
 	// Ineffective counts credentials acknowledged but still active at the source.

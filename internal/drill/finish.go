@@ -48,10 +48,11 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 		rep.Recall.AcknowledgedAtMS = millis(last.Sub(d.began))
 		rep.Recall.AckSpreadMS = millis(last.Sub(first))
 	}
-	rep.Recall.Failed = failed
+	rc := countRecalls(d.acks)
+	rep.Recall.Failed, rep.Recall.Sent, rep.Recall.Acknowledged, rep.Recall.NotSent = rc.failed, rc.sent, rc.acked, rc.notSent
 	if failed > 0 {
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "recall_failed", Severity: report.Critical, Count: failed,
-			Message: fmt.Sprintf("%d of %d recalls were not acknowledged (last error: %v); they measure nothing.", failed, len(d.acks), failErr)})
+			Message: rc.failedMessage(failErr)})
 	}
 	if rep.Recall.Ineffective > 0 {
 		rep.Findings = append(rep.Findings, report.Finding{Kind: "ineffective_recall", Severity: report.Critical, Count: rep.Recall.Ineffective,
@@ -265,4 +266,34 @@ func slowest(comps []report.Component) string {
 		}
 	}
 	return best
+}
+
+// recallCounts counts the recall requests: sent = acked + failed, and notSent never sent.
+type recallCounts struct{ sent, acked, failed, notSent int }
+
+func countRecalls(acks []Ack) recallCounts {
+	var c recallCounts
+	for _, a := range acks {
+		switch {
+		case a.Sent.IsZero():
+			c.notSent++
+		case a.Err != nil:
+			c.sent++
+			c.failed++
+		default:
+			c.sent++
+			c.acked++
+		}
+	}
+	return c
+}
+
+// failedMessage is the recall_failed finding's message: failed among those sent, and apart
+// those never sent (an interrupted drill), so that neither passes for the other.
+func (c recallCounts) failedMessage(last error) string {
+	msg := fmt.Sprintf("%d of %d recalls sent were not acknowledged (last error: %v); they measure nothing.", c.failed, c.sent, last)
+	if c.notSent > 0 {
+		msg += fmt.Sprintf(" %d more were never sent.", c.notSent)
+	}
+	return msg
 }

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"context"
 	"math"
 	"math/rand"
 	"sort"
@@ -84,5 +85,25 @@ func TestHistogramMerge(t *testing.T) {
 	var empty histogram
 	if empty.stats().Count != 0 {
 		t.Error("empty histogram has a count")
+	}
+}
+
+// TestCountRecalls: after an interrupted recall, what was never sent is neither acknowledged
+// nor failed, and the finding says how many were sent.
+func TestCountRecalls(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	acks := make([]Ack, 1000)
+	for i := range 99 {
+		acks[i] = Ack{Sent: now, Acked: now.Add(time.Millisecond)}
+	}
+	acks[99] = Ack{Sent: now, Err: context.Canceled}
+	c := countRecalls(acks)
+	if c != (recallCounts{sent: 100, acked: 99, failed: 1, notSent: 900}) {
+		t.Errorf("counts %+v; want 100 sent, 99 acknowledged, 1 failed, 900 not sent", c)
+	}
+	want := "1 of 100 recalls sent were not acknowledged (last error: context canceled); they measure nothing. 900 more were never sent."
+	if got := c.failedMessage(context.Canceled); got != want {
+		t.Errorf("message %q; want %q", got, want)
 	}
 }
