@@ -7,6 +7,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/report"
+	"github.com/recall-drills/recall/targets/revocation"
 )
 
 // maxFindingTokens bounds the fingerprints listed in one finding.
@@ -161,6 +162,18 @@ func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []Pa
 		}
 		if !ok {
 			continue
+		}
+		// A component restarted mid-drill may have begun enforcing more than once (a stale
+		// restart honours the credential again, then resyncs): the bracket holds the start the
+		// probes saw, which is one of them.
+		if ss, ok := src.(interface {
+			Starts(revocation.Claims) []time.Time
+		}); ok {
+			for _, st := range ss.Starts(d.tokens[pr.Token].Claims) {
+				if o := st.Sub(d.began); o >= pr.Lower && o <= pr.Upper {
+					at = st
+				}
+			}
 		}
 		off := at.Sub(d.began)
 		out.Checked++

@@ -95,3 +95,39 @@ func (s *Instances) EnforcedSince(c revocation.Claims) (time.Time, bool) {
 	}
 	return since, found
 }
+
+// Starts returns every instant at which an unbroken run of enforcement of a recall began, in
+// order: the first instance's, then one per instance that began enforcing anew while it served
+// (a stale restart that resynced). A harness that did not probe a credential while a restarted
+// instance honoured it again brackets the earlier start; one that saw the resurrection brackets
+// the later: both are true.
+func (s *Instances) Starts(c revocation.Claims) []time.Time {
+	s.mu.Lock()
+	list := append([]instance(nil), s.list...)
+	s.mu.Unlock()
+	var out []time.Time
+	running := false // the previous instance enforced until its kill
+	for i, in := range list {
+		at, ok := in.src.EnforcedSince(c)
+		if !ok || (!in.kill.IsZero() && !at.Before(in.kill)) {
+			running = false
+			continue
+		}
+		if i > 0 && !at.After(in.ready) {
+			if running {
+				continue // carried on from the previous instance
+			}
+			at = maxTime(at, list[i-1].kill)
+		}
+		out = append(out, at)
+		running = true
+	}
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

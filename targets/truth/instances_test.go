@@ -77,3 +77,24 @@ func TestInstancesKilledSnapshot(t *testing.T) {
 		t.Errorf("EnforcedSince = %v, %v; want 1 s (the snapshot taken at the kill)", got.Sub(t0), ok)
 	}
 }
+
+// TestInstancesStarts: a stale restart has two starts (the first instance's and the resync); a
+// fresh one carries the first instance's on.
+func TestInstancesStarts(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var stale, fresh Instances
+	stale.Started(fixed{at(3000), true}, at(0))
+	stale.Killed(at(4500), nil)
+	stale.Started(fixed{at(6600), true}, at(4600))
+	fresh.Started(fixed{at(3000), true}, at(0))
+	fresh.Killed(at(4500), nil)
+	fresh.Started(fixed{at(4550), true}, at(4600))
+	if got := stale.Starts(revocation.Claims{}); len(got) != 2 || !got[0].Equal(at(3000)) || !got[1].Equal(at(6600)) {
+		t.Errorf("stale starts %v; want 3 s and 6.6 s", got)
+	}
+	if got := fresh.Starts(revocation.Claims{}); len(got) != 1 || !got[0].Equal(at(3000)) {
+		t.Errorf("fresh starts %v; want 3 s only", got)
+	}
+}
