@@ -52,7 +52,24 @@ func TestIssuedBeforeScenarioFindsBoundaryBug(t *testing.T) {
 		t.Skip("runs a 10 s drill")
 	}
 	t.Parallel()
-	rep := runScenario(t, "issued-before.yaml", "--set", "system.components[issuer].with.issued_before_bound=inclusive")
+	checkBoundaryBug(t, runScenario(t, "issued-before.yaml", inclusiveIssuer))
+}
+
+// TestIssuedBeforeScenarioFindsBoundaryBugDocker: the same in containers (the issuer's
+// -issued-before-inclusive flag).
+func TestIssuedBeforeScenarioFindsBoundaryBugDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 10 s drill in containers")
+	}
+	requireDocker(t)
+	checkBoundaryBug(t, runScenario(t, "issued-before.yaml", append([]string{inclusiveIssuer}, dockerRuntime...)...))
+}
+
+// inclusiveIssuer plants the same-second boundary bug in the scenario's issuer.
+const inclusiveIssuer = "--set=system.components[issuer].with.issued_before_bound=inclusive"
+
+func checkBoundaryBug(t *testing.T, rep *report.Report) {
+	t.Helper()
 	if rep.Verdict != report.Fail || rep.Overall.FalseRejects == 0 {
 		t.Fatalf("verdict %s, %d false rejects: the boundary bug went unseen", rep.Verdict, rep.Overall.FalseRejects)
 	}
