@@ -3,7 +3,6 @@ package drill
 import (
 	"github.com/recall-drills/recall/internal/expect"
 	"github.com/recall-drills/recall/report"
-	"github.com/recall-drills/recall/report/text"
 )
 
 // Expectation is one of the scenario's expectations.
@@ -65,5 +64,5 @@ func judge(rep *report.Report, m *Measurement, rec *recoveryResult, exps []Expec
 			rep.Verdict = report.Fail
 		}
 	}
-	rep.Headline = text.Headline(rep)
+	rep.Headline = report.Headline(rep)
 }

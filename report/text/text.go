@@ -2,8 +2,8 @@
 // `recall run`: a headline verdict line, a table with one row per component, the findings, and
 // the expectations with ✓, ✗ or WARN. It renders from a *report.Report alone.
 //
-// Headline, the one-sentence account of a drill, is shared with the HTML report so that the
-// terminal and the page say the same thing.
+// Headline, the one-sentence account of a drill, is [report.Headline], shared with the HTML report
+// so that the terminal and the page say the same thing.
 package text
 
 import (
@@ -139,93 +139,8 @@ func componentCells(name, kind string, probed bool, s report.Summary, resolved f
 		Count(s.StaleAccepts), Count(s.Resurrections), Count(s.FalseRejects), Count(s.Errors)}
 }
 
-// Headline returns one sentence for a manager: it names the slowest component and how long it
-// kept honouring recalled credentials against its SLO (the bound of the expectation on that
-// component's TTC, see [report.Report.SLOs]), says why an ERROR drill is partial and how many
-// expectations failed. It does not repeat the verdict.
-func Headline(r *report.Report) string {
-	var parts []string
-	if r.Verdict == report.Error {
-		reason := strings.TrimSuffix(oneLine(r.Reason), ".")
-		if reason == "" {
-			reason = "no reason given"
-		}
-		parts = append(parts, fmt.Sprintf("The drill could not complete (%s), so the figures are partial", reason))
-	}
-	clause := slowestClause(r)
-	if len(parts) > 0 {
-		clause = strings.ToLower(clause[:1]) + clause[1:]
-	}
-	parts = append(parts, clause)
-	failed, warned := CountExpectations(r)
-	switch {
-	case failed > 0:
-		parts = append(parts, fmt.Sprintf("%d of %d expectations failed", failed, len(r.Expectations)))
-	case len(r.Expectations) == 1 && r.Verdict == report.Pass && warned == 0:
-		parts = append(parts, "the one expectation held")
-	case len(r.Expectations) > 0 && r.Verdict == report.Pass:
-		parts = append(parts, fmt.Sprintf("all %d expectations held", len(r.Expectations)-warned))
-	}
-	if warned > 0 {
-		parts = append(parts, fmt.Sprintf("%d warning%s", warned, plural(warned)))
-	}
-	return strings.Join(parts, "; ") + "."
-}
-
-// slowestClause is the part of the headline about the slowest component.
-func slowestClause(r *report.Report) string {
-	c, ok := Slowest(r)
-	if !ok {
-		return "No component was measured"
-	}
-	name := oneLine(c.Name)
-	t := c.TTCMS
-	if c.NotConverged > 0 {
-		if t.Count == 0 {
-			return fmt.Sprintf("The slowest component, %s, never stopped honouring recalled credentials (%d of %d pairs did not converge)",
-				name, c.NotConverged, c.Pairs)
-		}
-		return fmt.Sprintf("The slowest component, %s, still honoured %d of %d recalled credentials when the drill ended (the others within %s)",
-			name, c.NotConverged, c.Pairs, report.FormatMS(t.Max))
-	}
-	slo, hasSLO := HeadlineSLO(r, c)
-	bound := 0.0
-	if hasSLO {
-		bound = slo.Bound
-	}
-	// A figure whose brackets are wider than itself (or than its SLO) tells how often the probes
-	// came back, not what the component did: say so, and how to resolve it.
-	if !report.Resolved(t.Max, t.ResolutionMS, bound) {
-		s := fmt.Sprintf("The slowest component, %s, is %s (to resolve it: %s)", name, c.NotResolved(t.Max), c.ResolutionFix())
-		if !hasSLO {
-			return s
-		}
-		v, _ := t.Get(slo.Expr.Stat)
-		word := "proven within"
-		if !SLOMet(slo, c) {
-			word = "not proven within"
-		}
-		return fmt.Sprintf("%s; its %s ≤ %s is %s %s %s target", s, slo.Expr.Stat, report.FormatMS(v), word, sloOwner(slo), slo.Expr.Bound)
-	}
-	s := fmt.Sprintf("The slowest component, %s, honoured recalled credentials for up to %s", name, report.FormatMS(t.Max))
-	if !hasSLO {
-		return s + " (no SLO set for it)"
-	}
-	v, _ := t.Get(slo.Expr.Stat)
-	word := "within"
-	if !SLOMet(slo, c) {
-		word = "over"
-	}
-	return fmt.Sprintf("%s; its %s of %s is %s %s %s target", s, slo.Expr.Stat, report.FormatMSRes(v, t.ResolutionMS),
-		word, sloOwner(slo), slo.Expr.Bound)
-}
-
-func sloOwner(s report.SLO) string {
-	if s.Global {
-		return "the"
-	}
-	return "its"
-}
+// Headline returns the one-sentence account of a drill: see [report.Headline], which it is.
+func Headline(r *report.Report) string { return report.Headline(r) }
 
 // ResolutionLines explains the table's resolution: a heading and one line per note of
 // [ResolutionNotes]; empty when there is none.
@@ -283,121 +198,25 @@ func ResolutionNotes(r *report.Report) []ResolutionNote {
 	return out
 }
 
-// Slowest returns the component named by r.Slowest, or when that is empty or unknown the probed
-// component with the most unconverged pairs, else the largest TTC max.
-func Slowest(r *report.Report) (report.Component, bool) {
-	for _, c := range r.Components {
-		if r.Slowest != "" && c.Name == r.Slowest {
-			return c, true
-		}
-	}
-	best, found := report.Component{}, false
-	for _, c := range r.Components {
-		if !c.Probed || (c.TTCMS.Count == 0 && c.NotConverged == 0) {
-			continue
-		}
-		if !found || c.NotConverged > best.NotConverged ||
-			(c.NotConverged == best.NotConverged && c.TTCMS.Max > best.TTCMS.Max) {
-			best, found = c, true
-		}
-	}
-	return best, found
-}
+// Slowest returns the component the headline names: see [report.Slowest].
+func Slowest(r *report.Report) (report.Component, bool) { return report.Slowest(r) }
 
-// HeadlineSLO picks the SLO a sentence about c quotes: the first failing one, else the first.
+// HeadlineSLO picks the SLO a sentence about c quotes: see [report.HeadlineSLO].
 func HeadlineSLO(r *report.Report, c report.Component) (report.SLO, bool) {
-	slos := r.SLOs(c.Name)
-	for _, s := range slos {
-		if _, ok := c.TTCMS.Get(s.Expr.Stat); ok && !SLOMet(s, c) {
-			return s, true
-		}
-	}
-	for _, s := range slos {
-		if _, ok := c.TTCMS.Get(s.Expr.Stat); ok {
-			return s, true
-		}
-	}
-	return report.SLO{}, false
+	return report.HeadlineSLO(r, c)
 }
 
-// SLOMet reports whether component c meets s. For an SLO that names the component the
-// expectation's own outcome decides; a global one is checked against c's statistic as TTCStat
-// gives it (a statistic that falls among unconverged pairs never meets a bound).
-func SLOMet(s report.SLO, c report.Component) bool {
-	if !s.Global {
-		return s.Pass
-	}
-	v, never, ok := TTCStat(c, s.Expr.Stat)
-	switch {
-	case never:
-		return false
-	case !ok:
-		return true // nothing measured: nothing against the SLO
-	case s.Expr.Op == "<=":
-		return v <= s.Bound
-	}
-	return v < s.Bound
-}
+// SLOMet reports whether component c meets s: see [report.SLOMet].
+func SLOMet(s report.SLO, c report.Component) bool { return report.SLOMet(s, c) }
 
-// quantiles gives the rank of each TTC statistic.
-var quantiles = []struct {
-	stat string
-	q    float64
-}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}, {"max", 1}}
-
-// TTCStat returns component c's TTC statistic ("p50", "p90", "p99" or "max") over all its
-// pairs, counting pairs that never converged as +Inf, as expectations are evaluated. never is
-// true when the statistic's rank falls among those pairs (always for max when one did not
-// converge). Otherwise, with some pairs unconverged, the statistic over all pairs lies at a
-// higher rank among the converged ones, and value is the smallest reported statistic at or
-// above that rank: a conservative estimate. ok is false when nothing was measured.
+// TTCStat returns component c's TTC statistic over all its pairs: see [report.TTCStat].
 func TTCStat(c report.Component, stat string) (value float64, never, ok bool) {
-	q := -1.0
-	for _, x := range quantiles {
-		if x.stat == stat {
-			q = x.q
-		}
-	}
-	if q < 0 {
-		return 0, false, false
-	}
-	t := c.TTCMS
-	if c.NotConverged == 0 {
-		v, ok := t.Get(stat)
-		return v, false, ok
-	}
-	pairs := c.Pairs
-	if pairs < t.Count+c.NotConverged {
-		pairs = t.Count + c.NotConverged
-	}
-	needed := q * float64(pairs) // rank among all pairs
-	if t.Count == 0 || needed > float64(t.Count) {
-		return 0, true, true
-	}
-	qc := needed / float64(t.Count) // the same rank among the converged pairs
-	for _, x := range quantiles {
-		if x.q >= qc {
-			v, _ := t.Get(x.stat)
-			return v, false, true
-		}
-	}
-	return t.Max, false, true
+	return report.TTCStat(c, stat)
 }
 
-// CountExpectations returns how many expectations failed (severity fail) and how many warned
-// (severity warn, did not hold).
-func CountExpectations(r *report.Report) (failed, warned int) {
-	for _, e := range r.Expectations {
-		switch {
-		case e.Pass:
-		case e.Warn():
-			warned++
-		default:
-			failed++
-		}
-	}
-	return failed, warned
-}
+// CountExpectations returns how many expectations failed and how many warned: see
+// [report.CountExpectations].
+func CountExpectations(r *report.Report) (failed, warned int) { return report.CountExpectations(r) }
 
 // ExpectationMark returns MarkPass, MarkFail or MarkWarn for e.
 func ExpectationMark(e report.Expectation) string {
