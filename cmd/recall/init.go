@@ -172,8 +172,25 @@ func providerScenario(name string, md *providerMetadata) ([]byte, error) {
 		Name string
 		*providerMetadata
 		ClientCredentials bool
-	}{name, md, len(md.GrantTypes) == 0 || contains(md.GrantTypes, "client_credentials")})
+		ClientAuth        string
+	}{name, md, len(md.GrantTypes) == 0 || contains(md.GrantTypes, "client_credentials"), clientAuth(md.AuthMethods)})
 	return b.Bytes(), err
+}
+
+// clientAuth picks the drill client's authentication from the metadata's
+// token_endpoint_auth_methods_supported: client_secret_basic when listed or when the list is
+// absent (RFC 8414's default), then client_secret_post, then private_key_jwt; none only when the
+// provider offers nothing else recall speaks.
+func clientAuth(supported []string) string {
+	if len(supported) == 0 {
+		return "client_secret_basic"
+	}
+	for _, m := range []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"} {
+		if contains(supported, m) {
+			return m
+		}
+	}
+	return "client_secret_basic"
 }
 
 func contains(list []string, s string) bool {
@@ -191,13 +208,25 @@ var providerTmpl = template.Must(template.New("").Parse(`# {{.Name}}: a recall d
 # Secrets are ${VAR} placeholders, expanded from the environment when the scenario is loaded
 # (they never appear in reports). Set them, then:
 #
-#   export RECALL_CLIENT_ID=… RECALL_CLIENT_SECRET=…   # a client allowed the client_credentials grant
-#   export RECALL_GATEWAY_URL=https://…                # a component that accepts the provider's tokens
+#   export RECALL_CLIENT_ID=…       # a client allowed the client_credentials grant
+{{- if eq .ClientAuth "private_key_jwt"}}
+#   export RECALL_CLIENT_KEY_FILE=… # its private key (PEM or private JWK), for private_key_jwt
+{{- else if ne .ClientAuth "none"}}
+#   export RECALL_CLIENT_SECRET=…   # its secret
+{{- end}}
+{{- if .IntrospectionEndpoint}}
+#   export RECALL_INTROSPECT_USER=… RECALL_INTROSPECT_PASSWORD=…   # allowed to introspect (RFC 7662)
+#   export RECALL_INTROSPECT_BASIC=$(printf %s "$RECALL_INTROSPECT_USER:$RECALL_INTROSPECT_PASSWORD" | base64)
+{{- end}}
+{{- if not .RevocationEndpoint}}
+#   export RECALL_REVOKE_URL=https://…   # the provider's endpoint that revokes one token (see recall:)
+{{- end}}
+#   export RECALL_GATEWAY_URL=https://…  # a component that accepts the provider's tokens
 #   recall validate this.yaml && recall plan this.yaml && recall run this.yaml
 #
 # What the drill does: mints tokens.victims + tokens.controls access tokens, probes each
 # component with them, revokes the victims' tokens at recall.at ({{if .RevocationEndpoint}}RFC 7009, one call per
-# token{{else}}the metadata advertises no revocation_endpoint: set recall.action to http or command{{end}}) and measures, per component, how long
+# token{{else}}the metadata advertises no revocation_endpoint: an http action you complete{{end}}) and measures, per component, how long
 # the revoked tokens were still accepted.{{if not .ClientCredentials}}
 #
 # Note: the metadata's grant_types_supported lacks client_credentials; use tokens.grant: password
@@ -208,44 +237,62 @@ system:
   # The provider and the components under test already run somewhere: recall starts nothing.
   runtime: external
   components:
-    # The provider. Its endpoints, as its metadata gives them:
-    #   discovery:              {{.Document}}
-    #   token_endpoint:         {{.TokenEndpoint}}
-{{- if .RevocationEndpoint}}
-    #   revocation_endpoint:    {{.RevocationEndpoint}}  (RFC 7009)
-{{- end}}
-{{- if .IntrospectionEndpoint}}
-    #   introspection_endpoint: {{.IntrospectionEndpoint}}  (RFC 7662)
-{{- end}}
-{{- if .JWKSURI}}
-    #   jwks_uri:               {{.JWKSURI}}
-{{- end}}
-    # and the drill's client: ${RECALL_CLIENT_ID} / ${RECALL_CLIENT_SECRET}.
+    # The provider, reached by standards only: url is its issuer identifier.
     - name: issuer
       kind: issuer
       url: {{.Issuer}}
+      oauth:
+        # The metadata document init read; recall run reads it again.
+        discovery: {{.Document}}
+        # The endpoints it named when init ran, set here so that the file says what the drill
+        # calls: a set endpoint wins over the discovered one. Delete a line to follow the
+        # provider's metadata at run time instead (report.json records each as set or discovered).
+        token_endpoint: {{.TokenEndpoint}}
+{{- if .RevocationEndpoint}}
+        revocation_endpoint: {{.RevocationEndpoint}}   # RFC 7009
+{{- end}}
+{{- if .JWKSURI}}
+        jwks_uri: {{.JWKSURI}}
+{{- end}}
+{{- if .IntrospectionEndpoint}}
+        # RFC 7662, for recall.confirm. auth: client introspects as the client that owns each
+        # token instead, if the provider allows it.
+        introspection:
+          endpoint: {{.IntrospectionEndpoint}}
+          auth: basic                      # client | basic | bearer | none
+          username: ${RECALL_INTROSPECT_USER}
+          password: ${RECALL_INTROSPECT_PASSWORD}
+      # The provider's own view: its introspection endpoint, probed directly, shows when the
+      # source itself stops honouring a revoked token.
+      probe:
+        method: POST
+        url: {{.IntrospectionEndpoint}}
+        headers: {Content-Type: application/x-www-form-urlencoded, Authorization: "Basic ${RECALL_INTROSPECT_BASIC}"}
+        body: "token={{"{{"}}token{{"}}"}}"
+        accept: {status: [200], json: "active == true"}
+        reject: {status: [200], json: "active == false"}
+{{- end}}
     # A component that accepts the provider's access tokens (an API gateway, a service). Its
     # probe sends "Authorization: Bearer <token>"; 401 and 403 count as rejects.
     - name: gateway
       kind: gateway
       url: ${RECALL_GATEWAY_URL}
       probe: {path: /}
-{{- if .IntrospectionEndpoint}}
-    # The provider's own view: its introspection endpoint, probed directly, shows when the
-    # source itself stops honouring a revoked token.
-    - name: introspection
-      kind: service
-      url: {{.IntrospectionEndpoint}}
-      probe:
-        method: POST
-        url: {{.IntrospectionEndpoint}}
-        headers: {Content-Type: application/x-www-form-urlencoded, Authorization: "Basic ${RECALL_INTROSPECT_AUTH}"}
-        body: "token={{"{{"}}token{{"}}"}}"
-        accept: {status: [200], json: "active == true"}
-        reject: {status: [200], json: "active == false"}
-{{- end}}
 tokens:
+  issuer: issuer
   grant: client_credentials
+  # The provider's existing clients the drill mints with (recall registers none). auth is
+  # recall's choice (client_secret_basic, then _post, then private_key_jwt) among the metadata's
+  # token_endpoint_auth_methods_supported{{if .AuthMethods}}: {{range $i, $m := .AuthMethods}}{{if $i}}, {{end}}{{$m}}{{end}}{{else}}, absent: RFC 8414's default{{end}}.
+  clients:
+    - id: ${RECALL_CLIENT_ID}
+{{- if eq .ClientAuth "private_key_jwt"}}
+      key_file: ${RECALL_CLIENT_KEY_FILE}
+{{- else if ne .ClientAuth "none"}}
+      secret: "${RECALL_CLIENT_SECRET}"
+{{- end}}
+      auth: {{.ClientAuth}}
+      # scope: …                       # requested with this client's tokens
   victims: 100      # recalled at recall.at
   controls: 20      # must stay valid throughout
 traffic:
@@ -253,8 +300,20 @@ traffic:
   duration: 60s
 recall:
   at: 20s
+{{- if .RevocationEndpoint}}
   action: revoke-tokens
-  mode: rfc7009
+  mode: rfc7009     # one call per token to revocation_endpoint, as the client that owns it
+{{- else}}
+  # The metadata names no revocation_endpoint: recall each token by the provider's own API.
+  # Complete this call (method, url, headers, body) as that API wants it; {{"{{"}}token{{"}}"}} makes it
+  # one call per victim token.
+  action: http
+  with:
+    method: POST
+    url: ${RECALL_REVOKE_URL}
+    headers: {Content-Type: application/x-www-form-urlencoded}
+    body: "token={{"{{"}}token{{"}}"}}"
+{{- end}}
 {{- if .IntrospectionEndpoint}}
   confirm: true     # ask the introspection endpoint whether each revocation took effect
 {{- end}}
