@@ -40,6 +40,8 @@ const (
 	Argv Type = "argv"
 	// Component names a component of the scenario.
 	Component Type = "component"
+	// Int is a whole number > 0 (a count: connections, requests in flight).
+	Int Type = "int"
 )
 
 // Methods lists the HTTP methods a Method parameter accepts.
@@ -237,6 +239,10 @@ func (p Param) check(v any, components []string) (elem any, msg string) {
 				return j, "want a string, got " + Describe(a)
 			}
 		}
+	case Int:
+		if n, ok := toInt(v); isStr || !ok || n <= 0 {
+			return nil, "want a whole number > 0, got " + Describe(v)
+		}
 	case Component:
 		if !isStr || (components != nil && !slices.Contains(components, str)) {
 			have := "none"
@@ -303,6 +309,31 @@ func (v Values) Duration(key string) time.Duration {
 	}
 	d, _ := ParseDuration(x)
 	return d
+}
+
+// Int returns an Int parameter (0 when absent without default).
+func (v Values) Int(key string) int {
+	x, _ := v.raw(key)
+	n, _ := toInt(x)
+	return n
+}
+
+// toInt reads a whole number as YAML decodes it (int) or as a default is written ("256").
+func toInt(v any) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case int64:
+		return int(x), true
+	case uint64:
+		return int(x), x <= 1<<62
+	case float64:
+		return int(x), x == float64(int(x))
+	case string:
+		n, err := strconv.Atoi(x)
+		return n, err == nil
+	}
+	return 0, false
 }
 
 // Headers returns a Headers parameter.

@@ -79,3 +79,43 @@ func TestCheck(t *testing.T) {
 		t.Errorf("empty spec: %v", fmt.Sprint(got))
 	}
 }
+
+// TestDecodeReferenceParamsNewKeys: the gateway's JWKS and upstream keys, the API-key service's and
+// the relying party's are decoded from the same spec validation checks.
+func TestDecodeReferenceParamsNewKeys(t *testing.T) {
+	t.Parallel()
+	g, err := DecodeGateway(map[string]any{"strategy": "poll", "jwks_ttl": "30s", "jwks_refetch": "never",
+		"jwks_min_refresh": "2s", "upstream_max_conns": 8, "upstream_max_inflight": 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.JWKSTTL != 30*time.Second || g.JWKSRefetch != "never" || g.JWKSMinRefresh != 2*time.Second ||
+		g.UpstreamMaxConns != 8 || g.UpstreamMaxInflight != 64 {
+		t.Errorf("DecodeGateway = %+v", g)
+	}
+	if _, err := DecodeGateway(map[string]any{"strategy": "poll", "jwks_refetch": "sometimes"}); err == nil ||
+		!strings.Contains(err.Error(), "with.jwks_refetch: unknown jwks_refetch \"sometimes\" (have: unknown-kid, ttl, never)") {
+		t.Errorf("jwks_refetch: sometimes: %v", err)
+	}
+	if _, err := DecodeGateway(map[string]any{"strategy": "poll", "upstream_max_conns": "8"}); err == nil {
+		t.Error("upstream_max_conns: \"8\" accepted: a count is a number, not a string")
+	}
+	a, err := DecodeAPIKeyService(map[string]any{"strategy": "lookup", "authority": "keys", "cache_ttl": "2s", "fail_mode": "open"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (APIKeyService{Strategy: "lookup", Authority: "keys", CacheTTL: 2 * time.Second, FailMode: "open"}); a != want {
+		t.Errorf("DecodeAPIKeyService = %+v, want %+v", a, want)
+	}
+	if _, err := DecodeAPIKeyService(map[string]any{"strategy": "lookup", "cache_ttl": 5}); err == nil ||
+		err.Error() != "with.cache_ttl: bad duration 5: want a Go duration like 150ms, 2s or 1m30s" {
+		t.Errorf("cache_ttl: 5: %v", err)
+	}
+	if _, err := DecodeAPIKeyService(map[string]any{}); err == nil || !strings.Contains(err.Error(), "with.strategy: required") {
+		t.Errorf("no strategy: %v", err)
+	}
+	r, err := DecodeRP(map[string]any{"session_cache_ttl": "10s"})
+	if err != nil || r != (RP{ClientID: "recall-rp", SessionCacheTTL: 10 * time.Second}) {
+		t.Errorf("DecodeRP = %+v, %v", r, err)
+	}
+}

@@ -15,6 +15,13 @@ var Strategies = []string{"push", "poll", "introspect", "jwt-only"}
 // FailModes lists what a reference gateway does when its revocation source is unreachable.
 var FailModes = []string{"closed", "open"}
 
+// JWKSRefetches lists when a reference gateway fetches the issuer's keys again (jwks_refetch;
+// targets/gateway's JWKSRefetch): on an unknown kid (the default), only after jwks_ttl, never.
+var JWKSRefetches = []string{"unknown-kid", "ttl", "never"}
+
+// APIKeyStrategies lists how a reference/apikey-service learns of recalls.
+var APIKeyStrategies = []string{"push", "poll", "lookup", "offline"}
+
 // Restart snapshots of a reference gateway (restart_snapshot).
 const (
 	// RestartSnapshotFresh (the default) restarts a gateway with empty state and a full sync.
@@ -57,7 +64,13 @@ var Reference = func() map[string]ReferenceKind {
 			When: &When{Key: "strategy", Values: []string{"push", "poll"}}, Doc: "state after a restart"},
 		Param{Key: "restart_resync_delay", Type: Duration, Default: DefaultRestartResyncDelay.String(),
 			When: &When{Key: "strategy", Values: []string{"push", "poll"}}, Doc: "how long a stale restart waits before resyncing"},
+		Param{Key: "jwks_ttl", Type: Duration, Doc: "how long fetched signing keys are used before a background refetch (default 5m)"},
+		Param{Key: "jwks_refetch", Type: Enum, Enum: JWKSRefetches, Doc: "when the keys are fetched again: unknown-kid (default), ttl or never"},
+		Param{Key: "jwks_min_refresh", Type: Duration, Doc: "least time between two fetches triggered by unknown key ids (default 1s)"},
+		Param{Key: "upstream_max_conns", Type: Int, Doc: "connections to the upstream at most (default 256)"},
+		Param{Key: "upstream_max_inflight", Type: Int, Doc: "requests proxied at once at most; beyond, 503 (default 2048)"},
 	)
+	apiPushPoll := &When{Key: "strategy", Values: []string{"push", "poll"}}
 	return map[string]ReferenceKind{
 		"reference/issuer": {Kind: "issuer", Probe: true, Params: Spec{
 			{Key: "token_ttl", Type: Duration, Doc: "access token lifetime"},
@@ -68,6 +81,19 @@ var Reference = func() map[string]ReferenceKind {
 		"reference/gateway": {Kind: "gateway", Probe: true, Params: gw},
 		"reference/service": {Kind: "service", Probe: true, Params: guard(false)},
 		"reference/nats":    {Kind: "bus", Params: Spec{}},
+		"reference/apikeys": {Kind: "other", Params: Spec{}},
+		"reference/apikey-service": {Kind: "service", Params: Spec{
+			{Key: "strategy", Type: Enum, Enum: APIKeyStrategies, Required: true, Doc: "how it learns of recalls"},
+			{Key: "authority", Type: Component, Doc: "the reference/apikeys component it trusts (default: the only one)"},
+			{Key: "interval", Type: Duration, When: apiPushPoll, Doc: "how often it fetches the recall list (poll) or resyncs (push)"},
+			{Key: "cache_ttl", Type: Duration, When: &When{Key: "strategy", Values: []string{"lookup"}}, Doc: "how long a lookup answer is cached"},
+			{Key: "max_staleness", Type: Duration, When: apiPushPoll, Doc: "how old its recall state may get before fail_mode applies"},
+			{Key: "fail_mode", Type: Enum, Enum: FailModes, When: &When{Key: "strategy", Values: []string{"push", "poll", "lookup"}}, Doc: "what it does when the authority is unreachable"},
+		}},
+		"reference/rp": {Kind: "service", Params: Spec{
+			{Key: "client_id", Type: String, Default: "recall-rp", Doc: "its client id at the issuer (back-channel logout)"},
+			{Key: "session_cache_ttl", Type: Duration, Doc: "how long a session is trusted before the issuer is asked again"},
+		}},
 	}
 }()
 
@@ -79,6 +105,14 @@ type Gateway struct {
 	// StaleRestart is restart_snapshot: stale; ResyncDelay its restart_resync_delay.
 	StaleRestart bool
 	ResyncDelay  time.Duration
+	// JWKSTTL, JWKSRefetch and JWKSMinRefresh are jwks_ttl, jwks_refetch, jwks_min_refresh
+	// (zero: the gateway's default).
+	JWKSTTL        time.Duration
+	JWKSRefetch    string
+	JWKSMinRefresh time.Duration
+	// UpstreamMaxConns and UpstreamMaxInflight are upstream_max_conns, upstream_max_inflight
+	// (0: the gateway's default).
+	UpstreamMaxConns, UpstreamMaxInflight int
 }
 
 // DecodeGateway checks and decodes a reference gateway's with: for a runtime ([Spec.CheckTypes]:
@@ -91,7 +125,43 @@ func DecodeGateway(with map[string]any) (Gateway, error) {
 	v := spec.Decode(with)
 	return Gateway{Strategy: v.String("strategy"), FailMode: v.String("fail_mode"), Upstream: v.String("upstream"),
 		Interval: v.Duration("interval"), CacheTTL: v.Duration("cache_ttl"), MaxStaleness: v.Duration("max_staleness"),
-		StaleRestart: v.String("restart_snapshot") == RestartSnapshotStale, ResyncDelay: v.Duration("restart_resync_delay")}, nil
+		StaleRestart: v.String("restart_snapshot") == RestartSnapshotStale, ResyncDelay: v.Duration("restart_resync_delay"),
+		JWKSTTL: v.Duration("jwks_ttl"), JWKSRefetch: v.String("jwks_refetch"), JWKSMinRefresh: v.Duration("jwks_min_refresh"),
+		UpstreamMaxConns: v.Int("upstream_max_conns"), UpstreamMaxInflight: v.Int("upstream_max_inflight")}, nil
+}
+
+// APIKeyService is a reference/apikey-service's with:, decoded.
+type APIKeyService struct {
+	Strategy, Authority, FailMode    string
+	Interval, CacheTTL, MaxStaleness time.Duration
+}
+
+// DecodeAPIKeyService checks and decodes a reference/apikey-service's with: for a runtime
+// ([Spec.CheckTypes]; strategy is still required).
+func DecodeAPIKeyService(with map[string]any) (APIKeyService, error) {
+	spec := Reference["reference/apikey-service"].Params
+	if err := join(spec.CheckTypes(with, "reference/apikey-service")); err != nil {
+		return APIKeyService{}, err
+	}
+	v := spec.Decode(with)
+	return APIKeyService{Strategy: v.String("strategy"), Authority: v.String("authority"), FailMode: v.String("fail_mode"),
+		Interval: v.Duration("interval"), CacheTTL: v.Duration("cache_ttl"), MaxStaleness: v.Duration("max_staleness")}, nil
+}
+
+// RP is a reference/rp's with:, decoded.
+type RP struct {
+	ClientID        string
+	SessionCacheTTL time.Duration
+}
+
+// DecodeRP checks and decodes a reference/rp's with: for a runtime ([Spec.CheckTypes]).
+func DecodeRP(with map[string]any) (RP, error) {
+	spec := Reference["reference/rp"].Params
+	if err := join(spec.CheckTypes(with, "reference/rp")); err != nil {
+		return RP{}, err
+	}
+	v := spec.Decode(with)
+	return RP{ClientID: v.String("client_id"), SessionCacheTTL: v.Duration("session_cache_ttl")}, nil
 }
 
 // Issuer is a reference issuer's with:, decoded.

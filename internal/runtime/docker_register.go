@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -16,6 +18,16 @@ func init() {
 				if s.Use == "" && s.Image == "" && s.URL == "" {
 					out = append(out, FieldError{i, "image", "required: runtime docker needs an image for " + s.Name + " (or a url if it already runs somewhere)"})
 				}
+				if slices.Contains(dockerEmbeddedOnly, s.Use) {
+					out = append(out, FieldError{i, "use", fmt.Sprintf("the docker runtime cannot run %s (component %s) yet: it builds no image for it; use runtime embedded", s.Use, s.Name)})
+				}
+				if s.Use == UseGateway {
+					for _, k := range dockerGatewayUnsupported {
+						if _, ok := s.With[k]; ok {
+							out = append(out, FieldError{i, "with." + k, fmt.Sprintf("the docker runtime cannot set %s on %s (component %s): its gateway image has no flag for it; use runtime embedded", k, s.Use, s.Name)})
+						}
+					}
+				}
 			}
 			return out
 		},
@@ -29,6 +41,13 @@ func init() {
 		},
 	})
 }
+
+// dockerEmbeddedOnly are the reference components only the embedded runtime runs: the docker
+// runtime builds no image for them (docker/*.Dockerfile exist, images.go does not build them).
+var dockerEmbeddedOnly = []string{UseAPIKeys, UseAPIKeyService, UseRP}
+
+// dockerGatewayUnsupported are reference gateway keys the gateway container takes no flag for.
+var dockerGatewayUnsupported = []string{"jwks_ttl", "jwks_refetch", "jwks_min_refresh", "upstream_max_conns", "upstream_max_inflight"}
 
 var _ Imager = (*Docker)(nil)
 

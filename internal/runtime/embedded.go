@@ -383,7 +383,9 @@ func gatewayRestart(s Spec) (gateway.Config, restartSpec, error) {
 		return gateway.Config{}, restartSpec{delay: DefaultRestartResyncDelay}, err
 	}
 	c := gateway.Config{Strategy: gateway.Strategy(g.Strategy), PollInterval: g.Interval, CacheTTL: g.CacheTTL,
-		MaxStaleness: g.MaxStaleness, FailMode: gateway.FailMode(g.FailMode)}
+		MaxStaleness: g.MaxStaleness, FailMode: gateway.FailMode(g.FailMode),
+		JWKSTTL: g.JWKSTTL, JWKSRefetch: gateway.JWKSRefetch(g.JWKSRefetch), JWKSMinRefresh: g.JWKSMinRefresh,
+		UpstreamMaxConns: g.UpstreamMaxConns, UpstreamMaxInflight: g.UpstreamMaxInflight}
 	return c, restartSpec{stale: g.StaleRestart, delay: g.ResyncDelay}, nil
 }
 

@@ -29,44 +29,17 @@ const (
 	UseAPIKeyService = "reference/apikey-service"
 )
 
-// apiKeyServiceParams are the with: keys of a reference/apikey-service; their meaning is
-// apikey.ServiceConfig's.
-var apiKeyServiceParams = []string{"strategy", "authority", "interval", "cache_ttl", "max_staleness", "fail_mode"}
-
-// apiKeyServiceConfig reads a reference/apikey-service's with: parameters; authority is the
-// name of the reference/apikeys component it trusts ("" when with.authority is absent).
+// apiKeyServiceConfig reads a reference/apikey-service's with: parameters through
+// internal/params (the rules validation applies); authority is the name of the
+// reference/apikeys component it trusts ("" when with.authority is absent).
 func apiKeyServiceConfig(s Spec) (cfg apikey.ServiceConfig, authority string, err error) {
-	var errs []error
-	for k, v := range s.With {
-		var err error
-		switch k {
-		case "strategy":
-			cfg.Strategy = apikey.Strategy(fmt.Sprint(v))
-		case "authority":
-			authority = fmt.Sprint(v)
-		case "interval":
-			cfg.PollInterval, err = params.ParseDuration(v)
-		case "cache_ttl":
-			cfg.CacheTTL, err = params.ParseDuration(v)
-		case "max_staleness":
-			cfg.MaxStaleness, err = params.ParseDuration(v)
-		case "fail_mode":
-			cfg.FailMode = gateway.FailMode(fmt.Sprint(v))
-		default:
-			err = fmt.Errorf("unknown parameter (have: %s)", strings.Join(apiKeyServiceParams, ", "))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("with.%s: %w", k, err))
-		}
+	p, err := params.DecodeAPIKeyService(s.With)
+	if err != nil {
+		return cfg, "", err
 	}
-	switch cfg.Strategy {
-	case apikey.Push, apikey.Poll, apikey.Lookup, apikey.Offline:
-	case "":
-		errs = append(errs, errors.New("with.strategy is required (push, poll, lookup, offline)"))
-	default:
-		errs = append(errs, fmt.Errorf("with.strategy: unknown strategy %q (have: push, poll, lookup, offline)", cfg.Strategy))
-	}
-	return cfg, authority, errors.Join(errs...)
+	cfg.Strategy, cfg.FailMode = apikey.Strategy(p.Strategy), gateway.FailMode(p.FailMode)
+	cfg.PollInterval, cfg.CacheTTL, cfg.MaxStaleness = p.Interval, p.CacheTTL, p.MaxStaleness
+	return cfg, p.Authority, nil
 }
 
 // checkAPIKeys validates the API-key components and relying parties of the specs: a service's parameters, and the
@@ -179,28 +152,13 @@ func (e *Embedded) startAPIKeyService(ctx context.Context, s Spec, addr string) 
 // OpenID Connect Back-Channel Logout 1.0 against the reference issuer's keys.
 const UseRP = "reference/rp"
 
-// rpParams are the with: keys of a reference/rp; their meaning is rp.Config's.
-var rpParams = []string{"client_id", "session_cache_ttl"}
-
-// rpConfig reads a reference/rp's with: parameters.
+// rpConfig reads a reference/rp's with: parameters through internal/params.
 func rpConfig(s Spec) (rp.Config, error) {
-	cfg := rp.Config{ClientID: "recall-rp"}
-	var errs []error
-	for k, v := range s.With {
-		var err error
-		switch k {
-		case "client_id":
-			cfg.ClientID = fmt.Sprint(v)
-		case "session_cache_ttl":
-			cfg.SessionCacheTTL, err = params.ParseDuration(v)
-		default:
-			err = fmt.Errorf("unknown parameter (have: %s)", strings.Join(rpParams, ", "))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("with.%s: %w", k, err))
-		}
+	p, err := params.DecodeRP(s.With)
+	if err != nil {
+		return rp.Config{}, err
 	}
-	return cfg, errors.Join(errs...)
+	return rp.Config{ClientID: p.ClientID, SessionCacheTTL: p.SessionCacheTTL}, nil
 }
 
 // startRP starts a reference/rp trusting the reference issuer, and registers it with the issuer

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/targets/apikey"
+	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/revocation"
 )
 
@@ -111,15 +112,52 @@ func TestEmbeddedAPIKeysConfigErrors(t *testing.T) {
 		with map[string]any
 		want string
 	}{
-		{map[string]any{}, "with.strategy is required"},
+		{map[string]any{}, "with.strategy: required for reference/apikey-service: one of push, poll, lookup, offline"},
 		{map[string]any{"strategy": "sometimes"}, `unknown strategy "sometimes"`},
-		{map[string]any{"strategy": "poll", "colour": "red"}, "with.colour: unknown parameter"},
+		{map[string]any{"strategy": "poll", "colour": "red"}, `with.colour: unknown key "colour" for reference/apikey-service`},
+		{map[string]any{"strategy": "lookup", "cache_ttl": 5}, "with.cache_ttl: bad duration 5: want a Go duration like 150ms, 2s or 1m30s"},
 		{map[string]any{"strategy": "poll", "authority": "other"}, `no reference/apikeys component "other"`},
 	} {
 		specs := []Spec{{Name: "issuer", Use: UseIssuer}, {Name: "keys", Use: UseAPIKeys}, {Name: "svc", Use: UseAPIKeyService, With: tc.with}}
 		if _, err := NewEmbedded(specs, sec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("with %v: %v, want an error containing %q", tc.with, err, tc.want)
 		}
+	}
+}
+
+// TestEmbeddedReferenceParamsFromSpec: the embedded runtime reads the gateway's JWKS and
+// upstream keys and the relying party's keys through internal/params, so a bad value is refused
+// with what validation says and a good one reaches the component's config.
+func TestEmbeddedReferenceParamsFromSpec(t *testing.T) {
+	t.Parallel()
+	c, err := gatewayConfig(Spec{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll",
+		"jwks_ttl": "30s", "jwks_refetch": "ttl", "jwks_min_refresh": "2s", "upstream_max_conns": 8, "upstream_max_inflight": 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JWKSTTL != 30*time.Second || c.JWKSRefetch != gateway.RefetchTTL || c.JWKSMinRefresh != 2*time.Second ||
+		c.UpstreamMaxConns != 8 || c.UpstreamMaxInflight != 64 {
+		t.Errorf("gatewayConfig = %+v", c)
+	}
+	sec := Secrets{AdminSecret: "a", GatewayID: "gw", GatewaySecret: "s"}
+	for _, tc := range []struct {
+		spec Spec
+		want string
+	}{
+		{Spec{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll", "jwks_refetch": "sometimes"}},
+			`component edge: with.jwks_refetch: unknown jwks_refetch "sometimes" (have: unknown-kid, ttl, never)`},
+		{Spec{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll", "upstream_max_conns": 0}},
+			"component edge: with.upstream_max_conns: want a whole number > 0, got 0"},
+		{Spec{Name: "app", Use: UseRP, With: map[string]any{"session_cache_ttl": 10}},
+			"component app: with.session_cache_ttl: bad duration 10"},
+	} {
+		if _, err := NewEmbedded([]Spec{{Name: "issuer", Use: UseIssuer}, tc.spec}, sec); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.spec.Name, err, tc.want)
+		}
+	}
+	cfg, err := rpConfig(Spec{Name: "app", Use: UseRP, With: map[string]any{"session_cache_ttl": "10s"}})
+	if err != nil || cfg.ClientID != "recall-rp" || cfg.SessionCacheTTL != 10*time.Second {
+		t.Errorf("rpConfig = %+v, %v", cfg, err)
 	}
 }
 

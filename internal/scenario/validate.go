@@ -23,7 +23,16 @@ var FailModes = params.FailModes
 var references = params.Reference
 
 // ReferenceUses lists the valid values of a component's use.
-var ReferenceUses = []string{"reference/issuer", "reference/gateway", "reference/service", "reference/nats"}
+var ReferenceUses = func() []string {
+	out := []string{"reference/issuer", "reference/gateway", "reference/service", "reference/nats"}
+	for use := range params.Reference {
+		if !slices.Contains(out, use) {
+			out = append(out, use)
+		}
+	}
+	slices.Sort(out[4:])
+	return out
+}()
 
 // Methods lists the HTTP methods a probe or an http action may use.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}

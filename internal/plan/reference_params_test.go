@@ -1,0 +1,38 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidDockerRefusesEmbeddedOnlyComponents: the docker runtime builds no image for the
+// API-key and relying-party components and takes no flag for the gateway's JWKS and upstream
+// keys, so validation says so at the component (or the key), before any container starts; the
+// embedded runtime accepts the same scenario.
+func TestValidDockerRefusesEmbeddedOnlyComponents(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, component, want string }{
+		{"apikeys", "    - {name: keys, use: reference/apikeys}\n",
+			"s.yaml:7:25: system.components[2].use: the docker runtime cannot run reference/apikeys (component keys)"},
+		{"apikey-service", "    - {name: keys, use: reference/apikeys}\n    - {name: kapi, use: reference/apikey-service, with: {strategy: poll}, probe: {path: /whoami}}\n",
+			"system.components[3].use: the docker runtime cannot run reference/apikey-service (component kapi)"},
+		{"rp", "    - {name: app, use: reference/rp, probe: {path: /whoami}}\n",
+			"system.components[2].use: the docker runtime cannot run reference/rp (component app)"},
+		{"jwks_ttl", "    - {name: edge2, use: reference/gateway, with: {strategy: poll, jwks_ttl: 30s}}\n",
+			"system.components[2].with.jwks_ttl: the docker runtime cannot set jwks_ttl on reference/gateway (component edge2)"},
+		{"upstream_max_inflight", "    - {name: edge2, use: reference/gateway, with: {strategy: poll, upstream_max_inflight: 64}}\n",
+			"system.components[2].with.upstream_max_inflight: the docker runtime cannot set upstream_max_inflight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := strings.Replace(minimal, "traffic:", tc.component+"traffic:", 1)
+			if _, err := Parse("s.yaml", []byte(src)); err != nil {
+				t.Fatalf("runtime embedded: %v", err)
+			}
+			_, err := Parse("s.yaml", []byte(strings.Replace(src, "runtime: embedded", "runtime: docker", 1)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "s.yaml:") {
+				t.Errorf("runtime docker: error = %v\nwant (positioned) %s", err, tc.want)
+			}
+		})
+	}
+}
