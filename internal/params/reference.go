@@ -92,7 +92,7 @@ var Reference = func() map[string]ReferenceKind {
 		}},
 		"reference/rp": {Kind: "service", Params: Spec{
 			{Key: "client_id", Type: String, Default: "recall-rp", Doc: "its client id at the issuer (back-channel logout)"},
-			{Key: "session_cache_ttl", Type: Duration, Doc: "how long a session is trusted before the issuer is asked again"},
+			{Key: "session_cache_ttl", Type: Duration, AllowZero: true, Doc: "how long a positive session lookup is honoured (0s, the default: no cache)"},
 		}},
 	}
 }()
