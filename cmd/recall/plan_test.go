@@ -115,13 +115,19 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 		if c.Name != "edge-push" {
 			continue
 		}
-		got, want := c.TTCMS.ResolutionMS, v.Budget.ResolutionMS
-		t.Logf("rate %.0f/s of %.0f/s: edge-push resolution %.0f ms, plan %.0f ms (ratio %.2f)", achieved, asked, got, want, got/want)
+		// The plan models the probe budget: how often each pair comes back. Compare it with the
+		// revisit interval the drill achieved. The drill's brackets are wider still for a
+		// component that converges within milliseconds, since probing slows right after a mass
+		// acknowledgement (confirmation and recovery start then), which the plan does not model:
+		// logged here, not gated.
+		got, want := c.RevisitMS, v.Budget.ResolutionMS
+		t.Logf("rate %.0f/s of %.0f/s: edge-push revisit %.0f ms, plan %.0f ms (ratio %.2f); bracket resolution %.0f ms (ratio %.2f)",
+			achieved, asked, got, want, got/want, c.TTCMS.ResolutionMS, c.TTCMS.ResolutionMS/want)
 		if achieved < 0.95*asked {
 			t.Skipf("the machine held only %.0f of %.0f probes/s: too loaded to compare", achieved, asked)
 		}
 		if got < 0.75*want || got > 1.25*want {
-			t.Errorf("edge-push resolution %.0f ms, plan said %.0f ms: more than 25 %% apart", got, want)
+			t.Errorf("edge-push revisited every %.0f ms, plan said %.0f ms: more than 25 %% apart", got, want)
 		}
 		return
 	}
