@@ -66,6 +66,9 @@ type PopulationNeeds struct {
 	// whole second after the victims' latest iat (source.Boundary), so that recalling what was
 	// issued before it spares the controls and the first controls share its second.
 	NewSecond bool
+	// RefreshTokens: the credentials must come with refresh tokens (tokens.grant password, or
+	// refresh_token).
+	RefreshTokens bool
 }
 
 // RecoveryNeeds says what recovery means after a recall action.

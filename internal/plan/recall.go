@@ -36,6 +36,9 @@ func checkRecall(s *scenario.Scenario) error {
 	if g := k.Population.Grant; g != "" && s.Tokens.Grant != g {
 		errs = append(errs, scenario.Errorf("tokens.grant", "recall.action %s needs tokens.grant: %s (%s)", r.Action, g, k.Population.Why))
 	}
+	if k.Population.RefreshTokens && s.Tokens.Grant != "password" && s.Tokens.Grant != "refresh_token" {
+		errs = append(errs, scenario.Errorf("tokens.grant", "recall.action %s needs credentials with refresh tokens: tokens.grant password or refresh_token (have %s)", r.Action, s.Tokens.Grant))
+	}
 	return errors.Join(errs...)
 }
 

@@ -79,14 +79,16 @@ const (
 	ActionRevokeMFA      = "revoke-mfa"
 	// ActionRevokeIssuedBefore recalls everything issued before an instant.
 	ActionRevokeIssuedBefore = "revoke-issued-before"
-	ActionHTTP               = "http"
-	ActionCommand            = "command"
+	// ActionRefreshReplay is refresh-token theft: rotate, then replay the old refresh token.
+	ActionRefreshReplay = "refresh-replay"
+	ActionHTTP          = "http"
+	ActionCommand       = "command"
 )
 
 // DefaultActions is the list of recall actions accepted when Load is not given
 // [WithKnownActions]: the actions of the reference issuer plus http and command.
 var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
-	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionHTTP, ActionCommand}
+	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionHTTP, ActionCommand}
 
 // DefaultFaults is the list of fault kinds accepted when Load is not given [WithKnownFaults].
 var DefaultFaults = []string{"pause", "kill", "restart", "stop", "partition", "latency",
