@@ -45,6 +45,9 @@ type Component struct {
 
 // ProbeSpec is a probe before the component's endpoint is known.
 type ProbeSpec struct {
+	// Kind is the registered probe kind (default ProbeHTTP); With its parameters.
+	Kind              string
+	With              map[string]any
 	Method, Path, URL string
 	Header            http.Header
 	Body              string
@@ -249,7 +252,7 @@ func (d *drill) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("probe %s: %w", c.Name, err)
 		}
-		pr, err := NewProbe(c.Name, ep, c.Probe.Method, c.Probe.Path, c.Probe.URL, c.Probe.Header, c.Probe.Body, c.Probe.Accept, c.Probe.Reject)
+		pr, err := BuildProbe(ProbeParams{Component: c.Name, Endpoint: ep, Spec: *c.Probe})
 		if err != nil {
 			return err
 		}

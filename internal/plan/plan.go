@@ -190,7 +190,7 @@ func probeSpec(c *scenario.Component) *drill.ProbeSpec {
 			path = drill.DefaultProbePath
 		}
 	}
-	return &drill.ProbeSpec{Method: p.Method, Path: path, URL: p.URL, Header: h, Body: p.Body, Timeout: p.Timeout,
+	return &drill.ProbeSpec{Kind: p.Kind, With: p.With, Method: p.Method, Path: path, URL: p.URL, Header: h, Body: p.Body, Timeout: p.Timeout,
 		Accept: match(p.Accept), Reject: match(p.Reject)}
 }
 

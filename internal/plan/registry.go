@@ -10,7 +10,8 @@ import (
 )
 
 // Registry is the engine's registries as scenario.Load sees them: the runtimes
-// (internal/runtime), the recall actions (internal/drill) and the faults (internal/chaos). It is
+// (internal/runtime), the recall actions and probe kinds (internal/drill) and the faults
+// (internal/chaos). It is
 // the only place that joins them to the scenario format.
 type Registry struct{}
 
@@ -25,8 +26,12 @@ func (Registry) Actions() []string { return drill.ActionNames() }
 // Faults implements scenario.Registry.
 func (Registry) Faults() []string { return chaos.Names() }
 
+// Probes implements scenario.Registry.
+func (Registry) Probes() []string { return drill.ProbeNames() }
+
 // Check implements scenario.Registry: the runtime's needs and capabilities, the recall
-// action's mode, parameters and needs, and the faults' scopes and parameters.
+// action's mode, parameters and needs, the faults' scopes and parameters, and the probes' kinds
+// and parameters.
 func (Registry) Check(s *scenario.Scenario) error {
-	return errors.Join(checkRuntime(s), checkRecall(s), checkFaults(s))
+	return errors.Join(checkRuntime(s), checkRecall(s), checkFaults(s), checkProbes(s))
 }

@@ -14,7 +14,7 @@ import (
 
 // TestSchemaMatchesRegistries fails when the JSON Schema's enumerations (and the lists Load uses
 // without a Registry, which generate them) differ from the engine's registries: a runtime,
-// action or fault registered without regenerating the schema, or a name left behind.
+// action, fault or probe kind registered without regenerating the schema, or a name left behind.
 func TestSchemaMatchesRegistries(t *testing.T) {
 	t.Parallel()
 	b, err := scenario.Schema()
@@ -47,6 +47,15 @@ func TestSchemaMatchesRegistries(t *testing.T) {
 			}
 		}
 	}
+	var probes []string
+	for _, n := range drill.ProbeNames() {
+		if !testOnlyProbes[n] {
+			probes = append(probes, n)
+		}
+	}
+	if d := doc.Defs["Probe"].Properties["kind"].Default; d != drill.ProbeHTTP {
+		t.Errorf("schema: probe.kind default %v, want %s (what an empty kind builds)", d, drill.ProbeHTTP)
+	}
 	for _, c := range []struct {
 		what             string
 		schema, defaults []string
@@ -56,6 +65,7 @@ func TestSchemaMatchesRegistries(t *testing.T) {
 		{"recall.action", enum("Recall", "action"), scenario.DefaultActions, actions},
 		{"recall.mode", enum("Recall", "mode"), scenario.Modes, modes},
 		{"faults[].fault", enum("Fault", "fault"), scenario.DefaultFaults, chaos.Names()},
+		{"probe.kind", enum("Probe", "kind"), scenario.ProbeKinds, probes},
 	} {
 		reg := sorted(c.registry)
 		if got := sorted(c.schema); !slices.Equal(got, reg) {

@@ -93,6 +93,7 @@ type loadConfig struct {
 	lookupEnv func(string) (string, bool)
 	faults    []string
 	actions   []string
+	probes    []string
 	runtimes  []string
 	checks    []func(*Scenario) error
 	overrides []string // --set path=value, in order
@@ -195,7 +196,7 @@ func Parse(name string, src []byte, opts ...LoadOption) (*Scenario, error) {
 	if len(src) > MaxFileSize {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: a scenario is a few kilobytes", MaxFileSize)}
 	}
-	cfg := loadConfig{lookupEnv: os.LookupEnv, faults: DefaultFaults, actions: DefaultActions, runtimes: Runtimes}
+	cfg := loadConfig{lookupEnv: os.LookupEnv, faults: DefaultFaults, actions: DefaultActions, probes: ProbeKinds, runtimes: Runtimes}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -14,6 +14,8 @@ type Registry interface {
 	Actions() []string
 	// Faults lists the valid values of faults[].fault.
 	Faults() []string
+	// Probes lists the valid values of probe.kind.
+	Probes() []string
 	// Check validates what only the registries know: the parameters (with:) of recall actions,
 	// faults and reference components, the runtime's capabilities and needs, the population
 	// an action needs. It runs after the built-in validation, also when that found problems,
@@ -23,12 +25,13 @@ type Registry interface {
 }
 
 // WithRegistry makes Load validate names and parameters against the engine's registries: it
-// sets the known runtimes, actions and faults and adds r.Check as a [WithCheck] check.
+// sets the known runtimes, actions, faults and probe kinds and adds r.Check as a [WithCheck] check.
 func WithRegistry(r Registry) LoadOption {
 	return func(c *loadConfig) {
 		c.runtimes = slices.Clone(r.Runtimes())
 		c.actions = slices.Clone(r.Actions())
 		c.faults = slices.Clone(r.Faults())
+		c.probes = slices.Clone(r.Probes())
 		c.checks = append(c.checks, r.Check)
 	}
 }

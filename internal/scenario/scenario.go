@@ -90,6 +90,10 @@ const (
 var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
 	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionHTTP, ActionCommand}
 
+// ProbeKinds is the list of probe kinds accepted in probe.kind when Load is not given a
+// [Registry].
+var ProbeKinds = []string{"http"}
+
 // DefaultFaults is the list of fault kinds accepted when Load is not given [WithKnownFaults].
 var DefaultFaults = []string{"pause", "kill", "restart", "stop", "partition", "latency",
 	"bandwidth", "timeout", "reset_peer", "slow_close", "command", "http"}
@@ -279,6 +283,11 @@ type Wait struct {
 // the classification of its answer: reject if it matches Reject, accept if it matches Accept,
 // error otherwise (also on transport errors and timeouts).
 type Probe struct {
+	// Kind is the probe kind, one of the engine's probe registry. Default http: the request
+	// below.
+	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// With holds the probe kind's own parameters; every key must be known to the kind.
+	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
 	// Method is the HTTP method. Default GET.
 	Method string `yaml:"method,omitempty" json:"method,omitempty"`
 	// Path is appended to the component's endpoint. Default "/". Set Path or URL, not both.

@@ -143,6 +143,8 @@ func generateSchema() ([]byte, error) {
 	prop("Component", "kind").Enum = enum(Kinds)
 	prop("Component", "use").Enum = enum(ReferenceUses)
 	prop("Probe", "method").Enum = enum(Methods)
+	prop("Probe", "kind").Enum = enum(ProbeKinds)
+	prop("Probe", "kind").Default = ProbeKinds[0] // an empty kind is the first, http
 	prop("Tokens", "grant").Enum = enum(Grants)
 	prop("Recall", "action").Enum = enum(DefaultActions)
 	prop("Recall", "select").Enum = []any{"victims"}

@@ -277,6 +277,9 @@ func (l *loader) validateWith(s *Scenario, c *Component, p string, ref params.Re
 }
 
 func (l *loader) validateProbe(pr *Probe, p string) {
+	if pr.Kind != "" && !slices.Contains(l.cfg.probes, pr.Kind) {
+		l.fail(p+".kind", "unknown probe kind %q (have: %s)", pr.Kind, strings.Join(l.cfg.probes, ", "))
+	}
 	if !slices.Contains(Methods, pr.Method) {
 		l.fail(p+".method", "unknown method %q (have: %s)", pr.Method, strings.Join(Methods, ", "))
 	}
