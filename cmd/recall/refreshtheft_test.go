@@ -15,7 +15,37 @@ func TestRefreshTheftScenario(t *testing.T) {
 		t.Skip("runs a 9 s drill")
 	}
 	t.Parallel()
-	checkRefreshTheft(t, runChaos(t, "refresh-theft.yaml"))
+	rep := runChaos(t, "refresh-theft.yaml")
+	checkRefreshTheft(t, rep)
+	if n := falseFamilyKills(rep); n != 0 {
+		t.Errorf("%d false family kills without a fault", n)
+	}
+}
+
+// TestRefreshTheftScenarioFindsFalseFamilyKill: the same scenario with 10 legitimate rotations
+// whose answers are lost (with.lose_answers): each client's retry presents a rotated refresh
+// token and the issuer kills the family without an attacker. The report names all 10 as
+// false_family_kill; the families are dead, so the victims still die everywhere.
+func TestRefreshTheftScenarioFindsFalseFamilyKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 9 s drill")
+	}
+	t.Parallel()
+	rep := runChaos(t, "refresh-theft.yaml", "--set=recall.with.lose_answers=10")
+	checkRefreshTheft(t, rep)
+	if n := falseFamilyKills(rep); n != 10 {
+		t.Errorf("%d false family kills reported, want the 10 planted (findings %+v)", n, rep.Findings)
+	}
+}
+
+func falseFamilyKills(rep *report.Report) int {
+	n := 0
+	for _, f := range rep.Findings {
+		if f.Kind == "false_family_kill" {
+			n += f.Count
+		}
+	}
+	return n
 }
 
 // TestRefreshTheftScenarioDocker: the same scenario in containers.

@@ -19,6 +19,9 @@ import (
 type Ack struct {
 	Sent, Acked time.Time
 	Err         error
+	// FalseFamilyKill is set by refresh-replay when the credential's refresh-token family was
+	// killed by its legitimate client's retry (after a lost answer), before any attacker.
+	FalseFamilyKill bool
 }
 
 // AckFunc receives one Ack per victim, identified by its position in the victims slice. It may be

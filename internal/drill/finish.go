@@ -61,6 +61,11 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 			Message: fmt.Sprintf("%d recalls were acknowledged but the issuer still reports the credential active: the acknowledgement proved nothing (recall.ineffective_tokens lists them all).", rep.Recall.Ineffective)})
 	}
 
+	if n, ids := falseFamilyKills(d.acks, d.tokens); n > 0 {
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "false_family_kill", Severity: report.Warning, Count: n, Tokens: ids,
+			Message: fmt.Sprintf("%d refresh-token families were killed without an attacker: the legitimate client's retry after a lost answer presented the already rotated refresh token, which reuse detection took for theft (RFC 9700 section 4.14.2); those users were logged out by a fault.", n)})
+	}
+
 	var truths runtime.GroundTruth
 	if gt, ok := p.Env.(runtime.GroundTruth); ok {
 		truths = gt
@@ -133,6 +138,23 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	if m.Late > 0 || m.LateRecalls > 0 {
 		d.log.Warn("results arrived later than the tracker's bound; some pairs are inexact", "late", m.Late, "late_recalls", m.LateRecalls)
 	}
+}
+
+// falseFamilyKills counts the acknowledgements marked FalseFamilyKill and lists the first
+// fingerprints.
+func falseFamilyKills(acks []Ack, tokens []*Token) (int, []string) {
+	n := 0
+	var ids []string
+	for i, a := range acks {
+		if !a.FalseFamilyKill {
+			continue
+		}
+		n++
+		if len(ids) < maxFindingTokens && i < len(tokens) {
+			ids = append(ids, tokens[i].Access.Fingerprint())
+		}
+	}
+	return n, ids
 }
 
 // groundTruth compares each converged pair's bracket with the instant the component recorded

@@ -4,20 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/params"
 )
 
 // ActionRefreshReplay is the refresh-token theft drill: rotate, then replay the rotated token.
 const ActionRefreshReplay = "refresh-replay"
 
+var refreshReplayParams = params.Spec{
+	{Key: "lose_answers", Type: params.Int, Default: "0",
+		Doc: "plant a lost answer: the first N legitimate rotations reach the provider, which rotates, but their answers are dropped on the way back, as a link fault on the token endpoint does; the client retries"},
+}
+
 func init() {
 	RegisterAction(ActionKind{Name: ActionRefreshReplay,
 		Doc:         "refresh-token theft (RFC 9700 §4.14.2): the legitimate client rotates each victim's refresh token at the token endpoint, then an attacker replays the old one; the provider's reuse detection must kill the family, acknowledged by the replay's answer",
 		NeedsIssuer: true,
+		Params:      refreshReplayParams,
 		Population:  PopulationNeeds{RefreshTokens: true},
 		New:         newRefreshReplay})
 }
@@ -30,9 +39,21 @@ func init() {
 // answer. A provider that honours the replay has no reuse detection: that victim's recall
 // failed. The rotated refresh token is presented last: honoured, the family survived the theft
 // and the recall failed too.
+//
+// The legitimate client retries a rotation once when no answer came (a transport error), as
+// clients behind retrying transports do. The provider did rotate if the request reached it, so
+// the retry presents a rotated token: reuse detection kills the family with no attacker
+// involved. Such a victim is acknowledged by the retry's answer, marked FalseFamilyKill, and not
+// replayed (the family is already dead). with.lose_answers plants it.
 func newRefreshReplay(p ActionParams) (Action, error) {
+	lose := refreshReplayParams.Decode(p.With).Int("lose_answers")
+	if lose < 0 {
+		return nil, fmt.Errorf("%s: with.lose_answers: %d is negative", ActionRefreshReplay, lose)
+	}
 	return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
-		var replayed, survived atomic.Int64
+		var replayed, survived, falseKills atomic.Int64
+		var lost atomic.Int64
+		lossy := &http.Client{Transport: loseAnswer{next: iss.Client()}, Timeout: iss.Client().Timeout}
 		err := forEach(ctx, len(victims), p.Concurrency, func(ctx context.Context, i int) error {
 			v := victims[i]
 			fail := func(err error) error {
@@ -52,8 +73,24 @@ func newRefreshReplay(p ActionParams) (Action, error) {
 			grant := func(ctx context.Context, rt string) (*oauth.Issued, error) {
 				return oauth.RequestToken(ctx, iss.Client(), iss.Endpoints.Token, v.Owner, oauth.Grant{Type: oauth.GrantRefreshToken, RefreshToken: rt})
 			}
-			// The legitimate client rotates.
-			rotated, err := grant(ctx, old)
+			// The legitimate client rotates; it retries once when the answer never came.
+			hc := iss.Client()
+			if lost.Add(1) <= int64(lose) {
+				hc = lossy
+			}
+			sent := time.Now()
+			rotated, err := oauth.RequestToken(ctx, hc, iss.Endpoints.Token, v.Owner, oauth.Grant{Type: oauth.GrantRefreshToken, RefreshToken: old})
+			if err != nil && !isAnswer(err) && ctx.Err() == nil {
+				p.Logger.Warn("refresh rotation got no answer: retrying with the same refresh token", "token", v.Access, "err", err)
+				sent = time.Now()
+				rotated, err = grant(ctx, old)
+				if IsInvalidGrant(err) {
+					// Reuse detection took the retry for theft: the family died, no attacker.
+					falseKills.Add(1)
+					ack(i, Ack{Sent: sent, Acked: time.Now(), FalseFamilyKill: true})
+					return nil
+				}
+			}
 			if err != nil {
 				return fail(fmt.Errorf("%s: credential %s: the legitimate rotation failed: %w", ActionRefreshReplay, v.ID(), err))
 			}
@@ -61,7 +98,7 @@ func newRefreshReplay(p ActionParams) (Action, error) {
 				return fail(fmt.Errorf("%s: credential %s: the provider does not rotate refresh tokens (the refresh_token grant returned the same one or none): there is no old token to replay", ActionRefreshReplay, v.ID()))
 			}
 			// The attacker replays the old one.
-			sent := time.Now()
+			sent = time.Now()
 			_, err = grant(ctx, old)
 			acked := time.Now()
 			replayed.Add(1)
@@ -83,9 +120,31 @@ func newRefreshReplay(p ActionParams) (Action, error) {
 			ack(i, Ack{Sent: sent, Acked: acked, Err: err})
 			return err
 		})
-		p.Logger.Info("refresh tokens replayed", "replayed", replayed.Load(), "families_survived", survived.Load())
+		p.Logger.Info("refresh tokens replayed", "replayed", replayed.Load(), "families_survived", survived.Load(), "false_family_kills", falseKills.Load())
 		return err
 	}), nil
+}
+
+// isAnswer reports whether err is the token endpoint's answer (a status), as opposed to no
+// answer at all.
+func isAnswer(err error) bool {
+	var se *oauth.StatusError
+	return errors.As(err, &se)
+}
+
+// loseAnswer is a transport whose requests reach the server but whose answers are lost on the
+// way back: it reads and drops the answer and returns an error, as a connection reset after the
+// request was served does.
+type loseAnswer struct{ next *http.Client }
+
+func (l loseAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.Do(r)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil, errors.New("answer lost (planted by with.lose_answers)")
 }
 
 // IsInvalidGrant reports whether err is a token endpoint's invalid_grant answer (RFC 6749

@@ -52,7 +52,7 @@ func (e *rotatingTokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": fmt.Sprintf("at-%d", e.n), "token_type": "Bearer", "refresh_token": next})
 }
 
-func replayVictims(t *testing.T, e *rotatingTokenEndpoint) []Ack {
+func replayVictims(t *testing.T, e *rotatingTokenEndpoint, with ...map[string]any) []Ack {
 	t.Helper()
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -63,7 +63,11 @@ func replayVictims(t *testing.T, e *rotatingTokenEndpoint) []Ack {
 		e.family[rt] = fmt.Sprintf("f%d", i)
 		victims = append(victims, &Token{Index: i, Victim: true, Access: NewSecret(fmt.Sprintf("at-f%d", i)), Refresh: NewSecret(rt), Owner: owner})
 	}
-	a, err := NewAction(ActionRefreshReplay, ActionParams{})
+	p := ActionParams{Concurrency: 1}
+	if len(with) > 0 {
+		p.With = with[0]
+	}
+	a, err := NewAction(ActionRefreshReplay, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +100,39 @@ func TestRefreshReplayNoReuseDetection(t *testing.T) {
 	for i, a := range replayVictims(t, newRotating(false)) {
 		if a.Err == nil || !strings.Contains(a.Err.Error(), "no reuse detection") {
 			t.Errorf("victim %d: err %v, want the replay honoured reported", i, a.Err)
+		}
+	}
+}
+
+// TestRefreshReplayFalseFamilyKill: when the first rotation's answer is lost (the provider
+// rotated), the client's retry presents a rotated token and reuse detection kills the family
+// with no attacker: that victim is marked a false family kill, the others are replayed.
+func TestRefreshReplayFalseFamilyKill(t *testing.T) {
+	e := newRotating(true)
+	acks := replayVictims(t, e, map[string]any{"lose_answers": 1})
+	kills := 0
+	for i, a := range acks {
+		if a.Err != nil {
+			t.Errorf("victim %d: %v", i, a.Err)
+		}
+		if a.FalseFamilyKill {
+			kills++
+		}
+	}
+	if kills != 1 || len(e.dead) != 3 {
+		t.Errorf("%d false family kills, %d families dead; want 1 and 3", kills, len(e.dead))
+	}
+	if n, ids := falseFamilyKills(acks, nil); n != 1 || len(ids) != 0 {
+		t.Errorf("falseFamilyKills = %d %v", n, ids)
+	}
+}
+
+// TestRefreshReplayNoFalseKillWithoutDetection: a provider without reuse detection honours the
+// retry: no family dies, so no false family kill (the replays then fail the recall).
+func TestRefreshReplayNoFalseKillWithoutDetection(t *testing.T) {
+	for i, a := range replayVictims(t, newRotating(false), map[string]any{"lose_answers": 3}) {
+		if a.FalseFamilyKill {
+			t.Errorf("victim %d marked a false family kill", i)
 		}
 	}
 }
