@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oklog/run"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/recall-drills/recall/internal/load"
@@ -365,11 +366,11 @@ func (d *drill) traffic(ctx context.Context) error {
 	tctx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
 	var (
-		wg          sync.WaitGroup
+		wg          sync.WaitGroup // the faults' goroutines and holdTraffic's
 		total       atomic.Int64
 		dropped     atomic.Int64
-		recallMu    sync.Mutex
-		recallErr   error
+		recallErr   error // written by the timeline actor; read after g.Run, which waits for it
+		end         time.Duration
 		afterRecall atomic.Int64
 		firstAck    atomic.Int64 // offset of the first acknowledgement; MaxInt64 until then
 	)
@@ -379,33 +380,46 @@ func (d *drill) traffic(ctx context.Context) error {
 	d.began = time.Now()
 	d.setPhase(PhaseBaseline)
 
-	// The faults, each on its own timer; whatever is still on is reverted after wg.Wait.
-	d.faults.start(tctx, &wg)
+	// The phases are an actor group (docs/architecture.md): the first actor to return — the
+	// load at the end of traffic, or signals when ctx ends — interrupts the others, and every
+	// interrupt cancels tctx, so cancellation flows one way, from ctx through tctx to each
+	// phase. The timeline, faults, progress and recovery never end the group themselves: they
+	// wait for tctx once their work is done.
+	var g run.Group
+	interrupt := func(error) { stopTraffic() }
+
+	// Signals: the caller cancels ctx on SIGINT or SIGTERM (cmd/recall).
+	g.Add(run.ContextHandler(ctx))
+
+	// The faults, each on its own timer; whatever is still on is reverted after g.Run.
+	g.Add(func() error {
+		d.faults.start(tctx, &wg)
+		<-tctx.Done()
+		wg.Wait()
+		return nil
+	}, interrupt)
 
 	// The timeline: fire the recall at its instant.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	timelineDone := make(chan struct{})
+	g.Add(func() error {
+		defer close(timelineDone)
 		timer := time.NewTimer(p.Recall.At)
 		defer timer.Stop()
 		select {
 		case <-tctx.Done():
-			return
+			return nil
 		case <-timer.C:
 		}
-		err := d.recall(tctx)
-		recallMu.Lock()
-		recallErr = err
-		recallMu.Unlock()
-		if err != nil {
-			d.log.Error("recall failed", "err", err)
+		recallErr = d.recall(tctx)
+		if recallErr != nil {
+			d.log.Error("recall failed", "err", recallErr)
 		}
-	}()
+		<-tctx.Done()
+		return nil
+	}, interrupt)
 
 	// Live progress.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	g.Add(func() error {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		var last int64
@@ -413,7 +427,7 @@ func (d *drill) traffic(ctx context.Context) error {
 		for {
 			select {
 			case <-tctx.Done():
-				return
+				return nil
 			case now := <-tick.C:
 				n := total.Load()
 				rate := float64(n-last) / now.Sub(lastAt).Seconds()
@@ -424,10 +438,41 @@ func (d *drill) traffic(ctx context.Context) error {
 				}
 			}
 		}
-	}()
+	}, interrupt)
 
+	// Recovery: started by the timeline once the recall is acknowledged, on tctx; it ends with
+	// traffic, and is waited for once the timeline can start no more of it.
+	g.Add(func() error {
+		<-tctx.Done()
+		<-timelineDone
+		d.recWG.Wait()
+		return nil
+	}, interrupt)
+
+	// The load: it ends the group when traffic is over.
 	lctx, loadFor := d.faults.holdTraffic(tctx, &wg)
-	load.Attack(lctx, targeter, load.Pacer(p.Traffic.Rate, p.Traffic.RampFrom, p.Traffic.RampFor),
+	g.Add(func() error {
+		d.attack(lctx, targeter, timeout, maxBody, loadFor, groups, nTok, &total, &dropped, &afterRecall, &firstAck)
+		end = time.Since(d.began)
+		return nil
+	}, interrupt)
+	_ = g.Run() // the load's nil or ctx's error; ctx is checked below
+
+	d.faults.revertAll()
+
+	d.setPhase(PhaseReport)
+	d.finish(end, total.Load(), dropped.Load(), afterRecall.Load())
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInterrupted, err)
+	}
+	return recallErr
+}
+
+// attack runs the probe load until loadFor has passed or ctx ends, observing every result.
+func (d *drill) attack(ctx context.Context, targeter vegeta.Targeter, timeout time.Duration, maxBody int64, loadFor time.Duration,
+	groups []load.Group, nTok uint64, total, dropped, afterRecall, firstAck *atomic.Int64) {
+	p := d.plan
+	load.Attack(ctx, targeter, load.Pacer(p.Traffic.Rate, p.Traffic.RampFrom, p.Traffic.RampFor),
 		load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout, MaxBody: maxBody, Duration: loadFor,
 			Groups: groups, Group: func(tag uint64) int { return int(tag / nTok) }},
 		func(r *vegeta.Result) {
@@ -467,20 +512,6 @@ func (d *drill) traffic(ctx context.Context) error {
 			})
 			d.faults.observe(c, t, sent, out)
 		})
-	end := time.Since(d.began)
-	stopTraffic()
-	wg.Wait()
-	d.recWG.Wait()
-	d.faults.revertAll()
-
-	d.setPhase(PhaseReport)
-	d.finish(end, total.Load(), dropped.Load(), afterRecall.Load())
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInterrupted, err)
-	}
-	recallMu.Lock()
-	defer recallMu.Unlock()
-	return recallErr
 }
 
 // drawSample sizes and draws the per-component sample of victims (nil when every victim is
