@@ -48,9 +48,10 @@ type fakeIssuer struct {
 	jwksHits     atomic.Int64
 	listHits     atomic.Int64
 	introHits    atomic.Int64
-	listDown     atomic.Bool // /revocations answers 503
-	introDown    atomic.Bool // /introspect answers 503
-	noPublish    atomic.Bool // recalls are not published (lost events)
+	listDown     atomic.Bool                   // /revocations answers 503
+	introDown    atomic.Bool                   // /introspect answers 503
+	noPublish    atomic.Bool                   // recalls are not published (lost events)
+	jwksHold     atomic.Pointer[chan struct{}] // when set, /jwks answers once the channel is closed
 	introspectID string
 	introspectPW string
 }
@@ -104,6 +105,9 @@ func (f *fakeIssuer) key(kid string) *ecdsa.PrivateKey {
 
 func (f *fakeIssuer) jwks(w http.ResponseWriter, _ *http.Request) {
 	f.jwksHits.Add(1)
+	if hold := f.jwksHold.Load(); hold != nil {
+		<-*hold
+	}
 	f.mu.Lock()
 	var set jose.JSONWebKeySet
 	for _, kid := range f.published {

@@ -143,3 +143,51 @@ func TestJWKSRefetchInvalid(t *testing.T) {
 		t.Error("unknown jwks refetch policy accepted")
 	}
 }
+
+// TestJWKSRefetchUnknownKidJoinsFetchInFlight: tokens of a new key that arrive while the
+// unknown-kid refetch is still in flight wait for it and are accepted; before, the rate limit
+// counted from the fetch's start and refused them with the old keys (false rejects of a fresh
+// cohort at every gateway right after a rotation to an unpublished key).
+func TestJWKSRefetchUnknownKidJoinsFetchInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFakeIssuer(t)
+	_, gw := newTestGateway(t, Config{Strategy: JWTOnly, IssuerURL: f.URL, JWKSTTL: time.Hour, JWKSMinRefresh: 10 * time.Millisecond})
+	time.Sleep(20 * time.Millisecond) // past the min refresh interval since the first fetch
+	f.addKey("k2", true)
+	fresh := f.mint(func(s *tokenSpec) { s.kid = "k2" })
+	hold := make(chan struct{})
+	f.jwksHold.Store(&hold)
+	hits := f.jwksHits.Load()
+	codes := make(chan int, 2)
+	send := func() {
+		req, _ := http.NewRequest(http.MethodGet, gw.URL+"/api/whoami", nil)
+		req.Header.Set("Authorization", "Bearer "+fresh)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			codes <- 0
+			return
+		}
+		resp.Body.Close()
+		codes <- resp.StatusCode
+	}
+	go send()
+	waitFor(t, 5*time.Second, "the unknown-kid refetch to start", func() bool { return f.jwksHits.Load() > hits })
+	go send()
+	// The second request must not finish while the fetch is held; give it a while to (wrongly) do so.
+	var early []int
+	select {
+	case c := <-codes:
+		early = append(early, c)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(hold)
+	got := append(early, <-codes)
+	if len(early) == 0 {
+		got = append(got, <-codes)
+	}
+	for _, c := range got {
+		if c != http.StatusOK {
+			t.Errorf("token of the new key during the refetch: %d, want 200 (answers %v)", c, got)
+		}
+	}
+}

@@ -172,8 +172,12 @@ func (v *Validator) Refresh(ctx context.Context) error {
 }
 
 // fetchKeys fetches the JWKS and replaces the key set. Callers go through v.sf.
+//
+// lastFetch is stamped when the fetch ends, not when it starts: a token of an unknown kid that
+// arrives while a fetch is in flight joins it (refreshUnknownKid), rather than being refused
+// with the old keys because a fetch had "just" begun.
 func (v *Validator) fetchKeys(ctx context.Context) error {
-	v.lastFetch.Store(time.Now().UnixNano())
+	defer func() { v.lastFetch.Store(time.Now().UnixNano()) }()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
 	defer cancel()
 	keys, err := v.getJWKS(ctx)
@@ -252,8 +256,8 @@ func (v *Validator) getJWKS(ctx context.Context) (map[string]*ecdsa.PublicKey, e
 	return keys, nil
 }
 
-// refreshUnknownKid refetches the JWKS for an unknown kid unless the policy is not
-// RefetchUnknownKid or the last fetch was less than minRefresh ago, and returns the key set to
+// refreshUnknownKid refetches the JWKS for an unknown kid (or joins the fetch in flight) unless
+// the policy is not RefetchUnknownKid or the last fetch ended less than minRefresh ago, and returns the key set to
 // use. With no key set yet (the first fetch failed) every policy fetches, rate-limited.
 func (v *Validator) refreshUnknownKid(ctx context.Context) *keySet {
 	ks := v.keys.Load()
