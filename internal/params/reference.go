@@ -77,6 +77,7 @@ var Reference = func() map[string]ReferenceKind {
 			{Key: "admin_secret", Type: String, Doc: "admin secret of an issuer already running (runtime external)"},
 			{Key: "issued_before_bound", Type: Enum, Enum: []string{"exclusive", "inclusive"}, Default: "exclusive",
 				Doc: "an issued_before recall of instant T takes iat < T (exclusive), or iat <= T (inclusive: the planted same-second boundary bug)"},
+			{Key: "signing_keys", Type: Int, Doc: "signing keys published at start (default 2): the first signs, the others are published ahead of a rotation; 1: a rotation's new key is in no verifier's cache"},
 		}},
 		"reference/gateway": {Kind: "gateway", Probe: true, Params: gw},
 		"reference/service": {Kind: "service", Probe: true, Params: guard(false)},
@@ -171,6 +172,8 @@ type Issuer struct {
 	AdminSecret string
 	// IssuedBeforeInclusive is issued_before_bound: inclusive, the planted boundary bug.
 	IssuedBeforeInclusive bool
+	// SigningKeys is signing_keys (0: the issuer's default).
+	SigningKeys int
 }
 
 // DecodeIssuer checks and decodes a reference issuer's with: for a runtime ([Spec.CheckTypes]).
@@ -181,7 +184,7 @@ func DecodeIssuer(with map[string]any) (Issuer, error) {
 	}
 	v := spec.Decode(with)
 	return Issuer{TokenTTL: v.Duration("token_ttl"), AdminSecret: v.String("admin_secret"),
-		IssuedBeforeInclusive: v.String("issued_before_bound") == "inclusive"}, nil
+		IssuedBeforeInclusive: v.String("issued_before_bound") == "inclusive", SigningKeys: v.Int("signing_keys")}, nil
 }
 
 func join(errs []*Error) error {

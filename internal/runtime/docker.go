@@ -362,6 +362,9 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		if ip.IssuedBeforeInclusive {
 			c.cmd = append(c.cmd, "-issued-before-inclusive")
 		}
+		if ip.SigningKeys > 0 {
+			c.cmd = append(c.cmd, "-signing-keys", strconv.Itoa(ip.SigningKeys))
+		}
 	case UseService:
 		c.ref = RefService
 		c.cmd = []string{"-name", c.name}

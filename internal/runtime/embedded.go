@@ -282,6 +282,7 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		}
 		cfg.TokenTTL = ip.TokenTTL
 		cfg.IssuedBeforeInclusive = ip.IssuedBeforeInclusive
+		cfg.Keys = ip.SigningKeys
 		iss, err := issuer.New(cfg)
 		if err != nil {
 			ln.Close()

@@ -34,6 +34,7 @@ func run(args []string) error {
 	audience := fs.String("audience", serve.Env("RECALL_AUDIENCE", issuer.DefaultAudience), "aud claim of access tokens (env RECALL_AUDIENCE)")
 	tokenTTL := fs.Duration("token-ttl", serve.EnvDuration("RECALL_TOKEN_TTL", issuer.DefaultTokenTTL), "access-token lifetime (env RECALL_TOKEN_TTL)")
 	inclusive := fs.Bool("issued-before-inclusive", false, "plant the same-second boundary bug: an issued_before recall of T also takes iat == T")
+	keys := fs.Int("signing-keys", issuer.DefaultKeys, "signing keys published at start: the first signs, the others are published ahead of a rotation")
 	level := serve.LogLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return serve.Usage(err)
@@ -55,6 +56,7 @@ func run(args []string) error {
 		AdminSecret:           secret,
 		TokenTTL:              *tokenTTL,
 		IssuedBeforeInclusive: *inclusive,
+		Keys:                  *keys,
 		NATSURL:               *natsURL,
 		Logger:                log,
 		Registry:              prometheus.NewRegistry(),
