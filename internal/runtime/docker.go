@@ -744,6 +744,10 @@ func (d *Docker) start(ctx context.Context) error {
 			return err
 		}
 		if err := d.ensureImages(ctx, cli); err != nil {
+			if ctx.Err() != nil {
+				// A build killed by the cancellation says "signal: killed"; say what happened.
+				return fmt.Errorf("docker runtime: start interrupted while building images: %w", err)
+			}
 			return err
 		}
 	}
