@@ -598,6 +598,12 @@ type Probes struct {
 	TargetRatePerSec float64 `json:"target_rate_per_sec"`
 	// AfterRecall counts probes sent after the first acknowledgement.
 	AfterRecall int `json:"after_recall"`
+	// RateBeforeAckPerSec and RateAfterAckPerSec are the probe rates sent in the second before
+	// and the second after the first acknowledgement: the brackets of a component that
+	// converges at once are as wide as the revisit interval at the rate after it (0: no
+	// acknowledgement, or traffic did not last that second).
+	RateBeforeAckPerSec float64 `json:"rate_before_ack_per_sec,omitempty"`
+	RateAfterAckPerSec  float64 `json:"rate_after_ack_per_sec,omitempty"`
 	// Dropped counts results lost (e.g. the tracker's queue overflowed); should be 0.
 	Dropped int `json:"dropped"`
 }

@@ -3,7 +3,9 @@ package drill
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,7 +42,7 @@ func TestConfirmOutcomes(t *testing.T) {
 	now := time.Now()
 	d := &drill{rep: newReport(&Plan{}), prov: &source.Provider{Confirmer: fc},
 		acks: []Ack{{Sent: now, Acked: now}, {Sent: now, Acked: now}, {Sent: now, Acked: now}, {Err: errors.New("not sent")}}}
-	d.confirm(context.Background(), vs)
+	d.confirm(context.Background(), vs, 0, 0)
 	rc := d.rep.Recall
 	if rc.Confirmed != 1 || rc.Ineffective != 1 || rc.Unconfirmable != 1 {
 		t.Fatalf("confirmed %d, ineffective %d, unconfirmable %d; want 1, 1, 1", rc.Confirmed, rc.Ineffective, rc.Unconfirmable)
@@ -64,7 +66,7 @@ func TestConfirmOutcomes(t *testing.T) {
 	}
 	// No confirmer at all: every acknowledged credential is unconfirmable, saying why.
 	d = &drill{rep: newReport(&Plan{}), prov: &source.Provider{}, acks: []Ack{{Acked: now}, {Acked: now}}}
-	d.confirm(context.Background(), victims(2))
+	d.confirm(context.Background(), victims(2), 0, 0)
 	if d.rep.Recall.Unconfirmable != 2 || !strings.Contains(d.rep.Recall.UnconfirmableTokens[0].Reason, "introspection") {
 		t.Errorf("no confirmer: %+v", d.rep.Recall)
 	}
@@ -86,5 +88,81 @@ func TestEndpointPasswordNotReported(t *testing.T) {
 	}
 	if got := d.rep.Environment.Components[0].Endpoint; strings.Contains(got, "s3cret-pw") || !strings.Contains(got, "api.example.invalid") {
 		t.Errorf("endpoint %q", got)
+	}
+}
+
+// pacedConfirmer records when each question was asked and the most questions in flight at once.
+type pacedConfirmer struct {
+	mu            sync.Mutex
+	asked         []time.Time
+	inFlight, max int
+}
+
+func (f *pacedConfirmer) Active(context.Context, *Token) (bool, error) {
+	f.mu.Lock()
+	f.asked = append(f.asked, time.Now())
+	f.inFlight++
+	f.max = max(f.max, f.inFlight)
+	f.mu.Unlock()
+	time.Sleep(time.Millisecond) // an answer takes a moment, so questions can overlap
+	f.mu.Lock()
+	f.inFlight--
+	f.mu.Unlock()
+	return false, nil
+}
+
+// TestConfirmPaced: paced confirmation asks nothing before its delay, keeps at most
+// confirmConcurrency questions in flight and asks no faster than its rate, so that it does not
+// take probing's capacity right after a mass acknowledgement; every credential still gets its
+// outcome. Only lower bounds on time are asserted: a slow machine makes them hold more easily.
+func TestConfirmPaced(t *testing.T) {
+	t.Parallel()
+	const n, perS, delay = 40, 200.0, 50 * time.Millisecond
+	vs := victims(n)
+	now := time.Now()
+	acks := make([]Ack, n)
+	for i := range acks {
+		acks[i] = Ack{Sent: now, Acked: now}
+	}
+	fc := &pacedConfirmer{}
+	d := &drill{rep: newReport(&Plan{}), prov: &source.Provider{Confirmer: fc}, acks: acks}
+	began := time.Now()
+	d.confirm(context.Background(), vs, delay, perS)
+	if d.rep.Recall.Confirmed != n {
+		t.Fatalf("confirmed %d of %d: %+v", d.rep.Recall.Confirmed, n, d.rep.Recall)
+	}
+	slices.SortFunc(fc.asked, func(a, b time.Time) int { return a.Compare(b) })
+	if first := fc.asked[0].Sub(began); first < delay {
+		t.Errorf("first question %v after the call, before the delay %v", first, delay)
+	}
+	// A token bucket of one at perS: n questions span at least (n-1)/perS (less a little slack
+	// for the clock's granularity).
+	if span, least := fc.asked[n-1].Sub(fc.asked[0]), time.Duration(float64(n-1)/perS*float64(time.Second)); span < least*9/10 {
+		t.Errorf("%d questions within %v: faster than %v/s (want ≥ %v)", n, span, perS, least)
+	}
+	if fc.max > confirmConcurrency {
+		t.Errorf("%d questions in flight at once, want ≤ %d", fc.max, confirmConcurrency)
+	}
+}
+
+// TestConfirmPace: the confirmation's rate is a share of the probe rate, at least
+// confirmMinRate, and fast enough to ask every credential within half the time left.
+func TestConfirmPace(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n    int
+		rate float64
+		left time.Duration
+		want float64
+	}{
+		{1000, 3000, 20 * time.Second, 300}, // the quickstart: a tenth of the probe rate
+		{1000, 100, 20 * time.Second, 100},  // 1000 in half of 20 s
+		{10, 50, 20 * time.Second, 20},      // the floor
+		{1000, 3000, 2 * time.Second, 1000}, // little time left: faster
+		{1000, 3000, -time.Second, 300},     // none left: the share
+	} {
+		if got := confirmPace(c.n, c.rate, c.left); got != c.want {
+			t.Errorf("confirmPace(%d, %v, %v) = %v, want %v", c.n, c.rate, c.left, got, c.want)
+		}
 	}
 }

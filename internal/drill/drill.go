@@ -198,6 +198,8 @@ type drill struct {
 	// recovery is the recovery measurement, nil when none ran; recWG tracks its goroutines.
 	recovery *recoveryResult
 	recWG    sync.WaitGroup
+	// sentRate counts the probes sent per 10 ms, to log the rate around the acknowledgement.
+	sentRate *rateWindows
 }
 
 func (d *drill) setPhase(ph string) {
@@ -377,6 +379,7 @@ func (d *drill) traffic(ctx context.Context) error {
 	firstAck.Store(math.MaxInt64)
 	d.onFirstAck = func(at time.Duration) { storeMin(&firstAck, int64(at)) }
 	d.faults = newFaults(d)
+	d.sentRate = newRateWindows(p.Traffic.Duration + p.Traffic.AfterFaults + time.Minute)
 	d.began = time.Now()
 	d.setPhase(PhaseBaseline)
 
@@ -462,6 +465,18 @@ func (d *drill) traffic(ctx context.Context) error {
 
 	d.setPhase(PhaseReport)
 	d.finish(end, total.Load(), dropped.Load(), afterRecall.Load())
+	if fa := time.Duration(firstAck.Load()); fa != math.MaxInt64 {
+		offs, perS := d.sentRate.around(fa, 300*time.Millisecond, 2*time.Second, rateWindowWidth)
+		d.log.Info("probe rate per 100ms around the first acknowledgement", "rates_per_s", describeRates(offs, perS))
+		if _, r := d.sentRate.around(fa, time.Second, 0, time.Second); len(r) == 1 {
+			d.rep.Probes.RateBeforeAckPerSec = r[0]
+		}
+		if fa+time.Second <= end {
+			if _, r := d.sentRate.around(fa, 0, time.Second, time.Second); len(r) == 1 {
+				d.rep.Probes.RateAfterAckPerSec = r[0]
+			}
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInterrupted, err)
 	}
@@ -490,6 +505,7 @@ func (d *drill) attack(ctx context.Context, targeter vegeta.Targeter, timeout ti
 			}
 			total.Add(1)
 			sent := r.Timestamp.Sub(d.began)
+			d.sentRate.add(sent)
 			phase := 0
 			if int64(sent) > firstAck.Load() {
 				afterRecall.Add(1)
@@ -565,7 +581,12 @@ func (d *drill) recall(ctx context.Context) error {
 		d.startRecovery(ctx, victims)
 	}
 	if p.Recall.Confirm && ctx.Err() == nil {
-		d.confirm(ctx, victims)
+		left := p.Traffic.Duration - time.Since(d.began) - confirmDelay
+		perS := confirmPace(len(victims), p.Traffic.Rate, left)
+		cb := time.Now()
+		d.confirm(ctx, victims, confirmDelay, perS)
+		d.log.Info("recall confirmed at the source", "credentials", len(victims), "from", cb.Sub(d.began).Round(time.Millisecond),
+			"took", time.Since(cb).Round(time.Millisecond), "paced_per_s", math.Round(perS))
 	}
 	return err
 }
