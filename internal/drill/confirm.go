@@ -43,7 +43,8 @@ const (
 	// confirmDelay is how long after the last acknowledgement the first question waits: the
 	// brackets of a component that converges at once are decided within it.
 	confirmDelay = 500 * time.Millisecond
-	// confirmShare is the confirmation's rate as a share of the probe rate.
+	// confirmShare is the confirmation's rate as a share of the probe rate (the rate achieved
+	// before the recall, when lower than the one asked).
 	confirmShare = 0.10
 	// confirmMinRate is the confirmation's rate at least, per second.
 	confirmMinRate = 20.0

@@ -581,8 +581,16 @@ func (d *drill) recall(ctx context.Context) error {
 		d.startRecovery(ctx, victims)
 	}
 	if p.Recall.Confirm && ctx.Err() == nil {
-		left := p.Traffic.Duration - time.Since(d.began) - confirmDelay
-		perS := confirmPace(len(victims), p.Traffic.Rate, left)
+		// Paced by the probe rate the machine achieved in the second before the recall (the
+		// results of the last 200 ms may still be in flight), not the rate asked: on a loaded
+		// machine a tenth of the asked rate is a much larger share of what it can do.
+		now := time.Since(d.began)
+		left := p.Traffic.Duration - now - confirmDelay
+		probeRate := p.Traffic.Rate
+		if _, r := d.sentRate.around(now-200*time.Millisecond, time.Second, 0, time.Second); len(r) == 1 && r[0] > 0 {
+			probeRate = min(probeRate, r[0])
+		}
+		perS := confirmPace(len(victims), probeRate, left)
 		cb := time.Now()
 		d.confirm(ctx, victims, confirmDelay, perS)
 		d.log.Info("recall confirmed at the source", "credentials", len(victims), "from", cb.Sub(d.began).Round(time.Millisecond),
