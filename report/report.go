@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the version of the report.json format written by this package. It changes
 // (major) when a field is removed or changes meaning, (minor) when fields are added.
-const SchemaVersion = "1.1"
+const SchemaVersion = "1.2"
 
 // Verdicts.
 const (
@@ -44,6 +44,14 @@ type Report struct {
 	Verdict string `json:"verdict"`
 	// Reason explains an ERROR verdict (empty otherwise).
 	Reason string `json:"reason,omitempty"`
+	// Incomplete is true for a report rebuilt from a drill's journal (recall report
+	// --from-journal) after the drill was killed: its figures are what was journaled up to
+	// JournalEndsAt (wall clock; JournalEndsAtMS from the start of traffic), in phase
+	// JournalPhase, and its verdict is ERROR.
+	Incomplete      bool       `json:"incomplete,omitempty"`
+	JournalEndsAt   *time.Time `json:"journal_ends_at,omitempty"`
+	JournalEndsAtMS float64    `json:"journal_ends_at_ms,omitempty"`
+	JournalPhase    string     `json:"journal_phase,omitempty"`
 	// Headline is one sentence for a human reader.
 	Headline string `json:"headline"`
 	// StartedAt and FinishedAt are wall-clock instants of the drill.

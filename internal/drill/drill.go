@@ -28,6 +28,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/recall-drills/recall/internal/load"
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/source"
 	"github.com/recall-drills/recall/report"
@@ -120,6 +121,9 @@ type Plan struct {
 	Faults []FaultStep
 	// Recovery configures the recovery-time measurement after the recall (on by default).
 	Recovery Recovery
+	// Observer, when set, is told of the drill's events as they happen (internal/journal
+	// streams them to journal.jsonl); see [Observer].
+	Observer Observer
 }
 
 // Live is a progress snapshot for humans.
@@ -153,6 +157,8 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	d.wall = time.Now()
+	hdr := *d.rep
+	d.record(Event{Kind: EventHeader, Wall: d.wall, Report: &hdr})
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -170,6 +176,7 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 		}
 		judge(d.rep, d.measurement, d.recovery, p.Expect)
 		rep = d.rep
+		d.record(Event{Kind: EventEnd, AtNS: d.offset(), Verdict: rep.Verdict})
 	}()
 	return nil, d.run(ctx)
 }
@@ -194,7 +201,9 @@ type drill struct {
 	// measurement is the tracker's final result, kept for expectations (TTC quantiles).
 	measurement *Measurement
 	onFirstAck  func(time.Duration)
-	faults      *faults
+	// fps, when set, gives credential fingerprints (a report rebuilt from a journal).
+	fps    func(int) string
+	faults *faults
 	// recovery is the recovery measurement, nil when none ran; recWG tracks its goroutines.
 	recovery *recoveryResult
 	recWG    sync.WaitGroup
@@ -205,6 +214,15 @@ type drill struct {
 func (d *drill) setPhase(ph string) {
 	d.phase.Store(ph)
 	d.log.Info("phase", "phase", ph)
+	d.record(Event{Kind: EventPhase, Phase: ph, AtNS: d.offset()})
+}
+
+// offset is now from the start of traffic, 0 before it.
+func (d *drill) offset() int64 {
+	if d.began.IsZero() {
+		return 0
+	}
+	return int64(time.Since(d.began))
 }
 
 func (d *drill) run(ctx context.Context) error {
@@ -243,6 +261,8 @@ func (d *drill) run(ctx context.Context) error {
 	if err := d.describeEnv(); err != nil {
 		return err
 	}
+	env := d.rep.Environment
+	d.record(Event{Kind: EventEnvironment, Environment: &env})
 	var err error
 	if d.issuer, err = p.Env.Endpoint(p.Issuer); err != nil {
 		return fmt.Errorf("issuer: %w", err)
@@ -295,6 +315,8 @@ func (d *drill) run(ctx context.Context) error {
 	for _, t := range d.tokens[:min(5, p.Population.Victims)] {
 		d.rep.Tokens.Sample = append(d.rep.Tokens.Sample, t.Access.Fingerprint())
 	}
+	toks := d.rep.Tokens
+	d.record(Event{Kind: EventMinted, Tokens: &toks})
 	d.log.Info("population minted", "victims", p.Population.Victims, "controls", p.Population.Controls, "took", time.Since(mintBegan).Round(time.Millisecond))
 	return d.traffic(ctx)
 }
@@ -331,11 +353,15 @@ func (d *drill) traffic(ctx context.Context) error {
 		Recheck: p.Traffic.Recheck, ControlShare: p.Traffic.Controls,
 	}
 	d.sample = d.drawSample(names, scfg.UnconvergedShare(p.Population.Controls))
-	d.tr = NewTracker(TrackerConfig{
+	tcfg := TrackerConfig{
 		Components: names, Victims: p.Population.Victims, Controls: p.Population.Controls,
 		MaxLag: timeout + time.Second, Sample: d.sample,
 		Estimate: EstimateConfig{Seed: p.Seed},
-	})
+	}
+	if p.Observer != nil {
+		tcfg.OnPair = func(s PairSnapshot) { d.record(Event{Kind: EventPair, AtNS: d.offset(), Pair: &s}) }
+	}
+	d.tr = NewTracker(tcfg)
 	d.sched = NewScheduler(scfg, d.tr, rand.New(rand.NewSource(p.Seed)))
 	d.acks = make([]Ack, p.Population.Victims)
 
@@ -381,6 +407,7 @@ func (d *drill) traffic(ctx context.Context) error {
 	d.faults = newFaults(d)
 	d.sentRate = newRateWindows(p.Traffic.Duration + p.Traffic.AfterFaults + time.Minute)
 	d.began = time.Now()
+	d.record(Event{Kind: EventTraffic, Wall: d.began, Tracker: d.trackerSummary(names, tcfg)})
 	d.setPhase(PhaseBaseline)
 
 	// The phases are an actor group (docs/architecture.md): the first actor to return — the
@@ -435,6 +462,7 @@ func (d *drill) traffic(ctx context.Context) error {
 				n := total.Load()
 				rate := float64(n-last) / now.Sub(lastAt).Seconds()
 				last, lastAt = n, now
+				d.recordCounters()
 				live := Live{Phase: d.phase.Load().(string), Elapsed: now.Sub(d.began), ProbesPerS: rate, Progress: d.tr.Progress()}
 				if p.OnProgress != nil {
 					p.OnProgress(live)
@@ -463,8 +491,10 @@ func (d *drill) traffic(ctx context.Context) error {
 
 	d.faults.revertAll()
 
+	d.record(Event{Kind: EventTrafficEnd, AtNS: int64(end)})
 	d.setPhase(PhaseReport)
 	d.finish(end, total.Load(), dropped.Load(), afterRecall.Load())
+	d.recordCounters()
 	if fa := time.Duration(firstAck.Load()); fa != math.MaxInt64 {
 		offs, perS := d.sentRate.around(fa, 300*time.Millisecond, 2*time.Second, rateWindowWidth)
 		d.log.Info("probe rate per 100ms around the first acknowledgement", "rates_per_s", describeRates(offs, perS))
@@ -564,11 +594,22 @@ func (d *drill) recall(ctx context.Context) error {
 	victims := d.tokens[:p.Population.Victims]
 	sent := time.Now()
 	d.tr.SetTrigger(sent.Sub(d.began))
+	d.record(Event{Kind: EventTrigger, Wall: sent, AtNS: int64(sent.Sub(d.began))})
 	var mu sync.Mutex
 	err := p.Recall.Action.Do(ctx, *d.prov, victims, func(i int, a Ack) {
 		mu.Lock()
 		d.acks[i] = a
 		mu.Unlock()
+		if d.plan.Observer != nil {
+			ev := &AckEvent{Token: i, FP: victims[i].Access.Fingerprint(), SentNS: int64(a.Sent.Sub(d.began)), AckedNS: int64(a.Acked.Sub(d.began))}
+			if a.Sent.IsZero() {
+				ev.SentNS = 0
+			}
+			if a.Err != nil {
+				ev.Err, ev.AckedNS = redact.Excerpt([]byte(a.Err.Error())), 0
+			}
+			d.record(Event{Kind: EventAck, AtNS: d.offset(), Ack: ev})
+		}
 		if a.Err == nil {
 			d.onFirstAck(a.Acked.Sub(d.began))
 			d.tr.Recalled(i, a.Sent.Sub(d.began), a.Acked.Sub(d.began))

@@ -169,6 +169,7 @@ func (f *faults) runOne(ctx context.Context, r *faultRun) {
 	} else {
 		log.Info("fault injected", "for", s.For)
 	}
+	d.recordFault(r, "inject", err)
 	if s.For > 0 {
 		t := time.NewTimer(s.For)
 		defer t.Stop()
@@ -207,6 +208,7 @@ func (f *faults) revert(r *faultRun, log interface {
 	} else {
 		log.Info("fault reverted")
 	}
+	f.d.recordFault(r, "revert", err)
 }
 
 // revertAll reverts every fault still on; call it after the timeline's goroutines ended.

@@ -220,7 +220,7 @@ func (d *drill) componentFindings(name string, cm *ComponentMeasurement, fig *co
 			if len(out) == maxFindingTokens {
 				break
 			}
-			out = append(out, d.tokens[id].Access.Fingerprint())
+			out = append(out, d.fingerprint(id))
 		}
 		return out
 	}

@@ -99,6 +99,13 @@ type TrackerConfig struct {
 	// Estimate configures the estimated TTC distribution Finalize adds beside the upper bounds
 	// (see [EstimateConfig]); the zero value estimates with the defaults and seed 0.
 	Estimate EstimateConfig
+	// OnPair, when set, is called (under the component's lock: it must be quick) each time a
+	// victim pair's folded state changes in a way its measurement reads: its first folded
+	// result, the converging reject found, changed or forgotten, a first stale accept, a first
+	// resurrection; and in Finalize for every pair changed in any way since its last call. The
+	// last snapshot of each pair, restored with [Tracker.Restore], gives the pair's result as
+	// the fold had it then (see internal/journal).
+	OnPair func(PairSnapshot)
 }
 
 // Time sentinels: offsets are int64 nanoseconds.
@@ -192,6 +199,7 @@ type Tracker struct {
 	cdfPoints         int
 	sample            *Sample
 	estimate          EstimateConfig
+	onPair            func(PairSnapshot)
 
 	trigger   atomic.Int64   // endTime until SetTrigger
 	recallAck []atomic.Int64 // per victim: R(t), noTime until Recalled
@@ -232,6 +240,8 @@ type pairState struct {
 	// fold: results folded so far, oldest first
 	frontier   int64 // largest folded send time (noTime: nothing folded)
 	foldA      int64 // largest folded accept send time
+	foldDec    int64 // largest folded accept or reject send time
+	dirty      bool  // folded since the last OnPair snapshot
 	hasK       bool
 	kSend      int64
 	kLat       int64
@@ -268,6 +278,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 		cdfPoints: cfg.CDFPoints,
 		sample:    cfg.Sample,
 		estimate:  cfg.Estimate,
+		onPair:    cfg.OnPair,
 	}
 	t.trigger.Store(endTime)
 	t.recallAck = make([]atomic.Int64, t.victims)
@@ -283,7 +294,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 		for i := range cs.pairs {
 			cs.pairs[i] = pairState{
 				firstAccept: endTime, lastAccept: noTime,
-				lastDecisive: noTime, frontier: noTime, foldA: noTime, firstResur: endTime,
+				lastDecisive: noTime, frontier: noTime, foldA: noTime, foldDec: noTime, firstResur: endTime,
 			}
 		}
 		t.comps[c] = cs
@@ -385,6 +396,7 @@ func (t *Tracker) Observe(o Observation) {
 	}
 	r := t.recallAck[o.Token].Load()
 	e := obsEntry{send: s, lat: lat, out: o.Outcome}
+	key := p.snapKey()
 	if s <= p.frontier {
 		// Late: a later-sent result of this pair is already folded (MaxLag was exceeded).
 		cs.late++
@@ -395,6 +407,94 @@ func (t *Tracker) Observe(o Observation) {
 	}
 	if cs.w >= math.MinInt64+t.maxLag { // no overflow
 		p.foldBefore(cs.w-t.maxLag, r)
+	}
+	t.snapshot(o.Component, o.Token, p, key, false)
+}
+
+// snapKey is what of a pair's folded state makes an OnPair snapshot when it changes.
+type snapKey struct {
+	folded, hasK, stale, resurrect bool
+	kSend, kLat                    int64
+}
+
+func (p *pairState) snapKey() snapKey {
+	return snapKey{folded: p.frontier != noTime, hasK: p.hasK, stale: p.stale > 0, resurrect: p.resurrect > 0,
+		kSend: p.kSend, kLat: p.kLat}
+}
+
+// snapshot calls OnPair when the pair's snapKey changed since before, or (final) when anything
+// was folded since the last call. The caller holds the component's lock.
+func (t *Tracker) snapshot(c, tok int, p *pairState, before snapKey, final bool) {
+	if t.onPair == nil {
+		return
+	}
+	if p.snapKey() == before && !(final && p.dirty) {
+		return
+	}
+	p.dirty = false
+	t.onPair(PairSnapshot{C: c, Token: tok, Accepts: p.accepts, Rejects: p.rejects, Errors: p.errors,
+		FirstAccept: p.firstAccept, LastAccept: p.foldA, LastDecisive: p.foldDec,
+		HasK: p.hasK, KSend: p.kSend, KLat: p.kLat, HasD: p.hasD, D: p.d,
+		Stale: p.stale, Resurrect: p.resurrect, FirstResur: p.firstResur, Late: p.late})
+}
+
+// Restore sets a victim pair to a snapshot taken by OnPair, as if its results had been folded:
+// how internal/journal rebuilds a measurement. Call Recalled and SetTrigger as the journal has
+// them, Restore each pair's last snapshot and RestoreCounters, then Finalize. Out-of-range
+// snapshots are ignored.
+func (t *Tracker) Restore(s PairSnapshot) {
+	if s.C < 0 || s.C >= len(t.comps) || s.Token < 0 || s.Token >= t.victims {
+		return
+	}
+	cs := t.comps[s.C]
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	p := &cs.pairs[s.Token]
+	*p = pairState{accepts: s.Accepts, rejects: s.Rejects, errors: s.Errors,
+		firstAccept: s.FirstAccept, lastAccept: s.LastAccept, lastDecisive: s.LastDecisive,
+		frontier: s.LastDecisive, foldA: s.LastAccept, foldDec: s.LastDecisive,
+		hasK: s.HasK, kSend: s.KSend, kLat: s.KLat, hasD: s.HasD, d: s.D,
+		stale: s.Stale, resurrect: s.Resurrect, firstResur: s.FirstResur, late: s.Late}
+}
+
+// Counters returns the running per-component counts (for a journal).
+func (t *Tracker) Counters() Counters {
+	out := Counters{Invalid: t.invalid.Load(), Components: make([]ComponentCounters, len(t.comps))}
+	for c, cs := range t.comps {
+		cs.mu.Lock()
+		cc := ComponentCounters{Probes: cs.probes, Accepts: cs.accepts, Rejects: cs.rejects, Errors: cs.errors,
+			FalseRejects: cs.falseRejects, FirstFalseReject: cs.firstFalseReject, Late: cs.late, LateRecalls: cs.lateRecalls}
+		if cs.falseRejects > 0 {
+			for tok := t.victims; tok < t.victims+t.controls; tok++ {
+				if cs.pairs[tok].rejects > 0 {
+					cc.FalseRejectTokens = append(cc.FalseRejectTokens, tok)
+				}
+			}
+		}
+		cs.mu.Unlock()
+		out.Probes += cc.Probes
+		out.Components[c] = cc
+	}
+	return out
+}
+
+// RestoreCounters sets the per-component counts from a Counters snapshot.
+func (t *Tracker) RestoreCounters(k Counters) {
+	t.invalid.Store(k.Invalid)
+	for c, cc := range k.Components {
+		if c >= len(t.comps) {
+			break
+		}
+		cs := t.comps[c]
+		cs.mu.Lock()
+		cs.probes, cs.accepts, cs.rejects, cs.errors = cc.Probes, cc.Accepts, cc.Rejects, cc.Errors
+		cs.falseRejects, cs.firstFalseReject, cs.late, cs.lateRecalls = cc.FalseRejects, cc.FirstFalseReject, cc.Late, cc.LateRecalls
+		for _, tok := range cc.FalseRejectTokens {
+			if tok >= t.victims && tok < t.victims+t.controls && cs.pairs[tok].rejects == 0 {
+				cs.pairs[tok].rejects = 1
+			}
+		}
+		cs.mu.Unlock()
 	}
 }
 
@@ -410,6 +510,7 @@ func (p *pairState) fold(e obsEntry, r int64) {
 			p.firstResur = min(p.firstResur, e.send)
 		}
 		p.foldA = max(p.foldA, e.send)
+		p.foldDec = max(p.foldDec, e.send)
 		// In order, k was sent no later than this accept: forget it. (A late accept: if k is
 		// still after A it stays; if not, its exact successor may already be folded and lost,
 		// and the next reject folded takes its place; see the contracts on Tracker.)
@@ -417,6 +518,7 @@ func (p *pairState) fold(e obsEntry, r int64) {
 			p.hasK = false
 		}
 	case Reject:
+		p.foldDec = max(p.foldDec, e.send)
 		if e.send > p.foldA && (!p.hasK || e.send < p.kSend || (e.send == p.kSend && e.lat < p.kLat)) {
 			p.hasK, p.kSend, p.kLat = true, e.send, e.lat
 		}
@@ -427,6 +529,7 @@ func (p *pairState) fold(e obsEntry, r int64) {
 		}
 	}
 	p.frontier = max(p.frontier, e.send)
+	p.dirty = true
 }
 
 // foldBefore folds, oldest first, every buffered result sent before limit.
@@ -761,7 +864,9 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 	for tok := 0; tok < t.victims; tok++ {
 		p := &cs.pairs[tok]
 		r := t.recallAck[tok].Load()
+		key := p.snapKey()
 		p.foldBefore(endTime, r) // flush: fold everything, in send order
+		t.snapshot(c, tok, p, key, true)
 		pr := PairResult{Component: c, Token: tok, Probes: int(p.accepts + p.rejects + p.errors),
 			Accepts: int(p.accepts), Rejects: int(p.rejects), Errors: int(p.errors), Inexact: p.late}
 		if r != noTime {

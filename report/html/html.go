@@ -212,6 +212,13 @@ func build(r *report.Report, o options) page {
 	default:
 		p.VerdictClass = "verdict-unknown"
 	}
+	if r.Incomplete {
+		at := ""
+		if r.JournalEndsAt != nil {
+			at = " at " + stamp(*r.JournalEndsAt)
+		}
+		p.Meta = append(p.Meta, "INCOMPLETE: rebuilt from the journal, which ends"+at+" in phase "+orDash(r.JournalPhase))
+	}
 	p.Meta = append(p.Meta, "seed "+strconv.FormatInt(r.Scenario.Seed, 10))
 	if !r.StartedAt.IsZero() {
 		p.Meta = append(p.Meta, "started "+stamp(r.StartedAt))

@@ -30,7 +30,11 @@ const (
 func Summary(w io.Writer, r *report.Report) error {
 	ew := &ErrWriter{W: w}
 	fmt.Fprintf(ew, "%s  %s (seed %d)\n", verdictWord(r.Verdict), oneLine(r.Scenario.Name), r.Scenario.Seed)
-	fmt.Fprintf(ew, "      %s\n\n", Headline(r))
+	fmt.Fprintf(ew, "      %s\n", Headline(r))
+	if r.Incomplete {
+		fmt.Fprintf(ew, "      INCOMPLETE: rebuilt from the journal, which ends at %s in phase %s.\n", report.FormatMS(r.JournalEndsAtMS), r.JournalPhase)
+	}
+	fmt.Fprintln(ew)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	// AlignRight pads every cell on the left; the first two columns read better left-aligned, so

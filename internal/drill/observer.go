@@ -1,0 +1,284 @@
+package drill
+
+import (
+	"time"
+
+	"github.com/recall-drills/recall/internal/redact"
+	"github.com/recall-drills/recall/report"
+)
+
+// Observer is told what the drill does while it runs, so that a kill -9 loses nothing that was
+// already measured: internal/journal streams these events to journal.jsonl, and
+// `recall report --from-journal` rebuilds a report from them. Record is called from any
+// goroutine, sometimes under the tracker's locks: it must be quick and must not call back into
+// the drill. Events never carry a credential, only fingerprints.
+type Observer interface {
+	Record(e Event)
+}
+
+// Event kinds.
+const (
+	// EventHeader opens the journal: the report as known at the start (scenario, population,
+	// recall kind): what a rebuilt report starts from.
+	EventHeader = "header"
+	// EventPhase: the drill entered Phase.
+	EventPhase = "phase"
+	// EventEnvironment: the system started; Environment describes it.
+	EventEnvironment = "environment"
+	// EventMinted: the population is minted; Tokens describes it (fingerprints only).
+	EventMinted = "minted"
+	// EventTraffic: probing starts (offset 0 of every AtNS); Tracker is the measurement's
+	// configuration.
+	EventTraffic = "traffic"
+	// EventTrigger: the recall is sent (AtNS).
+	EventTrigger = "trigger"
+	// EventAck: one credential's recall was acknowledged, or failed.
+	EventAck = "ack"
+	// EventFault: a fault was injected or reverted.
+	EventFault = "fault"
+	// EventPair: a (component, victim) pair changed state in the tracker's send-ordered fold
+	// (its first result, the converging reject found or forgotten, a first stale accept, a
+	// first resurrection), or at the end of the drill, whatever changed since.
+	EventPair = "pair"
+	// EventCounters: the tracker's per-component counters, about once a second.
+	EventCounters = "counters"
+	// EventTrafficEnd: probing ended (AtNS: the end of the observation window).
+	EventTrafficEnd = "traffic_end"
+	// EventEnd: the drill ended normally (the report was built).
+	EventEnd = "end"
+)
+
+// Event is one line of the journal. AtNS is an offset from the start of traffic (0 before it);
+// Wall the wall-clock instant it was recorded.
+type Event struct {
+	Kind        string              `json:"kind"`
+	Wall        time.Time           `json:"wall"`
+	AtNS        int64               `json:"at_ns,omitempty"`
+	Phase       string              `json:"phase,omitempty"`
+	Report      *report.Report      `json:"report,omitempty"`
+	Environment *report.Environment `json:"environment,omitempty"`
+	Tokens      *report.Tokens      `json:"tokens,omitempty"`
+	Tracker     *TrackerSummary     `json:"tracker,omitempty"`
+	Ack         *AckEvent           `json:"ack,omitempty"`
+	Fault       *FaultEvent         `json:"fault,omitempty"`
+	Pair        *PairSnapshot       `json:"pair,omitempty"`
+	Counters    *Counters           `json:"counters,omitempty"`
+	Verdict     string              `json:"verdict,omitempty"`
+}
+
+// TrackerSummary is what a [Tracker] needs to be rebuilt: its configuration and the component
+// kinds for the report.
+type TrackerSummary struct {
+	Components []string `json:"components"`
+	Kinds      []string `json:"kinds"`
+	// Unprobed lists the components that were not probed (name, kind), in scenario order.
+	Unprobed          []report.Component `json:"unprobed,omitempty"`
+	Victims, Controls int
+	MaxLagNS          int64 `json:"max_lag_ns"`
+	// SampleSeed and SampleSize redraw the sample (SampleSize -1: every victim probed).
+	SampleSeed   int64   `json:"sample_seed"`
+	SampleSize   int     `json:"sample_size"`
+	EstimateSeed int64   `json:"estimate_seed"`
+	Rate         float64 `json:"rate"`
+}
+
+// AckEvent is one recall acknowledgement: Token is the victim's index, FP its fingerprint.
+type AckEvent struct {
+	Token   int    `json:"token"`
+	FP      string `json:"fp"`
+	SentNS  int64  `json:"sent_ns"`
+	AckedNS int64  `json:"acked_ns"`
+	// Err is why the recall failed (already redacted by the action), "" when acknowledged.
+	Err string `json:"err,omitempty"`
+}
+
+// FaultEvent is a fault's start ("inject") or end ("revert").
+type FaultEvent struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Target string `json:"target"`
+	Event  string `json:"event"`
+	Err    string `json:"err,omitempty"`
+}
+
+// PairSnapshot is a victim pair's state as the tracker's fold had it: every field a final
+// measurement of the pair reads. Times are offsets in nanoseconds; the sentinels are those of
+// the tracker (math.MinInt64 for none, math.MaxInt64 for never).
+type PairSnapshot struct {
+	C       int    `json:"c"`
+	Token   int    `json:"t"`
+	Accepts uint32 `json:"acc"`
+	Rejects uint32 `json:"rej"`
+	Errors  uint32 `json:"err"`
+	// FirstAccept is the first accept's send time (baseline); LastAccept the largest folded
+	// accept's (the bracket's lower end); LastDecisive the largest folded accept or reject's.
+	FirstAccept  int64  `json:"fa"`
+	LastAccept   int64  `json:"la"`
+	LastDecisive int64  `json:"ld"`
+	HasK         bool   `json:"k,omitempty"`
+	KSend        int64  `json:"ks,omitempty"`
+	KLat         int64  `json:"kl,omitempty"`
+	HasD         bool   `json:"hd,omitempty"`
+	D            int64  `json:"d,omitempty"`
+	Stale        uint32 `json:"stale,omitempty"`
+	Resurrect    uint32 `json:"res,omitempty"`
+	FirstResur   int64  `json:"fr"`
+	Late         bool   `json:"late,omitempty"`
+}
+
+// Counters are the tracker's running counts.
+type Counters struct {
+	Probes     int64               `json:"probes"`
+	Components []ComponentCounters `json:"components"`
+	Invalid    int64               `json:"invalid,omitempty"`
+}
+
+// ComponentCounters are one component's running counts.
+type ComponentCounters struct {
+	Probes, Accepts, Rejects, Errors int64
+	FalseRejects                     int64 `json:"false_rejects,omitempty"`
+	FirstFalseReject                 int64 `json:"first_false_reject"`
+	Late                             int64 `json:"late,omitempty"`
+	LateRecalls                      int64 `json:"late_recalls,omitempty"`
+	// FalseRejectTokens are the controls rejected at least once.
+	FalseRejectTokens []int `json:"false_reject_tokens,omitempty"`
+}
+
+// record sends e to the plan's observer, if any.
+func (d *drill) record(e Event) {
+	if d.plan.Observer == nil {
+		return
+	}
+	if e.Wall.IsZero() {
+		e.Wall = time.Now()
+	}
+	d.plan.Observer.Record(e)
+}
+
+// recordFault journals a fault's injection or revert.
+func (d *drill) recordFault(r *faultRun, event string, err error) {
+	if d.plan.Observer == nil {
+		return
+	}
+	s := r.step
+	fe := &FaultEvent{Name: s.Name, Kind: s.Kind, Target: s.what(), Event: event}
+	if err != nil {
+		fe.Err = redact.Excerpt([]byte(err.Error()))
+	}
+	d.record(Event{Kind: EventFault, AtNS: d.offset(), Fault: fe})
+}
+
+// recordCounters journals the tracker's running counts.
+func (d *drill) recordCounters() {
+	if d.plan.Observer == nil || d.tr == nil {
+		return
+	}
+	k := d.tr.Counters()
+	d.record(Event{Kind: EventCounters, AtNS: d.offset(), Counters: &k})
+}
+
+// trackerSummary is the tracker's configuration as a journal rebuilds it.
+func (d *drill) trackerSummary(names []string, cfg TrackerConfig) *TrackerSummary {
+	p := d.plan
+	ts := &TrackerSummary{Components: names, Victims: cfg.Victims, Controls: cfg.Controls,
+		MaxLagNS: int64(cfg.MaxLag), SampleSeed: p.Seed, SampleSize: -1, EstimateSeed: cfg.Estimate.Seed,
+		Rate: p.Traffic.Rate}
+	if d.sample != nil && len(names) > 0 {
+		ts.SampleSize = d.sample.Size(0)
+	}
+	for _, c := range d.comps {
+		ts.Kinds = append(ts.Kinds, c.Kind)
+	}
+	for _, c := range p.Components {
+		if c.Probe == nil {
+			ts.Unprobed = append(ts.Unprobed, report.Component{Name: c.Name, Kind: c.Kind})
+		}
+	}
+	return ts
+}
+
+// fingerprint is credential id's fingerprint (from the journal's when rebuilding).
+func (d *drill) fingerprint(id int) string {
+	if d.fps != nil {
+		return d.fps(id)
+	}
+	return d.tokens[id].Access.Fingerprint()
+}
+
+// Rebuilt is what a journal gives back: the report as the header had it, the tracker's
+// configuration, and the recall's acknowledgements; [Rebuilt.Report] measures from the
+// tracker restored from it.
+type Rebuilt struct {
+	Report  *report.Report
+	Tracker *TrackerSummary
+	Acks    []AckEvent
+	// Fingerprint gives a credential's fingerprint ("" when the journal does not know it).
+	Fingerprint func(int) string
+}
+
+// NewTrackerFrom returns an empty tracker configured as the journal's TrackerSummary says.
+func NewTrackerFrom(ts *TrackerSummary) *Tracker {
+	var smp *Sample
+	if ts.SampleSize >= 0 {
+		smp = NewSample(ts.SampleSeed, ts.Components, ts.Victims, ts.SampleSize)
+	}
+	return NewTracker(TrackerConfig{Components: ts.Components, Victims: ts.Victims, Controls: ts.Controls,
+		MaxLag: time.Duration(ts.MaxLagNS), Sample: smp, Estimate: EstimateConfig{Seed: ts.EstimateSeed}})
+}
+
+// Fill puts a measurement rebuilt from a journal into b.Report, as the drill's finish does with
+// what the journal holds: figures per component and overall, timeline, CDF, the recall's
+// counts and the measurement's findings. Load figures, ground truth, fault figures, recovery
+// and expectations are not journaled and stay empty. end is where the journal ends.
+func (b *Rebuilt) Fill(m *Measurement, end time.Duration, probes int64) {
+	rep := b.Report
+	d := &drill{rep: rep, fps: b.Fingerprint, plan: &Plan{}, log: nil}
+	rep.Components = nil
+	var first, last, firstSent int64
+	have := false
+	var rc recallCounts
+	for _, a := range b.Acks {
+		rc.sent++
+		if a.Err != "" {
+			rc.failed++
+			continue
+		}
+		rc.acked++
+		if !have || a.AckedNS < first {
+			first = a.AckedNS
+		}
+		if !have || a.AckedNS > last {
+			last = a.AckedNS
+		}
+		if !have || a.SentNS < firstSent {
+			firstSent = a.SentNS
+		}
+		have = true
+	}
+	rc.notSent = max(rep.Recall.Credentials-rc.sent, 0)
+	if have {
+		rep.Recall.SentAtMS = millis(time.Duration(firstSent))
+		rep.Recall.AcknowledgedAtMS = millis(time.Duration(last))
+		rep.Recall.AckSpreadMS = millis(time.Duration(last - first))
+	}
+	rep.Recall.Failed, rep.Recall.Sent, rep.Recall.Acknowledged, rep.Recall.NotSent = rc.failed, rc.sent, rc.acked, rc.notSent
+	for i, cm := range m.Components {
+		kind := ""
+		if i < len(b.Tracker.Kinds) {
+			kind = b.Tracker.Kinds[i]
+		}
+		rep.Components = append(rep.Components, report.Component{Name: cm.Name, Kind: kind, Probed: true, Summary: cm.Summary})
+		d.componentFindings(cm.Name, &m.Components[i], &componentFigures{})
+	}
+	rep.Components = append(rep.Components, b.Tracker.Unprobed...)
+	rep.Overall = m.Overall
+	rep.Tokens.NeverAccepted = m.NeverAcceptedVictims
+	rep.Slowest = slowest(rep.Components)
+	rep.Timeline, rep.CDF = m.Timeline, m.CDF
+	rep.TimelineLower, rep.CDFLower = m.TimelineLower, m.CDFLower
+	rep.Probes = report.Probes{Total: int(probes), TargetRatePerSec: b.Tracker.Rate, Dropped: m.Invalid}
+	rep.Probes.TrafficMS = millis(end)
+	if end > 0 {
+		rep.Probes.RatePerSec = float64(probes) / end.Seconds()
+	}
+}

@@ -1,0 +1,232 @@
+package journal
+
+import (
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/report"
+)
+
+// arrival is one thing reaching the tracker: a probe result or an acknowledgement.
+type arrival struct {
+	at  time.Duration
+	obs *drill.Observation
+	ack int // victim acknowledged when obs is nil
+}
+
+// TestRebuildMatchesTracker feeds a tracker a synthetic drill (baselines, per-pair enforcement
+// instants, stale accepts, resurrections, errors, false rejects, results arriving out of order
+// within MaxLag), journals it through a Writer as the drill does, and rebuilds: every pair's
+// state, bracket, stale accepts and resurrections, and the TTC statistics, timeline and CDF per
+// component, must equal the tracker's own Finalize.
+func TestRebuildMatchesTracker(t *testing.T) {
+	for seed := int64(1); seed <= 4; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		const victims, controls = 60, 8
+		comps := []string{"a", "b", "c"}
+		maxLag := 300 * time.Millisecond
+		trigger := 2 * time.Second
+		end := 6 * time.Second
+		ts := &drill.TrackerSummary{Components: comps, Kinds: []string{"gateway", "gateway", "gateway"},
+			Victims: victims, Controls: controls, MaxLagNS: int64(maxLag), SampleSize: -1, EstimateSeed: seed, Rate: 1000}
+		path := filepath.Join(t.TempDir(), FileName)
+		w, err := Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := &report.Report{Scenario: report.Scenario{Name: "synthetic"}, Recall: report.Recall{Credentials: victims}}
+		w.Record(drill.Event{Kind: drill.EventHeader, Wall: time.Now(), Report: hdr})
+		w.Record(drill.Event{Kind: drill.EventTraffic, Wall: time.Now(), Tracker: ts})
+		lines := 2
+		orig := drill.NewTracker(drill.TrackerConfig{Components: comps, Victims: victims, Controls: controls,
+			MaxLag: maxLag, Estimate: drill.EstimateConfig{Seed: seed},
+			OnPair: func(s drill.PairSnapshot) { w.Record(drill.Event{Kind: drill.EventPair, Pair: &s}); lines++ }})
+		cutAt, cutLines := end-time.Second, -1 // a kill one second before the end
+
+		var arr []arrival
+		recallAt := make([]time.Duration, victims)
+		for v := range victims {
+			recallAt[v] = trigger + time.Duration(rng.Intn(200))*time.Millisecond
+			arr = append(arr, arrival{at: recallAt[v], ack: v})
+		}
+		for c := range comps {
+			for tok := range victims + controls {
+				enforce := trigger + time.Duration(rng.Intn(2500))*time.Millisecond
+				if tok < victims && rng.Intn(10) == 0 {
+					enforce = end + time.Second // never converges
+				}
+				resurrect := time.Duration(-1)
+				if tok < victims && rng.Intn(8) == 0 {
+					resurrect = enforce + time.Duration(200+rng.Intn(800))*time.Millisecond
+				}
+				for s := time.Duration(rng.Intn(50)) * time.Millisecond; s < end; s += time.Duration(20+rng.Intn(180)) * time.Millisecond {
+					out := drill.Accept
+					switch {
+					case rng.Intn(20) == 0:
+						out = drill.Error
+					case tok >= victims:
+						if rng.Intn(60) == 0 {
+							out = drill.Reject
+						}
+					case s >= enforce && (resurrect < 0 || s < resurrect || s > resurrect+300*time.Millisecond):
+						out = drill.Reject
+					}
+					lat := time.Duration(1+rng.Intn(40)) * time.Millisecond
+					o := drill.Observation{Component: c, Token: tok, Sent: s, Latency: lat, Outcome: out}
+					delay := lat + time.Duration(rng.Int63n(int64(maxLag)-int64(lat)))
+					arr = append(arr, arrival{at: s + delay, obs: &o})
+				}
+			}
+		}
+		sort.SliceStable(arr, func(i, j int) bool { return arr[i].at < arr[j].at })
+		triggered := false
+		for _, a := range arr {
+			if cutLines < 0 && a.at >= cutAt {
+				cutLines = lines
+			}
+			if !triggered && a.at >= trigger {
+				orig.SetTrigger(trigger)
+				w.Record(drill.Event{Kind: drill.EventTrigger, AtNS: int64(trigger)})
+				lines++
+				triggered = true
+			}
+			if a.obs == nil {
+				orig.Recalled(a.ack, trigger, recallAt[a.ack])
+				w.Record(drill.Event{Kind: drill.EventAck, Ack: &drill.AckEvent{Token: a.ack, FP: "fp", SentNS: int64(trigger), AckedNS: int64(recallAt[a.ack])}})
+				lines++
+				continue
+			}
+			orig.Observe(*a.obs)
+		}
+		want := orig.Finalize(end)
+		k := orig.Counters()
+		w.Record(drill.Event{Kind: drill.EventCounters, Counters: &k})
+		w.Record(drill.Event{Kind: drill.EventTrafficEnd, AtNS: int64(end)})
+		w.Record(drill.Event{Kind: drill.EventEnd, Wall: time.Now(), Verdict: report.Pass})
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rb, err := Read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rb.Complete || rb.Report.Incomplete {
+			t.Errorf("seed %d: a journal with its end event rebuilt as incomplete", seed)
+		}
+		got := rb.Measurement
+		converged, resurrected := 0, 0
+		for c := range comps {
+			wc, gc := want.Components[c], got.Components[c]
+			for i := range wc.Pairs {
+				wp, gp := wc.Pairs[i], gc.Pairs[i]
+				if wp.State != gp.State || wp.Lower != gp.Lower || wp.Upper != gp.Upper ||
+					wp.StaleAccepts != gp.StaleAccepts || wp.Resurrections != gp.Resurrections ||
+					wp.FirstResurrection != gp.FirstResurrection || wp.Recalled != gp.Recalled {
+					t.Errorf("seed %d %s token %d: rebuilt %+v\ntracker %+v", seed, wc.Name, i, gp, wp)
+				}
+				if wp.State == drill.PairConverged {
+					converged++
+				}
+				if wp.Resurrections > 0 {
+					resurrected++
+				}
+			}
+			wc.Summary.ProbeLatencyMS, gc.Summary.ProbeLatencyMS = report.Stats{}, report.Stats{} // not journaled
+			if d := cmp.Diff(wc.Summary, gc.Summary); d != "" {
+				t.Errorf("seed %d %s summary (-tracker +rebuilt):\n%s", seed, wc.Name, d)
+			}
+			if wc.FalseRejectPairs != gc.FalseRejectPairs {
+				t.Errorf("seed %d %s: false-reject pairs %d, rebuilt %d", seed, wc.Name, wc.FalseRejectPairs, gc.FalseRejectPairs)
+			}
+		}
+		if d := cmp.Diff(want.Timeline, got.Timeline); d != "" {
+			t.Errorf("seed %d timeline (-tracker +rebuilt):\n%s", seed, d)
+		}
+		if d := cmp.Diff(want.CDF, got.CDF); d != "" {
+			t.Errorf("seed %d CDF (-tracker +rebuilt):\n%s", seed, d)
+		}
+		// The synthetic drill must exercise what it claims to.
+		if converged == 0 || resurrected == 0 || want.Overall.NotConverged == 0 || want.Overall.FalseRejects == 0 {
+			t.Fatalf("seed %d: degenerate drill: %d converged, %d resurrected, %d not converged, %d false rejects",
+				seed, converged, resurrected, want.Overall.NotConverged, want.Overall.FalseRejects)
+		}
+		// Not every probe: far fewer pair events than results.
+		b, _ := os.ReadFile(path)
+
+		// Cut where a kill a second before the end would have: a pair the cut journal shows
+		// converged has the final bracket, unless something after the cut (a resurrection,
+		// a late result) changed it; most converged pairs are there already.
+		cut := strings.Join(strings.SplitAfter(string(b), "\n")[:cutLines], "")
+		crb, err := Rebuild(strings.NewReader(cut), "cut")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !crb.Report.Incomplete {
+			t.Errorf("seed %d: cut journal not marked incomplete", seed)
+		}
+		early := 0
+		for c := range comps {
+			for i, cp := range crb.Measurement.Components[c].Pairs {
+				fp := want.Components[c].Pairs[i]
+				if cp.State != drill.PairConverged || fp.Resurrections > 0 || cp.Resurrections > 0 {
+					continue
+				}
+				early++
+				if fp.State != drill.PairConverged || cp.Lower != fp.Lower || cp.Upper != fp.Upper {
+					t.Errorf("seed %d %s token %d: cut journal's bracket [%v, %v] (%v), the tracker's [%v, %v] (%v)",
+						seed, comps[c], i, cp.Lower, cp.Upper, cp.State, fp.Lower, fp.Upper, fp.State)
+				}
+			}
+		}
+		if early < converged/2 {
+			t.Errorf("seed %d: the journal cut a second before the end has %d of %d converged pairs", seed, early, converged)
+		}
+		if n, probes := strings.Count(string(b), `"kind":"pair"`), want.Overall.Probes; n*5 > probes {
+			t.Errorf("seed %d: %d pair events for %d probes: the journal records probes, not state changes", seed, n, probes)
+		}
+	}
+}
+
+// TestCutJournal: a journal cut mid-line by a kill rebuilds, marked incomplete, with the
+// instant and phase it ends at; one without a header is a clear error.
+func TestCutJournal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Record(drill.Event{Kind: drill.EventHeader, Wall: time.Now(), Report: &report.Report{Scenario: report.Scenario{Name: "cut"}}})
+	w.Record(drill.Event{Kind: drill.EventPhase, Phase: drill.PhaseMint})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"kind":"phase","pha`)
+	f.Close()
+	rb, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rb.Report
+	if !r.Incomplete || r.JournalPhase != drill.PhaseMint || r.JournalEndsAt == nil || r.Verdict != report.Error ||
+		!strings.Contains(r.Reason, "mint") {
+		t.Errorf("cut journal: incomplete %v phase %q ends %v verdict %s reason %q", r.Incomplete, r.JournalPhase, r.JournalEndsAt, r.Verdict, r.Reason)
+	}
+	os.WriteFile(path, []byte(`{"kind":"phase","phase":"mint"}`+"\n"), 0o644)
+	if _, err := Read(path); err == nil || !strings.Contains(err.Error(), "no header") {
+		t.Errorf("headerless journal: %v", err)
+	}
+	os.WriteFile(path, []byte("garbage\n{}\n"), 0o644)
+	if _, err := Read(path); err == nil || !strings.Contains(err.Error(), FileName+":1") {
+		t.Errorf("garbage journal: %v, want the file and line", err)
+	}
+}

@@ -1,0 +1,222 @@
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/report"
+)
+
+// maxLine bounds one journal line (a header with a long scenario, a counters line with many
+// false-reject tokens).
+const maxLine = 16 << 20
+
+// Rebuilt is a report rebuilt from a journal with the measurement it came from.
+type Rebuilt struct {
+	Report      *report.Report
+	Measurement *drill.Measurement
+	// Complete is true when the journal has its end event (the drill ended normally).
+	Complete bool
+	// Events counts the journal's lines read.
+	Events int
+}
+
+// Read rebuilds the report from the journal at path: the header's report, filled with the
+// measurement of a tracker restored from each pair's last journaled state, the last counters
+// and every acknowledgement, up to the journal's last event. A journal without its end event
+// (the drill was killed) gives a report marked incomplete, with verdict ERROR; a last line cut
+// short by the kill is ignored.
+func Read(path string) (*Rebuilt, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Rebuild(f, path)
+}
+
+// Rebuild is Read from r; name is used in errors.
+func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var (
+		rep        *report.Report
+		ts         *drill.TrackerSummary
+		began      time.Time
+		trigger    *int64
+		trafficEnd *int64
+		acks       []drill.AckEvent
+		fps        = map[int]string{}
+		pairs      = map[[2]int]drill.PairSnapshot{}
+		counters   *drill.Counters
+		phase      string
+		lastWall   time.Time
+		lastAt     int64
+		out        = &Rebuilt{}
+		faults     = map[string]*report.Fault{}
+		order      []string
+	)
+	for line := 1; ; line++ {
+		b, err := br.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		if len(b) > maxLine {
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, line, maxLine)
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			if err == io.EOF {
+				break
+			}
+			continue
+		}
+		var e drill.Event
+		if uerr := json.Unmarshal(b, &e); uerr != nil {
+			if err == io.EOF {
+				break // the last line, cut short by the kill
+			}
+			return nil, fmt.Errorf("%s:%d: not a journal event: %v", name, line, uerr)
+		}
+		out.Events++
+		if !e.Wall.IsZero() {
+			lastWall = e.Wall
+		}
+		if e.AtNS > lastAt {
+			lastAt = e.AtNS
+		}
+		switch e.Kind {
+		case drill.EventHeader:
+			if e.Report == nil {
+				return nil, fmt.Errorf("%s:%d: header without a report", name, line)
+			}
+			rep = e.Report
+		case drill.EventPhase:
+			phase = e.Phase
+		case drill.EventEnvironment:
+			if rep != nil && e.Environment != nil {
+				rep.Environment = *e.Environment
+			}
+		case drill.EventMinted:
+			if rep != nil && e.Tokens != nil {
+				rep.Tokens = *e.Tokens
+			}
+		case drill.EventTraffic:
+			ts, began = e.Tracker, e.Wall
+		case drill.EventTrigger:
+			at := e.AtNS
+			trigger = &at
+		case drill.EventAck:
+			if e.Ack != nil {
+				acks = append(acks, *e.Ack)
+				fps[e.Ack.Token] = e.Ack.FP
+			}
+		case drill.EventFault:
+			if fe := e.Fault; fe != nil {
+				rf, ok := faults[fe.Name]
+				if !ok {
+					rf = &report.Fault{Name: fe.Name, Fault: fe.Kind, Target: fe.Target}
+					faults[fe.Name] = rf
+					order = append(order, fe.Name)
+				}
+				switch fe.Event {
+				case "inject":
+					rf.StartMS = ms(e.AtNS)
+				case "revert":
+					rf.EndMS = ms(e.AtNS)
+				}
+				if fe.Err != "" {
+					if rf.Error != "" {
+						rf.Error += "; "
+					}
+					rf.Error += fe.Event + ": " + fe.Err
+				}
+			}
+		case drill.EventPair:
+			if e.Pair != nil {
+				pairs[[2]int{e.Pair.C, e.Pair.Token}] = *e.Pair
+			}
+		case drill.EventCounters:
+			counters = e.Counters
+		case drill.EventTrafficEnd:
+			at := e.AtNS
+			trafficEnd = &at
+		case drill.EventEnd:
+			out.Complete = true
+			if rep != nil {
+				rep.Verdict = e.Verdict
+				rep.FinishedAt = e.Wall
+				rep.DurationMS = ms(int64(e.Wall.Sub(rep.StartedAt)))
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if rep == nil {
+		return nil, fmt.Errorf("%s: no header: not a recall journal, or cut before its first line", name)
+	}
+	out.Report = rep
+	for _, n := range order {
+		rep.Faults = append(rep.Faults, *faults[n])
+	}
+	if !out.Complete {
+		rep.Incomplete = true
+		rep.JournalPhase = phase
+		if !lastWall.IsZero() {
+			w := lastWall
+			rep.JournalEndsAt = &w
+			rep.FinishedAt = w
+			rep.DurationMS = ms(int64(w.Sub(rep.StartedAt)))
+		}
+		rep.JournalEndsAtMS = ms(lastAt)
+		rep.Verdict = report.Error
+		rep.Reason = fmt.Sprintf("incomplete: rebuilt from the journal, which ends in phase %s", orNone(phase))
+		if ts != nil {
+			rep.Reason += fmt.Sprintf(" at %s from the start of traffic", report.FormatMS(ms(lastAt)))
+		}
+	}
+	if ts == nil {
+		return out, nil // killed before traffic: nothing measured
+	}
+	tr := drill.NewTrackerFrom(ts)
+	if trigger != nil {
+		tr.SetTrigger(time.Duration(*trigger))
+	}
+	for _, a := range acks {
+		if a.Err == "" {
+			tr.Recalled(a.Token, time.Duration(a.SentNS), time.Duration(a.AckedNS))
+		}
+	}
+	for _, s := range pairs {
+		tr.Restore(s)
+	}
+	var probes int64
+	if counters != nil {
+		tr.RestoreCounters(*counters)
+		probes = counters.Probes
+	}
+	end := time.Duration(lastAt)
+	if trafficEnd != nil {
+		end = time.Duration(*trafficEnd)
+	}
+	m := tr.Finalize(end)
+	out.Measurement = m
+	b := drill.Rebuilt{Report: rep, Tracker: ts, Acks: acks, Fingerprint: func(id int) string { return fps[id] }}
+	b.Fill(m, end, probes)
+	_ = began
+	return out, nil
+}
+
+func ms(ns int64) float64 { return float64(ns) / 1e6 }
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
