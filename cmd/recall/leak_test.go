@@ -529,7 +529,7 @@ expect:
 					}
 					return nil
 				})
-				for _, want := range []string{"report.json", "junit.xml"} {
+				for _, want := range []string{"report.json", "junit.xml", "journal.jsonl"} {
 					if _, ok := artifacts[want]; !ok {
 						t.Errorf("no %s written (have %v)", want, keys(artifacts))
 					}

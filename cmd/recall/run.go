@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/journal"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
 	"github.com/recall-drills/recall/report"
@@ -171,8 +172,20 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 	defer ob.close()
 	p.OnProgress = ob.onProgress(ctx, p.OnProgress)
 
+	// The journal streams the drill to disk as it runs: after a kill -9,
+	// 'recall report --from-journal' rebuilds a report from it.
+	jw, err := journal.Create(filepath.Join(outDir, journal.FileName))
+	if err != nil {
+		return withExit(exitCannotRun, err)
+	}
+	defer jw.Close()
+	p.Observer = jw
+
 	log.Info("drill starting", "scenario", s.Name, "runtime", p.Runtime, "seed", s.Seed, "drill_id", p.DrillID, "out", outDir)
 	rep, runErr := drill.Run(ctx, p)
+	if err := jw.Close(); err != nil {
+		log.Warn("journal incomplete", "err", err)
+	}
 	if live && !o.quiet {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
