@@ -213,8 +213,8 @@ type drill struct {
 
 func (d *drill) setPhase(ph string) {
 	d.phase.Store(ph)
+	d.record(Event{Kind: EventPhase, Phase: ph, AtNS: d.offset()}) // journaled before it is logged
 	d.log.Info("phase", "phase", ph)
-	d.record(Event{Kind: EventPhase, Phase: ph, AtNS: d.offset()})
 }
 
 // offset is now from the start of traffic, 0 before it.

@@ -6,8 +6,9 @@
 // start: scenario, population, recall), the phases, the environment, the tracker's
 // configuration, each recall acknowledgement, fault injections and reverts, per (component,
 // victim) pair each change of the tracker's folded state (not each probe), and the counters
-// about once a second. Lines are buffered and flushed at most [FlushInterval] apart (and on
-// Close); a kill loses at most that much. Credentials appear only as fingerprints.
+// about once a second. Pair, acknowledgement and counter lines are buffered and flushed at most
+// [FlushInterval] apart (and on Close), so a kill loses at most that much of them; the rare
+// events are written at once. Credentials appear only as fingerprints.
 package journal
 
 import (
@@ -81,6 +82,12 @@ func (j *Writer) Record(e drill.Event) {
 	b = append(b, '\n')
 	if _, err := j.w.Write(b); err != nil {
 		j.err = err
+		return
+	}
+	if e.Kind != drill.EventPair && e.Kind != drill.EventAck && e.Kind != drill.EventCounters {
+		// Rare events (the header, phases, the trigger, faults) reach the file at once: a kill
+		// right after a phase began still shows that phase.
+		j.err = j.w.Flush()
 	}
 }
 
