@@ -127,6 +127,16 @@ func TestReadmeCommands(t *testing.T) {
 		os.MkdirAll(filepath.Dir(filepath.Join(wd, name)), 0o755)
 		os.WriteFile(filepath.Join(wd, name), b, 0o644)
 	}
+	// `recall report --from-journal` needs a journal: the one a short real drill wrote.
+	jdir := t.TempDir()
+	if code, stdout, stderr := runMain("run", "--out", jdir, "--quiet", writeScenario(t, "  - false_rejects == 0\n")); code != exitPass {
+		t.Fatalf("a drill for the journal fixture: exit %d\n%s\n%s", code, stdout, lastLines(stderr, 25))
+	}
+	if j, err := os.ReadFile(filepath.Join(jdir, "journal.jsonl")); err != nil {
+		t.Fatalf("journal fixture: %v", err)
+	} else if err := os.WriteFile(filepath.Join(wd, "reports/nightly/journal.jsonl"), j, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	docker := exec.Command("docker", "info").Run() == nil
 	root := newRoot(nil, nil)
 	root.InitDefaultCompletionCmd()
