@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/scenarios"
 )
 
@@ -75,94 +74,45 @@ secrets, to be set in the environment. An existing FILE is kept unless --force.`
 	return cmd
 }
 
-// providerMetadata is the part of RFC 8414 / OpenID Connect Discovery metadata init uses.
+// providerMetadata is what init writes into the scenario: the endpoints internal/oauth
+// discovered (the one discovery recall run uses too) and the document they were read from.
 type providerMetadata struct {
-	Issuer                string   `json:"issuer"`
-	TokenEndpoint         string   `json:"token_endpoint"`
-	RevocationEndpoint    string   `json:"revocation_endpoint"`
-	IntrospectionEndpoint string   `json:"introspection_endpoint"`
-	JWKSURI               string   `json:"jwks_uri"`
-	GrantTypes            []string `json:"grant_types_supported"`
-	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
+	Issuer                string
+	TokenEndpoint         string
+	RevocationEndpoint    string
+	IntrospectionEndpoint string
+	JWKSURI               string
+	GrantTypes            []string
+	AuthMethods           []string
 	// Document is the URL the metadata was read from.
-	Document string `json:"-"`
+	Document string
 }
 
-// metadataURLs returns the metadata documents to try for u: u itself when it is one, else
-// RFC 8414's /.well-known/oauth-authorization-server inserted before the issuer's path, then
-// OpenID Connect's /.well-known/openid-configuration appended to it.
-func metadataURLs(u *url.URL) []string {
-	if strings.Contains(u.Path, "/.well-known/") {
-		return []string{u.String()}
-	}
-	path := strings.TrimSuffix(u.EscapedPath(), "/")
-	base := *u
-	base.Path, base.RawPath, base.RawQuery, base.Fragment = "", "", "", ""
-	oidc := *u
-	oidc.RawQuery, oidc.Fragment = "", ""
-	return []string{base.String() + "/.well-known/oauth-authorization-server" + path,
-		strings.TrimSuffix(oidc.String(), "/") + "/.well-known/openid-configuration"}
-}
-
-// discover reads the provider's metadata (no proxy: only the URL given is contacted).
+// discover reads the provider's metadata with oauth.Discover (no proxy: only the URL given is
+// contacted): raw is a metadata document when its path holds /.well-known/, else the issuer,
+// tried at RFC 8414's place, then OpenID Connect's.
 func discover(ctx context.Context, raw string) (*providerMetadata, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
 	}
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
-	var errs []error
-	for _, doc := range metadataURLs(u) {
-		md, err := fetchMetadata(ctx, hc, doc)
-		if err == nil {
-			return md, nil
-		}
-		errs = append(errs, err)
+	doc := ""
+	if strings.Contains(u.Path, "/.well-known/") {
+		doc = u.String()
 	}
-	return nil, errors.Join(errs...)
-}
-
-func fetchMetadata(ctx context.Context, hc *http.Client, doc string) (*providerMetadata, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, doc, nil)
+	eps, err := oauth.Discover(ctx, oauth.NewHTTPClient(10*time.Second, nil), u, doc, oauth.Endpoints{})
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", doc, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %d: %s", doc, resp.StatusCode, excerpt(body))
-	}
-	var md providerMetadata
-	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, fmt.Errorf("%s: not JSON metadata: %s", doc, excerpt(body))
-	}
-	if md.TokenEndpoint == "" {
-		return nil, fmt.Errorf("%s: the metadata names no token_endpoint", doc)
-	}
+	md := &providerMetadata{Issuer: eps.Issuer, TokenEndpoint: eps.Token, RevocationEndpoint: eps.Revocation,
+		IntrospectionEndpoint: eps.Introspection, JWKSURI: eps.JWKS, GrantTypes: eps.GrantTypes, AuthMethods: eps.AuthMethods,
+		Document: eps.Discovery}
 	for _, e := range []string{md.Issuer, md.TokenEndpoint, md.RevocationEndpoint, md.IntrospectionEndpoint, md.JWKSURI} {
 		if strings.ContainsAny(e, "\n\r\"'{}$") {
-			return nil, fmt.Errorf("%s: an endpoint holds characters a scenario cannot carry as is: %s", doc, excerpt([]byte(e)))
+			return nil, fmt.Errorf("%s: an endpoint holds characters a scenario cannot carry as is: %q", md.Document, redact.String(e))
 		}
 	}
-	md.Document = doc
-	return &md, nil
-}
-
-// excerpt is a short single-line quote of a body from the provider.
-func excerpt(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return fmt.Sprintf("%q", s)
+	return md, nil
 }
 
 // providerScenario renders the starter scenario for a discovered provider.

@@ -150,7 +150,7 @@ func TestInitDiscovery(t *testing.T) {
 	})
 
 	code, _, errs := runMain("init", "-", "--discovery", srv.URL+"/nowhere")
-	if code != exitCannotRun || !strings.Contains(errs, "HTTP 404") || !strings.Contains(errs, "/.well-known/openid-configuration") {
+	if code != exitCannotRun || !strings.Contains(errs, "404 Not Found") || !strings.Contains(errs, "/.well-known/openid-configuration") {
 		t.Errorf("no metadata: exit %d:\n%s", code, errs)
 	}
 }

@@ -23,6 +23,8 @@ type Endpoints struct {
 	JWKS          string `json:"jwks_uri,omitempty"`
 	// AuthMethods are the token endpoint's advertised client authentication methods.
 	AuthMethods []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// GrantTypes are the advertised grant types (grant_types_supported).
+	GrantTypes []string `json:"grant_types_supported,omitempty"`
 	// Source says, per endpoint name, "discovered" or "set".
 	Source map[string]string `json:"source,omitempty"`
 }
@@ -35,6 +37,7 @@ type metadata struct {
 	IntrospectionEndpoint string   `json:"introspection_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
+	GrantTypes            []string `json:"grant_types_supported"`
 }
 
 // DiscoveryError is a failed discovery: every URL tried and what it answered.
@@ -120,6 +123,9 @@ func Discover(ctx context.Context, hc *http.Client, issuer *url.URL, discovery s
 		fill("jwks_uri", &out.JWKS, md.JWKSURI)
 		if len(out.AuthMethods) == 0 {
 			out.AuthMethods = md.AuthMethods
+		}
+		if len(out.GrantTypes) == 0 {
+			out.GrantTypes = md.GrantTypes
 		}
 		if out.Token == "" {
 			return out, fmt.Errorf("discovery %s: the metadata names no token_endpoint", u)
