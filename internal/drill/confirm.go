@@ -20,10 +20,10 @@ import (
 // retrying briefly, and comes out confirmed, ineffective (acknowledged, yet still active) or
 // unconfirmable (no answer, with the reason). No outcome is dropped.
 const (
-	// confirmFor is how long a credential may stay active at the source after its
-	// acknowledgement before it counts as ineffective: providers apply revocations
-	// asynchronously, within a moment.
-	confirmFor = 2 * time.Second
+	// DefaultConfirmWindow is how long a credential may stay active at the source after its
+	// acknowledgement before it counts as ineffective, unless the plan says otherwise
+	// (recall.confirm_window): providers apply revocations asynchronously, within a moment.
+	DefaultConfirmWindow = 2 * time.Second
 	// confirmEvery is the wait between two questions about one credential.
 	confirmEvery = 200 * time.Millisecond
 	// confirmTimeout bounds one question.
@@ -79,9 +79,9 @@ type confirmation struct {
 	reason  string
 }
 
-// confirmOne asks c about t until it is inactive, confirmFor has passed since acked, or
+// confirmOne asks c about t until it is inactive, window has passed since acked, or
 // confirmErrors questions have failed.
-func confirmOne(ctx context.Context, c source.Confirmer, t *Token, acked time.Time) confirmation {
+func confirmOne(ctx context.Context, c source.Confirmer, t *Token, acked time.Time, window time.Duration) confirmation {
 	var lastErr error
 	fails := 0
 	for {
@@ -97,7 +97,7 @@ func confirmOne(ctx context.Context, c source.Confirmer, t *Token, acked time.Ti
 			}
 		case !active:
 			return confirmation{outcome: Confirmed}
-		case time.Since(acked) >= confirmFor:
+		case time.Since(acked) >= window:
 			return confirmation{outcome: Ineffective}
 		}
 		select {
@@ -127,6 +127,10 @@ func (d *drill) confirm(ctx context.Context, victims []*Token, delay time.Durati
 	if d.prov != nil {
 		conf = d.prov.Confirmer
 	}
+	window := DefaultConfirmWindow
+	if d.plan != nil && d.plan.Recall.ConfirmWindow > 0 {
+		window = d.plan.Recall.ConfirmWindow
+	}
 	conc, lim := DefaultRecallConcurrency, (*rate.Limiter)(nil)
 	if perS > 0 {
 		conc, lim = confirmConcurrency, rate.NewLimiter(rate.Limit(perS), 1)
@@ -148,7 +152,7 @@ func (d *drill) confirm(ctx context.Context, victims []*Token, delay time.Durati
 			out[i] = confirmation{Unconfirmable, "the provider has no introspection endpoint (set oauth.introspection.endpoint)"}
 			return nil
 		}
-		out[i] = confirmOne(ctx, conf, victims[i], acks[i].Acked)
+		out[i] = confirmOne(ctx, conf, victims[i], acks[i].Acked, window)
 		return nil
 	})
 	for i := range victims {

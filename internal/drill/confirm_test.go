@@ -170,3 +170,41 @@ func TestConfirmPace(t *testing.T) {
 		}
 	}
 }
+
+// slowConfirmer says a credential is active for its first n questions, inactive after: a
+// provider that applies revocations asynchronously, counted in questions rather than time so
+// that the outcome does not depend on the machine's speed.
+type slowConfirmer struct {
+	n     int64
+	asked atomic.Int64
+}
+
+func (f *slowConfirmer) Active(context.Context, *Token) (bool, error) {
+	return f.asked.Add(1) <= f.n, nil
+}
+
+// TestConfirmWindow: recall.confirm_window bounds how long a credential may stay active after
+// its acknowledgement. A provider that takes 3 questions (at least 400 ms apart from the first)
+// to apply the revocation is ineffective within a 100 ms window and confirmed within 10 s; a
+// plan without a window uses the default.
+func TestConfirmWindow(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		window time.Duration
+		want   string
+	}{{100 * time.Millisecond, Ineffective}, {10 * time.Second, Confirmed}, {0, Confirmed}} {
+		now := time.Now()
+		fc := &slowConfirmer{n: 3}
+		d := &drill{rep: newReport(&Plan{}), plan: &Plan{Recall: Recall{Confirm: true, ConfirmWindow: tc.window}},
+			prov: &source.Provider{Confirmer: fc}, acks: []Ack{{Sent: now, Acked: now}}}
+		d.confirm(context.Background(), victims(1), 0, 0)
+		rc := d.rep.Recall
+		got := map[bool]string{true: Confirmed, false: Ineffective}[rc.Confirmed == 1]
+		if rc.Confirmed+rc.Ineffective != 1 || got != tc.want {
+			t.Errorf("window %s: %+v after %d questions, want %s", tc.window, rc, fc.asked.Load(), tc.want)
+		}
+		if tc.want == Ineffective && fc.asked.Load() > 3 {
+			t.Errorf("window %s: asked %d times, want the verdict before the provider caught up", tc.window, fc.asked.Load())
+		}
+	}
+}

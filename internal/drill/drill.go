@@ -89,6 +89,9 @@ type Recall struct {
 	Action     Action
 	// Confirm asks the issuer, by introspection, whether each acknowledged recall took effect.
 	Confirm bool
+	// ConfirmWindow is how long a credential may stay active after its acknowledgement before
+	// it is ineffective (default DefaultConfirmWindow).
+	ConfirmWindow time.Duration
 }
 
 // Plan is everything a drill needs, resolved from a scenario.

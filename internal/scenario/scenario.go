@@ -478,6 +478,10 @@ type Recall struct {
 	// Confirm asks the issuer by introspection, after the recall, whether every victim is
 	// inactive at the source. Default false.
 	Confirm bool `yaml:"confirm,omitempty" json:"confirm,omitempty"`
+	// ConfirmWindow is how long after its acknowledgement a recalled credential may still be
+	// active at the source before it counts as ineffective (confirm: true): providers that apply
+	// revocations asynchronously need longer. Default 2s, at most traffic.duration.
+	ConfirmWindow time.Duration `yaml:"confirm_window,omitempty" json:"confirm_window,omitempty"`
 	// With holds the action's parameters: http {method, url, headers, body}, command {run}.
 	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
 }
@@ -545,7 +549,7 @@ var (
 	DefaultTraffic = Traffic{Workers: 16, Recheck: Percent{Fraction: 0.10, Text: "10%"}, Controls: Percent{Fraction: 0.10, Text: "10%"}}
 	// DefaultRecall is the default recall section; at has no default. Mode defaults to batch
 	// for revoke-tokens only.
-	DefaultRecall = Recall{Action: ActionRevokeTokens, Select: "victims", Concurrency: 32}
+	DefaultRecall = Recall{Action: ActionRevokeTokens, Select: "victims", Concurrency: 32, ConfirmWindow: 2 * time.Second}
 	// DefaultWait is the default wait of a component.
 	DefaultWait = Wait{Status: 200, Timeout: 30 * time.Second}
 	// DefaultProbe is the default probe of a component. Headers default to

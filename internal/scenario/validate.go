@@ -529,6 +529,16 @@ func (l *loader) validateRecall(s *Scenario) {
 	if r.Concurrency < 1 {
 		l.fail("recall.concurrency", "must be >= 1, got %d", r.Concurrency)
 	}
+	switch w := r.ConfirmWindow; {
+	case !l.has("recall.confirm_window"):
+		// The default: confirmation ends with traffic anyway.
+	case !r.Confirm:
+		l.fail("recall.confirm_window", "only with confirm: true (it bounds how long a recalled credential may stay active at the source)")
+	case w <= 0:
+		l.fail("recall.confirm_window", "must be > 0, got %s", w)
+	case dur > 0 && w > dur:
+		l.fail("recall.confirm_window", "%s is longer than traffic (duration %s): confirmation ends with traffic", w, dur)
+	}
 }
 
 func (l *loader) validateFaults(s *Scenario) {
