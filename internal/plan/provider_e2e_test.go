@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,8 @@ import (
 // independentScenario drills oauthtest's server (not targets/): discovery at the issuer url,
 // two pre-registered clients with secrets from ${VAR}, a gateway with a TTL cache of positive
 // introspections, and the introspection endpoint itself probed (its own listener, its own
-// basic credentials). with is the recall's with: block.
+// basic credentials). The tokens: block after its issuer is the second %s (independentClients
+// by default); with is the recall's with: block.
 const independentScenario = `name: independent-provider
 seed: 5
 system:
@@ -53,10 +56,7 @@ system:
       probe: {path: /api}
 tokens:
   issuer: idp
-  clients:
-    - {id: drill-a, secret: "${DRILL_A_SECRET}", auth: client_secret_basic}
-    - {id: drill-b, secret: "${DRILL_B_SECRET}", auth: client_secret_post}
-  victims: 20
+%s  victims: 20
   controls: 6
   recovery: 0
 traffic:
@@ -69,6 +69,12 @@ recall:
   mode: rfc7009
   confirm: true
 %s`
+
+// independentClients are the two pre-registered clients of runIndependent's server.
+const independentClients = `  clients:
+    - {id: drill-a, secret: "${DRILL_A_SECRET}", auth: client_secret_basic}
+    - {id: drill-b, secret: "${DRILL_B_SECRET}", auth: client_secret_post}
+`
 
 // truthEnv adds the independent server's ground truth to the external runtime: the instant each
 // token became inactive (the introspection component) and the last instant the gateway
@@ -98,12 +104,19 @@ func runIndependent(t *testing.T, with string) (*report.Report, *oauthtest.Serve
 	t.Helper()
 	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
 	t.Cleanup(srv.Close)
+	return runIndependentOn(t, srv, independentClients, with)
+}
+
+// runIndependentOn is runIndependent against srv with the given tokens: block (after its
+// issuer); secrets must not appear in the report either.
+func runIndependentOn(t *testing.T, srv *oauthtest.Server, tokens, with string, secrets ...string) (*report.Report, *oauthtest.Server) {
+	t.Helper()
 	gw := oauthtest.NewGateway(srv, 500*time.Millisecond)
 	t.Cleanup(gw.Close)
 	env := map[string]string{"DRILL_A_SECRET": "secret-a-123", "DRILL_B_SECRET": "secret-b-456",
 		"INTROSPECT_PASSWORD": srv.IntrospectPassword,
 		"INTROSPECT_BASIC":    basicValue(srv.IntrospectUser, srv.IntrospectPassword)}
-	src := fmt.Sprintf(independentScenario, srv.Issuer.URL, srv.Introspection.URL, gw.URL, with)
+	src := fmt.Sprintf(independentScenario, srv.Issuer.URL, srv.Introspection.URL, gw.URL, tokens, with)
 	s, err := Parse("independent.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +131,7 @@ func runIndependent(t *testing.T, with string) (*report.Report, *oauthtest.Serve
 		t.Fatalf("drill: %v (%s)", err, rep.Reason)
 	}
 	b, _ := json.Marshal(rep)
-	for _, secret := range []string{"secret-a-123", "secret-b-456", srv.IntrospectPassword, "opq_"} {
+	for _, secret := range append([]string{"secret-a-123", "secret-b-456", srv.IntrospectPassword, "opq_"}, secrets...) {
 		if strings.Contains(string(b), secret) {
 			t.Errorf("the report holds %q in clear", secret)
 		}
@@ -193,6 +206,56 @@ func TestDrillIndependentProviderWrongClient(t *testing.T) {
 	}
 }
 
+// TestDrillIndependentProviderUsersFile mints with the password grant for the users of
+// tokens.users: {file: users.csv} at the independent server (not targets/): every token comes
+// from the password grant, for a user of the file (the commented one is skipped), all of them
+// used; the recall is confirmed, and no password reaches the report.
+func TestDrillIndependentProviderUsersFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
+	t.Cleanup(srv.Close)
+	users := map[string]string{"alice": "alice-pw-31415", "bob": "bob-pw-92653", "carol": "carol-pw-58979", "dave": "dave-pw-32384"}
+	csv := "# username,password\n"
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		srv.AddUser(u, users[u])
+		csv += u + "," + users[u] + "\n"
+	}
+	srv.AddUser("mallory", "mallory-pw-62643")
+	csv += "# mallory,mallory-pw-62643\n"
+	file := filepath.Join(t.TempDir(), "users.csv")
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens := "  grant: password\n" + independentClients + "  users: {file: " + file + "}\n"
+	rep, _ := runIndependentOn(t, srv, tokens, "", "alice-pw-31415", "bob-pw-92653", "carol-pw-58979", "dave-pw-32384")
+	byGrant, bySub := srv.Issued()
+	if byGrant["password"] != 26 || len(byGrant) != 1 {
+		t.Errorf("tokens issued by grant %v: want 26 from the password grant, nothing else", byGrant)
+	}
+	for u := range users {
+		if bySub[u] == 0 {
+			t.Errorf("no token for %s (issued per sub %v): want the tokens spread over every user of the file", u, bySub)
+		}
+	}
+	if bySub["mallory"] != 0 || len(bySub) != 4 {
+		t.Errorf("issued per sub %v: want only the 4 users of the file, not the commented one", bySub)
+	}
+	if rep.Tokens.Grant != "password" || rep.Tokens.Users != 4 || rep.Tokens.Opaque != 26 {
+		t.Errorf("tokens %+v: want 26 opaque password-grant tokens over 4 users", rep.Tokens)
+	}
+	if rep.Recall.Failed != 0 || rep.Recall.Confirmed != 20 {
+		t.Errorf("recall %+v: want 20 confirmed", rep.Recall)
+	}
+	for _, c := range rep.Components {
+		if c.Probed && (c.FalseRejects != 0 || c.Converged < 15) {
+			t.Errorf("%s: %d false rejects, %d of %d pairs converged", c.Name, c.FalseRejects, c.Converged, c.Pairs)
+		}
+	}
+}
+
 func oauthBasic(u, p string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p))
 }
@@ -207,7 +270,7 @@ func TestDrillDiscoveryFails(t *testing.T) {
 	}))
 	defer page.Close()
 	env := map[string]string{"DRILL_A_SECRET": "a", "DRILL_B_SECRET": "b", "INTROSPECT_PASSWORD": "p", "INTROSPECT_BASIC": "x"}
-	src := fmt.Sprintf(independentScenario, page.URL, page.URL, page.URL, "")
+	src := fmt.Sprintf(independentScenario, page.URL, page.URL, page.URL, independentClients, "")
 	s, err := Parse("d.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 	if err != nil {
 		t.Fatal(err)

@@ -1,16 +1,18 @@
 // Package oauthtest is an OAuth 2.0 authorization server and a gateway in front of it, written
 // apart from the reference stack (targets/) for tests of the harness against a provider it
-// does not know: pre-registered clients only, opaque tokens, no admin API, RFC 8414 discovery,
-// RFC 7009 revocation that answers 200 to a revocation by another client without revoking, RFC
-// 7662 introspection on its own listener with its own basic credentials, and a gateway with a
-// TTL cache of positive introspections. Both record ground truth: when each token became
-// inactive, and when the gateway last honoured it.
+// does not know: pre-registered clients (and users, for the password grant) only, opaque
+// tokens, no admin API, RFC 8414 discovery, RFC 7009 revocation that answers 200 to a
+// revocation by another client without revoking, RFC 7662 introspection on its own listener
+// with its own basic credentials, and a gateway with a TTL cache of positive introspections.
+// Both record ground truth: when each token became inactive, and when the gateway last
+// honoured it.
 package oauthtest
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,7 +32,10 @@ type Server struct {
 
 	mu      sync.Mutex
 	clients map[string]string // id -> secret
+	users   map[string]string // username -> password (the password grant)
 	tokens  map[string]*token
+	issued  map[string]int // grant_type -> tokens issued
+	subs    map[string]int // sub -> tokens issued
 }
 
 type token struct {
@@ -41,7 +46,8 @@ type token struct {
 
 // NewServer starts a server with the given pre-registered clients (id -> secret).
 func NewServer(clients map[string]string) *Server {
-	s := &Server{clients: clients, tokens: map[string]*token{}, IntrospectUser: "introspector",
+	s := &Server{clients: clients, users: map[string]string{}, tokens: map[string]*token{},
+		issued: map[string]int{}, subs: map[string]int{}, IntrospectUser: "introspector",
 		IntrospectPassword: randHex(12), TokenTTL: time.Hour}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
@@ -50,6 +56,14 @@ func NewServer(clients map[string]string) *Server {
 	s.Issuer = httptest.NewServer(mux)
 	s.Introspection = httptest.NewServer(http.HandlerFunc(s.introspect))
 	return s
+}
+
+// AddUser registers a resource owner for the password grant (RFC 6749 §4.3): its tokens have
+// the username as sub.
+func (s *Server) AddUser(username, password string) {
+	s.mu.Lock()
+	s.users[username] = password
+	s.mu.Unlock()
 }
 
 // Close stops both listeners.
@@ -71,7 +85,7 @@ func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
 		"revocation_endpoint":                   s.Issuer.URL + "/oauth2/revoke",
 		"introspection_endpoint":                s.Introspection.URL + "/introspect",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"grant_types_supported":                 []string{"client_credentials"},
+		"grant_types_supported":                 []string{"client_credentials", "password"},
 	})
 }
 
@@ -99,14 +113,29 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
-	if r.PostFormValue("grant_type") != "client_credentials" {
+	sub := "svc-" + id
+	switch r.PostFormValue("grant_type") {
+	case "client_credentials":
+	case "password":
+		user, pw := r.PostFormValue("username"), r.PostFormValue("password")
+		s.mu.Lock()
+		want, known := s.users[user]
+		s.mu.Unlock()
+		if !known || want != pw || pw == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
+			return
+		}
+		sub = user
+	default:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
 		return
 	}
 	value := "opq_" + randHex(20)
-	t := &token{client: id, sub: "svc-" + id, jti: randHex(8), exp: time.Now().Add(s.TokenTTL)}
+	t := &token{client: id, sub: sub, jti: randHex(8), exp: time.Now().Add(s.TokenTTL)}
 	s.mu.Lock()
 	s.tokens[value] = t
+	s.issued[r.PostFormValue("grant_type")]++
+	s.subs[sub]++
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": value, "token_type": "Bearer",
 		"expires_in": int(s.TokenTTL.Seconds()), "scope": r.PostFormValue("scope")})
@@ -148,6 +177,13 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
+}
+
+// Issued returns how many tokens the server issued with each grant type, and to each sub.
+func (s *Server) Issued() (byGrant, bySub map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.issued), maps.Clone(s.subs)
 }
 
 // InactiveAt returns when the token was revoked at the server (false: still active).
