@@ -1,6 +1,6 @@
 # recall-apikeys: the reference API-key authority (targets/apikey).
 #
-# Built by internal/runtime (BuildReferenceImages, or on demand by the docker runtime): the build
+# Built by internal/runtime/docker (BuildReferenceImages, or on demand by that runtime): the build
 # context holds only this file and the static binary "apikeys", compiled from targets/cmd/apikeys with
 # CGO_ENABLED=0 -trimpath. Keep it FROM scratch with no "# syntax=" line: the build must not pull
 # anything. The image is tagged recall-apikeys:<hash of this file and the binary>.

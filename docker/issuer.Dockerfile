@@ -1,6 +1,6 @@
 # recall-issuer: the reference authorization server (targets/issuer).
 #
-# Built by internal/runtime (BuildReferenceImages, or on demand by the docker runtime): the build
+# Built by internal/runtime/docker (BuildReferenceImages, or on demand by that runtime): the build
 # context holds only this file and the static binary "issuer", compiled from targets/cmd/issuer with
 # CGO_ENABLED=0 -trimpath. Keep it FROM scratch with no "# syntax=" line: the build must not pull
 # anything. The image is tagged recall-issuer:<hash of this file and the binary>.

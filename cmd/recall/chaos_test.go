@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/docker"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -24,19 +24,19 @@ func runChaos(t *testing.T, file string, extra ...string) *report.Report {
 	t.Helper()
 	out := t.TempDir()
 	args := []string{"run", "--out", out, "--no-html", "--quiet", "--log-level", "warn"}
-	docker := slices.Contains(extra, "docker")
+	inDocker := slices.Contains(extra, "docker")
 	id := ""
-	if docker {
+	if inDocker {
 		requireDocker(t)
 		id = "chaos-" + randomHex(4)
 		args = append(args, "--drill-id", id)
 	}
 	args = append(append(args, extra...), filepath.Join("../../scenarios", file))
 	code, _, stderr := runMain(args...)
-	if docker {
+	if inDocker {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if n, err := runtime.Cleanup(ctx, id); err != nil || n != 0 {
+		if n, err := docker.Cleanup(ctx, id); err != nil || n != 0 {
 			t.Errorf("after the drill, %d containers or networks of drill %s were left behind (%v)", n, id, err)
 		}
 	}

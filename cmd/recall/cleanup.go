@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/docker"
 )
 
 func cleanupCmd() *cobra.Command {
@@ -27,7 +27,7 @@ A drill cleans up after itself; this is for one that was killed (kill -9).`,
 			if len(a) == 1 {
 				id = a[0]
 			}
-			n, err := runtime.Cleanup(ctx, id)
+			n, err := docker.Cleanup(ctx, id)
 			if err != nil {
 				return withExit(exitCannotRun, fmt.Errorf("cleanup: %w", err))
 			}
@@ -47,7 +47,7 @@ func imagesCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
-			infos, err := runtime.BuildReferenceImages(ctx, runtime.ImageOptions{Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			infos, err := docker.BuildReferenceImages(ctx, docker.ImageOptions{Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 			if err != nil {
 				return withExit(exitCannotRun, err)
 			}

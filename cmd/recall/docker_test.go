@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/docker"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -18,7 +18,7 @@ func requireDocker(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := runtime.Cleanup(ctx, "recall-ping-"+randomHex(4)) // lists by a label nobody uses: a cheap ping
+	_, err := docker.Cleanup(ctx, "recall-ping-"+randomHex(4)) // lists by a label nobody uses: a cheap ping
 	if err == nil {
 		return
 	}
@@ -106,7 +106,7 @@ func TestQuickstartDocker(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if n, err := runtime.Cleanup(ctx, id); err != nil || n != 0 {
+	if n, err := docker.Cleanup(ctx, id); err != nil || n != 0 {
 		t.Errorf("after the drill, %d containers or networks of drill %s were left behind (%v)", n, id, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -21,7 +22,7 @@ func TestRunExternal(t *testing.T) {
 		t.Skip("runs a 4 s drill")
 	}
 	const admin = "external-admin-secret-value"
-	stack, err := runtime.NewEmbedded([]runtime.Spec{
+	stack, err := embedded.New([]runtime.Spec{
 		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
 		{Name: "push", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "push"}},
 	}, runtime.Secrets{AdminSecret: admin, GatewayID: "gw", GatewaySecret: "gw-secret"})

@@ -25,6 +25,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 )
 
 // The leak test runs drills whose every counterpart echoes what it receives, then greps every
@@ -319,7 +320,7 @@ func TestNothingLeaked(t *testing.T) {
 	defer proxySrv.Close()
 
 	admin := given["LEAK_ADMIN"]
-	stack, err := runtime.NewEmbedded([]runtime.Spec{
+	stack, err := embedded.New([]runtime.Spec{
 		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
 		{Name: "push", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "push"}},
 	}, runtime.Secrets{AdminSecret: admin, GatewayID: "gw", GatewaySecret: "leak-gateway-secret"})

@@ -13,6 +13,8 @@ import (
 	goruntime "runtime"
 
 	"github.com/spf13/cobra"
+
+	_ "github.com/recall-drills/recall/internal/runtime/builtin" // the runtimes system.runtime names
 )
 
 // Version is set at build time with -ldflags '-X main.Version=…'.

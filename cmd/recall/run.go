@@ -105,7 +105,7 @@ the partial report; a second Ctrl-C exits at once.`,
 	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.MarkFlagFilename("baseline", "json")
 	_ = cmd.MarkFlagFilename("junit", "xml")
-	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]cobra.Completion{"embedded", "docker", "external"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions(runtime.Names(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]cobra.Completion{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/docker"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -76,7 +76,7 @@ func TestSignalDockerDrill(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			if n, err := runtime.Cleanup(ctx, id); err != nil || n != 0 {
+			if n, err := docker.Cleanup(ctx, id); err != nil || n != 0 {
 				t.Errorf("after %s, %d containers or networks of drill %s were left behind (%v)", sig, n, id, err)
 			}
 			if _, err := os.Stat(filepath.Join(out, "logs")); err != nil {

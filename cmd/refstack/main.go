@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 )
 
 // Defaults of the demo client's credentials; override them with flags when the stack is
@@ -87,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 		gw("introspect", map[string]any{"strategy": "introspect", "cache_ttl": ttl.String()}),
 		gw("jwt-only", map[string]any{"strategy": "jwt-only"}),
 	}
-	env, err := runtime.NewEmbedded(specs, runtime.Secrets{AdminSecret: *adminSecret, GatewayID: "refstack-gateways", GatewaySecret: randomHex()}, runtime.WithLogger(log))
+	env, err := embedded.New(specs, runtime.Secrets{AdminSecret: *adminSecret, GatewayID: "refstack-gateways", GatewaySecret: randomHex()}, embedded.WithLogger(log))
 	if err != nil {
 		fmt.Fprintln(stderr, "refstack:", err)
 		return 2

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
+	"github.com/recall-drills/recall/internal/runtime/external"
 )
 
 func TestRegistry(t *testing.T) {
@@ -67,8 +69,8 @@ func TestNewChecksParams(t *testing.T) {
 
 func TestSupports(t *testing.T) {
 	t.Parallel()
-	ext := (*runtime.External)(nil)
-	emb := (*runtime.Embedded)(nil)
+	ext := (*external.Env)(nil)
+	emb := (*embedded.Env)(nil)
 	for _, k := range []string{"pause", "kill", "restart", "partition", "latency"} {
 		if err := Supports(k, emb); err != nil {
 			t.Errorf("embedded %s: %v", k, err)

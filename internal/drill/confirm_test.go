@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/external"
 	"github.com/recall-drills/recall/internal/source"
 	"github.com/recall-drills/recall/report"
 )
@@ -77,7 +78,7 @@ func TestConfirmOutcomes(t *testing.T) {
 // written into environment.components[].endpoint.
 func TestEndpointPasswordNotReported(t *testing.T) {
 	t.Parallel()
-	env, err := runtime.NewExternal([]runtime.Spec{{Name: "api", URL: "https://drill:s3cret-pw@api.example.invalid/v1"}}, nil)
+	env, err := external.New([]runtime.Spec{{Name: "api", URL: "https://drill:s3cret-pw@api.example.invalid/v1"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/expect"
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 	refsource "github.com/recall-drills/recall/internal/source/reference"
 	"github.com/recall-drills/recall/report"
 )
@@ -29,7 +30,7 @@ func groundTruthPlan(t *testing.T, pollInterval, cacheTTL time.Duration) *Plan {
 		gw("jwt", map[string]any{"strategy": "jwt-only"}),
 	}
 	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	env, err := runtime.NewEmbedded(specs, secrets)
+	env, err := embedded.New(specs, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

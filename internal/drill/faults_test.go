@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 	refsource "github.com/recall-drills/recall/internal/source/reference"
 	"github.com/recall-drills/recall/report"
 )
@@ -56,7 +57,7 @@ func TestFaultsRevertedOnInterrupt(t *testing.T) {
 		{Name: "edge", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "interval": "500ms"}},
 	}
 	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	env, err := runtime.NewEmbedded(specs, secrets)
+	env, err := embedded.New(specs, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestTrafficHeldAfterFaults(t *testing.T) {
 		{Name: "edge", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "interval": "200ms"}},
 	}
 	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	env, err := runtime.NewEmbedded(specs, secrets)
+	env, err := embedded.New(specs, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 	refsource "github.com/recall-drills/recall/internal/source/reference"
 	"github.com/recall-drills/recall/report"
 )
@@ -18,7 +19,7 @@ import (
 // withFakes is the embedded reference stack plus components served by httptest fakes on
 // 127.0.0.1 (hostile systems under test).
 type withFakes struct {
-	*runtime.Embedded
+	*embedded.Env
 	fakes map[string]*url.URL
 }
 
@@ -26,7 +27,7 @@ func (e *withFakes) Endpoint(name string) (*url.URL, error) {
 	if u, ok := e.fakes[name]; ok {
 		return u, nil
 	}
-	return e.Embedded.Endpoint(name)
+	return e.Env.Endpoint(name)
 }
 
 // hostilePlan is a short drill on a reference issuer and push gateway ("push"), plus one
@@ -38,11 +39,11 @@ func hostilePlan(t *testing.T, rate float64, workers int, handlers map[string]ht
 		{Name: "push", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "push"}},
 	}
 	secrets := runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	emb, err := runtime.NewEmbedded(specs, secrets)
+	emb, err := embedded.New(specs, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &withFakes{Embedded: emb, fakes: map[string]*url.URL{}}
+	env := &withFakes{Env: emb, fakes: map[string]*url.URL{}}
 	probe := &ProbeSpec{Path: DefaultProbePath, Accept: DefaultAccept, Reject: DefaultReject, Timeout: time.Second}
 	comps := []Component{{Name: "issuer", Kind: "issuer"}, {Name: "push", Kind: "gateway", Probe: probe}}
 	for name, h := range handlers {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -24,7 +25,7 @@ func issuedBeforePlan(t *testing.T, bound string, poll, ttl time.Duration) *Plan
 		gw("introspect", map[string]any{"strategy": "introspect", "cache_ttl": ttl.String()}),
 		gw("jwt", map[string]any{"strategy": "jwt-only"}),
 	}
-	env, err := runtime.NewEmbedded(specs, runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"})
+	env, err := embedded.New(specs, runtime.Secrets{AdminSecret: "test-admin-secret", GatewayID: "gw", GatewaySecret: "gw-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}

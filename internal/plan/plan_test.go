@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/runtime/embedded"
 	"github.com/recall-drills/recall/internal/scenario"
 )
 
@@ -95,8 +96,8 @@ func TestBuildMinimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := p.Env.(*runtime.Embedded); !ok {
-		t.Errorf("Env = %T, want *runtime.Embedded", p.Env)
+	if _, ok := p.Env.(*embedded.Env); !ok {
+		t.Errorf("Env = %T, want *embedded.Env", p.Env)
 	}
 	if p.Issuer != "issuer" || len(p.Components) != 2 || p.Components[1].Probe == nil {
 		t.Errorf("plan = issuer %q, %d components, want issuer and a probed edge-push", p.Issuer, len(p.Components))

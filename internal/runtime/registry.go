@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -11,14 +12,15 @@ import (
 
 // Kind is a registered runtime: its name, a typed nil of its Environment type (for capability
 // checks before anything is built), what it asks of the components a scenario lists, and its
-// constructor. Adding a runtime is a type implementing [Environment] plus one [Register] call
-// in its init; nothing else names it (see docs/architecture.md).
+// constructor. A runtime is a package of its own (embedded, docker, external) whose init makes
+// one [Register] call; package builtin links recall's in, and nothing else names them (see
+// docs/architecture.md, "How to add a runtime").
 type Kind struct {
 	// Name is the value of system.runtime, e.g. "embedded".
 	Name string
 	// Doc is one line for `recall validate` and the docs.
 	Doc string
-	// Proto is a typed nil of the Environment type New returns, e.g. (*Embedded)(nil): plan
+	// Proto is a typed nil of the Environment type New returns, e.g. (*embedded.Env)(nil): plan
 	// time asks it for capabilities (Pauser, Killer, Linker) by type assertion.
 	Proto Environment
 	// Check, when set, reports what is missing or wrong in the components for this runtime,
@@ -91,10 +93,12 @@ func Lookup(name string) (Kind, error) {
 }
 
 // NameOf returns the registered name of env's runtime (env may be a typed nil), or its Go type
-// when it is not registered.
+// when no runtime registered that type (a test's wrapper, say). A runtime's own type is always
+// registered: the package that defines it registers it in its init.
 func NameOf(env any) string {
+	t := reflect.TypeOf(env)
 	for _, k := range kinds {
-		if fmt.Sprintf("%T", k.Proto) == fmt.Sprintf("%T", env) {
+		if reflect.TypeOf(k.Proto) == t {
 			return k.Name
 		}
 	}

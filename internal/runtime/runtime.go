@@ -1,8 +1,9 @@
-// Package runtime starts the system under test wherever it runs — in-process (embedded), in
-// containers (docker), or already deployed (external) — and tells the drill how to reach each
-// component. An Environment is the whole system for one drill; optional capabilities (pausing,
-// killing, ground truth) are separate interfaces found by type assertion at plan time, as
-// toxiproxy finds a toxic's optional behaviours.
+// Package runtime is what the drill knows of wherever the system under test runs: an
+// Environment is the whole system for one drill, and optional capabilities (pausing, killing,
+// link faults, ground truth) are separate interfaces found by type assertion at plan time, as
+// toxiproxy finds a toxic's optional behaviours. The runtimes themselves are packages below this
+// one — embedded (in process), docker (in containers), external (already deployed) — each
+// registering itself with [Register]; package builtin links them into a program.
 package runtime
 
 import (
@@ -100,7 +101,10 @@ type Secrets struct {
 // ErrUnknownComponent is returned by Endpoint for a name that is not part of the system.
 var ErrUnknownComponent = errors.New("unknown component")
 
-func unknown(name string, have []string) error {
+// UnknownComponent returns an error wrapping [ErrUnknownComponent] that names the components
+// the system has: what Endpoint and the other per-component methods return for a name that is
+// not part of it.
+func UnknownComponent(name string, have []string) error {
 	sorted := append([]string(nil), have...)
 	sort.Strings(sorted)
 	return fmt.Errorf("%w %q (have: %s)", ErrUnknownComponent, name, strings.Join(sorted, ", "))

@@ -1,4 +1,4 @@
-package runtime
+package docker
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/revocation"
 )
 
@@ -307,7 +308,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func closeEnv(t *testing.T, d *Docker) {
+func closeEnv(t *testing.T, d *Env) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -322,18 +323,18 @@ func TestDockerUserComponents(t *testing.T) {
 	img := testAppImage(t)
 	logs := t.TempDir()
 	id := testDrillID(t)
-	specs := []Spec{
+	specs := []runtime.Spec{
 		{Name: "api", Image: img, Ports: []string{"8080"}, Env: map[string]string{"NAME": "api"},
-			Wait: &Wait{HTTP: "/healthz", Status: 200}},
+			Wait: &runtime.Wait{HTTP: "/healthz", Status: 200}},
 		// front checks at start that api answers: it exits 4 if started before api is ready.
 		{Name: "front", Image: img, Ports: []string{"8080/tcp"}, Env: map[string]string{"NAME": "front", "REQUIRE": "api"},
-			DependsOn: []string{"api"}, Wait: &Wait{Log: "listening on :8080"}},
+			DependsOn: []string{"api"}, Wait: &runtime.Wait{Log: "listening on :8080"}},
 		// default wait: the first port accepts connections.
 		{Name: "plain", Image: img, Ports: []string{"8080"}, Env: map[string]string{"NAME": "plain"}},
 		// no ports listed: the port the image exposes is published all the same, on 127.0.0.1.
 		{Name: "bare", Image: img, Env: map[string]string{"NAME": "bare"}},
 	}
-	d, err := NewDocker(specs, Secrets{}, WithDrillID(id), WithLogsDir(logs), WithDockerLogger(testLogger(t)), WithDockerStartTimeout(20*time.Second))
+	d, err := New(specs, runtime.Secrets{}, WithDrillID(id), WithLogsDir(logs), WithLogger(testLogger(t)), WithStartTimeout(20*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,8 +366,8 @@ func TestDockerUserComponents(t *testing.T) {
 	}
 	plain, _ := d.Endpoint("plain")
 	get(t, plain.String()+"/healthz", http.StatusOK)
-	if _, err := d.Endpoint("nope"); !errors.Is(err, ErrUnknownComponent) {
-		t.Errorf("Endpoint(nope) = %v, want ErrUnknownComponent", err)
+	if _, err := d.Endpoint("nope"); !errors.Is(err, runtime.ErrUnknownComponent) {
+		t.Errorf("Endpoint(nope) = %v, want runtime.ErrUnknownComponent", err)
 	}
 
 	if err := d.Close(ctx); err != nil {
@@ -394,8 +395,8 @@ func TestDockerWaitTimeoutShowsLogs(t *testing.T) {
 	img := testAppImage(t)
 	logs := t.TempDir()
 	id := testDrillID(t)
-	d, err := NewDocker([]Spec{{Name: "stuck", Image: img, Ports: []string{"8080"}, Command: []string{"hang"},
-		Wait: &Wait{HTTP: "/healthz", Timeout: 2 * time.Second}}}, Secrets{}, WithDrillID(id), WithLogsDir(logs), WithDockerLogger(testLogger(t)))
+	d, err := New([]runtime.Spec{{Name: "stuck", Image: img, Ports: []string{"8080"}, Command: []string{"hang"},
+		Wait: &runtime.Wait{HTTP: "/healthz", Timeout: 2 * time.Second}}}, runtime.Secrets{}, WithDrillID(id), WithLogsDir(logs), WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,8 +428,8 @@ func TestDockerWaitTimeoutShowsLogs(t *testing.T) {
 
 	// A component that exits fails fast, long before its timeout.
 	id2 := testDrillID(t) + "x"
-	d2, err := NewDocker([]Spec{{Name: "dies", Image: img, Ports: []string{"8080"}, Command: []string{"exit"},
-		Wait: &Wait{HTTP: "/healthz", Timeout: 30 * time.Second}}}, Secrets{}, WithDrillID(id2))
+	d2, err := New([]runtime.Spec{{Name: "dies", Image: img, Ports: []string{"8080"}, Command: []string{"exit"},
+		Wait: &runtime.Wait{HTTP: "/healthz", Timeout: 30 * time.Second}}}, runtime.Secrets{}, WithDrillID(id2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,11 +466,11 @@ func TestDockerPreflight(t *testing.T) {
 		}
 	}
 	id := testDrillID(t)
-	d, err := NewDocker([]Spec{
-		{Name: "issuer", Use: UseIssuer},
-		{Name: "svc", Use: UseService},
+	d, err := New([]runtime.Spec{
+		{Name: "issuer", Use: runtime.UseIssuer},
+		{Name: "svc", Use: runtime.UseService},
 		{Name: "api", Image: "example/api:1.2", Ports: []string{"8080"}},
-	}, Secrets{AdminSecret: "admin"}, WithDrillID(id), WithModuleRoot(root), WithDockerDir(dir))
+	}, runtime.Secrets{AdminSecret: "admin"}, WithDrillID(id), WithModuleRoot(root), WithDockerDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,15 +592,15 @@ func TestDockerReferenceStack(t *testing.T) {
 	referenceImages(t)
 	logs := t.TempDir()
 	id := testDrillID(t)
-	secrets := Secrets{AdminSecret: "admin-" + id, GatewayID: "gateways", GatewaySecret: "gw-" + id}
-	d, err := NewDocker([]Spec{
-		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
-		{Name: "nats", Kind: "bus", Use: UseNATS},
-		{Name: "edge-push", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "push"}},
-		{Name: "edge-poll", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "poll", "interval": "500ms"}},
-		{Name: "edge-cache", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "introspect", "cache_ttl": "1s", "upstream": "api"}},
-		{Name: "api", Kind: "service", Use: UseService},
-	}, secrets, WithDrillID(id), WithLogsDir(logs), WithModuleRoot(moduleRoot(t)), WithDockerLogger(testLogger(t)))
+	secrets := runtime.Secrets{AdminSecret: "admin-" + id, GatewayID: "gateways", GatewaySecret: "gw-" + id}
+	d, err := New([]runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "nats", Kind: "bus", Use: runtime.UseNATS},
+		{Name: "edge-push", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "push"}},
+		{Name: "edge-poll", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "interval": "500ms"}},
+		{Name: "edge-cache", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "introspect", "cache_ttl": "1s", "upstream": "api"}},
+		{Name: "api", Kind: "service", Use: runtime.UseService},
+	}, secrets, WithDrillID(id), WithLogsDir(logs), WithModuleRoot(moduleRoot(t)), WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -751,11 +752,11 @@ func TestDockerStartCancelledMidway(t *testing.T) {
 		t.Run(delay.String(), func(t *testing.T) {
 			t.Parallel()
 			id := testDrillID(t)
-			d, err := NewDocker([]Spec{
-				{Name: "issuer", Use: UseIssuer},
-				{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "push"}}, // and an implicit bus
-				{Name: "edge2", Use: UseGateway, With: map[string]any{"strategy": "poll"}},
-			}, Secrets{AdminSecret: "a", GatewayID: "g", GatewaySecret: "s"}, WithDrillID(id), WithModuleRoot(moduleRoot(t)))
+			d, err := New([]runtime.Spec{
+				{Name: "issuer", Use: runtime.UseIssuer},
+				{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "push"}}, // and an implicit bus
+				{Name: "edge2", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll"}},
+			}, runtime.Secrets{AdminSecret: "a", GatewayID: "g", GatewaySecret: "s"}, WithDrillID(id), WithModuleRoot(moduleRoot(t)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -808,8 +809,8 @@ func TestDockerCloseDuringStart(t *testing.T) {
 	requireDocker(t)
 	img := testAppImage(t)
 	id := testDrillID(t)
-	d, err := NewDocker([]Spec{{Name: "stuck", Image: img, Ports: []string{"8080"}, Command: []string{"hang"},
-		Wait: &Wait{HTTP: "/healthz", Timeout: time.Minute}}}, Secrets{}, WithDrillID(id))
+	d, err := New([]runtime.Spec{{Name: "stuck", Image: img, Ports: []string{"8080"}, Command: []string{"hang"},
+		Wait: &runtime.Wait{HTTP: "/healthz", Timeout: time.Minute}}}, runtime.Secrets{}, WithDrillID(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -842,7 +843,7 @@ func TestDockerPanicInCaller(t *testing.T) {
 				t.Error("no panic")
 			}
 		}()
-		d, err := NewDocker([]Spec{{Name: "api", Image: img, Ports: []string{"8080"}}}, Secrets{}, WithDrillID(id))
+		d, err := New([]runtime.Spec{{Name: "api", Image: img, Ports: []string{"8080"}}}, runtime.Secrets{}, WithDrillID(id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -864,47 +865,47 @@ func TestDockerPanicInCaller(t *testing.T) {
 	assertNoLeftovers(t, id)
 }
 
-func TestNewDockerValidation(t *testing.T) {
+func TestNewValidation(t *testing.T) {
 	t.Parallel()
 	img := "example/api:1"
 	tests := []struct {
 		name  string
-		specs []Spec
-		sec   Secrets
+		specs []runtime.Spec
+		sec   runtime.Secrets
 		want  []string
 	}{
-		{name: "ok", specs: []Spec{{Name: "api", Image: img, Ports: []string{"8080"}}}},
-		{name: "no image", specs: []Spec{{Name: "api"}}, want: []string{"component api: image is required"}},
-		{name: "bad name", specs: []Spec{{Name: "my api", Image: img}}, want: []string{`component "my api"`, "network alias"}},
-		{name: "duplicate", specs: []Spec{{Name: "a", Image: img}, {Name: "a", Image: img}}, want: []string{"component a: defined twice"}},
-		{name: "bad port", specs: []Spec{{Name: "a", Image: img, Ports: []string{"http"}}}, want: []string{`ports: "http"`}},
-		{name: "wait port not exposed", specs: []Spec{{Name: "a", Image: img, Ports: []string{"8080"}, Wait: &Wait{Port: "9090"}}}, want: []string{"wait.port 9090 is not one of ports (8080/tcp)"}},
-		{name: "wait http without port", specs: []Spec{{Name: "a", Image: img, Wait: &Wait{HTTP: "/"}}}, want: []string{"wait.http needs a port"}},
-		{name: "unknown dependency", specs: []Spec{{Name: "a", Image: img, DependsOn: []string{"b"}}}, want: []string{"component a: depends_on: unknown component \"b\" (have: a)"}},
-		{name: "cycle", specs: []Spec{{Name: "a", Image: img, DependsOn: []string{"b"}}, {Name: "b", Image: img, DependsOn: []string{"a"}}}, want: []string{"depends_on cycle: a -> b -> a"}},
-		{name: "gateway without issuer", specs: []Spec{{Name: "g", Use: UseGateway, With: map[string]any{"strategy": "poll"}}}, want: []string{"a reference gateway needs a reference/issuer"}},
-		{name: "bad strategy", specs: []Spec{{Name: "i", Use: UseIssuer}, {Name: "g", Use: UseGateway, With: map[string]any{"strategy": "carrier-pigeon"}}}, sec: Secrets{AdminSecret: "x"}, want: []string{"carrier-pigeon"}},
-		{name: "two issuers", specs: []Spec{{Name: "i", Use: UseIssuer}, {Name: "j", Use: UseIssuer}}, sec: Secrets{AdminSecret: "x"}, want: []string{"at most one reference/issuer"}},
-		{name: "no admin secret", specs: []Spec{{Name: "i", Use: UseIssuer}}, want: []string{"no admin secret"}},
-		{name: "unknown reference", specs: []Spec{{Name: "r", Use: "reference/redis"}}, want: []string{`unknown reference component "reference/redis"`}},
-		{name: "unknown upstream", specs: []Spec{{Name: "i", Use: UseIssuer}, {Name: "g", Use: UseGateway, With: map[string]any{"strategy": "poll", "upstream": "nowhere"}}}, sec: Secrets{AdminSecret: "x"}, want: []string{"with.upstream: unknown component \"nowhere\""}},
+		{name: "ok", specs: []runtime.Spec{{Name: "api", Image: img, Ports: []string{"8080"}}}},
+		{name: "no image", specs: []runtime.Spec{{Name: "api"}}, want: []string{"component api: image is required"}},
+		{name: "bad name", specs: []runtime.Spec{{Name: "my api", Image: img}}, want: []string{`component "my api"`, "network alias"}},
+		{name: "duplicate", specs: []runtime.Spec{{Name: "a", Image: img}, {Name: "a", Image: img}}, want: []string{"component a: defined twice"}},
+		{name: "bad port", specs: []runtime.Spec{{Name: "a", Image: img, Ports: []string{"http"}}}, want: []string{`ports: "http"`}},
+		{name: "wait port not exposed", specs: []runtime.Spec{{Name: "a", Image: img, Ports: []string{"8080"}, Wait: &runtime.Wait{Port: "9090"}}}, want: []string{"wait.port 9090 is not one of ports (8080/tcp)"}},
+		{name: "wait http without port", specs: []runtime.Spec{{Name: "a", Image: img, Wait: &runtime.Wait{HTTP: "/"}}}, want: []string{"wait.http needs a port"}},
+		{name: "unknown dependency", specs: []runtime.Spec{{Name: "a", Image: img, DependsOn: []string{"b"}}}, want: []string{"component a: depends_on: unknown component \"b\" (have: a)"}},
+		{name: "cycle", specs: []runtime.Spec{{Name: "a", Image: img, DependsOn: []string{"b"}}, {Name: "b", Image: img, DependsOn: []string{"a"}}}, want: []string{"depends_on cycle: a -> b -> a"}},
+		{name: "gateway without issuer", specs: []runtime.Spec{{Name: "g", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll"}}}, want: []string{"a reference gateway needs a reference/issuer"}},
+		{name: "bad strategy", specs: []runtime.Spec{{Name: "i", Use: runtime.UseIssuer}, {Name: "g", Use: runtime.UseGateway, With: map[string]any{"strategy": "carrier-pigeon"}}}, sec: runtime.Secrets{AdminSecret: "x"}, want: []string{"carrier-pigeon"}},
+		{name: "two issuers", specs: []runtime.Spec{{Name: "i", Use: runtime.UseIssuer}, {Name: "j", Use: runtime.UseIssuer}}, sec: runtime.Secrets{AdminSecret: "x"}, want: []string{"at most one reference/issuer"}},
+		{name: "no admin secret", specs: []runtime.Spec{{Name: "i", Use: runtime.UseIssuer}}, want: []string{"no admin secret"}},
+		{name: "unknown reference", specs: []runtime.Spec{{Name: "r", Use: "reference/redis"}}, want: []string{`unknown reference component "reference/redis"`}},
+		{name: "unknown upstream", specs: []runtime.Spec{{Name: "i", Use: runtime.UseIssuer}, {Name: "g", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "upstream": "nowhere"}}}, sec: runtime.Secrets{AdminSecret: "x"}, want: []string{"with.upstream: unknown component \"nowhere\""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := NewDocker(tc.specs, tc.sec)
+			_, err := New(tc.specs, tc.sec)
 			if len(tc.want) == 0 {
 				if err != nil {
-					t.Errorf("NewDocker() = %v", err)
+					t.Errorf("New() = %v", err)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("NewDocker() = nil, want %q", tc.want)
+				t.Fatalf("New() = nil, want %q", tc.want)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("NewDocker() = %q, want it to contain %q", err, w)
+					t.Errorf("New() = %q, want it to contain %q", err, w)
 				}
 			}
 		})
@@ -914,11 +915,11 @@ func TestNewDockerValidation(t *testing.T) {
 // The plan of a reference stack: in-network URLs, the implicit bus, dependencies.
 func TestDockerReferencePlan(t *testing.T) {
 	t.Parallel()
-	d, err := NewDocker([]Spec{
-		{Name: "idp", Use: UseIssuer, With: map[string]any{"token_ttl": "2m"}},
-		{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "push", "fail_mode": "open", "upstream": "api"}},
+	d, err := New([]runtime.Spec{
+		{Name: "idp", Use: runtime.UseIssuer, With: map[string]any{"token_ttl": "2m"}},
+		{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "push", "fail_mode": "open", "upstream": "api"}},
 		{Name: "api", Image: "example/api:1", Ports: []string{"9000"}},
-	}, Secrets{AdminSecret: "adm", GatewayID: "gw", GatewaySecret: "gws"}, WithDrillID("plan"))
+	}, runtime.Secrets{AdminSecret: "adm", GatewayID: "gw", GatewaySecret: "gws"}, WithDrillID("plan"))
 	if err != nil {
 		t.Fatal(err)
 	}

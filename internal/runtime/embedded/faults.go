@@ -1,4 +1,4 @@
-package runtime
+package embedded
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
 )
 
 // This file gives the embedded runtime its fault capabilities: Pauser (a gate in front of each
@@ -67,14 +69,14 @@ func (g *gate) release() {
 }
 
 // gateLocked returns name's gate, creating it; e.mu must be held.
-func (e *Embedded) gateLocked(name string) *gate {
+func (e *Env) gateLocked(name string) *gate {
 	if r, ok := e.running[name]; ok && r.gate != nil {
 		return r.gate
 	}
 	return newGate()
 }
 
-func (e *Embedded) allGates() []*gate {
+func (e *Env) allGates() []*gate {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []*gate
@@ -86,20 +88,20 @@ func (e *Embedded) allGates() []*gate {
 	return out
 }
 
-func (e *Embedded) spec(name string) (Spec, bool) {
+func (e *Env) spec(name string) (runtime.Spec, bool) {
 	for _, s := range e.specs {
 		if s.Name == name {
 			return s, true
 		}
 	}
-	return Spec{}, false
+	return runtime.Spec{}, false
 }
 
 // checkLinks validates the declared links: the embedded runtime can route a reference gateway
 // or service to the issuer or an explicit reference/nats, and the issuer to the bus.
-func (e *Embedded) checkLinks() []error {
+func (e *Env) checkLinks() []error {
 	var errs []error
-	seen := map[Link]bool{}
+	seen := map[runtime.Link]bool{}
 	for _, l := range e.links {
 		from, okF := e.spec(l.From)
 		to, okT := e.spec(l.To)
@@ -110,11 +112,11 @@ func (e *Embedded) checkLinks() []error {
 			errs = append(errs, fmt.Errorf("link %s: unknown component %q", l, l.To))
 		case seen[l]:
 			errs = append(errs, fmt.Errorf("link %s: declared twice", l))
-		case to.Use != UseIssuer && to.Use != UseNATS:
-			errs = append(errs, fmt.Errorf("link %s: the embedded runtime proxies links to the issuer or a %s component only, not to %s", l, UseNATS, to.Use))
-		case from.Use == UseIssuer && to.Use != UseNATS:
+		case to.Use != runtime.UseIssuer && to.Use != runtime.UseNATS:
+			errs = append(errs, fmt.Errorf("link %s: the embedded runtime proxies links to the issuer or a %s component only, not to %s", l, runtime.UseNATS, to.Use))
+		case from.Use == runtime.UseIssuer && to.Use != runtime.UseNATS:
 			errs = append(errs, fmt.Errorf("link %s: the issuer's only outgoing link is to the bus", l))
-		case from.Use != UseGateway && from.Use != UseService && from.Use != UseIssuer:
+		case from.Use != runtime.UseGateway && from.Use != runtime.UseService && from.Use != runtime.UseIssuer:
 			errs = append(errs, fmt.Errorf("link %s: the embedded runtime proxies links from gateways, services and the issuer only, not from %s", l, from.Use))
 		}
 		seen[l] = true
@@ -123,7 +125,7 @@ func (e *Embedded) checkLinks() []error {
 }
 
 // proxyLinksTo starts the proxies of the links towards a component that just started.
-func (e *Embedded) proxyLinksTo(name string) error {
+func (e *Env) proxyLinksTo(name string) error {
 	for _, l := range e.links {
 		if l.To != name {
 			continue
@@ -131,7 +133,7 @@ func (e *Embedded) proxyLinksTo(name string) error {
 		to, _ := e.spec(name)
 		var upstream string
 		switch to.Use {
-		case UseNATS:
+		case runtime.UseNATS:
 			u, err := url.Parse(e.busURL())
 			if err != nil || u.Host == "" {
 				return fmt.Errorf("link %s: no bus address", l)
@@ -152,8 +154,8 @@ func (e *Embedded) proxyLinksTo(name string) error {
 }
 
 // linkAddr returns the proxy address of link from->to, if declared.
-func (e *Embedded) linkAddr(from, to string) (string, bool) {
-	px, err := e.px.get(Link{From: from, To: to})
+func (e *Env) linkAddr(from, to string) (string, bool) {
+	px, err := e.px.get(runtime.Link{From: from, To: to})
 	if err != nil {
 		return "", false
 	}
@@ -161,7 +163,7 @@ func (e *Embedded) linkAddr(from, to string) (string, bool) {
 }
 
 // issuerURLFor is the issuer URL component from uses: through its link, if declared.
-func (e *Embedded) issuerURLFor(from string, iss *running) string {
+func (e *Env) issuerURLFor(from string, iss *running) string {
 	if a, ok := e.linkAddr(from, iss.name); ok {
 		return "http://" + a
 	}
@@ -170,9 +172,9 @@ func (e *Embedded) issuerURLFor(from string, iss *running) string {
 
 // natsURLFor is the bus URL component from uses: through its link to a reference/nats, if
 // declared.
-func (e *Embedded) natsURLFor(from string) string {
+func (e *Env) natsURLFor(from string) string {
 	for _, s := range e.specs {
-		if s.Use != UseNATS {
+		if s.Use != runtime.UseNATS {
 			continue
 		}
 		if a, ok := e.linkAddr(from, s.Name); ok {
@@ -183,8 +185,8 @@ func (e *Embedded) natsURLFor(from string) string {
 }
 
 // linksOf lists the declared links from or to name.
-func (e *Embedded) linksOf(name string) []Link {
-	var out []Link
+func (e *Env) linksOf(name string) []runtime.Link {
+	var out []runtime.Link
 	for _, l := range e.px.links() {
 		if l.From == name || l.To == name {
 			out = append(out, l)
@@ -196,7 +198,7 @@ func (e *Embedded) linksOf(name string) []Link {
 // Pause implements Pauser: the component's handler holds every request until Unpause (or the
 // request's end), and its links stop passing traffic both ways (a toxiproxy timeout toxic with
 // no timeout). A bus has no handler: it can be paused only through its links. Pauses nest.
-func (e *Embedded) Pause(ctx context.Context, name string) error {
+func (e *Env) Pause(ctx context.Context, name string) error {
 	r, ok := e.get(name)
 	if !ok {
 		return e.notRunning(name)
@@ -218,7 +220,7 @@ func (e *Embedded) Pause(ctx context.Context, name string) error {
 	var errs []error
 	for _, l := range links {
 		for _, st := range []string{"upstream", "downstream"} {
-			t := Toxic{Name: pauseToxic + "-" + name + "-" + st, Type: "timeout", Stream: st, Attributes: map[string]any{"timeout": 0}}
+			t := runtime.Toxic{Name: pauseToxic + "-" + name + "-" + st, Type: "timeout", Stream: st, Attributes: map[string]any{"timeout": 0}}
 			if err := e.px.addToxic(l, t); err != nil {
 				errs = append(errs, err)
 			}
@@ -228,7 +230,7 @@ func (e *Embedded) Pause(ctx context.Context, name string) error {
 }
 
 // Unpause implements Pauser. Unpausing a component that is not paused is not an error.
-func (e *Embedded) Unpause(ctx context.Context, name string) error {
+func (e *Env) Unpause(ctx context.Context, name string) error {
 	e.mu.Lock()
 	if e.paused[name] == 0 {
 		e.mu.Unlock()
@@ -254,7 +256,7 @@ func (e *Embedded) Unpause(ctx context.Context, name string) error {
 	return errors.Join(errs...)
 }
 
-func (e *Embedded) notRunning(name string) error {
+func (e *Env) notRunning(name string) error {
 	if _, ok := e.spec(name); ok {
 		return fmt.Errorf("component %s is not running", name)
 	}
@@ -262,13 +264,13 @@ func (e *Embedded) notRunning(name string) error {
 	for _, s := range e.specs {
 		names = append(names, s.Name)
 	}
-	return unknown(name, names)
+	return runtime.UnknownComponent(name, names)
 }
 
 // Kill implements Killer: the component's server closes at once (open connections dropped) and
 // its state goes, except the issuer's, which a restart serves again (keys and recalls are what
 // a real issuer keeps in its database). Killing a dead component is not an error.
-func (e *Embedded) Kill(ctx context.Context, name string) error {
+func (e *Env) Kill(ctx context.Context, name string) error {
 	r, ok := e.get(name)
 	if !ok {
 		return e.notRunning(name)
@@ -303,7 +305,7 @@ func (e *Embedded) Kill(ctx context.Context, name string) error {
 // same address with fresh state (a gateway with with.restart_snapshot: stale restores the rules
 // it held after its first start instead, and resyncs after restart_resync_delay), and waits
 // until it is healthy.
-func (e *Embedded) Restart(ctx context.Context, name string) error {
+func (e *Env) Restart(ctx context.Context, name string) error {
 	s, ok := e.spec(name)
 	if !ok {
 		return e.notRunning(name)
@@ -319,7 +321,7 @@ func (e *Embedded) Restart(ctx context.Context, name string) error {
 	switch {
 	case old.endpoint != nil:
 		addr = old.endpoint.Host
-	case s.Use == UseNATS:
+	case s.Use == runtime.UseNATS:
 		if u, err := url.Parse(e.busURL()); err == nil {
 			addr = u.Host
 		}
@@ -329,7 +331,7 @@ func (e *Embedded) Restart(ctx context.Context, name string) error {
 	defer cancel()
 	r, err := e.start(sctx, s, addr)
 	if err == nil && r.endpoint != nil {
-		err = waitHTTP(sctx, &http.Client{Timeout: time.Second}, r.endpoint.JoinPath("/healthz").String(), http.StatusOK)
+		err = runtime.WaitHTTP(sctx, &http.Client{Timeout: time.Second}, r.endpoint.JoinPath("/healthz").String(), http.StatusOK)
 	}
 	if r != nil {
 		e.mu.Lock()
@@ -358,18 +360,20 @@ func (e *Embedded) Restart(ctx context.Context, name string) error {
 }
 
 // Links implements Linker.
-func (e *Embedded) Links() []Link { return append([]Link(nil), e.links...) }
+func (e *Env) Links() []runtime.Link { return append([]runtime.Link(nil), e.links...) }
 
 // AddToxic implements Linker.
-func (e *Embedded) AddToxic(_ context.Context, l Link, t Toxic) error { return e.px.addToxic(l, t) }
+func (e *Env) AddToxic(_ context.Context, l runtime.Link, t runtime.Toxic) error {
+	return e.px.addToxic(l, t)
+}
 
 // RemoveToxic implements Linker.
-func (e *Embedded) RemoveToxic(ctx context.Context, l Link, name string) error {
+func (e *Env) RemoveToxic(ctx context.Context, l runtime.Link, name string) error {
 	return e.px.removeToxic(ctx, l, name)
 }
 
 // Cut implements Linker.
-func (e *Embedded) Cut(_ context.Context, l Link) error { return e.px.cut(l) }
+func (e *Env) Cut(_ context.Context, l runtime.Link) error { return e.px.cut(l) }
 
 // Heal implements Linker.
-func (e *Embedded) Heal(_ context.Context, l Link) error { return e.px.heal(l) }
+func (e *Env) Heal(_ context.Context, l runtime.Link) error { return e.px.heal(l) }

@@ -1,15 +1,14 @@
-package runtime
+package embedded
 
 import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/revocation"
@@ -21,16 +20,16 @@ import (
 // authority keeps its keys.
 func TestEmbeddedAPIKeys(t *testing.T) {
 	t.Parallel()
-	specs := []Spec{
-		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
-		{Name: "keys", Kind: "issuer", Use: UseAPIKeys},
+	specs := []runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "keys", Kind: "issuer", Use: runtime.UseAPIKeys},
 	}
 	for _, s := range apikey.Strategies {
 		with := map[string]any{"strategy": string(s), "interval": "100ms", "cache_ttl": "300ms"}
-		specs = append(specs, Spec{Name: "api-" + string(s), Kind: "service", Use: UseAPIKeyService, With: with})
+		specs = append(specs, runtime.Spec{Name: "api-" + string(s), Kind: "service", Use: runtime.UseAPIKeyService, With: with})
 	}
-	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	e, err := NewEmbedded(specs, sec)
+	sec := runtime.Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := New(specs, sec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +106,7 @@ func TestEmbeddedAPIKeys(t *testing.T) {
 }
 
 func TestEmbeddedAPIKeysConfigErrors(t *testing.T) {
-	sec := Secrets{AdminSecret: "a", GatewayID: "gw", GatewaySecret: "s"}
+	sec := runtime.Secrets{AdminSecret: "a", GatewayID: "gw", GatewaySecret: "s"}
 	for _, tc := range []struct {
 		with map[string]any
 		want string
@@ -118,8 +117,8 @@ func TestEmbeddedAPIKeysConfigErrors(t *testing.T) {
 		{map[string]any{"strategy": "lookup", "cache_ttl": 5}, "with.cache_ttl: bad duration 5: want a Go duration like 150ms, 2s or 1m30s"},
 		{map[string]any{"strategy": "poll", "authority": "other"}, `no reference/apikeys component "other"`},
 	} {
-		specs := []Spec{{Name: "issuer", Use: UseIssuer}, {Name: "keys", Use: UseAPIKeys}, {Name: "svc", Use: UseAPIKeyService, With: tc.with}}
-		if _, err := NewEmbedded(specs, sec); err == nil || !strings.Contains(err.Error(), tc.want) {
+		specs := []runtime.Spec{{Name: "issuer", Use: runtime.UseIssuer}, {Name: "keys", Use: runtime.UseAPIKeys}, {Name: "svc", Use: runtime.UseAPIKeyService, With: tc.with}}
+		if _, err := New(specs, sec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("with %v: %v, want an error containing %q", tc.with, err, tc.want)
 		}
 	}
@@ -130,51 +129,34 @@ func TestEmbeddedAPIKeysConfigErrors(t *testing.T) {
 // with what validation says and a good one reaches the component's config.
 func TestEmbeddedReferenceParamsFromSpec(t *testing.T) {
 	t.Parallel()
-	c, err := gatewayConfig(Spec{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll",
+	c, _, err := runtime.GatewayConfig(runtime.Spec{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll",
 		"jwks_ttl": "30s", "jwks_refetch": "ttl", "jwks_min_refresh": "2s", "upstream_max_conns": 8, "upstream_max_inflight": 64}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.JWKSTTL != 30*time.Second || c.JWKSRefetch != gateway.RefetchTTL || c.JWKSMinRefresh != 2*time.Second ||
 		c.UpstreamMaxConns != 8 || c.UpstreamMaxInflight != 64 {
-		t.Errorf("gatewayConfig = %+v", c)
+		t.Errorf("GatewayConfig = %+v", c)
 	}
-	sec := Secrets{AdminSecret: "a", GatewayID: "gw", GatewaySecret: "s"}
+	sec := runtime.Secrets{AdminSecret: "a", GatewayID: "gw", GatewaySecret: "s"}
 	for _, tc := range []struct {
-		spec Spec
+		spec runtime.Spec
 		want string
 	}{
-		{Spec{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll", "jwks_refetch": "sometimes"}},
+		{runtime.Spec{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "jwks_refetch": "sometimes"}},
 			`component edge: with.jwks_refetch: unknown jwks_refetch "sometimes" (have: unknown-kid, ttl, never)`},
-		{Spec{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll", "upstream_max_conns": 0}},
+		{runtime.Spec{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "upstream_max_conns": 0}},
 			"component edge: with.upstream_max_conns: want a whole number > 0, got 0"},
-		{Spec{Name: "app", Use: UseRP, With: map[string]any{"session_cache_ttl": 10}},
+		{runtime.Spec{Name: "app", Use: runtime.UseRP, With: map[string]any{"session_cache_ttl": 10}},
 			"component app: with.session_cache_ttl: bad duration 10"},
 	} {
-		if _, err := NewEmbedded([]Spec{{Name: "issuer", Use: UseIssuer}, tc.spec}, sec); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := New([]runtime.Spec{{Name: "issuer", Use: runtime.UseIssuer}, tc.spec}, sec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error containing %q", tc.spec.Name, err, tc.want)
 		}
 	}
-	cfg, err := rpConfig(Spec{Name: "app", Use: UseRP, With: map[string]any{"session_cache_ttl": "10s"}})
+	cfg, err := rpConfig(runtime.Spec{Name: "app", Use: runtime.UseRP, With: map[string]any{"session_cache_ttl": "10s"}})
 	if err != nil || cfg.ClientID != "recall-rp" || cfg.SessionCacheTTL != 10*time.Second {
 		t.Errorf("rpConfig = %+v, %v", cfg, err)
-	}
-}
-
-// The API-key components' binaries and FROM scratch Dockerfiles exist and build without pulls.
-func TestAPIKeyDockerfiles(t *testing.T) {
-	root := moduleRoot(t)
-	for _, c := range []string{"apikeys", "apikey-service", "rp"} {
-		b, err := os.ReadFile(filepath.Join(root, "docker", c+".Dockerfile"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := CheckDockerfile(b); err != nil || !strings.Contains(string(b), "COPY "+c+" /"+c) {
-			t.Errorf("docker/%s.Dockerfile: %v", c, err)
-		}
-		if _, err := os.Stat(filepath.Join(root, "targets", "cmd", c, "main.go")); err != nil {
-			t.Errorf("%s has no main: %v", c, err)
-		}
 	}
 }
 
@@ -183,10 +165,10 @@ func TestAPIKeyDockerfiles(t *testing.T) {
 // admin secret.
 func TestEmbeddedRP(t *testing.T) {
 	t.Parallel()
-	specs := []Spec{{Name: "issuer", Kind: "issuer", Use: UseIssuer},
-		{Name: "web", Kind: "service", Use: UseRP, With: map[string]any{"session_cache_ttl": "1s"}}}
-	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	e, err := NewEmbedded(specs, sec)
+	specs := []runtime.Spec{{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "web", Kind: "service", Use: runtime.UseRP, With: map[string]any{"session_cache_ttl": "1s"}}}
+	sec := runtime.Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := New(specs, sec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package runtime
+package external
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
 )
 
-// External is a system that already runs somewhere (staging, Kubernetes): the harness only
+// Env is a system that already runs somewhere (staging, Kubernetes): the harness only
 // talks to it. Start checks that every component with a health path answers.
-type External struct {
-	specs     []Spec
+type Env struct {
+	specs     []runtime.Spec
 	endpoints map[string]*url.URL
 	names     []string
 	// Health maps a component to a path that must answer 2xx before the drill starts.
@@ -22,14 +24,14 @@ type External struct {
 }
 
 var (
-	_ Environment = (*External)(nil)
-	_ Startup     = (*External)(nil)
+	_ runtime.Environment = (*Env)(nil)
+	_ runtime.Startup     = (*Env)(nil)
 )
 
-// NewExternal checks that every component has an absolute URL. health maps component names to
+// New checks that every component has an absolute URL. health maps component names to
 // a health path (optional).
-func NewExternal(specs []Spec, health map[string]string) (*External, error) {
-	e := &External{specs: specs, endpoints: map[string]*url.URL{}, health: health,
+func New(specs []runtime.Spec, health map[string]string) (*Env, error) {
+	e := &Env{specs: specs, endpoints: map[string]*url.URL{}, health: health,
 		client: noProxyClient(5 * time.Second), startup: map[string]time.Duration{}}
 	var errs []error
 	for _, s := range specs {
@@ -45,14 +47,14 @@ func NewExternal(specs []Spec, health map[string]string) (*External, error) {
 }
 
 // Start waits (until ctx ends) for each component's health path to answer 2xx.
-func (e *External) Start(ctx context.Context) error {
+func (e *Env) Start(ctx context.Context) error {
 	for _, s := range e.specs {
 		path, ok := e.health[s.Name]
 		if !ok {
 			continue
 		}
 		began := time.Now()
-		if err := waitHTTP(ctx, e.client, e.endpoints[s.Name].JoinPath(path).String(), http.StatusOK); err != nil {
+		if err := runtime.WaitHTTP(ctx, e.client, e.endpoints[s.Name].JoinPath(path).String(), http.StatusOK); err != nil {
 			return fmt.Errorf("component %s: not healthy: %w", s.Name, err)
 		}
 		e.startup[s.Name] = time.Since(began)
@@ -61,51 +63,19 @@ func (e *External) Start(ctx context.Context) error {
 }
 
 // Endpoint implements Environment.
-func (e *External) Endpoint(name string) (*url.URL, error) {
+func (e *Env) Endpoint(name string) (*url.URL, error) {
 	u, ok := e.endpoints[name]
 	if !ok {
-		return nil, unknown(name, e.names)
+		return nil, runtime.UnknownComponent(name, e.names)
 	}
 	return u, nil
 }
 
 // Close does nothing: the harness did not start the system.
-func (e *External) Close(context.Context) error { return nil }
+func (e *Env) Close(context.Context) error { return nil }
 
 // StartupTimes implements Startup.
-func (e *External) StartupTimes() map[string]time.Duration { return e.startup }
-
-// waitHTTP polls u until it answers want (any 2xx when want is 200), ctx ends, or the deadline of
-// ctx passes; the last failure is returned.
-func waitHTTP(ctx context.Context, c *http.Client, u string, want int) error {
-	var last error
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := c.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == want || (want == http.StatusOK && resp.StatusCode/100 == 2) {
-				return nil
-			}
-			last = fmt.Errorf("GET %s: %s", u, resp.Status)
-		} else {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			if last == nil {
-				last = ctx.Err()
-			}
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		case <-t.C:
-		}
-	}
-}
+func (e *Env) StartupTimes() map[string]time.Duration { return e.startup }
 
 // noProxyClient is an HTTP client that ignores HTTP_PROXY and HTTPS_PROXY: a drill talks to its
 // system directly, never through a proxy the environment names.

@@ -1,4 +1,4 @@
-package runtime
+package embedded
 
 import (
 	"context"
@@ -6,17 +6,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
 )
 
-func startFaultStack(t *testing.T) *Embedded {
+func startFaultStack(t *testing.T) *Env {
 	t.Helper()
-	specs := []Spec{
-		{Name: "bus", Use: UseNATS},
-		{Name: "issuer", Use: UseIssuer},
-		{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "push", "restart_snapshot": "stale", "restart_resync_delay": "1s"}},
+	specs := []runtime.Spec{
+		{Name: "bus", Use: runtime.UseNATS},
+		{Name: "issuer", Use: runtime.UseIssuer},
+		{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "push", "restart_snapshot": "stale", "restart_resync_delay": "1s"}},
 	}
-	e, err := NewEmbedded(specs, Secrets{AdminSecret: "admin-secret-for-tests", GatewayID: "gw", GatewaySecret: "gw-secret"},
-		WithLinks(Link{From: "edge", To: "bus"}, Link{From: "edge", To: "issuer"}))
+	e, err := New(specs, runtime.Secrets{AdminSecret: "admin-secret-for-tests", GatewayID: "gw", GatewaySecret: "gw-secret"},
+		WithLinks(runtime.Link{From: "edge", To: "bus"}, runtime.Link{From: "edge", To: "issuer"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +50,12 @@ func TestEmbeddedLinksRouteThroughProxies(t *testing.T) {
 		t.Fatal("no proxy for edge->issuer")
 	}
 	ctx := context.Background()
-	l := Link{From: "edge", To: "issuer"}
+	l := runtime.Link{From: "edge", To: "issuer"}
 	if code, err := httpGet(t, "http://"+addr+"/healthz", 2*time.Second); err != nil || code != 200 {
 		t.Fatalf("issuer through the proxy: %d %v", code, err)
 	}
 	// Latency: a round trip through the link takes at least the injected delay.
-	if err := e.AddToxic(ctx, l, Toxic{Name: "lat", Type: "latency", Attributes: map[string]any{"latency": 300}}); err != nil {
+	if err := e.AddToxic(ctx, l, runtime.Toxic{Name: "lat", Type: "latency", Attributes: map[string]any{"latency": 300}}); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()
@@ -135,13 +137,13 @@ func TestEmbeddedPauseKillRestart(t *testing.T) {
 
 func TestEmbeddedCheckLinks(t *testing.T) {
 	t.Parallel()
-	specs := []Spec{
-		{Name: "issuer", Use: UseIssuer},
-		{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll"}},
-		{Name: "svc", Use: UseService},
+	specs := []runtime.Spec{
+		{Name: "issuer", Use: runtime.UseIssuer},
+		{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll"}},
+		{Name: "svc", Use: runtime.UseService},
 	}
-	_, err := NewEmbedded(specs, Secrets{AdminSecret: "x"},
-		WithLinks(Link{From: "edge", To: "svc"}, Link{From: "edge", To: "nowhere"}))
+	_, err := New(specs, runtime.Secrets{AdminSecret: "x"},
+		WithLinks(runtime.Link{From: "edge", To: "svc"}, runtime.Link{From: "edge", To: "nowhere"}))
 	if err == nil {
 		t.Fatal("bad links accepted")
 	}

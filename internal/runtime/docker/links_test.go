@@ -1,4 +1,4 @@
-package runtime
+package docker
 
 import (
 	"context"
@@ -7,18 +7,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
 )
 
 // The plan of declared links: a toxiproxy container, each `from` reaching `to` through its proxy
 // (gateways still expecting the issuer's own URL as iss), and dependencies on the proxy.
 func TestDockerLinksPlan(t *testing.T) {
 	t.Parallel()
-	d, err := NewDocker([]Spec{
-		{Name: "issuer", Use: UseIssuer},
-		{Name: "edge-push", Use: UseGateway, With: map[string]any{"strategy": "push"}},
-		{Name: "edge-poll", Use: UseGateway, With: map[string]any{"strategy": "poll", "restart_snapshot": "stale", "restart_resync_delay": "2s"}},
-	}, Secrets{AdminSecret: "adm"}, WithDrillID("links"), WithDockerLinks(
-		Link{From: "edge-push", To: "bus"}, Link{From: "edge-poll", To: "issuer"}, Link{From: "issuer", To: "bus"}))
+	d, err := New([]runtime.Spec{
+		{Name: "issuer", Use: runtime.UseIssuer},
+		{Name: "edge-push", Use: runtime.UseGateway, With: map[string]any{"strategy": "push"}},
+		{Name: "edge-poll", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll", "restart_snapshot": "stale", "restart_resync_delay": "2s"}},
+	}, runtime.Secrets{AdminSecret: "adm"}, WithDrillID("links"), WithLinks(
+		runtime.Link{From: "edge-push", To: "bus"}, runtime.Link{From: "edge-poll", To: "issuer"}, runtime.Link{From: "issuer", To: "bus"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,22 +46,22 @@ func TestDockerLinksPlan(t *testing.T) {
 	if d.byName["edge-push"].snapshot || !d.byName["edge-poll"].snapshot {
 		t.Errorf("snapshot file: edge-push %v, edge-poll %v; want only the stale one", d.byName["edge-push"].snapshot, d.byName["edge-poll"].snapshot)
 	}
-	if got := d.Links(); len(got) != 3 || got[0] != (Link{From: "edge-push", To: "bus"}) {
+	if got := d.Links(); len(got) != 3 || got[0] != (runtime.Link{From: "edge-push", To: "bus"}) {
 		t.Errorf("Links() = %v", got)
 	}
 	if got := d.names(); strings.Join(got, ",") != "issuer,edge-push,edge-poll" {
 		t.Errorf("names() = %v: toxiproxy is not a component of the scenario", got)
 	}
-	if err := d.Cut(context.Background(), Link{From: "edge-push", To: "bus"}); err == nil || !strings.Contains(err.Error(), "not running") {
+	if err := d.Cut(context.Background(), runtime.Link{From: "edge-push", To: "bus"}); err == nil || !strings.Contains(err.Error(), "not running") {
 		t.Errorf("Cut before Start = %v, want toxiproxy not running", err)
 	}
-	if err := d.Cut(context.Background(), Link{From: "edge-push", To: "issuer"}); err == nil || !strings.Contains(err.Error(), "no proxied link edge-push->issuer") {
+	if err := d.Cut(context.Background(), runtime.Link{From: "edge-push", To: "issuer"}); err == nil || !strings.Contains(err.Error(), "no proxied link edge-push->issuer") {
 		t.Errorf("Cut of an undeclared link = %v", err)
 	}
 
 	// Without links: no toxiproxy container, direct URLs.
-	d, err = NewDocker([]Spec{{Name: "issuer", Use: UseIssuer}, {Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll"}}},
-		Secrets{AdminSecret: "adm"}, WithDrillID("nolinks"))
+	d, err = New([]runtime.Spec{{Name: "issuer", Use: runtime.UseIssuer}, {Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll"}}},
+		runtime.Secrets{AdminSecret: "adm"}, WithDrillID("nolinks"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,34 +72,34 @@ func TestDockerLinksPlan(t *testing.T) {
 
 func TestDockerLinksValidation(t *testing.T) {
 	t.Parallel()
-	specs := []Spec{
-		{Name: "issuer", Use: UseIssuer},
-		{Name: "nats", Use: UseNATS},
-		{Name: "edge", Use: UseGateway, With: map[string]any{"strategy": "poll"}},
-		{Name: "api", Use: UseService},
+	specs := []runtime.Spec{
+		{Name: "issuer", Use: runtime.UseIssuer},
+		{Name: "nats", Use: runtime.UseNATS},
+		{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll"}},
+		{Name: "api", Use: runtime.UseService},
 		{Name: "own", Image: "example/own:1", Ports: []string{"9000"}},
 	}
 	for _, tc := range []struct {
-		link Link
+		link runtime.Link
 		want string
 	}{
-		{Link{From: "edge", To: "nowhere"}, `link edge->nowhere: unknown component "nowhere"`},
-		{Link{From: "ghost", To: "issuer"}, `link ghost->issuer: unknown component "ghost"`},
-		{Link{From: "edge", To: "api"}, "to the issuer or a reference/nats component only, not to reference/service"},
-		{Link{From: "edge", To: "own"}, "not to the user's own component"},
-		{Link{From: "issuer", To: "issuer"}, "the issuer's only outgoing link is to the bus"},
-		{Link{From: "api", To: "issuer"}, "from gateways and the issuer only, not from reference/service"},
-		{Link{From: "own", To: "nats"}, "not from the user's own component"},
+		{runtime.Link{From: "edge", To: "nowhere"}, `link edge->nowhere: unknown component "nowhere"`},
+		{runtime.Link{From: "ghost", To: "issuer"}, `link ghost->issuer: unknown component "ghost"`},
+		{runtime.Link{From: "edge", To: "api"}, "to the issuer or a reference/nats component only, not to reference/service"},
+		{runtime.Link{From: "edge", To: "own"}, "not to the user's own component"},
+		{runtime.Link{From: "issuer", To: "issuer"}, "the issuer's only outgoing link is to the bus"},
+		{runtime.Link{From: "api", To: "issuer"}, "from gateways and the issuer only, not from reference/service"},
+		{runtime.Link{From: "own", To: "nats"}, "not from the user's own component"},
 	} {
 		t.Run(tc.link.String(), func(t *testing.T) {
 			t.Parallel()
-			_, err := NewDocker(specs, Secrets{AdminSecret: "adm"}, WithDrillID("bad"), WithDockerLinks(tc.link))
+			_, err := New(specs, runtime.Secrets{AdminSecret: "adm"}, WithDrillID("bad"), WithLinks(tc.link))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("NewDocker = %v, want %q", err, tc.want)
+				t.Errorf("New = %v, want %q", err, tc.want)
 			}
 		})
 	}
-	_, err := NewDocker(specs, Secrets{AdminSecret: "adm"}, WithDrillID("dup"), WithDockerLinks(Link{From: "edge", To: "issuer"}, Link{From: "edge", To: "issuer"}))
+	_, err := New(specs, runtime.Secrets{AdminSecret: "adm"}, WithDrillID("dup"), WithLinks(runtime.Link{From: "edge", To: "issuer"}, runtime.Link{From: "edge", To: "issuer"}))
 	if err == nil || !strings.Contains(err.Error(), "declared twice") {
 		t.Errorf("a link declared twice: %v", err)
 	}
@@ -112,12 +114,12 @@ func TestDockerLinks(t *testing.T) {
 	requireDocker(t)
 	referenceImages(t)
 	id := testDrillID(t)
-	secrets := Secrets{AdminSecret: "admin-" + id, GatewayID: "gateways", GatewaySecret: "gw-" + id}
-	link := Link{From: "edge", To: "issuer"}
-	d, err := NewDocker([]Spec{
-		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
-		{Name: "edge", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "introspect", "cache_ttl": "50ms"}},
-	}, secrets, WithDrillID(id), WithModuleRoot(moduleRoot(t)), WithDockerLogger(testLogger(t)), WithDockerLinks(link))
+	secrets := runtime.Secrets{AdminSecret: "admin-" + id, GatewayID: "gateways", GatewaySecret: "gw-" + id}
+	link := runtime.Link{From: "edge", To: "issuer"}
+	d, err := New([]runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "edge", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "introspect", "cache_ttl": "50ms"}},
+	}, secrets, WithDrillID(id), WithModuleRoot(moduleRoot(t)), WithLogger(testLogger(t)), WithLinks(link))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func TestDockerLinks(t *testing.T) {
 	}
 
 	// Latency on the answers: an introspection (cache expired) takes at least the latency.
-	if err := d.AddToxic(ctx, link, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": 400}}); err != nil {
+	if err := d.AddToxic(ctx, link, runtime.Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": 400}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // past the 50ms cache
@@ -177,7 +179,7 @@ func TestDockerLinks(t *testing.T) {
 	if got := status(u, raw, 5*time.Second); got != http.StatusOK || time.Since(began) < 400*time.Millisecond {
 		t.Errorf("with 400ms latency: %d after %s, want 200 after ≥ 400ms", got, time.Since(began))
 	}
-	if err := d.AddToxic(ctx, link, Toxic{Name: "slow", Type: "latency"}); err == nil {
+	if err := d.AddToxic(ctx, link, runtime.Toxic{Name: "slow", Type: "latency"}); err == nil {
 		t.Error("adding a second toxic of the same name succeeded")
 	}
 	for range 2 { // removing an absent toxic is not an error

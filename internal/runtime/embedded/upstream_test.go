@@ -1,4 +1,4 @@
-package runtime
+package embedded
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/truth"
 )
 
@@ -60,15 +61,15 @@ func TestEmbeddedUpstreamInProcess(t *testing.T) {
 }
 
 // startProxyStack starts an issuer, a service "api" and a jwt-only gateway "edge" in front of it.
-func startProxyStack(t *testing.T) (*Embedded, Secrets) {
+func startProxyStack(t *testing.T) (*Env, runtime.Secrets) {
 	t.Helper()
-	specs := []Spec{
-		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
-		{Name: "api", Kind: "service", Use: UseService},
-		{Name: "edge", Kind: "gateway", Use: UseGateway, With: map[string]any{"strategy": "jwt-only", "upstream": "api"}},
+	specs := []runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "api", Kind: "service", Use: runtime.UseService},
+		{Name: "edge", Kind: "gateway", Use: runtime.UseGateway, With: map[string]any{"strategy": "jwt-only", "upstream": "api"}},
 	}
-	sec := Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	e, err := NewEmbedded(specs, sec)
+	sec := runtime.Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := New(specs, sec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package runtime
+package embedded
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ const maxInProcessBody = 1 << 20
 // it is not what a drill measures: probes still reach the gateway over HTTP. A killed upstream
 // refuses the request as its closed port would (the gateway answers 502); a paused one holds it.
 type inProcess struct {
-	e    *Embedded
+	e    *Env
 	name string
 }
 

@@ -1,4 +1,4 @@
-package runtime
+package docker
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/recall-drills/recall/internal/redact"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
+
+	"github.com/recall-drills/recall/internal/redact"
 )
 
 // With the testcontainers reaper off (its image cannot be pulled here), cleanup is ours: every

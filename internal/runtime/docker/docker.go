@@ -1,4 +1,4 @@
-package runtime
+package docker
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/recall-drills/recall/internal/params"
 	"io"
 	"log/slog"
 	"net"
@@ -31,12 +30,14 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/recall-drills/recall/internal/params"
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/revocation"
 	"github.com/recall-drills/recall/targets/truth"
 )
 
-// Docker runs every component as a container, through testcontainers-go, on a private network
+// Env runs every component as a container, through testcontainers-go, on a private network
 // created for the drill:
 //
 //	harness ──http://127.0.0.1:<mapped port>──► container "edge" ──http://issuer:8080──► "issuer"
@@ -58,10 +59,10 @@ import (
 // 127.0.0.1 and the mapped port. The harness chooses the host port, so that a restarted
 // container keeps its endpoint.
 //
-// Declared links (WithDockerLinks) pass through a toxiproxy container: the runtime is a Linker
-// (see docker_links.go). Pause is docker pause; Kill and Restart are docker kill and start.
-type Docker struct {
-	secrets      Secrets
+// Declared links (WithLinks) pass through a toxiproxy container: the runtime is a Linker
+// (see links.go). Pause is docker pause; Kill and Restart are docker kill and start.
+type Env struct {
+	secrets      runtime.Secrets
 	log          *slog.Logger
 	tcLog        tclog.Logger
 	drillID      string
@@ -71,8 +72,8 @@ type Docker struct {
 	images       ImageOptions
 	comps        []*dcomp // in spec order; an implicit bus last
 	byName       map[string]*dcomp
-	links        []Link      // declared links (WithDockerLinks)
-	lk           dockerLinks // their proxies
+	links        []runtime.Link // declared links (WithLinks)
+	lk           dockerLinks    // their proxies
 
 	mu          sync.Mutex
 	cli         *testcontainers.DockerClient
@@ -90,12 +91,12 @@ type Docker struct {
 }
 
 var (
-	_ Environment = (*Docker)(nil)
-	_ Pauser      = (*Docker)(nil)
-	_ Killer      = (*Docker)(nil)
-	_ GroundTruth = (*Docker)(nil)
-	_ Startup     = (*Docker)(nil)
-	_ Preparer    = (*Docker)(nil)
+	_ runtime.Environment = (*Env)(nil)
+	_ runtime.Pauser      = (*Env)(nil)
+	_ runtime.Killer      = (*Env)(nil)
+	_ runtime.GroundTruth = (*Env)(nil)
+	_ runtime.Startup     = (*Env)(nil)
+	_ runtime.Preparer    = (*Env)(nil)
 )
 
 // Defaults of the docker runtime.
@@ -118,13 +119,13 @@ const (
 	clientTimeout = 10 * time.Second
 )
 
-// DockerOption configures NewDocker.
-type DockerOption func(*Docker)
+// Option configures New.
+type Option func(*Env)
 
-// WithDockerLogger sends the runtime's logs to l, and testcontainers' own at Debug (default:
+// WithLogger sends the runtime's logs to l, and testcontainers' own at Debug (default:
 // discarded).
-func WithDockerLogger(l *slog.Logger) DockerOption {
-	return func(d *Docker) {
+func WithLogger(l *slog.Logger) Option {
+	return func(d *Env) {
 		if l != nil {
 			d.log = l
 		}
@@ -133,16 +134,16 @@ func WithDockerLogger(l *slog.Logger) DockerOption {
 
 // WithDrillID sets the drill id that labels and names everything created (default: time and
 // random, e.g. 20260102t150405-3fa2).
-func WithDrillID(id string) DockerOption { return func(d *Docker) { d.drillID = id } }
+func WithDrillID(id string) Option { return func(d *Env) { d.drillID = id } }
 
 // WithLogsDir makes Close save each container's output, tokens redacted, as
 // dir/<component>.log (default: not saved).
-func WithLogsDir(dir string) DockerOption { return func(d *Docker) { d.logsDir = dir } }
+func WithLogsDir(dir string) Option { return func(d *Env) { d.logsDir = dir } }
 
-// WithDockerStartTimeout bounds each component's wait for readiness unless its Spec.Wait sets
+// WithStartTimeout bounds each component's wait for readiness unless its Spec.Wait sets
 // one (default DefaultStartTimeout).
-func WithDockerStartTimeout(t time.Duration) DockerOption {
-	return func(d *Docker) {
+func WithStartTimeout(t time.Duration) Option {
+	return func(d *Env) {
 		if t > 0 {
 			d.startTimeout = t
 		}
@@ -151,12 +152,12 @@ func WithDockerStartTimeout(t time.Duration) DockerOption {
 
 // WithModuleRoot is where recall's go.mod is, to build reference images from (default: found
 // by walking up from the working directory).
-func WithModuleRoot(dir string) DockerOption { return func(d *Docker) { d.images.ModuleRoot = dir } }
+func WithModuleRoot(dir string) Option { return func(d *Env) { d.images.ModuleRoot = dir } }
 
 // WithDockerDir is where the reference Dockerfiles are (default <module root>/docker).
-func WithDockerDir(dir string) DockerOption { return func(d *Docker) { d.images.DockerDir = dir } }
+func WithDockerDir(dir string) Option { return func(d *Env) { d.images.DockerDir = dir } }
 
-// dcomp is one component container: its plan, then its state (guarded by Docker.mu).
+// dcomp is one component container: its plan, then its state (guarded by Env.mu).
 type dcomp struct {
 	name     string // component name and network alias
 	use      string // Spec.Use
@@ -182,10 +183,10 @@ type dcomp struct {
 
 var reAlias = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
-// NewDocker checks the components and plans their containers; it contacts no Docker engine
-// (Preflight and Start do). Like NewEmbedded it returns the environment even with an error.
-func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, error) {
-	d := &Docker{secrets: secrets, log: slog.New(slog.DiscardHandler), startTimeout: DefaultStartTimeout,
+// New checks the components and plans their containers; it contacts no Docker engine
+// (Preflight and Start do). Like embedded.New it returns the environment even with an error.
+func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, error) {
+	d := &Env{secrets: secrets, log: slog.New(slog.DiscardHandler), startTimeout: runtime.DefaultStartTimeout,
 		byName: map[string]*dcomp{}, startup: map[string]time.Duration{}}
 	for _, o := range opts {
 		o(d)
@@ -213,23 +214,23 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 		d.byName[s.Name] = c
 		d.comps = append(d.comps, c)
 		switch s.Use {
-		case UseIssuer:
+		case runtime.UseIssuer:
 			issuers = append(issuers, s.Name)
-		case UseNATS:
+		case runtime.UseNATS:
 			buses = append(buses, s.Name)
-		case UseGateway:
-			if gc, err := gatewayConfig(s); err != nil {
+		case runtime.UseGateway:
+			if gc, _, err := runtime.GatewayConfig(s); err != nil {
 				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			} else if gc.Strategy == gateway.Push {
 				needBus = true
 			}
-		case UseService, "":
+		case runtime.UseService, "":
 		default:
-			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(ReferenceUses, ", ")))
+			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(runtime.ReferenceUses, ", ")))
 		}
 	}
 	if len(issuers) > 1 {
-		errs = append(errs, fmt.Errorf("the docker runtime runs at most one %s component, have %d (%s)", UseIssuer, len(issuers), strings.Join(issuers, ", ")))
+		errs = append(errs, fmt.Errorf("the docker runtime runs at most one %s component, have %d (%s)", runtime.UseIssuer, len(issuers), strings.Join(issuers, ", ")))
 	}
 	if len(issuers) == 1 && secrets.AdminSecret == "" {
 		errs = append(errs, errors.New("docker runtime: no admin secret for the reference issuer"))
@@ -242,7 +243,7 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 		if _, taken := d.byName[busAlias]; taken {
 			busAlias = "recall-" + DefaultImplicitBus
 		}
-		c := &dcomp{name: busAlias, use: UseNATS, implicit: true}
+		c := &dcomp{name: busAlias, use: runtime.UseNATS, implicit: true}
 		d.byName[busAlias] = c
 		d.comps = append(d.comps, c)
 	}
@@ -251,7 +252,7 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 	if len(issuers) > 0 {
 		issuerAlias = issuers[0]
 	}
-	specOf := map[string]Spec{}
+	specOf := map[string]runtime.Spec{}
 	for _, s := range specs {
 		specOf[s.Name] = s
 	}
@@ -274,7 +275,7 @@ func NewDocker(specs []Spec, secrets Secrets, opts ...DockerOption) (*Docker, er
 	for _, c := range d.comps {
 		for _, dep := range c.deps {
 			if _, ok := d.byName[dep]; !ok {
-				errs = append(errs, fmt.Errorf("component %s: depends_on: %w", c.name, unknown(dep, d.names())))
+				errs = append(errs, fmt.Errorf("component %s: depends_on: %w", c.name, runtime.UnknownComponent(dep, d.names())))
 			}
 		}
 	}
@@ -313,7 +314,7 @@ func newDrillID() string {
 }
 
 // names lists the scenario's components (not the implicit bus).
-func (d *Docker) names() []string {
+func (d *Env) names() []string {
 	var out []string
 	for _, c := range d.comps {
 		if !c.implicit {
@@ -324,7 +325,7 @@ func (d *Docker) names() []string {
 }
 
 // planReference fills the container plan of a reference component.
-func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) error {
+func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias string) error {
 	c.env = map[string]string{}
 	for k, v := range s.Env {
 		c.env[k] = v
@@ -336,11 +337,11 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		natsURL = "nats://" + busAlias + ":4222"
 	}
 	switch c.use {
-	case UseNATS:
+	case runtime.UseNATS:
 		c.ref = RefNATS
 		c.ports, c.httpPort = []string{natsClientPort, natsHTTPPort}, natsHTTPPort
 		c.cmd = []string{"-name", c.name}
-	case UseIssuer:
+	case runtime.UseIssuer:
 		c.ref = RefIssuer
 		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret
 		if d.secrets.GatewayID != "" {
@@ -365,18 +366,18 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		if ip.SigningKeys > 0 {
 			c.cmd = append(c.cmd, "-signing-keys", strconv.Itoa(ip.SigningKeys))
 		}
-	case UseService:
+	case runtime.UseService:
 		c.ref = RefService
 		c.cmd = []string{"-name", c.name}
 		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /debug/recalls
-	case UseGateway:
+	case runtime.UseGateway:
 		c.ref = RefGateway
-		gc, err := gatewayConfig(s)
+		gc, _, err := runtime.GatewayConfig(s)
 		if err != nil {
-			return nil // reported by NewDocker
+			return nil // reported by New
 		}
 		if issuerAlias == "" {
-			return fmt.Errorf("a reference gateway needs a %s component", UseIssuer)
+			return fmt.Errorf("a reference gateway needs a %s component", runtime.UseIssuer)
 		}
 		c.strategy = gc.Strategy
 		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /debug/recalls
@@ -407,9 +408,9 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 		}
 		// A restart restores the rules held after the first start: the gateway saves them in a
 		// file of the container's own filesystem, which a restart of the container keeps.
-		if _, rs, _ := gatewayRestart(s); rs.stale {
+		if _, rs, _ := runtime.GatewayConfig(s); rs.Stale {
 			c.snapshot = true
-			c.cmd = append(c.cmd, "-snapshot", snapshotFile, "-resync-delay", rs.delay.String())
+			c.cmd = append(c.cmd, "-snapshot", snapshotFile, "-resync-delay", rs.Delay.String())
 		}
 		if up, ok := s.With["upstream"]; ok {
 			u, dep, err := d.upstreamURL(fmt.Sprint(up))
@@ -431,7 +432,7 @@ func (d *Docker) planReference(c *dcomp, s Spec, issuerAlias, busAlias string) e
 
 // upstreamURL resolves a gateway's upstream: a component name (its in-network URL) or an
 // absolute URL.
-func (d *Docker) upstreamURL(up string) (string, string, error) {
+func (d *Env) upstreamURL(up string) (string, string, error) {
 	if c, ok := d.byName[up]; ok {
 		port := "8080"
 		if c.use == "" {
@@ -445,11 +446,11 @@ func (d *Docker) upstreamURL(up string) (string, string, error) {
 	if u, err := url.Parse(up); err == nil && u.IsAbs() && u.Host != "" {
 		return up, "", nil
 	}
-	return "", "", unknown(up, d.names())
+	return "", "", runtime.UnknownComponent(up, d.names())
 }
 
 // planUser fills the container plan of the user's own component.
-func (d *Docker) planUser(c *dcomp, s Spec) error {
+func (d *Env) planUser(c *dcomp, s runtime.Spec) error {
 	var errs []error
 	if s.Image == "" {
 		errs = append(errs, errors.New("image is required (or use: a reference component)"))
@@ -555,7 +556,7 @@ func normPort(p string) (string, error) {
 }
 
 // cycle returns a dependency cycle, or nil.
-func (d *Docker) cycle() []string {
+func (d *Env) cycle() []string {
 	state := map[string]int{} // 1 visiting, 2 done
 	var path []string
 	var visit func(n string) []string
@@ -590,10 +591,10 @@ func (d *Docker) cycle() []string {
 }
 
 // DrillID is the id labelling everything this environment creates.
-func (d *Docker) DrillID() string { return d.drillID }
+func (d *Env) DrillID() string { return d.drillID }
 
 // Images returns the reference images Start used (built or found), for the report.
-func (d *Docker) Images() []ImageInfo {
+func (d *Env) Images() []ImageInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]ImageInfo(nil), d.built...)
@@ -602,7 +603,7 @@ func (d *Docker) Images() []ImageInfo {
 // Preflight lists every image the drill needs and returns one error naming each that is neither
 // present locally nor buildable here (and every reference Dockerfile that would pull). It pulls
 // and builds nothing. Start runs it first.
-func (d *Docker) Preflight(ctx context.Context) error {
+func (d *Env) Preflight(ctx context.Context) error {
 	tcInit(d.log)
 	cli, err := dockerClient(ctx)
 	if err != nil {
@@ -612,7 +613,7 @@ func (d *Docker) Preflight(ctx context.Context) error {
 	return d.preflight(ctx, cli)
 }
 
-func (d *Docker) preflight(ctx context.Context, cli client.APIClient) error {
+func (d *Env) preflight(ctx context.Context, cli client.APIClient) error {
 	b, err := newImageBuilder(d.images)
 	if err != nil {
 		return err
@@ -653,8 +654,8 @@ func (d *Docker) preflight(ctx context.Context, cli client.APIClient) error {
 const DefaultImageBuildTimeout = 10 * time.Minute
 
 // WithImageBuildTimeout bounds Prepare (default DefaultImageBuildTimeout).
-func WithImageBuildTimeout(t time.Duration) DockerOption {
-	return func(d *Docker) {
+func WithImageBuildTimeout(t time.Duration) Option {
+	return func(d *Env) {
 		if t > 0 {
 			d.imageTimeout = t
 		}
@@ -664,7 +665,7 @@ func WithImageBuildTimeout(t time.Duration) DockerOption {
 // Prepare implements Preparer: preflight and the reference images (compiled and built when
 // missing), within their own budget (WithImageBuildTimeout), outside the system's start
 // deadline. Start then goes straight to the containers. It creates nothing Close must remove.
-func (d *Docker) Prepare(ctx context.Context) error {
+func (d *Env) Prepare(ctx context.Context) error {
 	d.mu.Lock()
 	switch {
 	case d.closed:
@@ -706,7 +707,7 @@ func (d *Docker) Prepare(ctx context.Context) error {
 // Prepare did it), the
 // network, then every component in dependency order, independent ones in parallel. On failure
 // or cancellation what it created stays for Close to find and remove.
-func (d *Docker) Start(ctx context.Context) error {
+func (d *Env) Start(ctx context.Context) error {
 	d.mu.Lock()
 	switch {
 	case d.closed:
@@ -726,7 +727,7 @@ func (d *Docker) Start(ctx context.Context) error {
 	return d.start(ctx)
 }
 
-func (d *Docker) start(ctx context.Context) error {
+func (d *Env) start(ctx context.Context) error {
 	tcInit(d.log)
 	began := time.Now()
 	cli, err := dockerClient(ctx)
@@ -822,7 +823,7 @@ func (d *Docker) start(ctx context.Context) error {
 }
 
 // ensureImages resolves the image of every reference component without an explicit one.
-func (d *Docker) ensureImages(ctx context.Context, cli client.APIClient) error {
+func (d *Env) ensureImages(ctx context.Context, cli client.APIClient) error {
 	var need []string
 	seen := map[string]bool{}
 	for _, c := range d.comps {
@@ -860,7 +861,7 @@ func (d *Docker) ensureImages(ctx context.Context, cli client.APIClient) error {
 }
 
 // run creates and starts one component's container and waits for it.
-func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *dcomp) error {
+func (d *Env) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *dcomp) error {
 	began := time.Now()
 	d.mu.Lock()
 	image := c.image
@@ -983,7 +984,7 @@ func (d *Docker) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *d
 var loopback = netip.MustParseAddr("127.0.0.1")
 
 // imagePorts lists the ports a local image exposes ("8080/tcp").
-func (d *Docker) imagePorts(ctx context.Context, image string) ([]string, error) {
+func (d *Env) imagePorts(ctx context.Context, image string) ([]string, error) {
 	img, err := d.cli.ImageInspect(ctx, image)
 	if err != nil {
 		return nil, fmt.Errorf("inspect image %s: %w", image, err)
@@ -999,7 +1000,7 @@ func (d *Docker) imagePorts(ctx context.Context, image string) ([]string, error)
 }
 
 // refreshEndpoint reads the component's mapped port: after a restart it may have changed.
-func (d *Docker) refreshEndpoint(ctx context.Context, c *dcomp) error {
+func (d *Env) refreshEndpoint(ctx context.Context, c *dcomp) error {
 	d.mu.Lock()
 	ctr, port := c.c, c.httpPort
 	d.mu.Unlock()
@@ -1021,16 +1022,16 @@ func (d *Docker) refreshEndpoint(ctx context.Context, c *dcomp) error {
 }
 
 // component returns the named component, started or not.
-func (d *Docker) component(name string) (*dcomp, error) {
+func (d *Env) component(name string) (*dcomp, error) {
 	c, ok := d.byName[name]
 	if !ok {
-		return nil, unknown(name, d.names())
+		return nil, runtime.UnknownComponent(name, d.names())
 	}
 	return c, nil
 }
 
 // container returns the named component's container, or an error when it was not started.
-func (d *Docker) container(name string) (*dcomp, *testcontainers.DockerContainer, error) {
+func (d *Env) container(name string) (*dcomp, *testcontainers.DockerContainer, error) {
 	c, err := d.component(name)
 	if err != nil {
 		return nil, nil, err
@@ -1048,7 +1049,7 @@ func (d *Docker) container(name string) (*dcomp, *testcontainers.DockerContainer
 
 // Endpoint implements Environment: http://127.0.0.1:<mapped port> of the component's first
 // port (8080 for reference components, the health port 8222 for reference/nats).
-func (d *Docker) Endpoint(name string) (*url.URL, error) {
+func (d *Env) Endpoint(name string) (*url.URL, error) {
 	c, err := d.component(name)
 	if err != nil {
 		return nil, err
@@ -1067,7 +1068,7 @@ func (d *Docker) Endpoint(name string) (*url.URL, error) {
 
 // Pause implements Pauser (docker pause: the processes are frozen, connections stay open and
 // requests hang until the client's timeout).
-func (d *Docker) Pause(ctx context.Context, name string) error {
+func (d *Env) Pause(ctx context.Context, name string) error {
 	_, ctr, err := d.container(name)
 	if err != nil {
 		return err
@@ -1079,7 +1080,7 @@ func (d *Docker) Pause(ctx context.Context, name string) error {
 }
 
 // Unpause implements Pauser.
-func (d *Docker) Unpause(ctx context.Context, name string) error {
+func (d *Env) Unpause(ctx context.Context, name string) error {
 	_, ctr, err := d.container(name)
 	if err != nil {
 		return err
@@ -1092,7 +1093,7 @@ func (d *Docker) Unpause(ctx context.Context, name string) error {
 
 // Kill implements Killer (docker kill: SIGKILL; the container stays, stopped, for Restart).
 // The ground truth of the instance killed is read just before (its log dies with the process).
-func (d *Docker) Kill(ctx context.Context, name string) error {
+func (d *Env) Kill(ctx context.Context, name string) error {
 	c, ctr, err := d.container(name)
 	if err != nil {
 		return err
@@ -1115,7 +1116,7 @@ const truthSnapshotTimeout = 2 * time.Second
 
 // truthSnapshot reads the ground truth of c's running instance, for Kill; nil when c has none.
 // Rules applied between the read and the kill (a few milliseconds) are not in it.
-func (d *Docker) truthSnapshot(ctx context.Context, c *dcomp) truth.Source {
+func (d *Env) truthSnapshot(ctx context.Context, c *dcomp) truth.Source {
 	r := d.remote(c.name)
 	if r == nil || c.inst.Len() == 0 {
 		return nil
@@ -1133,7 +1134,7 @@ func (d *Docker) truthSnapshot(ctx context.Context, c *dcomp) truth.Source {
 }
 
 // instanceReady records that c's current container run is ready to serve now.
-func (d *Docker) instanceReady(c *dcomp) {
+func (d *Env) instanceReady(c *dcomp) {
 	if !hasTruth(c) {
 		return
 	}
@@ -1142,7 +1143,7 @@ func (d *Docker) instanceReady(c *dcomp) {
 
 // liveTruth answers from the running instance's truth, read over HTTP.
 type liveTruth struct {
-	d    *Docker
+	d    *Env
 	name string
 }
 
@@ -1164,7 +1165,7 @@ func hasTruth(c *dcomp) bool {
 // it as Start did. The mapped port may change; Endpoint returns the new one. A log-line wait is
 // met at once by the line the first run printed (the engine keeps a container's output across
 // restarts).
-func (d *Docker) Restart(ctx context.Context, name string) error {
+func (d *Env) Restart(ctx context.Context, name string) error {
 	c, ctr, err := d.container(name)
 	if err != nil {
 		return err
@@ -1188,7 +1189,7 @@ func (d *Docker) Restart(ctx context.Context, name string) error {
 // GET /debug/recalls read over HTTP with the admin secret, across restarts
 // (truth.Instances: each instance's log is read just before it is killed). An introspecting
 // gateway defers to the issuer's, as in process.
-func (d *Docker) Truth(name string) (truth.Source, bool) {
+func (d *Env) Truth(name string) (truth.Source, bool) {
 	c, ok := d.byName[name]
 	if !ok || !hasTruth(c) || c.inst.Len() == 0 {
 		return nil, false
@@ -1197,7 +1198,7 @@ func (d *Docker) Truth(name string) (truth.Source, bool) {
 }
 
 // remote returns the truth of c's running instance, read over HTTP; nil when it has none.
-func (d *Docker) remote(name string) *truth.Remote {
+func (d *Env) remote(name string) *truth.Remote {
 	c, ok := d.byName[name]
 	if !ok || !hasTruth(c) {
 		return nil
@@ -1228,7 +1229,7 @@ func (d *Docker) remote(name string) *truth.Remote {
 
 // StartupTimes implements Startup: from create to ready, per component (the implicit bus is
 // not a component of the scenario and is left out).
-func (d *Docker) StartupTimes() map[string]time.Duration {
+func (d *Env) StartupTimes() map[string]time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make(map[string]time.Duration, len(d.startup))
@@ -1242,12 +1243,12 @@ func (d *Docker) StartupTimes() map[string]time.Duration {
 // container's output (when a logs directory was given), then removes every container and the
 // network labelled with the drill id. It is idempotent and safe to call concurrently with
 // Start; later calls return the first call's result.
-func (d *Docker) Close(ctx context.Context) error {
+func (d *Env) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() { d.closeErr = d.close(ctx) })
 	return d.closeErr
 }
 
-func (d *Docker) close(ctx context.Context) error {
+func (d *Env) close(ctx context.Context) error {
 	d.mu.Lock()
 	d.closed = true
 	cancel, done := d.cancelStart, d.startDone
@@ -1286,7 +1287,7 @@ func (d *Docker) close(ctx context.Context) error {
 }
 
 // saveLogs writes the output of every container of the drill to the logs directory.
-func (d *Docker) saveLogs(ctx context.Context, cli client.APIClient, f client.Filters) error {
+func (d *Env) saveLogs(ctx context.Context, cli client.APIClient, f client.Filters) error {
 	cl, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
 		return fmt.Errorf("save logs: list containers: %w", err)
@@ -1447,4 +1448,12 @@ func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 		return nil, fmt.Errorf("docker runtime: no Docker engine answers at %s: %w", host, err)
 	}
 	return cli, nil
+}
+
+// endpointString is u for a log line, "" for a component with no endpoint yet.
+func endpointString(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.String()
 }

@@ -1,4 +1,4 @@
-package runtime
+package docker
 
 import (
 	"context"
@@ -177,5 +177,22 @@ func TestBuildReferenceImagesRejectsUnknown(t *testing.T) {
 	t.Parallel()
 	if _, err := newImageBuilder(ImageOptions{Components: []string{"postgres"}}); err == nil || !strings.Contains(err.Error(), `unknown reference component "postgres"`) {
 		t.Errorf("newImageBuilder(postgres) = %v", err)
+	}
+}
+
+// The API-key components' binaries and FROM scratch Dockerfiles exist and build without pulls.
+func TestAPIKeyDockerfiles(t *testing.T) {
+	root := moduleRoot(t)
+	for _, c := range []string{"apikeys", "apikey-service", "rp"} {
+		b, err := os.ReadFile(filepath.Join(root, "docker", c+".Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckDockerfile(b); err != nil || !strings.Contains(string(b), "COPY "+c+" /"+c) {
+			t.Errorf("docker/%s.Dockerfile: %v", c, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "targets", "cmd", c, "main.go")); err != nil {
+			t.Errorf("%s has no main: %v", c, err)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package docker
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recall-drills/recall/internal/runtime"
 )
 
 func TestRedact(t *testing.T) {
@@ -74,8 +76,8 @@ func TestDockerHelperProcess(t *testing.T) {
 	if os.Getenv(helperEnv) != "1" {
 		t.Skip("helper process of TestCleanupAfterKill")
 	}
-	d, err := NewDocker([]Spec{{Name: "api", Image: os.Getenv("RECALL_HELPER_IMAGE"), Ports: []string{"8080"}}},
-		Secrets{}, WithDrillID(os.Getenv("RECALL_HELPER_DRILL")))
+	d, err := New([]runtime.Spec{{Name: "api", Image: os.Getenv("RECALL_HELPER_IMAGE"), Ports: []string{"8080"}}},
+		runtime.Secrets{}, WithDrillID(os.Getenv("RECALL_HELPER_DRILL")))
 	if err != nil {
 		t.Fatal(err)
 	}

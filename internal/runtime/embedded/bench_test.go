@@ -1,4 +1,4 @@
-package runtime
+package embedded
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/recall-drills/recall/internal/load"
+	"github.com/recall-drills/recall/internal/runtime"
 )
 
 // BenchmarkStackCeiling measures the probe rate the in-process reference stack sustains through
@@ -23,7 +24,7 @@ import (
 // workers, 1,000 live tokens re-sent in turn, as a drill does); the benchmark reports the median
 // achieved rate over the iterations as probes/s. Run it with -benchtime=5x on a quiet machine:
 //
-//	go test ./internal/runtime/ -run '^$' -bench StackCeiling -benchtime 5x
+//	go test ./internal/runtime/embedded/ -run '^$' -bench StackCeiling -benchtime 5x
 func BenchmarkStackCeiling(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -37,13 +38,13 @@ func BenchmarkStackCeiling(b *testing.B) {
 }
 
 func benchStack(b *testing.B, with map[string]any) {
-	specs := []Spec{
-		{Name: "issuer", Kind: "issuer", Use: UseIssuer},
-		{Name: "api", Kind: "service", Use: UseService},
-		{Name: "edge", Kind: "gateway", Use: UseGateway, With: with},
+	specs := []runtime.Spec{
+		{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "api", Kind: "service", Use: runtime.UseService},
+		{Name: "edge", Kind: "gateway", Use: runtime.UseGateway, With: with},
 	}
-	sec := Secrets{AdminSecret: "bench-admin", GatewayID: "gw", GatewaySecret: "gw-secret"}
-	e, err := NewEmbedded(specs, sec)
+	sec := runtime.Secrets{AdminSecret: "bench-admin", GatewayID: "gw", GatewaySecret: "gw-secret"}
+	e, err := New(specs, sec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func cpuTime() time.Duration {
 }
 
 // benchMint mints n client_credentials tokens from the issuer.
-func benchMint(b testing.TB, iss *url.URL, sec Secrets, n int) []string {
+func benchMint(b testing.TB, iss *url.URL, sec runtime.Secrets, n int) []string {
 	b.Helper()
 	toks := make([]string, n)
 	for k := range toks {

@@ -1,10 +1,9 @@
-package runtime
+package embedded
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/recall-drills/recall/internal/params"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recall-drills/recall/internal/params"
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/bus"
 	"github.com/recall-drills/recall/targets/gateway"
@@ -25,20 +26,6 @@ import (
 	"github.com/recall-drills/recall/targets/truth"
 )
 
-// Reference component names for Spec.Use.
-const (
-	UseIssuer  = "reference/issuer"
-	UseGateway = "reference/gateway"
-	UseService = "reference/service"
-	UseNATS    = "reference/nats"
-)
-
-// ReferenceUses lists the reference components, for validation.
-var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP}
-
-// DefaultStartTimeout bounds the start of one component.
-const DefaultStartTimeout = 30 * time.Second
-
 // ShutdownGrace bounds the graceful stop of the embedded components' HTTP servers, all together,
 // before their connections are closed. A drill stops its traffic before it closes the system, so nothing is
 // left to wait for; but net/http's Shutdown counts a connection that was accepted and never
@@ -46,11 +33,11 @@ const DefaultStartTimeout = 30 * time.Second
 // 5 s kill grace lose the partial report.
 const ShutdownGrace = time.Second
 
-// Embedded runs the reference stack (targets/) in this process on 127.0.0.1, each component on
+// Env runs the reference stack (targets/) in this process on 127.0.0.1, each component on
 // its own random port. It needs nothing installed and is the default runtime.
-type Embedded struct {
-	specs        []Spec
-	secrets      Secrets
+type Env struct {
+	specs        []runtime.Spec
+	secrets      runtime.Secrets
 	log          *slog.Logger
 	startTimeout time.Duration
 
@@ -63,7 +50,7 @@ type Embedded struct {
 	closeErr  error
 	closeOnce sync.Once
 
-	links     []Link
+	links     []runtime.Link
 	px        *proxies
 	paused    map[string]int              // pause depth per component
 	snapshots map[string]*revocation.List // gateways restarting from a stale snapshot
@@ -84,23 +71,23 @@ type running struct {
 }
 
 var (
-	_ Environment = (*Embedded)(nil)
-	_ GroundTruth = (*Embedded)(nil)
-	_ Startup     = (*Embedded)(nil)
-	_ Pauser      = (*Embedded)(nil)
-	_ Killer      = (*Embedded)(nil)
-	_ Linker      = (*Embedded)(nil)
+	_ runtime.Environment = (*Env)(nil)
+	_ runtime.GroundTruth = (*Env)(nil)
+	_ runtime.Startup     = (*Env)(nil)
+	_ runtime.Pauser      = (*Env)(nil)
+	_ runtime.Killer      = (*Env)(nil)
+	_ runtime.Linker      = (*Env)(nil)
 )
 
-// EmbeddedOption configures NewEmbedded.
-type EmbeddedOption func(*Embedded)
+// Option configures New.
+type Option func(*Env)
 
 // WithLogger sends the components' logs to l (default: discarded).
-func WithLogger(l *slog.Logger) EmbeddedOption { return func(e *Embedded) { e.log = l } }
+func WithLogger(l *slog.Logger) Option { return func(e *Env) { e.log = l } }
 
 // WithStartTimeout bounds each component's start (default DefaultStartTimeout).
-func WithStartTimeout(d time.Duration) EmbeddedOption {
-	return func(e *Embedded) {
+func WithStartTimeout(d time.Duration) Option {
+	return func(e *Env) {
 		if d > 0 {
 			e.startTimeout = d
 		}
@@ -110,27 +97,15 @@ func WithStartTimeout(d time.Duration) EmbeddedOption {
 // WithLinks routes each link through an in-process toxiproxy proxy, so that faults can cut or
 // degrade it: a reference gateway reaches the issuer (From: gateway, To: issuer) or an explicit
 // reference/nats bus through it, and the issuer reaches the bus through it.
-func WithLinks(links ...Link) EmbeddedOption {
-	return func(e *Embedded) { e.links = append(e.links, links...) }
+func WithLinks(links ...runtime.Link) Option {
+	return func(e *Env) { e.links = append(e.links, links...) }
 }
 
-// Gateway with: keys for a restart from a snapshot (typed in internal/params).
-const (
-	// RestartSnapshotStale makes a reference gateway, when restarted, restore the revocation
-	// rules it held right after its first start (before any recall) and resync only after
-	// restart_resync_delay: a gateway restoring a stale cache from disk.
-	RestartSnapshotStale = params.RestartSnapshotStale
-	// RestartSnapshotFresh (the default) restarts a gateway with empty state and a full sync.
-	RestartSnapshotFresh = params.RestartSnapshotFresh
-	// DefaultRestartResyncDelay is the default restart_resync_delay.
-	DefaultRestartResyncDelay = params.DefaultRestartResyncDelay
-)
-
-// NewEmbedded checks that every component is a reference component with valid parameters and
+// New checks that every component is a reference component with valid parameters and
 // returns an environment ready to Start.
-func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedded, error) {
-	e := &Embedded{specs: specs, secrets: secrets, log: slog.New(slog.DiscardHandler),
-		startTimeout: DefaultStartTimeout, running: map[string]*running{}, startup: map[string]time.Duration{},
+func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, error) {
+	e := &Env{specs: specs, secrets: secrets, log: slog.New(slog.DiscardHandler),
+		startTimeout: runtime.DefaultStartTimeout, running: map[string]*running{}, startup: map[string]time.Duration{},
 		px: newProxies(), paused: map[string]int{}, snapshots: map[string]*revocation.List{},
 		truths: map[string]*truth.Instances{}}
 	for _, o := range opts {
@@ -140,22 +115,22 @@ func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedd
 	issuers := 0
 	for _, s := range specs {
 		switch s.Use {
-		case UseIssuer:
+		case runtime.UseIssuer:
 			issuers++
-		case UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP:
+		case runtime.UseGateway, runtime.UseService, runtime.UseNATS, runtime.UseAPIKeys, runtime.UseAPIKeyService, runtime.UseRP:
 		case "":
-			errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components only (use: %s); run your own with runtime docker or external", s.Name, strings.Join(ReferenceUses, ", ")))
+			errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components only (use: %s); run your own with runtime docker or external", s.Name, strings.Join(runtime.ReferenceUses, ", ")))
 		default:
-			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(ReferenceUses, ", ")))
+			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(runtime.ReferenceUses, ", ")))
 		}
-		if s.Use == UseGateway {
-			if _, err := gatewayConfig(s); err != nil {
+		if s.Use == runtime.UseGateway {
+			if _, _, err := runtime.GatewayConfig(s); err != nil {
 				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			}
 		}
 	}
 	if issuers != 1 && len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("the embedded runtime needs exactly one %s component, have %d", UseIssuer, issuers))
+		errs = append(errs, fmt.Errorf("the embedded runtime needs exactly one %s component, have %d", runtime.UseIssuer, issuers))
 	}
 	if secrets.AdminSecret == "" {
 		errs = append(errs, errors.New("embedded runtime: no admin secret"))
@@ -164,18 +139,18 @@ func NewEmbedded(specs []Spec, secrets Secrets, opts ...EmbeddedOption) (*Embedd
 }
 
 // Start implements Environment: the bus first, then the issuer, services and gateways.
-func (e *Embedded) Start(ctx context.Context) error {
-	rank := map[string]int{UseNATS: 0, UseIssuer: 1, UseAPIKeys: 1, UseService: 2, UseAPIKeyService: 2, UseRP: 2, UseGateway: 3}
-	byRank := make([][]Spec, 4)
+func (e *Env) Start(ctx context.Context) error {
+	rank := map[string]int{runtime.UseNATS: 0, runtime.UseIssuer: 1, runtime.UseAPIKeys: 1, runtime.UseService: 2, runtime.UseAPIKeyService: 2, runtime.UseRP: 2, runtime.UseGateway: 3}
+	byRank := make([][]runtime.Spec, 4)
 	needBus := false
 	for _, s := range e.specs {
 		byRank[rank[s.Use]] = append(byRank[rank[s.Use]], s)
-		if s.Use == UseGateway {
-			if c, _ := gatewayConfig(s); c.Strategy == gateway.Push {
+		if s.Use == runtime.UseGateway {
+			if c, _, _ := runtime.GatewayConfig(s); c.Strategy == gateway.Push {
 				needBus = true
 			}
 		}
-		if s.Use == UseAPIKeyService {
+		if s.Use == runtime.UseAPIKeyService {
 			if c, _, _ := apiKeyServiceConfig(s); c.Strategy == apikey.Push {
 				needBus = true
 			}
@@ -205,7 +180,7 @@ func (e *Embedded) Start(ctx context.Context) error {
 				e.mu.Unlock()
 			}
 			if err == nil && r.endpoint != nil {
-				err = waitHTTP(sctx, &http.Client{Timeout: time.Second}, r.endpoint.JoinPath("/healthz").String(), http.StatusOK)
+				err = runtime.WaitHTTP(sctx, &http.Client{Timeout: time.Second}, r.endpoint.JoinPath("/healthz").String(), http.StatusOK)
 			}
 			cancel()
 			if err != nil {
@@ -232,10 +207,10 @@ func endpointString(u *url.URL) string {
 }
 
 // start starts component s; addr, when set, is the host:port it listened on before (a restart).
-func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, error) {
+func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running, error) {
 	log := e.log.With("component", s.Name)
 	switch s.Use {
-	case UseNATS:
+	case runtime.UseNATS:
 		opts := []bus.Option{bus.Name(s.Name)}
 		if addr != "" {
 			_, port, _ := net.SplitHostPort(addr)
@@ -251,7 +226,7 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		e.mu.Unlock()
 		// The bus speaks NATS, not HTTP: it has no endpoint for probes.
 		return &running{name: s.Name, close: func() error { b.Close(); return nil }}, nil
-	case UseIssuer:
+	case runtime.UseIssuer:
 		if old, ok := e.get(s.Name); ok && old.issuer != nil {
 			// A restarted issuer keeps its state (keys, tokens, recalls), as one backed by a
 			// database would: serve the same issuer again on the same address.
@@ -291,13 +266,13 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		r := e.serve(s.Name, ln, base, iss.Handler(), iss.Close)
 		r.truth, r.issuer = iss.Truth(), iss
 		return r, nil
-	case UseAPIKeys:
+	case runtime.UseAPIKeys:
 		return e.startAPIKeys(s, addr)
-	case UseAPIKeyService:
+	case runtime.UseAPIKeyService:
 		return e.startAPIKeyService(ctx, s, addr)
-	case UseRP:
+	case runtime.UseRP:
 		return e.startRP(ctx, s, addr)
-	case UseService:
+	case runtime.UseService:
 		ln, base, err := listen(addr)
 		if err != nil {
 			return nil, err
@@ -310,8 +285,8 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		r := e.serve(s.Name, ln, base, svc.Handler(), svc.Close)
 		r.truth = svc.Truth()
 		return r, nil
-	case UseGateway:
-		cfg, rs, err := gatewayRestart(s)
+	case runtime.UseGateway:
+		cfg, rs, err := runtime.GatewayConfig(s)
 		if err != nil {
 			return nil, err
 		}
@@ -323,11 +298,11 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		cfg.Issuer = iss.endpoint.String()
 		cfg.IssuerURL = e.issuerURLFor(s.Name, iss)
 		cfg.NATSURL = e.natsURLFor(s.Name)
-		if addr != "" && rs.stale {
+		if addr != "" && rs.Stale {
 			e.mu.Lock()
 			cfg.Snapshot = e.snapshots[s.Name]
 			e.mu.Unlock()
-			cfg.ResyncDelay = rs.delay
+			cfg.ResyncDelay = rs.Delay
 		}
 		cfg.ClientID, cfg.ClientSecret = e.secrets.GatewayID, e.secrets.GatewaySecret
 		cfg.Truth = iss.truth
@@ -350,7 +325,7 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 			ln.Close()
 			return nil, err
 		}
-		if addr == "" && rs.stale {
+		if addr == "" && rs.Stale {
 			if snap, ok := gw.Snapshot(); ok {
 				e.mu.Lock()
 				e.snapshots[s.Name] = &snap
@@ -362,32 +337,6 @@ func (e *Embedded) start(ctx context.Context, s Spec, addr string) (*running, er
 		return r, nil
 	}
 	return nil, fmt.Errorf("unknown reference component %q", s.Use)
-}
-
-// restartSpec is how a reference gateway restarts (with: restart_snapshot, restart_resync_delay).
-type restartSpec struct {
-	stale bool
-	delay time.Duration
-}
-
-// gatewayConfig reads a reference gateway's with: parameters.
-func gatewayConfig(s Spec) (gateway.Config, error) {
-	c, _, err := gatewayRestart(s)
-	return c, err
-}
-
-// gatewayRestart reads a reference gateway's with: parameters, restart ones included, through
-// internal/params: the rules validation applies.
-func gatewayRestart(s Spec) (gateway.Config, restartSpec, error) {
-	g, err := params.DecodeGateway(s.With)
-	if err != nil {
-		return gateway.Config{}, restartSpec{delay: DefaultRestartResyncDelay}, err
-	}
-	c := gateway.Config{Strategy: gateway.Strategy(g.Strategy), PollInterval: g.Interval, CacheTTL: g.CacheTTL,
-		MaxStaleness: g.MaxStaleness, FailMode: gateway.FailMode(g.FailMode),
-		JWKSTTL: g.JWKSTTL, JWKSRefetch: gateway.JWKSRefetch(g.JWKSRefetch), JWKSMinRefresh: g.JWKSMinRefresh,
-		UpstreamMaxConns: g.UpstreamMaxConns, UpstreamMaxInflight: g.UpstreamMaxInflight}
-	return c, restartSpec{stale: g.StaleRestart, delay: g.ResyncDelay}, nil
 }
 
 // listen listens on addr (default a random 127.0.0.1 port). A restart listens on the address
@@ -413,7 +362,7 @@ func listen(addr string) (net.Listener, *url.URL, error) {
 }
 
 // serve serves h on ln behind the component's pause gate.
-func (e *Embedded) serve(name string, ln net.Listener, base *url.URL, h http.Handler, closeFn func() error) *running {
+func (e *Env) serve(name string, ln net.Listener, base *url.URL, h http.Handler, closeFn func() error) *running {
 	e.mu.Lock()
 	g := e.gateLocked(name)
 	e.mu.Unlock()
@@ -423,7 +372,7 @@ func (e *Embedded) serve(name string, ln net.Listener, base *url.URL, h http.Han
 	return &running{name: name, endpoint: base, srv: srv, close: closeFn, gate: g}
 }
 
-func (e *Embedded) busURL() string {
+func (e *Env) busURL() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.bus == nil {
@@ -432,7 +381,7 @@ func (e *Embedded) busURL() string {
 	return e.bus.ClientURL()
 }
 
-func (e *Embedded) issuer() *running {
+func (e *Env) issuer() *running {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, r := range e.running {
@@ -443,7 +392,7 @@ func (e *Embedded) issuer() *running {
 	return nil
 }
 
-func (e *Embedded) get(name string) (*running, bool) {
+func (e *Env) get(name string) (*running, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r, ok := e.running[name]
@@ -451,7 +400,7 @@ func (e *Embedded) get(name string) (*running, bool) {
 }
 
 // Endpoint implements Environment.
-func (e *Embedded) Endpoint(name string) (*url.URL, error) {
+func (e *Env) Endpoint(name string) (*url.URL, error) {
 	r, ok := e.get(name)
 	if !ok {
 		names := make([]string, 0, len(e.specs))
@@ -463,7 +412,7 @@ func (e *Embedded) Endpoint(name string) (*url.URL, error) {
 				return nil, fmt.Errorf("component %s is not running", name)
 			}
 		}
-		return nil, unknown(name, names)
+		return nil, runtime.UnknownComponent(name, names)
 	}
 	if r.endpoint == nil {
 		return nil, fmt.Errorf("component %s has no HTTP endpoint", name)
@@ -473,7 +422,7 @@ func (e *Embedded) Endpoint(name string) (*url.URL, error) {
 
 // Truth implements GroundTruth: across restarts, the instant from which the component has
 // enforced without a break (truth.Instances).
-func (e *Embedded) Truth(name string) (truth.Source, bool) {
+func (e *Env) Truth(name string) (truth.Source, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t, ok := e.truths[name]
@@ -484,7 +433,7 @@ func (e *Embedded) Truth(name string) (truth.Source, bool) {
 }
 
 // instanceReady records that r, an instance of component name, is ready to serve now.
-func (e *Embedded) instanceReady(name string, r *running) {
+func (e *Env) instanceReady(name string, r *running) {
 	if r == nil || r.truth == nil {
 		return
 	}
@@ -499,7 +448,7 @@ func (e *Embedded) instanceReady(name string, r *running) {
 }
 
 // instanceKilled records that the running instance of component name stopped serving now.
-func (e *Embedded) instanceKilled(name string) {
+func (e *Env) instanceKilled(name string) {
 	e.mu.Lock()
 	t := e.truths[name]
 	e.mu.Unlock()
@@ -509,7 +458,7 @@ func (e *Embedded) instanceKilled(name string) {
 }
 
 // StartupTimes implements Startup.
-func (e *Embedded) StartupTimes() map[string]time.Duration {
+func (e *Env) StartupTimes() map[string]time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make(map[string]time.Duration, len(e.startup))
@@ -520,7 +469,7 @@ func (e *Embedded) StartupTimes() map[string]time.Duration {
 }
 
 // Close implements Environment: components stop in reverse start order, then the bus.
-func (e *Embedded) Close(ctx context.Context) error {
+func (e *Env) Close(ctx context.Context) error {
 	e.closeOnce.Do(func() {
 		e.mu.Lock()
 		order := append([]string(nil), e.order...)

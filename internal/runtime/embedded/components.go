@@ -2,7 +2,7 @@
 // API-key authority and service (targets/apikey) and the relying party (targets/rp). Their with:
 // keys are read here and mean what the targets packages' Config fields say.
 
-package runtime
+package embedded
 
 import (
 	"context"
@@ -13,26 +13,17 @@ import (
 	"strings"
 
 	"github.com/recall-drills/recall/internal/params"
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/issuer"
 	"github.com/recall-drills/recall/targets/rp"
 )
 
-// Reference API-key components (targets/apikey) for Spec.Use.
-const (
-	// UseAPIKeys is the API-key authority: it mints long-lived keys through its admin API and
-	// recalls them.
-	UseAPIKeys = "reference/apikeys"
-	// UseAPIKeyService is a resource service that accepts API keys and learns of their recall by
-	// with.strategy: push, poll, lookup (with a cache) or offline.
-	UseAPIKeyService = "reference/apikey-service"
-)
-
 // apiKeyServiceConfig reads a reference/apikey-service's with: parameters through
 // internal/params (the rules validation applies); authority is the name of the
 // reference/apikeys component it trusts ("" when with.authority is absent).
-func apiKeyServiceConfig(s Spec) (cfg apikey.ServiceConfig, authority string, err error) {
+func apiKeyServiceConfig(s runtime.Spec) (cfg apikey.ServiceConfig, authority string, err error) {
 	p, err := params.DecodeAPIKeyService(s.With)
 	if err != nil {
 		return cfg, "", err
@@ -44,21 +35,21 @@ func apiKeyServiceConfig(s Spec) (cfg apikey.ServiceConfig, authority string, er
 
 // checkAPIKeys validates the API-key components and relying parties of the specs: a service's parameters, and the
 // authority it names (or the only one).
-func (e *Embedded) checkAPIKeys() []error {
+func (e *Env) checkAPIKeys() []error {
 	var errs []error
 	var authorities []string
 	for _, s := range e.specs {
-		if s.Use == UseAPIKeys {
+		if s.Use == runtime.UseAPIKeys {
 			authorities = append(authorities, s.Name)
 		}
 	}
 	for _, s := range e.specs {
-		if s.Use == UseRP {
+		if s.Use == runtime.UseRP {
 			if _, err := rpConfig(s); err != nil {
 				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			}
 		}
-		if s.Use != UseAPIKeyService {
+		if s.Use != runtime.UseAPIKeyService {
 			continue
 		}
 		_, auth, err := apiKeyServiceConfig(s)
@@ -67,9 +58,9 @@ func (e *Embedded) checkAPIKeys() []error {
 		}
 		switch {
 		case auth == "" && len(authorities) != 1:
-			errs = append(errs, fmt.Errorf("component %s: with.authority: say which %s component it trusts (have: %s)", s.Name, UseAPIKeys, strings.Join(authorities, ", ")))
+			errs = append(errs, fmt.Errorf("component %s: with.authority: say which %s component it trusts (have: %s)", s.Name, runtime.UseAPIKeys, strings.Join(authorities, ", ")))
 		case auth != "" && !slices.Contains(authorities, auth):
-			errs = append(errs, fmt.Errorf("component %s: with.authority: no %s component %q (have: %s)", s.Name, UseAPIKeys, auth, strings.Join(authorities, ", ")))
+			errs = append(errs, fmt.Errorf("component %s: with.authority: no %s component %q (have: %s)", s.Name, runtime.UseAPIKeys, auth, strings.Join(authorities, ", ")))
 		}
 	}
 	return errs
@@ -77,7 +68,7 @@ func (e *Embedded) checkAPIKeys() []error {
 
 // startAPIKeys starts an API-key authority (addr: see start). A restarted authority keeps its
 // keys and recalls, as the issuer does.
-func (e *Embedded) startAPIKeys(s Spec, addr string) (*running, error) {
+func (e *Env) startAPIKeys(s runtime.Spec, addr string) (*running, error) {
 	if old, ok := e.get(s.Name); ok && old.apikeys != nil {
 		ln, base, err := listen(addr)
 		if err != nil {
@@ -108,7 +99,7 @@ func (e *Embedded) startAPIKeys(s Spec, addr string) (*running, error) {
 }
 
 // startAPIKeyService starts a reference/apikey-service against its authority.
-func (e *Embedded) startAPIKeyService(ctx context.Context, s Spec, addr string) (*running, error) {
+func (e *Env) startAPIKeyService(ctx context.Context, s runtime.Spec, addr string) (*running, error) {
 	cfg, auth, err := apiKeyServiceConfig(s)
 	if err != nil {
 		return nil, err
@@ -148,12 +139,8 @@ func (e *Embedded) startAPIKeyService(ctx context.Context, s Spec, addr string) 
 	return r, nil
 }
 
-// UseRP is the reference relying party (targets/rp): cookie sessions, a session cache and
-// OpenID Connect Back-Channel Logout 1.0 against the reference issuer's keys.
-const UseRP = "reference/rp"
-
 // rpConfig reads a reference/rp's with: parameters through internal/params.
-func rpConfig(s Spec) (rp.Config, error) {
+func rpConfig(s runtime.Spec) (rp.Config, error) {
 	p, err := params.DecodeRP(s.With)
 	if err != nil {
 		return rp.Config{}, err
@@ -163,7 +150,7 @@ func rpConfig(s Spec) (rp.Config, error) {
 
 // startRP starts a reference/rp trusting the reference issuer, and registers it with the issuer
 // for back-channel logout.
-func (e *Embedded) startRP(ctx context.Context, s Spec, addr string) (*running, error) {
+func (e *Env) startRP(ctx context.Context, s runtime.Spec, addr string) (*running, error) {
 	cfg, err := rpConfig(s)
 	if err != nil {
 		return nil, err

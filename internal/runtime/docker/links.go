@@ -1,4 +1,4 @@
-package runtime
+package docker
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/recall-drills/recall/internal/runtime"
 )
 
 // This file gives the docker runtime its Linker: one toxiproxy container on the drill's network
@@ -40,13 +42,13 @@ const (
 	firstLinkPort = 10001
 )
 
-// WithDockerLinks routes the declared links through a toxiproxy container, so that faults can
+// WithLinks routes the declared links through a toxiproxy container, so that faults can
 // cut or degrade them (default: none, and no toxiproxy container).
-func WithDockerLinks(links ...Link) DockerOption {
-	return func(d *Docker) { d.links = append(d.links, links...) }
+func WithLinks(links ...runtime.Link) Option {
+	return func(d *Env) { d.links = append(d.links, links...) }
 }
 
-var _ Linker = (*Docker)(nil)
+var _ runtime.Linker = (*Env)(nil)
 
 // dlink is the plan of one link's proxy.
 type dlink struct {
@@ -58,20 +60,20 @@ type dlink struct {
 // dockerLinks is the docker runtime's link state.
 type dockerLinks struct {
 	alias  string // the toxiproxy container's network alias; "" without links
-	byLink map[Link]dlink
+	byLink map[runtime.Link]dlink
 
 	mu     sync.Mutex
-	client *toxiclient.Client // nil until the toxiproxy container is up
-	cuts   map[Link]int       // how many faults hold the link cut (overlapping partitions)
+	client *toxiclient.Client   // nil until the toxiproxy container is up
+	cuts   map[runtime.Link]int // how many faults hold the link cut (overlapping partitions)
 }
 
 // planLinks checks the declared links and, when there are any, adds the toxiproxy container to
 // the plan. A link goes from a reference gateway to the issuer or a reference/nats bus (the
 // implicit one included), or from the issuer to the bus. It runs before the components are
 // planned: their commands depend on it.
-func (d *Docker) planLinks(busAlias string) []error {
-	d.lk.byLink = map[Link]dlink{}
-	d.lk.cuts = map[Link]int{}
+func (d *Env) planLinks(busAlias string) []error {
+	d.lk.byLink = map[runtime.Link]dlink{}
+	d.lk.cuts = map[runtime.Link]int{}
 	if len(d.links) == 0 {
 		return nil
 	}
@@ -81,10 +83,10 @@ func (d *Docker) planLinks(busAlias string) []error {
 		to, okT := d.byName[l.To]
 		switch {
 		case !okF || from.implicit:
-			errs = append(errs, fmt.Errorf("link %s: %w", l, unknown(l.From, d.names())))
+			errs = append(errs, fmt.Errorf("link %s: %w", l, runtime.UnknownComponent(l.From, d.names())))
 			continue
 		case !okT:
-			errs = append(errs, fmt.Errorf("link %s: %w", l, unknown(l.To, d.names())))
+			errs = append(errs, fmt.Errorf("link %s: %w", l, runtime.UnknownComponent(l.To, d.names())))
 			continue
 		}
 		if _, dup := d.lk.byLink[l]; dup {
@@ -93,14 +95,14 @@ func (d *Docker) planLinks(busAlias string) []error {
 		}
 		var port string
 		switch {
-		case to.use == UseIssuer && from.use == UseGateway:
+		case to.use == runtime.UseIssuer && from.use == runtime.UseGateway:
 			port = "8080"
-		case to.use == UseNATS && to.name == busAlias && (from.use == UseGateway || from.use == UseIssuer):
+		case to.use == runtime.UseNATS && to.name == busAlias && (from.use == runtime.UseGateway || from.use == runtime.UseIssuer):
 			port = "4222"
-		case to.use != UseIssuer && to.use != UseNATS:
-			errs = append(errs, fmt.Errorf("link %s: the docker runtime proxies links to the issuer or a %s component only, not to %s", l, UseNATS, orUser(to.use)))
+		case to.use != runtime.UseIssuer && to.use != runtime.UseNATS:
+			errs = append(errs, fmt.Errorf("link %s: the docker runtime proxies links to the issuer or a %s component only, not to %s", l, runtime.UseNATS, orUser(to.use)))
 			continue
-		case from.use == UseIssuer:
+		case from.use == runtime.UseIssuer:
 			errs = append(errs, fmt.Errorf("link %s: the issuer's only outgoing link is to the bus", l))
 			continue
 		default:
@@ -119,7 +121,7 @@ func (d *Docker) planLinks(busAlias string) []error {
 
 // addToxiproxy adds the toxiproxy container to the plan, once the components are planned, and
 // makes every link's `from` wait for it.
-func (d *Docker) addToxiproxy() {
+func (d *Env) addToxiproxy() {
 	if d.lk.alias == "" {
 		return
 	}
@@ -146,15 +148,15 @@ func orUser(use string) string {
 
 // linkURL is the URL from uses to reach to: through its proxy when the link is declared, else
 // direct.
-func (d *Docker) linkURL(from, to, scheme, direct string) string {
-	if dl, ok := d.lk.byLink[Link{From: from, To: to}]; ok {
+func (d *Env) linkURL(from, to, scheme, direct string) string {
+	if dl, ok := d.lk.byLink[runtime.Link{From: from, To: to}]; ok {
 		return scheme + "://" + d.lk.alias + ":" + strconv.Itoa(dl.port)
 	}
 	return direct
 }
 
 // createProxies creates every link's proxy once the toxiproxy container is up.
-func (d *Docker) createProxies(ctx context.Context, c *dcomp) error {
+func (d *Env) createProxies(ctx context.Context, c *dcomp) error {
 	d.mu.Lock()
 	ep := c.endpoint
 	d.mu.Unlock()
@@ -198,7 +200,7 @@ func txCall(ctx context.Context, f func() error) error {
 }
 
 // proxy returns the toxiproxy client and the plan of link l.
-func (d *Docker) proxy(l Link) (*toxiclient.Client, dlink, error) {
+func (d *Env) proxy(l runtime.Link) (*toxiclient.Client, dlink, error) {
 	dl, ok := d.lk.byLink[l]
 	if !ok {
 		have := make([]string, 0, len(d.links))
@@ -217,8 +219,8 @@ func (d *Docker) proxy(l Link) (*toxiclient.Client, dlink, error) {
 }
 
 // Links implements Linker.
-func (d *Docker) Links() []Link {
-	out := make([]Link, 0, len(d.links))
+func (d *Env) Links() []runtime.Link {
+	out := make([]runtime.Link, 0, len(d.links))
 	for _, l := range d.links {
 		if _, ok := d.lk.byLink[l]; ok {
 			out = append(out, l)
@@ -228,7 +230,7 @@ func (d *Docker) Links() []Link {
 }
 
 // AddToxic implements Linker.
-func (d *Docker) AddToxic(ctx context.Context, l Link, t Toxic) error {
+func (d *Env) AddToxic(ctx context.Context, l runtime.Link, t runtime.Toxic) error {
 	cl, dl, err := d.proxy(l)
 	if err != nil {
 		return err
@@ -255,7 +257,7 @@ func (d *Docker) AddToxic(ctx context.Context, l Link, t Toxic) error {
 }
 
 // RemoveToxic implements Linker.
-func (d *Docker) RemoveToxic(ctx context.Context, l Link, name string) error {
+func (d *Env) RemoveToxic(ctx context.Context, l runtime.Link, name string) error {
 	cl, dl, err := d.proxy(l)
 	if err != nil {
 		return err
@@ -278,7 +280,7 @@ func (d *Docker) RemoveToxic(ctx context.Context, l Link, name string) error {
 
 // Cut implements Linker: the link's proxy is disabled (toxiproxy closes its connections and
 // stops listening).
-func (d *Docker) Cut(ctx context.Context, l Link) error {
+func (d *Env) Cut(ctx context.Context, l runtime.Link) error {
 	cl, dl, err := d.proxy(l)
 	if err != nil {
 		return err
@@ -297,7 +299,7 @@ func (d *Docker) Cut(ctx context.Context, l Link) error {
 }
 
 // Heal implements Linker: the link's proxy listens again on the same port.
-func (d *Docker) Heal(ctx context.Context, l Link) error {
+func (d *Env) Heal(ctx context.Context, l runtime.Link) error {
 	cl, dl, err := d.proxy(l)
 	if err != nil {
 		return err
@@ -332,7 +334,7 @@ func setEnabled(cl *toxiclient.Client, name string, on bool) error {
 
 // resetLinks heals every link and removes every toxic (toxiproxy's reset), before Close
 // removes the container.
-func (d *Docker) resetLinks(ctx context.Context) error {
+func (d *Env) resetLinks(ctx context.Context) error {
 	d.lk.mu.Lock()
 	cl := d.lk.client
 	d.lk.client = nil

@@ -1,0 +1,57 @@
+package runtime
+
+import (
+	"time"
+
+	"github.com/recall-drills/recall/internal/params"
+	"github.com/recall-drills/recall/targets/gateway"
+)
+
+// Reference component names for Spec.Use: the reference stack (targets/), which the embedded
+// runtime runs in process and the docker runtime in containers.
+const (
+	UseIssuer  = "reference/issuer"
+	UseGateway = "reference/gateway"
+	UseService = "reference/service"
+	UseNATS    = "reference/nats"
+	// UseAPIKeys is the API-key authority: it mints long-lived keys through its admin API and
+	// recalls them.
+	UseAPIKeys = "reference/apikeys"
+	// UseAPIKeyService is a resource service that accepts API keys and learns of their recall by
+	// with.strategy: push, poll, lookup (with a cache) or offline.
+	UseAPIKeyService = "reference/apikey-service"
+	// UseRP is the reference relying party (targets/rp): cookie sessions, a session cache and
+	// OpenID Connect Back-Channel Logout 1.0 against the reference issuer's keys.
+	UseRP = "reference/rp"
+)
+
+// ReferenceUses lists the reference components, for validation.
+var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP}
+
+// DefaultStartTimeout bounds the start of one component.
+const DefaultStartTimeout = 30 * time.Second
+
+// GatewayRestart is how a reference gateway restarts (with: restart_snapshot,
+// restart_resync_delay).
+type GatewayRestart struct {
+	// Stale makes the restarted gateway restore the revocation rules it held right after its
+	// first start (before any recall) and resync only after Delay: a gateway restoring a stale
+	// cache from disk. When false it restarts with empty state and a full sync.
+	Stale bool
+	Delay time.Duration
+}
+
+// GatewayConfig reads a reference gateway's with: parameters, restart ones included, through
+// internal/params: the rules validation applies. Every runtime that runs the reference gateway
+// reads them here.
+func GatewayConfig(s Spec) (gateway.Config, GatewayRestart, error) {
+	g, err := params.DecodeGateway(s.With)
+	if err != nil {
+		return gateway.Config{}, GatewayRestart{Delay: params.DefaultRestartResyncDelay}, err
+	}
+	c := gateway.Config{Strategy: gateway.Strategy(g.Strategy), PollInterval: g.Interval, CacheTTL: g.CacheTTL,
+		MaxStaleness: g.MaxStaleness, FailMode: gateway.FailMode(g.FailMode),
+		JWKSTTL: g.JWKSTTL, JWKSRefetch: gateway.JWKSRefetch(g.JWKSRefetch), JWKSMinRefresh: g.JWKSMinRefresh,
+		UpstreamMaxConns: g.UpstreamMaxConns, UpstreamMaxInflight: g.UpstreamMaxInflight}
+	return c, GatewayRestart{Stale: g.StaleRestart, Delay: g.ResyncDelay}, nil
+}
