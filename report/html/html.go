@@ -23,9 +23,7 @@
 package html
 
 import (
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io"
@@ -35,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/report"
 	"github.com/recall-drills/recall/report/compare"
 	"github.com/recall-drills/recall/report/text"
@@ -674,14 +673,14 @@ func relative(ms float64) string {
 	return report.FormatMS(ms)
 }
 
-// fingerprint returns s when it already is a 12-hex fingerprint, and otherwise the 12-hex
-// SHA-256 fingerprint of s: whatever a writer put in a token field, the page shows no token.
+// fingerprint returns s when it already is a 12-hex fingerprint, and otherwise its fingerprint
+// (redact.Fingerprint, the one recall uses everywhere): whatever a writer put in a token field,
+// the page shows no token.
 func fingerprint(s string) string {
 	if len(s) == 12 && strings.Trim(s, "0123456789abcdef") == "" {
 		return s
 	}
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])[:12]
+	return redact.Fingerprint(s)
 }
 
 func stamp(t time.Time) string {

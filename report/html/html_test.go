@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	xhtml "golang.org/x/net/html"
 
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -166,9 +167,24 @@ func TestRenderEscapes(t *testing.T) {
 			}
 		}
 	}
-	// The token in clear became a fingerprint.
-	if !strings.Contains(page, fingerprint("eyJhbGciOiJSUzI1NiJ9.secret.token")) {
+	// The token in clear became its fingerprint, the one recall logs everywhere.
+	if !strings.Contains(page, redact.Fingerprint("eyJhbGciOiJSUzI1NiJ9.secret.token")) {
 		t.Error("token not shown as its fingerprint")
+	}
+}
+
+// TestFingerprint: a token field that already holds a 12-hex fingerprint (what recall writes) is
+// shown as it is; anything else is shown as its fingerprint, never in clear.
+func TestFingerprint(t *testing.T) {
+	t.Parallel()
+	fp := redact.Fingerprint("eyJhbGciOiJSUzI1NiJ9.secret.token")
+	if got := fingerprint(fp); got != fp {
+		t.Errorf("fingerprint(%q) = %q: an existing fingerprint must pass through", fp, got)
+	}
+	for _, s := range []string{"eyJhbGciOiJSUzI1NiJ9.secret.token", "ABCDEF012345", "0123456789abc", "opaque-token"} {
+		if got := fingerprint(s); got != redact.Fingerprint(s) || got == s {
+			t.Errorf("fingerprint(%q) = %q, want redact.Fingerprint = %q", s, got, redact.Fingerprint(s))
+		}
 	}
 }
 
