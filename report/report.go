@@ -141,7 +141,7 @@ type Scenario struct {
 
 // Environment describes the runtime.
 type Environment struct {
-	// Runtime is embedded, docker or external.
+	// Runtime is the scenario's system.runtime: embedded, docker, external or another registered one.
 	Runtime string `json:"runtime"`
 	// StartupMS is how long the whole system took to become healthy.
 	StartupMS float64 `json:"startup_ms"`

@@ -20,8 +20,8 @@ const (
 func init() {
 	needLinker := needs[runtime.Linker]("cut or degrade links (it is not a runtime.Linker)")
 	Register(Kind{Name: "partition", Scope: OnLink, Cuts: true, Needs: needLinker, New: newPartition})
-	// toxiproxy toxics (Shopify/toxiproxy: README.md). Durations are given as Go durations and
-	// sent to toxiproxy in milliseconds; bandwidth's rate is in KB/s.
+	// toxiproxy's toxic types, with its attribute names and units. Durations are given as Go
+	// durations and sent to toxiproxy in milliseconds; bandwidth's rate is in KB/s.
 	Register(Kind{Name: "latency", Scope: OnLink, Needs: needLinker, New: newToxic("latency", func(p *params) map[string]any {
 		lat := p.duration("latency", 0, true)
 		jit := p.duration("jitter", 0, false)
