@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/plan"
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
 	"github.com/recall-drills/recall/targets/issuer"
 )
@@ -159,8 +161,10 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 	if v.Runtime == "" {
 		v.Runtime = scenario.RuntimeEmbedded
 	}
-	for _, c := range s.System.Components {
-		pc := planComponent{Name: c.Name, Kind: c.Kind, Reached: reached(v.Runtime, &c)}
+	rt, _ := runtime.Lookup(v.Runtime) // known: the plan was built
+	specs := plan.Specs(s)
+	for i, c := range s.System.Components {
+		pc := planComponent{Name: c.Name, Kind: c.Kind, Reached: rt.Reached(specs[i])}
 		for _, dc := range p.Components {
 			if dc.Name == c.Name && dc.Probe != nil {
 				target := dc.Probe.Path
@@ -290,21 +294,6 @@ func recallText(r drill.Recall) string {
 		t += ", confirmed by introspection"
 	}
 	return t
-}
-
-// reached says how the drill reaches a component.
-func reached(rt string, c *scenario.Component) string {
-	switch {
-	case c.URL != "":
-		return "at " + c.URL
-	case rt == scenario.RuntimeDocker && c.Image != "":
-		return "container of " + c.Image
-	case rt == scenario.RuntimeDocker:
-		return "container built from " + c.Use
-	case c.Use != "":
-		return "in-process " + c.Use + " on 127.0.0.1"
-	}
-	return rt
 }
 
 // tokenTTL returns the access-token lifetime of a reference issuer (with.token_ttl or the

@@ -29,6 +29,23 @@ type Kind struct {
 	// New builds the environment, starting nothing. Like the constructors it wraps it returns
 	// what it built even with an error.
 	New func(Params) (Environment, error)
+	// Reach, when set, says in a few words how the harness reaches component s once started,
+	// for `recall plan` (e.g. "container of example/edge:1"); see [Kind.Reached].
+	Reach func(s Spec) string
+}
+
+// Reached says how the harness reaches component s on this runtime, for `recall plan`: "at
+// <url>" for a component with a url, else what Reach says, else the runtime's name.
+func (k Kind) Reached(s Spec) string {
+	if s.URL != "" {
+		return "at " + s.URL
+	}
+	if k.Reach != nil {
+		if r := k.Reach(s); r != "" {
+			return r
+		}
+	}
+	return k.Name
 }
 
 // Params is what a runtime's constructor is given.

@@ -54,3 +54,29 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("Lookup(nomad) = %v, want an error naming test-nop", err)
 	}
 }
+
+// TestKindReached: a component with a url is reached there on any runtime; otherwise the
+// runtime's Reach says how, and without one (or when it says nothing) the runtime's name.
+func TestKindReached(t *testing.T) {
+	t.Parallel()
+	k := Kind{Name: "test-reach", Reach: func(s Spec) string {
+		if s.Image == "" {
+			return ""
+		}
+		return "job of " + s.Image
+	}}
+	for _, tc := range []struct {
+		k    Kind
+		s    Spec
+		want string
+	}{
+		{k, Spec{URL: "https://api.example.com", Image: "x:1"}, "at https://api.example.com"},
+		{k, Spec{Image: "x:1"}, "job of x:1"},
+		{k, Spec{Use: UseIssuer}, "test-reach"},
+		{Kind{Name: "bare"}, Spec{Use: UseIssuer}, "bare"},
+	} {
+		if got := tc.k.Reached(tc.s); got != tc.want {
+			t.Errorf("%s.Reached(%+v) = %q, want %q", tc.k.Name, tc.s, got, tc.want)
+		}
+	}
+}

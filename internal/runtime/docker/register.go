@@ -41,6 +41,12 @@ func init() {
 			}
 			return New(p.Specs, *p.Secrets, opts...)
 		},
+		Reach: func(s runtime.Spec) string {
+			if s.Image != "" {
+				return "container of " + s.Image
+			}
+			return "container built from " + s.Use
+		},
 	})
 }
 

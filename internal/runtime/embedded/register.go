@@ -19,5 +19,11 @@ func init() {
 		New: func(p runtime.Params) (runtime.Environment, error) {
 			return New(p.Specs, *p.Secrets, WithLogger(p.Logger), WithStartTimeout(p.StartTimeout), WithLinks(p.Links...))
 		},
+		Reach: func(s runtime.Spec) string {
+			if s.Use == "" {
+				return ""
+			}
+			return "in-process " + s.Use + " on 127.0.0.1"
+		},
 	})
 }
