@@ -27,7 +27,8 @@ const providerTimeout = 15 * time.Second
 
 // provider returns how the drill connects to the scenario's identity provider: the reference
 // issuer's admin API, or, for an issuer with oauth: or existing clients, the standards-based
-// source over those accounts (internal/source).
+// source over those accounts (internal/source). With tokens.source the credentials come from
+// that command or request instead (source.External); the provider still recalls and confirms.
 func provider(s *scenario.Scenario, issuer, adminSecret, drillID string) (source.Opener, []error) {
 	var c *scenario.Component
 	for i := range s.System.Components {
@@ -36,14 +37,25 @@ func provider(s *scenario.Scenario, issuer, adminSecret, drillID string) (source
 		}
 	}
 	t := &s.Tokens
-	if c == nil || (c.OAuth == nil && !t.Clients.IsList()) {
-		return refsource.Open(drill.NewSecret(adminSecret), drillID), nil
+	if c == nil || (c.OAuth == nil && !t.Clients.IsList() && (t.Source == nil || c.Use == "reference/issuer")) {
+		open := refsource.Open(drill.NewSecret(adminSecret), drillID)
+		ext, err := tokenSource(s, nil)
+		if err != nil || ext == nil {
+			return open, errList(err)
+		}
+		return func(ctx context.Context, u *url.URL) (*source.Provider, error) {
+			p, err := open(ctx, u)
+			if err == nil {
+				p.Source = ext
+			}
+			return p, err
+		}, nil
 	}
 	var errs []error
 	if c.Use == "reference/issuer" && c.OAuth != nil {
 		errs = append(errs, s.Errorf(compPath(s, c)+".oauth", "reference/issuer is reached through its admin API; oauth: is for your own provider"))
 	}
-	if !t.Clients.IsList() {
+	if !t.Clients.IsList() && t.Source == nil {
 		errs = append(errs, s.Errorf("tokens.clients", "an issuer with oauth: has no admin API to register clients: list the existing ones ({id, secret, auth})"))
 	}
 	dir := filepath.Dir(s.Path)
@@ -110,7 +122,14 @@ func provider(s *scenario.Scenario, issuer, adminSecret, drillID string) (source
 	}
 	redact.Global.Add(in.Password, in.Token)
 	set := oauth.Endpoints{Token: o.TokenEndpoint, Revocation: o.RevocationEndpoint, JWKS: o.JWKSURI, Introspection: in.Endpoint}
-	need := []string{"token_endpoint"}
+	ext, err := tokenSource(s, clients)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	var need []string
+	if ext == nil {
+		need = append(need, "token_endpoint") // a token source mints without it
+	}
 	if s.Recall.Action == "revoke-tokens" && s.Recall.Mode == "rfc7009" {
 		need = append(need, "revocation_endpoint")
 	}
@@ -124,18 +143,36 @@ func provider(s *scenario.Scenario, issuer, adminSecret, drillID string) (source
 		hc := oauth.NewHTTPClient(providerTimeout, proxy)
 		dctx, cancel := context.WithTimeout(ctx, 2*providerTimeout)
 		defer cancel()
-		eps, err := oauth.Discover(dctx, hc, issuerURL, o.Discovery, set, need...)
-		if err != nil {
+		var (
+			eps oauth.Endpoints
+			err error
+		)
+		if c.OAuth == nil && len(need) == 0 {
+			// A token source, recalled by an http or command action and not confirmed:
+			// nothing to discover, and the provider may serve no metadata.
+			eps.Issuer = issuerURL.String()
+		} else if eps, err = oauth.Discover(dctx, hc, issuerURL, o.Discovery, set, need...); err != nil {
 			return nil, err
 		}
-		acc := &source.Accounts{TokenURL: eps.Token, HTTP: hc, Clients: clients, Users: users, Refresh: refresh}
-		p := &source.Provider{URL: issuerURL, Endpoints: eps, Source: acc, HTTP: hc, Clients: clients}
+		var src source.Source = &source.Accounts{TokenURL: eps.Token, HTTP: hc, Clients: clients, Users: users, Refresh: refresh}
+		if ext != nil {
+			src = ext
+		}
+		p := &source.Provider{URL: issuerURL, Endpoints: eps, Source: src, HTTP: hc, Clients: clients}
 		if eps.Introspection != "" {
 			p.Confirmer = &source.Introspection{Introspector: oauth.Introspector{Endpoint: eps.Introspection, Auth: in.Auth,
 				Username: in.Username, Password: in.Password, Token: in.Token, HTTP: hc}}
 		}
 		return p, nil
 	}, nil
+}
+
+// errList is err as a list of errors (none when nil).
+func errList(err error) []error {
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }
 
 // compPath is the scenario path of component c.

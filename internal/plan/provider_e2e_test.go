@@ -114,8 +114,8 @@ func runIndependentOn(t *testing.T, srv *oauthtest.Server, tokens, with string, 
 	gw := oauthtest.NewGateway(srv, 500*time.Millisecond)
 	t.Cleanup(gw.Close)
 	env := map[string]string{"DRILL_A_SECRET": "secret-a-123", "DRILL_B_SECRET": "secret-b-456",
-		"INTROSPECT_PASSWORD": srv.IntrospectPassword,
-		"INTROSPECT_BASIC":    basicValue(srv.IntrospectUser, srv.IntrospectPassword)}
+		"INTROSPECT_PASSWORD": srv.IntrospectPassword, "TOKEN_URL": srv.Issuer.URL + "/oauth2/token",
+		"INTROSPECT_BASIC": basicValue(srv.IntrospectUser, srv.IntrospectPassword)}
 	src := fmt.Sprintf(independentScenario, srv.Issuer.URL, srv.Introspection.URL, gw.URL, tokens, with)
 	s, err := Parse("independent.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 	if err != nil {

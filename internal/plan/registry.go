@@ -30,8 +30,8 @@ func (Registry) Faults() []string { return chaos.Names() }
 func (Registry) Probes() []string { return drill.ProbeNames() }
 
 // Check implements scenario.Registry: the runtime's needs and capabilities, the recall
-// action's mode, parameters and needs, the faults' scopes and parameters, and the probes' kinds
-// and parameters.
+// action's mode, parameters and needs, the faults' scopes and parameters, the probes' kinds
+// and parameters, and the token source's parameters (internal/source).
 func (Registry) Check(s *scenario.Scenario) error {
-	return errors.Join(checkRuntime(s), checkRecall(s), checkFaults(s), checkProbes(s))
+	return errors.Join(checkRuntime(s), checkRecall(s), checkFaults(s), checkProbes(s), checkSource(s))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/internal/source"
 )
 
 // TestSchemaMatchesRegistries fails when the JSON Schema's enumerations (and the lists Load uses
@@ -72,6 +73,7 @@ func TestSchemaMatchesRegistries(t *testing.T) {
 		{"recall.mode", enum("Recall", "mode"), scenario.Modes, modes},
 		{"faults[].fault", enum("Fault", "fault"), scenario.DefaultFaults, chaos.Names()},
 		{"probe.kind", enum("Probe", "kind"), scenario.ProbeKinds, probes},
+		{"tokens.source.kind", enum("TokenSource", "kind"), scenario.SourceKinds, source.ExternalKindNames()},
 	} {
 		reg := sorted(c.registry)
 		if got := sorted(c.schema); !slices.Equal(got, reg) {

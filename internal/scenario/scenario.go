@@ -90,6 +90,10 @@ const (
 var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
 	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionHTTP, ActionCommand}
 
+// SourceKinds is the list of token source kinds accepted in tokens.source.kind (the engine's
+// registry in internal/source; a test in internal/plan fails when they differ).
+var SourceKinds = []string{"command", "http"}
+
 // ProbeKinds is the list of probe kinds accepted in probe.kind when Load is not given a
 // [Registry].
 var ProbeKinds = []string{"http"}
@@ -342,10 +346,30 @@ type Tokens struct {
 	RefreshTokens string `yaml:"refresh_tokens,omitempty" json:"refresh_tokens,omitempty"`
 	// Scope is the scope requested for every credential.
 	Scope string `yaml:"scope,omitempty" json:"scope,omitempty"`
+	// Source, when set, obtains the credentials from a command or an HTTP request instead of
+	// minting them at the issuer: for flows the harness cannot drive (an authorization code
+	// through a browser, a device code, API keys from a console). The issuer still serves
+	// discovery, revocation and introspection. Not with users or refresh_tokens.
+	Source *TokenSource `yaml:"source,omitempty" json:"source,omitempty"`
 	// Recovery is how many affected identities (the victims' users for the password grant,
 	// their clients otherwise) get a fresh credential after the recall, to measure recovery
 	// time. 0 turns the measurement off. Default 20.
 	Recovery int `yaml:"recovery,omitempty" json:"recovery,omitempty" jsonschema:"minimum=0,maximum=1000000"`
+}
+
+// TokenSource is tokens.source: a command or an HTTP request that gives the drill's
+// credentials. It is called once for the victims (RECALL_COHORT=victims, RECALL_COUNT=
+// tokens.victims; {{cohort}} and {{count}} in an http source's url, headers and body), once
+// for the controls (RECALL_COHORT=controls), and once per identity re-issued for recovery time
+// (RECALL_COHORT=reissue, RECALL_COUNT=1, RECALL_SUB, RECALL_CLIENT_ID). Each call gives
+// exactly that many new credentials: one a line, or JSON (an array, or JSON lines) of
+// {token, refresh_token, expires_in, sub, client_id, sid, jti, kid}.
+type TokenSource struct {
+	// Kind is command (with: run, env, timeout, format) or http (with: url, method, headers,
+	// body, timeout, format). Required.
+	Kind string `yaml:"kind" json:"kind" jsonschema:"required"`
+	// With holds the kind's parameters.
+	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
 }
 
 // Traffic is the probing load sent while the drill runs.

@@ -146,6 +146,7 @@ func generateSchema() ([]byte, error) {
 	prop("Probe", "kind").Enum = enum(ProbeKinds)
 	prop("Probe", "kind").Default = ProbeKinds[0] // an empty kind is the first, http
 	prop("Tokens", "grant").Enum = enum(Grants)
+	prop("TokenSource", "kind").Enum = enum(SourceKinds)
 	prop("Recall", "action").Enum = enum(DefaultActions)
 	prop("Recall", "select").Enum = []any{"victims"}
 	prop("Recall", "mode").Enum = enum(Modes)

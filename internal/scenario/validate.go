@@ -430,6 +430,24 @@ func (l *loader) validateTokens(s *Scenario) {
 			l.fail(fmt.Sprintf("tokens.users[%d].username", i), "required")
 		}
 	}
+	if src := t.Source; src != nil {
+		switch {
+		case src.Kind == "":
+			l.fail("tokens.source.kind", "required: one of %s", strings.Join(SourceKinds, ", "))
+		case !slices.Contains(SourceKinds, src.Kind):
+			l.fail("tokens.source.kind", "unknown token source %q (have: %s)", src.Kind, strings.Join(SourceKinds, ", "))
+		}
+		// The with: parameters are the source registry's check (Registry.Check).
+		for _, k := range []string{"users", "refresh_tokens"} {
+			if l.has("tokens." + k) {
+				l.fail("tokens."+k, "not with tokens.source: the source gives the credentials")
+			}
+		}
+		if l.has("tokens.clients") && !t.Clients.IsList() {
+			l.fail("tokens.clients", "with tokens.source, list the clients its credentials belong to (for RFC 7009 or introspection as the owning client), or leave it out")
+		}
+		return
+	}
 	if t.Grant == "refresh_token" && t.RefreshTokens == "" {
 		l.fail("tokens.refresh_tokens", "required for grant refresh_token: a file of refresh tokens, one a line")
 	}

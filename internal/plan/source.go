@@ -1,0 +1,94 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/internal/source"
+)
+
+// envName is a variable name a token source's command may be given.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// checkSource validates tokens.source against the token source registry (internal/source): the
+// kind's with: parameters, the command's variable names, and what the recall action needs of
+// minting that a source outside the issuer cannot do.
+func checkSource(s *scenario.Scenario) error {
+	ts := s.Tokens.Source
+	if ts == nil {
+		return nil
+	}
+	k, ok := source.LookupExternalKind(ts.Kind)
+	if !ok {
+		return nil // reported by Load (scenario.SourceKinds)
+	}
+	var errs []error
+	for _, e := range k.Params.Check(ts.With, "tokens.source "+ts.Kind, nil) {
+		errs = append(errs, scenario.Errorf(paramPath("tokens.source.with", e), "%s", e.Msg))
+	}
+	if env, ok := ts.With["env"].(map[string]any); ok {
+		keys := make([]string, 0, len(env))
+		for name := range env {
+			keys = append(keys, name)
+		}
+		sort.Strings(keys)
+		for _, name := range keys {
+			if !envName.MatchString(name) {
+				errs = append(errs, scenario.Errorf(scenario.JoinPath("tokens.source.with.env", name), "bad variable name %q: want letters, digits and _", name))
+			}
+		}
+	}
+	if a, ok := drill.LookupAction(s.Recall.Action); ok {
+		switch {
+		case a.Population.MFA:
+			errs = append(errs, scenario.Errorf("tokens.source", "recall.action %s needs MFA factors enrolled before minting, which the reference issuer does and a token source cannot", a.Name))
+		case a.Population.ExtraKey:
+			errs = append(errs, scenario.Errorf("tokens.source", "recall.action %s needs the signing key rotated between victims and controls, which the reference issuer does and a token source cannot", a.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tokenSource builds the scenario's tokens.source (nil when none), its credentials owned by the
+// listed clients.
+func tokenSource(s *scenario.Scenario, clients []*oauth.Client) (*source.External, error) {
+	ts := s.Tokens.Source
+	if ts == nil {
+		return nil, nil
+	}
+	k, ok := source.LookupExternalKind(ts.Kind)
+	if !ok {
+		return nil, s.Errorf("tokens.source.kind", "unknown token source %q", ts.Kind)
+	}
+	with := k.Params.Decode(ts.With)
+	ext := &source.External{Kind: ts.Kind, Format: with.String("format"), Clients: clients}
+	switch ts.Kind {
+	case source.KindCommand:
+		argv := with.Argv("run")
+		env := stringMap(ts.With["env"])
+		ext.What = source.CommandWhat(argv)
+		ext.Fetch = source.CommandFetch(argv, env, with.Duration("timeout"), 0)
+	case source.KindHTTP:
+		h := source.HTTPTemplate{Method: with.String("method"), URL: with.String("url"), Headers: stringMap(ts.With["headers"]),
+			Body: with.String("body"), Timeout: with.Duration("timeout"), HTTP: oauth.NewHTTPClient(0, nil)}
+		ext.What, ext.Fetch = h.What(), h.Fetch()
+	default:
+		return nil, fmt.Errorf("tokens.source: kind %s has no constructor", ts.Kind)
+	}
+	return ext, nil
+}
+
+// stringMap reads a mapping of strings checked by params (Headers).
+func stringMap(v any) map[string]string {
+	m, _ := v.(map[string]any)
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		out[k], _ = x.(string)
+	}
+	return out
+}
