@@ -104,7 +104,9 @@ type planComponent struct {
 }
 
 type planPopulation struct {
-	Grant           string `json:"grant"`
+	Grant string `json:"grant"`
+	// Source is tokens.source's kind, when a command or a request gives the credentials.
+	Source          string `json:"source,omitempty"`
 	Victims         int    `json:"victims"`
 	Controls        int    `json:"controls"`
 	Users           int    `json:"users,omitempty"`
@@ -182,6 +184,9 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 		Issuer: p.Issuer, RecallAction: p.Recall.Kind, RecallMode: p.Recall.Mode, RecallConfirmed: p.Recall.Confirm}
 	if vp.Grant == "" {
 		vp.Grant = "client_credentials"
+	}
+	if ts := s.Tokens.Source; ts != nil {
+		vp.Source = ts.Kind
 	}
 	vp.VictimClients, vp.ControlClients = drill.SplitIdentities(pop.Clients, pop.Victims, pop.Controls)
 	if vp.Grant == "password" {
@@ -345,13 +350,18 @@ func (v *planView) writeText(w io.Writer) error {
 	tw.Flush()
 	p := v.Population
 	fmt.Fprintf(ew, "\npopulation (issuer %s, grant %s)\n", p.Issuer, p.Grant)
-	fmt.Fprintf(ew, "  %d victims over %d client(s)", p.Victims, p.VictimClients)
-	if p.Grant == "password" {
-		fmt.Fprintf(ew, " and %d user(s)", p.VictimUsers)
-	}
-	fmt.Fprintf(ew, "; %d controls over %d client(s)", p.Controls, p.ControlClients)
-	if p.Grant == "password" {
-		fmt.Fprintf(ew, " and %d user(s)", p.ControlUsers)
+	switch {
+	case p.Source != "":
+		fmt.Fprintf(ew, "  %d victims and %d controls from tokens.source %s: one call per cohort (RECALL_COHORT, RECALL_COUNT)", p.Victims, p.Controls, p.Source)
+	default:
+		fmt.Fprintf(ew, "  %d victims over %d client(s)", p.Victims, p.VictimClients)
+		if p.Grant == "password" {
+			fmt.Fprintf(ew, " and %d user(s)", p.VictimUsers)
+		}
+		fmt.Fprintf(ew, "; %d controls over %d client(s)", p.Controls, p.ControlClients)
+		if p.Grant == "password" {
+			fmt.Fprintf(ew, " and %d user(s)", p.ControlUsers)
+		}
 	}
 	fmt.Fprintf(ew, "\n  expiry: %s\n", p.Expires)
 	if p.RecoverySample > 0 {
