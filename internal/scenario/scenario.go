@@ -76,7 +76,9 @@ const (
 	ActionRevokeClients  = "revoke-clients"
 	ActionRevokeSessions = "revoke-sessions"
 	ActionRevokeKey      = "revoke-key"
-	ActionRevokeMFA      = "revoke-mfa"
+	// ActionRotateKey is the planned rotation: switch to the next key, retire the old kid.
+	ActionRotateKey = "rotate-key"
+	ActionRevokeMFA = "revoke-mfa"
 	// ActionRevokeIssuedBefore recalls everything issued before an instant.
 	ActionRevokeIssuedBefore = "revoke-issued-before"
 	// ActionRefreshReplay is refresh-token theft: rotate, then replay the old refresh token.
@@ -88,7 +90,7 @@ const (
 // DefaultActions is the list of recall actions accepted when Load is not given
 // [WithKnownActions]: the actions of the reference issuer plus http and command.
 var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
-	ActionRevokeSessions, ActionRevokeKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionHTTP, ActionCommand}
+	ActionRevokeSessions, ActionRevokeKey, ActionRotateKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionHTTP, ActionCommand}
 
 // SourceKinds is the list of token source kinds accepted in tokens.source.kind (the engine's
 // registry in internal/source; a test in internal/plan fails when they differ).
@@ -489,8 +491,8 @@ type Recall struct {
 	// At is when the recall starts, from the start of traffic ("15s"). Required.
 	At Offset `yaml:"at" json:"at" jsonschema:"required"`
 	// Action is what the recall does: revoke-tokens, revoke-users, revoke-clients,
-	// revoke-sessions, revoke-key, revoke-mfa, revoke-issued-before, http or command. Default
-	// revoke-tokens.
+	// revoke-sessions, revoke-key, rotate-key, revoke-mfa, revoke-issued-before,
+	// refresh-replay, http or command. Default revoke-tokens.
 	Action string `yaml:"action,omitempty" json:"action,omitempty"`
 	// Select is which credentials are recalled. Only victims. Default victims.
 	Select string `yaml:"select,omitempty" json:"select,omitempty"`
