@@ -6,9 +6,10 @@ import (
 )
 
 // TestValidDockerRefusesEmbeddedOnlyComponents: the docker runtime builds no image for the
-// API-key and relying-party components and takes no flag for the gateway's JWKS and upstream
-// keys, so validation says so at the component (or the key), before any container starts; the
-// embedded runtime accepts the same scenario.
+// API-key and relying-party components and takes no flag for the gateway's upstream keys, so
+// validation says so at the component (or the key), before any container starts; the embedded
+// runtime accepts the same scenario. The gateway's JWKS keys are flags of its image: both
+// runtimes accept them.
 func TestValidDockerRefusesEmbeddedOnlyComponents(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, component, want string }{
@@ -18,8 +19,6 @@ func TestValidDockerRefusesEmbeddedOnlyComponents(t *testing.T) {
 			"system.components[3].use: the docker runtime cannot run reference/apikey-service (component kapi)"},
 		{"rp", "    - {name: app, use: reference/rp, probe: {path: /whoami}}\n",
 			"system.components[2].use: the docker runtime cannot run reference/rp (component app)"},
-		{"jwks_ttl", "    - {name: edge2, use: reference/gateway, with: {strategy: poll, jwks_ttl: 30s}}\n",
-			"system.components[2].with.jwks_ttl: the docker runtime cannot set jwks_ttl on reference/gateway (component edge2)"},
 		{"upstream_max_inflight", "    - {name: edge2, use: reference/gateway, with: {strategy: poll, upstream_max_inflight: 64}}\n",
 			"system.components[2].with.upstream_max_inflight: the docker runtime cannot set upstream_max_inflight"},
 	} {
@@ -34,5 +33,10 @@ func TestValidDockerRefusesEmbeddedOnlyComponents(t *testing.T) {
 				t.Errorf("runtime docker: error = %v\nwant (positioned) %s", err, tc.want)
 			}
 		})
+	}
+	jwks := "    - {name: edge2, use: reference/gateway, with: {strategy: jwt-only, jwks_ttl: 30s, jwks_refetch: ttl, jwks_min_refresh: 2s}}\n"
+	src := strings.Replace(strings.Replace(minimal, "traffic:", jwks+"traffic:", 1), "runtime: embedded", "runtime: docker", 1)
+	if _, err := Parse("s.yaml", []byte(src)); err != nil {
+		t.Errorf("runtime docker refuses the gateway's jwks_* keys: %v", err)
 	}
 }

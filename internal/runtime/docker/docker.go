@@ -403,6 +403,16 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		if gc.FailMode != "" {
 			c.cmd = append(c.cmd, "-fail-mode", string(gc.FailMode))
 		}
+		// The JWKS cache: zero and empty leave the gateway's defaults.
+		if gc.JWKSTTL > 0 {
+			c.cmd = append(c.cmd, "-jwks-ttl", gc.JWKSTTL.String())
+		}
+		if gc.JWKSMinRefresh > 0 {
+			c.cmd = append(c.cmd, "-jwks-min-refresh", gc.JWKSMinRefresh.String())
+		}
+		if gc.JWKSRefetch != "" {
+			c.cmd = append(c.cmd, "-jwks-refetch", string(gc.JWKSRefetch))
+		}
 		if d.secrets.GatewayID != "" {
 			c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
 		}

@@ -917,7 +917,8 @@ func TestDockerReferencePlan(t *testing.T) {
 	t.Parallel()
 	d, err := New([]runtime.Spec{
 		{Name: "idp", Use: runtime.UseIssuer, With: map[string]any{"token_ttl": "2m"}},
-		{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "push", "fail_mode": "open", "upstream": "api"}},
+		{Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "push", "fail_mode": "open", "upstream": "api",
+			"jwks_ttl": "3s", "jwks_min_refresh": "100ms", "jwks_refetch": "ttl"}},
 		{Name: "api", Image: "example/api:1", Ports: []string{"9000"}},
 	}, runtime.Secrets{AdminSecret: "adm", GatewayID: "gw", GatewaySecret: "gws"}, WithDrillID("plan"))
 	if err != nil {
@@ -935,7 +936,8 @@ func TestDockerReferencePlan(t *testing.T) {
 		t.Errorf("issuer env: %v", idp.env)
 	}
 	cmd := strings.Join(edge.cmd, " ")
-	for _, want := range []string{"-strategy push", "-issuer-url http://idp:8080", "-nats nats://bus:4222", "-fail-mode open", "-upstream http://api:9000"} {
+	for _, want := range []string{"-strategy push", "-issuer-url http://idp:8080", "-nats nats://bus:4222", "-fail-mode open", "-upstream http://api:9000",
+		"-jwks-ttl 3s", "-jwks-min-refresh 100ms", "-jwks-refetch ttl"} {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("gateway command %q lacks %q", cmd, want)
 		}

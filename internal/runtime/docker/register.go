@@ -54,8 +54,9 @@ func init() {
 // builds no image for them (docker/*.Dockerfile exist, images.go does not build them).
 var embeddedOnly = []string{runtime.UseAPIKeys, runtime.UseAPIKeyService, runtime.UseRP}
 
-// gatewayUnsupported are reference gateway keys the gateway container takes no flag for.
-var gatewayUnsupported = []string{"jwks_ttl", "jwks_refetch", "jwks_min_refresh", "upstream_max_conns", "upstream_max_inflight"}
+// gatewayUnsupported are reference gateway keys the gateway container takes no flag for (the
+// jwks_* keys are its -jwks-ttl, -jwks-min-refresh and -jwks-refetch).
+var gatewayUnsupported = []string{"upstream_max_conns", "upstream_max_inflight"}
 
 var _ runtime.Imager = (*Env)(nil)
 
