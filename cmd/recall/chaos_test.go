@@ -1,53 +1,19 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/recall-drills/recall/internal/runtime/docker"
 	"github.com/recall-drills/recall/report"
 )
 
-// dockerRuntime runs a chaos scenario in containers.
-var dockerRuntime = []string{"--runtime", "docker"}
-
-// runChaos runs a scenario of scenarios/ through the CLI and returns its report. With
-// extra "--runtime", "docker" it runs in containers: it skips without Docker (fails in CI) and
-// checks afterwards that nothing labelled with the drill's id is left behind.
+// runChaos runs a scenario of scenarios/ through the CLI (runShipped: with extra dockerRuntime in
+// containers) and returns its report; the drill must pass.
 func runChaos(t *testing.T, file string, extra ...string) *report.Report {
 	t.Helper()
-	out := t.TempDir()
-	args := []string{"run", "--out", out, "--no-html", "--quiet", "--log-level", "warn"}
-	inDocker := slices.Contains(extra, "docker")
-	id := ""
-	if inDocker {
-		requireDocker(t)
-		id = "chaos-" + randomHex(4)
-		args = append(args, "--drill-id", id)
-	}
-	args = append(append(args, extra...), filepath.Join("../../scenarios", file))
-	code, _, stderr := runMain(args...)
-	if inDocker {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if n, err := docker.Cleanup(ctx, id); err != nil || n != 0 {
-			t.Errorf("after the drill, %d containers or networks of drill %s were left behind (%v)", n, id, err)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatalf("exit %d, no report: %v\n%s", code, err, stderr)
-	}
-	var rep report.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, code, stderr := runShipped(t, file, extra...)
 	// The scenarios' time bounds assume the probe resolution of an unloaded machine; under a
 	// loaded test run the resolution widens and a time bound may honestly fail. Every other
 	// expectation (findings, counts) must hold, and the drill must have run.
@@ -67,7 +33,7 @@ func runChaos(t *testing.T, file string, extra ...string) *report.Report {
 			t.Errorf("fault %s: window [%v, %v] error %q; want a clean window", f.Name, f.StartMS, f.EndMS, f.Error)
 		}
 	}
-	return &rep
+	return rep
 }
 
 func component(t *testing.T, rep *report.Report, name string) report.Component {
@@ -95,20 +61,13 @@ func findings(rep *report.Report, kind, comp string) []report.Finding {
 // (fail closed) while stale and converges right after the partition heals; its fail-open twin,
 // whose list link is cut too, accepts recalled credentials meanwhile and is flagged fail-open.
 func TestChaosBusPartition(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 10 s drill")
-	}
-	t.Parallel()
-	checkBusPartition(t, runChaos(t, "chaos-bus-partition.yaml"))
+	checkBusPartition(t, passingDrill(t, "chaos-bus-partition.yaml"))
 }
 
 // TestChaosBusPartitionDocker: the same scenario, unchanged, in containers: the links pass
 // through a toxiproxy container, and the same findings must come out.
 func TestChaosBusPartitionDocker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 10 s drill in containers")
-	}
-	checkBusPartition(t, runChaos(t, "chaos-bus-partition.yaml", dockerRuntime...))
+	checkBusPartition(t, passingDrill(t, "chaos-bus-partition.yaml", dockerRuntime...))
 }
 
 func checkBusPartition(t *testing.T, rep *report.Report) {
@@ -145,21 +104,14 @@ func checkBusPartition(t *testing.T, rep *report.Report) {
 // TestChaosGatewayRestart: a gateway restarted mid-recall with fresh state comes back
 // enforcing; one restoring a stale snapshot honours recalled credentials again: resurrections.
 func TestChaosGatewayRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 9 s drill")
-	}
-	t.Parallel()
-	checkGatewayRestart(t, runChaos(t, "chaos-gateway-restart.yaml"))
+	checkGatewayRestart(t, passingDrill(t, "chaos-gateway-restart.yaml"))
 }
 
 // TestChaosGatewayRestartDocker: the same scenario in containers: docker kill and start of the
 // gateways' containers (same published port), the stale one restoring the snapshot file it saved
 // in its own filesystem at first start.
 func TestChaosGatewayRestartDocker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 9 s drill in containers")
-	}
-	checkGatewayRestart(t, runChaos(t, "chaos-gateway-restart.yaml", dockerRuntime...))
+	checkGatewayRestart(t, passingDrill(t, "chaos-gateway-restart.yaml", dockerRuntime...))
 }
 
 func checkGatewayRestart(t *testing.T, rep *report.Report) {
@@ -218,20 +170,13 @@ func checkGatewayRestart(t *testing.T, rep *report.Report) {
 // TestChaosSlowLink: latency on an introspecting gateway's link to the issuer stretches its TTC
 // by about the latency, compared with its twin on a direct link.
 func TestChaosSlowLink(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 9 s drill")
-	}
-	t.Parallel()
-	checkSlowLink(t, runChaos(t, "chaos-slow-link.yaml"))
+	checkSlowLink(t, passingDrill(t, "chaos-slow-link.yaml"))
 }
 
 // TestChaosSlowLinkDocker: the same scenario in containers, the latency added by the toxiproxy
 // container on the gateway's link to the issuer.
 func TestChaosSlowLinkDocker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 9 s drill in containers")
-	}
-	checkSlowLink(t, runChaos(t, "chaos-slow-link.yaml", dockerRuntime...))
+	checkSlowLink(t, passingDrill(t, "chaos-slow-link.yaml", dockerRuntime...))
 }
 
 func checkSlowLink(t *testing.T, rep *report.Report) {

@@ -13,32 +13,43 @@ import (
 // answer, checked against the instant each gateway's fetch actually dropped the key (ground
 // truth). The controls, signed by the new key, survive everywhere.
 func TestKeyCompromiseScenario(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 10 s drill")
-	}
-	t.Parallel()
-	checkKeyCompromise(t, runChaos(t, "key-compromise.yaml"))
+	keyCompromise.check(t, passingDrill(t, keyCompromise.file))
 }
 
-// keyCompromiseTTLs are the scenario's jwt-only gateways and their jwks_ttl.
-var keyCompromiseTTLs = map[string]time.Duration{"edge-jwt": 2 * time.Second, "edge-jwt-slow": 3 * time.Second}
+// TestKeyCompromiseScenarioDocker: the same scenario in containers (the gateway image's
+// -jwks-ttl, -jwks-min-refresh and -jwks-refetch; the issuer's -signing-keys).
+func TestKeyCompromiseScenarioDocker(t *testing.T) {
+	keyCompromise.check(t, passingDrill(t, keyCompromise.file, dockerRuntime...))
+}
 
-func checkKeyCompromise(t *testing.T, rep *report.Report) {
+// keyDrill is what a signing-key scenario is known to do when nothing is planted.
+type keyDrill struct {
+	file, action string
+	// gateways are its gateways; ttls its jwt-only ones, which learn of the removed key only
+	// from their JWKS fetches, with their jwks_ttl.
+	gateways []string
+	ttls     map[string]time.Duration
+}
+
+var keyCompromise = keyDrill{file: "key-compromise.yaml", action: "revoke-key",
+	gateways: []string{"edge-push", "edge-jwt", "edge-jwt-slow"},
+	ttls:     map[string]time.Duration{"edge-jwt": 2 * time.Second, "edge-jwt-slow": 3 * time.Second}}
+
+// check asserts the known answers: every victim recalled and confirmed, no control (signed by
+// the key that signs now) rejected, every pair converged at every gateway, each jwt-only one
+// within its jwks_ttl plus the resolution and the others as they recorded it.
+func (k keyDrill) check(t *testing.T, rep *report.Report) {
 	t.Helper()
-	if rep.Recall.Action != "revoke-key" || rep.Recall.Failed != 0 || rep.Recall.Ineffective != 0 || rep.Recall.Confirmed != 200 {
-		t.Errorf("recall %+v: want 200 confirmed, none failed or ineffective", rep.Recall)
-	}
+	checkRecalled(t, rep, k.action, 200)
 	if rep.Overall.FalseRejects != 0 {
-		t.Errorf("%d false rejects: a control signed by the new key was refused", rep.Overall.FalseRejects)
+		t.Errorf("%d false rejects: a control signed by the key that signs now was refused", rep.Overall.FalseRejects)
 	}
-	for _, name := range []string{"edge-push", "edge-jwt", "edge-jwt-slow"} {
-		c := component(t, rep, name)
-		if c.Pairs < 150 || c.Converged != c.Pairs || c.FalseRejects != 0 {
-			t.Errorf("%s: %d of %d pairs converged, %d false rejects; want all of at least 150, none", name, c.Converged, c.Pairs, c.FalseRejects)
+	for _, c := range checkConverged(t, rep, 150, k.gateways...) {
+		if ttl, ok := k.ttls[c.Name]; ok {
+			checkHonouredWithinTTL(t, c, ttl)
+		} else {
+			checkGroundTruth(t, c) // edge-push hears of the recall on the bus
 		}
-	}
-	for name, ttl := range keyCompromiseTTLs {
-		checkHonouredWithinTTL(t, component(t, rep, name), ttl)
 	}
 }
 
@@ -49,18 +60,24 @@ func checkKeyCompromise(t *testing.T, rep *report.Report) {
 func checkHonouredWithinTTL(t *testing.T, c report.Component, ttl time.Duration) {
 	t.Helper()
 	bound := float64(ttl.Milliseconds()) + c.TTCMS.ResolutionMaxMS
+	t.Logf("%s (jwks_ttl %v): removed key honoured up to %.0f ms measured, %.0f ms true; bound %.0f ms (resolution %.0f ms)",
+		c.Name, ttl, c.TTCMS.Max, trueMax(c), bound, c.TTCMS.ResolutionMaxMS)
 	if c.TTCMS.Count == 0 || c.TTCMS.Max > bound {
 		t.Errorf("%s: removed key honoured up to %.0f ms (%d pairs); want at most jwks_ttl %v + resolution %.0f ms",
 			c.Name, c.TTCMS.Max, c.TTCMS.Count, ttl, c.TTCMS.ResolutionMaxMS)
 	}
-	gt := c.GroundTruth
-	if gt == nil || gt.Checked != c.Converged || gt.Within != gt.Checked {
-		t.Fatalf("%s: ground truth %+v; want every one of %d converged pairs recorded within its bracket", c.Name, gt, c.Converged)
-	}
-	if gt.TTCMS.Max > bound {
+	checkGroundTruth(t, c)
+	if c.GroundTruth != nil && c.GroundTruth.TTCMS.Max > bound {
 		t.Errorf("%s: the gateway dropped the key %.0f ms after the recall; want at most jwks_ttl %v + resolution %.0f ms",
-			c.Name, gt.TTCMS.Max, ttl, c.TTCMS.ResolutionMaxMS)
+			c.Name, c.GroundTruth.TTCMS.Max, ttl, c.TTCMS.ResolutionMaxMS)
 	}
+}
+
+func trueMax(c report.Component) float64 {
+	if c.GroundTruth == nil {
+		return -1
+	}
+	return c.GroundTruth.TTCMS.Max
 }
 
 // TestKeyCompromiseScenarioFindsStaleVerifier plants the stale verifier: edge-jwt-slow never
@@ -68,27 +85,9 @@ func checkHonouredWithinTTL(t *testing.T, c report.Component, ttl time.Duration)
 // signed with and refuses them: false rejects, the drill fails. It also honours the removed key
 // to the end. The other gateways, which refetch on an unknown kid, are unaffected.
 func TestKeyCompromiseScenarioFindsStaleVerifier(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 10 s drill")
-	}
-	t.Parallel()
-	rep := runScenario(t, "key-compromise.yaml", staleVerifier)
-	if rep.Verdict != report.Fail {
-		t.Fatalf("verdict %s: the stale verifier went unseen", rep.Verdict)
-	}
-	failed := map[string]bool{}
-	for _, e := range rep.Expectations {
-		failed[e.Expr] = !e.Pass
-	}
-	if !failed["false_rejects == 0"] || !failed["not_converged == 0"] {
-		t.Errorf("expectations %+v: false_rejects == 0 and not_converged == 0 must fail", rep.Expectations)
-	}
-	for _, name := range []string{"edge-push", "edge-jwt"} {
-		if c := component(t, rep, name); c.FalseRejects != 0 || c.Converged != c.Pairs {
-			t.Errorf("%s (refetches on an unknown kid): %d false rejects, %d of %d converged; want none, all", name, c.FalseRejects, c.Converged, c.Pairs)
-		}
-	}
-	checkHonouredWithinTTL(t, component(t, rep, "edge-jwt"), keyCompromiseTTLs["edge-jwt"])
+	rep := failingDrill(t, keyCompromise.file, []string{"false_rejects == 0", "not_converged == 0"}, staleVerifier)
+	checkConverged(t, rep, 150, "edge-push", "edge-jwt")
+	checkHonouredWithinTTL(t, component(t, rep, "edge-jwt"), keyCompromise.ttls["edge-jwt"])
 	stale := component(t, rep, "edge-jwt-slow")
 	if stale.FalseRejects == 0 || len(findings(rep, "false_reject", "edge-jwt-slow")) != 1 {
 		t.Errorf("edge-jwt-slow (never): %d false rejects; want the new key's controls refused", stale.FalseRejects)

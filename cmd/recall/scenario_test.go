@@ -1,0 +1,144 @@
+package main
+
+// Helpers of the tests that run a shipped scenario (scenarios/*.yaml) through the CLI and judge
+// its report against what the scenario is known to do: passingDrill and failingDrill start such
+// a test and run it, the check* helpers assert the figures every recall scenario shares.
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/internal/runtime/docker"
+	"github.com/recall-drills/recall/report"
+)
+
+// dockerRuntime, as extra arguments, runs a scenario in containers.
+var dockerRuntime = []string{"--runtime", "docker"}
+
+// inContainers reports whether extra runs the drill in containers.
+func inContainers(extra []string) bool { return slices.Contains(extra, "docker") }
+
+// drillTest starts a test that runs a drill of several seconds: skipped under -short. A drill
+// in process runs in parallel with the others; one in containers runs alone, as they share the
+// engine (and, on a 2-core machine, the CPU their timing depends on).
+func drillTest(t *testing.T, extra []string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs a drill of several seconds")
+	}
+	if !inContainers(extra) {
+		t.Parallel()
+	}
+}
+
+// passingDrill runs a test of a scenario that must pass (runChaos: every expectation but the
+// time bounds of an unloaded machine) and returns its report.
+func passingDrill(t *testing.T, file string, extra ...string) *report.Report {
+	t.Helper()
+	drillTest(t, extra)
+	return runChaos(t, file, extra...)
+}
+
+// failingDrill runs a test of a scenario with a planted defect (in extra, a --set): the drill
+// must fail, each of the expectations failing among them, and its report is returned.
+func failingDrill(t *testing.T, file string, failing []string, extra ...string) *report.Report {
+	t.Helper()
+	drillTest(t, extra)
+	rep := runScenario(t, file, extra...)
+	if rep.Verdict != report.Fail {
+		t.Fatalf("verdict %s: the planted defect (%v) went unseen", rep.Verdict, extra)
+	}
+	failed := map[string]bool{}
+	for _, e := range rep.Expectations {
+		failed[e.Expr] = !e.Pass
+	}
+	for _, expr := range failing {
+		if !failed[expr] {
+			t.Errorf("expectation %s held; the planted defect must fail it (expectations %+v)", expr, rep.Expectations)
+		}
+	}
+	return rep
+}
+
+// runScenario runs a shipped scenario through the CLI and returns its report, whatever its
+// verdict: the run must have ended with PASS or FAIL, not an error.
+func runScenario(t *testing.T, file string, extra ...string) *report.Report {
+	t.Helper()
+	rep, code, stderr := runShipped(t, file, extra...)
+	if code != exitPass && code != exitFail {
+		t.Fatalf("exit %d, verdict %s (%s)\n%s", code, rep.Verdict, rep.Reason, stderr)
+	}
+	return rep
+}
+
+// runShipped runs a shipped scenario through the CLI and returns its report, exit code and
+// stderr; no report is fatal. With extra dockerRuntime it runs in containers: it skips without
+// Docker (fails in CI) and checks afterwards that nothing labelled with the drill's id is left
+// behind.
+func runShipped(t *testing.T, file string, extra ...string) (*report.Report, int, string) {
+	t.Helper()
+	out := t.TempDir()
+	args := []string{"run", "--out", out, "--no-html", "--quiet", "--log-level", "warn"}
+	id := ""
+	if inContainers(extra) {
+		requireDocker(t)
+		id = "drill-" + randomHex(4)
+		args = append(args, "--drill-id", id)
+	}
+	code, _, stderr := runMain(append(append(args, extra...), filepath.Join("../../scenarios", file))...)
+	if id != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if n, err := docker.Cleanup(ctx, id); err != nil || n != 0 {
+			t.Errorf("after the drill, %d containers or networks of drill %s were left behind (%v)", n, id, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatalf("exit %d, no report: %v\n%s", code, err, stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep, code, stderr
+}
+
+// checkRecalled asserts that the recall was action and that all n credentials were
+// acknowledged and confirmed recalled at the source: none failed, none ineffective.
+func checkRecalled(t *testing.T, rep *report.Report, action string, n int) {
+	t.Helper()
+	r := rep.Recall
+	if r.Action != action || r.Acknowledged != n || r.Confirmed != n || r.Failed != 0 || r.Ineffective != 0 {
+		t.Errorf("recall %+v: want %s, all %d acknowledged and confirmed, none failed or ineffective", r, action, n)
+	}
+}
+
+// checkConverged asserts that each named component measured at least min pairs, that every one
+// converged and that it rejected no control; it returns the components.
+func checkConverged(t *testing.T, rep *report.Report, min int, names ...string) []report.Component {
+	t.Helper()
+	var out []report.Component
+	for _, name := range names {
+		c := component(t, rep, name)
+		if c.Pairs < min || c.Converged != c.Pairs || c.FalseRejects != 0 {
+			t.Errorf("%s: %d of %d pairs converged, %d false rejects; want all of at least %d, none", name, c.Converged, c.Pairs, c.FalseRejects, min)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// checkGroundTruth asserts that the component recorded the instant it started enforcing the
+// recall for every converged pair, each inside the pair's measured bracket.
+func checkGroundTruth(t *testing.T, c report.Component) {
+	t.Helper()
+	if gt := c.GroundTruth; gt == nil || gt.Checked != c.Converged || gt.Within != gt.Checked {
+		t.Errorf("%s: ground truth %+v; want every one of %d converged pairs recorded within its bracket", c.Name, gt, c.Converged)
+	}
+}
