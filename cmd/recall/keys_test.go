@@ -31,9 +31,14 @@ type keyDrill struct {
 	ttls     map[string]time.Duration
 }
 
-var keyCompromise = keyDrill{file: "key-compromise.yaml", action: "revoke-key",
-	gateways: []string{"edge-push", "edge-jwt", "edge-jwt-slow"},
-	ttls:     map[string]time.Duration{"edge-jwt": 2 * time.Second, "edge-jwt-slow": 3 * time.Second}}
+var (
+	keyCompromise = keyDrill{file: "key-compromise.yaml", action: "revoke-key",
+		gateways: []string{"edge-push", "edge-jwt", "edge-jwt-slow"},
+		ttls:     map[string]time.Duration{"edge-jwt": 2 * time.Second, "edge-jwt-slow": 3 * time.Second}}
+	keyRotation = keyDrill{file: "key-rotation.yaml", action: "rotate-key",
+		gateways: []string{"edge-push", "edge-jwt", "edge-ttl"},
+		ttls:     map[string]time.Duration{"edge-jwt": 2 * time.Second, "edge-ttl": 4 * time.Second}}
+)
 
 // check asserts the known answers: every victim recalled and confirmed, no control (signed by
 // the key that signs now) rejected, every pair converged at every gateway, each jwt-only one
@@ -99,3 +104,73 @@ func TestKeyCompromiseScenarioFindsStaleVerifier(t *testing.T) {
 
 // staleVerifier plants the stale-verifier bug in key-compromise.yaml's edge-jwt-slow.
 const staleVerifier = "--set=system.components[edge-jwt-slow].with.jwks_refetch=never"
+
+// TestKeyRotationScenario runs scenarios/key-rotation.yaml, the planned rotation: the next key
+// was published from the start, signing switched to it before the controls (the fresh cohort)
+// were minted, and the trigger retires the victims' kid. The known answers: every verifier
+// accepts the fresh cohort, even edge-ttl, which never refetches on an unknown kid (the key was
+// in its cache before it signed anything); a jwt-only verifier with JWKS TTL T honours the
+// retired key at most T plus the resolution, measured and as it recorded (ground truth).
+func TestKeyRotationScenario(t *testing.T) {
+	rep := passingDrill(t, keyRotation.file)
+	keyRotation.check(t, rep)
+	// The retirement is the recall instant; with.grace (1s after the old key's last signature,
+	// before traffic began) was over by the trigger.
+	if rep.Recall.SentAtMS < 3000 {
+		t.Errorf("retirement sent at %.0f ms; want at the trigger (3s) or later", rep.Recall.SentAtMS)
+	}
+}
+
+// TestKeyRotationScenarioDocker: the same scenario in containers.
+func TestKeyRotationScenarioDocker(t *testing.T) {
+	keyRotation.check(t, passingDrill(t, keyRotation.file, dockerRuntime...))
+}
+
+// TestKeyRotationScenarioFindsVerifierWithoutRefetch plants a rotation that publishes the new
+// key only as it switches to it (the issuer's signing_keys: 1). The gateways that refetch on an
+// unknown kid accept the fresh cohort at once; edge-ttl (jwks_refetch: ttl) rejects it until its
+// cache expires: false rejects, the drill fails. It still refetches every jwks_ttl, so it
+// honours the retired key no longer than T plus the resolution, and it accepts the credentials
+// re-issued after the recall, signed by the new key, in the end (recovery).
+func TestKeyRotationScenarioFindsVerifierWithoutRefetch(t *testing.T) {
+	rep := failingDrill(t, keyRotation.file, []string{"false_rejects == 0"}, publishAtSwitch)
+	checkRecalled(t, rep, "rotate-key", 200)
+	checkConverged(t, rep, 150, "edge-push", "edge-jwt")
+	checkHonouredWithinTTL(t, component(t, rep, "edge-jwt"), keyRotation.ttls["edge-jwt"])
+	ttl := keyRotation.ttls["edge-ttl"]
+	c := component(t, rep, "edge-ttl")
+	if c.Pairs < 150 || c.Converged != c.Pairs {
+		t.Errorf("edge-ttl: %d of %d pairs converged; want all of at least 150 (it refetches every jwks_ttl)", c.Converged, c.Pairs)
+	}
+	checkHonouredWithinTTL(t, c, ttl)
+	if c.RecoveryMS == nil || c.RecoveryMS.Count == 0 || c.NotRecovered != 0 {
+		t.Errorf("edge-ttl: recovery %+v, %d not recovered; want every re-issued credential (new key) accepted once its cache expired", c.RecoveryMS, c.NotRecovered)
+	}
+	// edge-ttl fetched its keys as it started, before the new key existed, and next fetches
+	// them jwks_ttl later: the traffic meets its stale cache if it began sooner than that after
+	// the system came up (measured here, not assumed of the machine).
+	lead := time.Duration((rep.Environment.StartupMS + rep.Tokens.MintMS) * float64(time.Millisecond))
+	t.Logf("edge-ttl: %d false rejects, the first at %.0f ms of traffic; system start and mint took %v (jwks_ttl %v)",
+		c.FalseRejects, firstAt(rep, "false_reject", "edge-ttl"), lead.Round(time.Millisecond), ttl)
+	if lead > ttl/2 {
+		t.Skipf("startup and mint took %v, more than half edge-ttl's jwks_ttl %v: its cache may have expired before traffic began", lead, ttl)
+	}
+	if c.FalseRejects == 0 || len(findings(rep, "false_reject", "edge-ttl")) != 1 {
+		t.Errorf("edge-ttl (ttl): %d false rejects; want the fresh cohort refused until its cache expired", c.FalseRejects)
+	}
+	if at := firstAt(rep, "false_reject", "edge-ttl"); at > float64(ttl.Milliseconds()) {
+		t.Errorf("edge-ttl: first false reject at %.0f ms of traffic; want within its jwks_ttl %v of the start", at, ttl)
+	}
+}
+
+// publishAtSwitch plants, in key-rotation.yaml, a rotation whose new key is published only as
+// signing switches to it.
+const publishAtSwitch = "--set=system.components[issuer].with.signing_keys=1"
+
+// firstAt is the instant (ms of traffic) of the component's finding of kind; -1 without one.
+func firstAt(rep *report.Report, kind, comp string) float64 {
+	if fs := findings(rep, kind, comp); len(fs) == 1 {
+		return fs[0].AtMS
+	}
+	return -1
+}
