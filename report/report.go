@@ -189,6 +189,9 @@ type Recall struct {
 	Credentials int `json:"credentials"`
 	// SentAtMS is when the first request of the action was sent.
 	SentAtMS float64 `json:"sent_at_ms"`
+	// HeldForBaselineMS is how long the recall waited past recall.at for the baseline
+	// (recall.wait_for_baseline); 0 when it did not.
+	HeldForBaselineMS float64 `json:"held_for_baseline_ms,omitempty"`
 	// AcknowledgedAtMS is when the last acknowledgement arrived: every credential's own R(t)
 	// lies in [SentAtMS, AcknowledgedAtMS].
 	AcknowledgedAtMS float64 `json:"acknowledged_at_ms"`

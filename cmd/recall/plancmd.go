@@ -214,6 +214,10 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 	}
 	v.Timeline = append(v.Timeline, planEvent{AtMS: 0, EndMS: p.Recall.At.Milliseconds(), What: "baseline: every victim pair must be seen accepted"})
 	v.Timeline = append(v.Timeline, planEvent{AtMS: p.Recall.At.Milliseconds(), What: fmt.Sprintf("recall of %d victims: %s", pop.Victims, recallText(p.Recall))})
+	if h := p.Recall.WaitForBaseline; h > 0 {
+		v.Timeline = append(v.Timeline, planEvent{AtMS: p.Recall.At.Milliseconds(), EndMS: (p.Recall.At + h).Milliseconds(),
+			What: "the recall waits, at most this long, for every victim pair's baseline accept (recall.wait_for_baseline); traffic ends as much later"})
+	}
 	for _, f := range s.Faults {
 		at := f.At.Resolve(s.Recall.At.D)
 		what := "fault " + f.Fault
@@ -232,7 +236,15 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 		}
 		v.Timeline = append(v.Timeline, ev)
 	}
-	v.Timeline = append(v.Timeline, planEvent{AtMS: end.Milliseconds(), What: "traffic ends; report"})
+	if st := p.Traffic.Settle; st > 0 {
+		v.Timeline = append(v.Timeline, planEvent{AtMS: end.Milliseconds(), EndMS: (end + st).Milliseconds(),
+			What: "traffic held while a component that began enforcing the recall still honours some credentials (traffic.settle)"})
+	}
+	endWhat := "traffic ends; report"
+	if p.Traffic.Settle > 0 {
+		endWhat = fmt.Sprintf("traffic ends, or up to %s later when held; report", p.Traffic.Settle)
+	}
+	v.Timeline = append(v.Timeline, planEvent{AtMS: end.Milliseconds(), What: endWhat})
 
 	// Budget.
 	var probed []string

@@ -68,6 +68,12 @@ type Traffic struct {
 	// AfterFaults, when > 0, extends probing until AfterFaults after the last fault's window
 	// ended (see faults.trafficEnd for the bound).
 	AfterFaults time.Duration
+	// Settle, when > 0, holds probing up to Settle past the end Duration and AfterFaults give,
+	// while the drill is still measuring: the recall has not returned, or some component has
+	// begun enforcing it (converged some of its recalled pairs) but still honours others. The
+	// drill then measures what it set out to on a slow machine or stack, where each pair comes
+	// back less often than planned. A component that converged none (jwt-only) holds nothing.
+	Settle time.Duration
 	// Workers bounds the probes in flight per probed component.
 	Workers int
 	// Timeout bounds one probe (default load.DefaultTimeout).
@@ -92,6 +98,12 @@ type Recall struct {
 	// ConfirmWindow is how long a credential may stay active after its acknowledgement before
 	// it is ineffective (default DefaultConfirmWindow).
 	ConfirmWindow time.Duration
+	// WaitForBaseline, when > 0, holds the recall past At, at most this long, until every
+	// probed victim pair has been seen accepted at each component that accepted any: a pair
+	// with no accept before the recall measures nothing. The end of traffic moves by the same
+	// hold, so the drill observes as long after the recall as planned; faults keep their
+	// instants.
+	WaitForBaseline time.Duration
 }
 
 // Plan is everything a drill needs, resolved from a scenario.
@@ -404,11 +416,13 @@ func (d *drill) traffic(ctx context.Context) error {
 		end         time.Duration
 		afterRecall atomic.Int64
 		firstAck    atomic.Int64 // offset of the first acknowledgement; MaxInt64 until then
+		recallDone  atomic.Bool  // the recall action returned
+		recallFired atomic.Int64 // offset at which the recall fired; 0 until then
 	)
 	firstAck.Store(math.MaxInt64)
 	d.onFirstAck = func(at time.Duration) { storeMin(&firstAck, int64(at)) }
 	d.faults = newFaults(d)
-	d.sentRate = newRateWindows(p.Traffic.Duration + p.Traffic.AfterFaults + time.Minute)
+	d.sentRate = newRateWindows(p.Traffic.Duration + p.Traffic.AfterFaults + p.Traffic.Settle + time.Minute)
 	d.began = time.Now()
 	d.record(Event{Kind: EventTraffic, Wall: d.began, Tracker: d.trackerSummary(names, tcfg)})
 	d.setPhase(PhaseBaseline)
@@ -443,7 +457,14 @@ func (d *drill) traffic(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		}
+		if p.Recall.WaitForBaseline > 0 {
+			if !d.waitForBaseline(tctx) {
+				return nil
+			}
+		}
+		recallFired.Store(int64(time.Since(d.began)))
 		recallErr = d.recall(tctx)
+		recallDone.Store(true)
 		if recallErr != nil {
 			d.log.Error("recall failed", "err", recallErr)
 		}
@@ -485,6 +506,9 @@ func (d *drill) traffic(ctx context.Context) error {
 
 	// The load: it ends the group when traffic is over.
 	lctx, loadFor := d.faults.holdTraffic(tctx, &wg)
+	if p.Traffic.Settle > 0 || p.Recall.WaitForBaseline > 0 {
+		lctx, loadFor = d.holdEnd(tctx, lctx, loadFor, &recallFired, &recallDone, &wg)
+	}
 	g.Add(func() error {
 		d.attack(lctx, targeter, timeout, maxBody, loadFor, groups, nTok, &total, &dropped, &afterRecall, &firstAck)
 		end = time.Since(d.began)
@@ -514,6 +538,127 @@ func (d *drill) traffic(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrInterrupted, err)
 	}
 	return recallErr
+}
+
+// holdEnd moves the end of the load for Recall.WaitForBaseline and Traffic.Settle (see there).
+// base is the context the load would run on and loadFor how long at most: the load would end at
+// the first of base's end and loadFor. The returned context ends there, or later: not before
+// Duration plus however long the recall waited for the baseline, and then, with Settle, once
+// the drill is settled or Settle later. The returned bound is loadFor plus both holds. A
+// goroutine on wg does the watching.
+func (d *drill) holdEnd(tctx, base context.Context, loadFor time.Duration, recallFired *atomic.Int64, recallDone *atomic.Bool, wg *sync.WaitGroup) (context.Context, time.Duration) {
+	t, hold := d.plan.Traffic, d.plan.Recall.WaitForBaseline
+	sctx, stop := context.WithCancel(tctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer stop()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		wait := func(until func() bool) bool {
+			for !until() {
+				select {
+				case <-tctx.Done():
+					return false
+				case <-tick.C:
+				}
+			}
+			return true
+		}
+		planned := func() bool {
+			select {
+			case <-base.Done():
+				return true
+			default:
+				return time.Since(d.began) >= loadFor
+			}
+		}
+		if !wait(planned) {
+			return
+		}
+		if hold > 0 {
+			// As long after the recall as planned: Duration past the baseline's hold.
+			if !wait(func() bool {
+				at := recallFired.Load()
+				return at > 0 && time.Since(d.began) >= t.Duration+max(time.Duration(at)-d.plan.Recall.At, 0)
+			}) {
+				return
+			}
+		}
+		if t.Settle <= 0 {
+			return
+		}
+		from := time.Since(d.began)
+		for {
+			busy := d.stillMeasuring(recallDone.Load())
+			if busy == "" {
+				if held := time.Since(d.began) - from; held > 50*time.Millisecond {
+					d.log.Info("traffic held until the drill settled", "held", held.Round(time.Millisecond))
+				}
+				return
+			}
+			if time.Since(d.began)-from >= t.Settle {
+				d.log.Warn("traffic.settle ran out with the drill still measuring", "settle", t.Settle, "still", busy)
+				return
+			}
+			select {
+			case <-tctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return sctx, loadFor + hold + t.Settle
+}
+
+// waitForBaseline holds the recall until every probed victim pair has an accept at each
+// component that accepted any, or Recall.WaitForBaseline has passed; it records the hold in
+// the report. It returns false when tctx ended first.
+func (d *drill) waitForBaseline(tctx context.Context) bool {
+	limit := d.plan.Recall.WaitForBaseline
+	from := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		missing := ""
+		for _, b := range d.tr.Baseline() {
+			if b.Accepted > 0 && b.Accepted < b.Pairs {
+				missing = fmt.Sprintf("%s: %d of %d probed victim pairs seen accepted", b.Name, b.Accepted, b.Pairs)
+				break
+			}
+		}
+		held := time.Since(from)
+		if missing == "" || held >= limit {
+			if held >= 50*time.Millisecond {
+				d.rep.Recall.HeldForBaselineMS = millis(held)
+				if missing != "" {
+					d.log.Warn("recall.wait_for_baseline ran out: recalling with pairs that have no baseline", "held", held.Round(time.Millisecond), "missing", missing)
+				} else {
+					d.log.Info("recall held until the baseline was complete", "held", held.Round(time.Millisecond))
+				}
+			}
+			return true
+		}
+		select {
+		case <-tctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+// stillMeasuring says why the drill is not settled ("" when it is): the recall has not
+// returned, or a component has converged some of its recalled pairs but not all.
+func (d *drill) stillMeasuring(recallReturned bool) string {
+	if !recallReturned {
+		return "the recall has not returned"
+	}
+	for _, c := range d.tr.Progress().Components {
+		if c.Unconverged > 0 && c.Unconverged < c.Recalled {
+			return fmt.Sprintf("%s: %d of %d recalled pairs not converged", c.Name, c.Unconverged, c.Recalled)
+		}
+	}
+	return ""
 }
 
 // attack runs the probe load until loadFor has passed or ctx ends, observing every result.

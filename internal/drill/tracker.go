@@ -676,6 +676,35 @@ func (t *Tracker) Progress() Progress {
 	return pr
 }
 
+// BaselineProgress is, for one component, how many of its probed victim pairs have been seen
+// accepted.
+type BaselineProgress struct {
+	Name            string
+	Pairs, Accepted int
+}
+
+// Baseline returns, per component, how many probed victim pairs have an accept (O(pairs): call
+// it a few times a second at most).
+func (t *Tracker) Baseline() []BaselineProgress {
+	out := make([]BaselineProgress, len(t.comps))
+	for c, cs := range t.comps {
+		b := BaselineProgress{Name: t.names[c]}
+		cs.mu.Lock()
+		for tok := 0; tok < t.victims; tok++ {
+			if !t.sample.Has(c, tok) {
+				continue
+			}
+			b.Pairs++
+			if cs.pairs[tok].firstAccept != endTime {
+				b.Accepted++
+			}
+		}
+		cs.mu.Unlock()
+		out[c] = b
+	}
+	return out
+}
+
 // PairResult is the final measurement of one (component, victim) pair. Absolute instants are
 // offsets from the drill's start.
 type PairResult struct {

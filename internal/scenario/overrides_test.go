@@ -57,3 +57,42 @@ func TestOverrideErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldBounds: traffic.settle and recall.wait_for_baseline are bounded, positioned, and a
+// recall-relative fault is refused with wait_for_baseline (the hold would move the recall away
+// from the fault's instant, fixed before the drill).
+func TestHoldBounds(t *testing.T) {
+	base := strings.Replace(minimal, "faults:\n  - {at: recall, for: 1s, fault: pause, target: edge}\n", "", 1)
+	if base == minimal {
+		t.Fatal("the minimal scenario changed: drop its fault here")
+	}
+	for _, tc := range []struct {
+		sets []string
+		want string
+	}{
+		{[]string{"traffic.settle=-1s"}, "traffic.settle: must be >= 0, got -1s"},
+		{[]string{"traffic.settle=11m"}, "traffic.settle: 11m0s is more than 10m0s"},
+		{[]string{"recall.wait_for_baseline=-2s"}, "recall.wait_for_baseline: must be >= 0, got -2s"},
+		{[]string{"recall.wait_for_baseline=1h"}, "recall.wait_for_baseline: 1h0m0s is more than 10m0s"},
+	} {
+		_, err := Parse("m.yaml", []byte(base), WithLookupEnv(noEnv), WithOverrides(tc.sets...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "m.yaml:") {
+			t.Errorf("--set %v: got %v, want a positioned %q", tc.sets, err, tc.want)
+		}
+	}
+	s, err := Parse("m.yaml", []byte(base), WithLookupEnv(noEnv), WithOverrides("traffic.settle=20s", "recall.wait_for_baseline=15s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Traffic.Settle != 20*time.Second || s.Recall.WaitForBaseline != 15*time.Second {
+		t.Errorf("settle %v, wait_for_baseline %v; want 20s, 15s", s.Traffic.Settle, s.Recall.WaitForBaseline)
+	}
+	withFault := minimal
+	if _, err := Parse("m.yaml", []byte(withFault), WithLookupEnv(noEnv)); err != nil {
+		t.Fatalf("a recall-relative fault without the hold: %v", err)
+	}
+	_, err = Parse("m.yaml", []byte(withFault), WithLookupEnv(noEnv), WithOverrides("recall.wait_for_baseline=5s"))
+	if err == nil || !strings.Contains(err.Error(), "faults[0].at: recall is relative to the recall, which recall.wait_for_baseline may move") {
+		t.Errorf("recall-relative fault with wait_for_baseline: got %v", err)
+	}
+}

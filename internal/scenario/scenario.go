@@ -407,6 +407,12 @@ type Traffic struct {
 	// the drill then observes what follows a fault even on a slow engine. Traffic still lasts
 	// at least Duration. Default 0 (traffic lasts Duration).
 	AfterFaults time.Duration `yaml:"after_faults,omitempty" json:"after_faults,omitempty"`
+	// Settle, when set, holds traffic up to this much longer than it would last while the
+	// drill is still measuring: the recall has not returned, or a component that has begun
+	// enforcing it still honours some recalled credentials. On a slow machine or stack each
+	// pair is probed less often than planned, and this lets the drill finish measuring what it
+	// started. A component that enforced none (jwt-only) is not waited for. Default 0 (no hold).
+	Settle time.Duration `yaml:"settle,omitempty" json:"settle,omitempty"`
 }
 
 // SampleSize is a number of victims, written as a count ("100") or as a share of the victims
@@ -508,6 +514,12 @@ type Recall struct {
 	// active at the source before it counts as ineffective (confirm: true): providers that apply
 	// revocations asynchronously need longer. Default 2s, at most traffic.duration.
 	ConfirmWindow time.Duration `yaml:"confirm_window,omitempty" json:"confirm_window,omitempty"`
+	// WaitForBaseline holds the recall past at, at most this long, until every probed victim
+	// pair has been seen accepted at each component that accepted any (a pair with no accept
+	// before the recall measures nothing). Traffic then ends as much later, so the drill
+	// observes as long after the recall as planned; faults keep their instants. Default 0 (the
+	// recall fires at at).
+	WaitForBaseline time.Duration `yaml:"wait_for_baseline,omitempty" json:"wait_for_baseline,omitempty"`
 	// With holds the action's parameters: http {method, url, headers, body}, command {run}.
 	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
 }

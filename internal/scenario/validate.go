@@ -456,8 +456,12 @@ func (l *loader) validateTokens(s *Scenario) {
 	}
 }
 
-// MaxAfterFaults bounds traffic.after_faults.
-const MaxAfterFaults = 10 * time.Minute
+// MaxAfterFaults bounds traffic.after_faults, and MaxSettle traffic.settle and
+// recall.wait_for_baseline.
+const (
+	MaxAfterFaults = 10 * time.Minute
+	MaxSettle      = 10 * time.Minute
+)
 
 func (l *loader) validateTraffic(s *Scenario) {
 	t := &s.Traffic
@@ -489,6 +493,12 @@ func (l *loader) validateTraffic(s *Scenario) {
 		l.fail("traffic.after_faults", "must be >= 0, got %s", t.AfterFaults)
 	case t.AfterFaults > MaxAfterFaults:
 		l.fail("traffic.after_faults", "%s is more than %s", t.AfterFaults, MaxAfterFaults)
+	}
+	switch {
+	case t.Settle < 0:
+		l.fail("traffic.settle", "must be >= 0, got %s", t.Settle)
+	case t.Settle > MaxSettle:
+		l.fail("traffic.settle", "%s is more than %s", t.Settle, MaxSettle)
 	}
 	if t.Workers < 1 {
 		l.fail("traffic.workers", "must be >= 1, got %d", t.Workers)
@@ -535,6 +545,12 @@ func (l *loader) validateRecall(s *Scenario) {
 		l.fail("recall.at", "%s is at the end of traffic (duration %s)", r.At, dur)
 	case dur > 0 && r.At.D > dur:
 		l.fail("recall.at", "%s is after the end of traffic (duration %s)", r.At, dur)
+	}
+	switch {
+	case r.WaitForBaseline < 0:
+		l.fail("recall.wait_for_baseline", "must be >= 0, got %s", r.WaitForBaseline)
+	case r.WaitForBaseline > MaxSettle:
+		l.fail("recall.wait_for_baseline", "%s is more than %s", r.WaitForBaseline, MaxSettle)
 	}
 	if !slices.Contains(l.cfg.actions, r.Action) {
 		l.fail("recall.action", "unknown action %q (have: %s)", r.Action, strings.Join(l.cfg.actions, ", "))
@@ -593,6 +609,8 @@ func (l *loader) validateFaults(s *Scenario) {
 			l.fail(p+".at", "required: when the fault starts, e.g. at: 10s or at: recall-1s")
 		case f.At.Anchor == AnchorRecall && !recallOK:
 			// nothing to check against
+		case f.At.Anchor == AnchorRecall && s.Recall.WaitForBaseline > 0:
+			l.fail(p+".at", "%s is relative to the recall, which recall.wait_for_baseline may move: fault instants are fixed before the drill; give one from the start of traffic, e.g. %s", f.At, f.At.Resolve(s.Recall.At.D))
 		default:
 			start := f.At.Resolve(s.Recall.At.D)
 			what := f.At.String()
