@@ -2,6 +2,8 @@ package ssf
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -320,4 +322,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// NewKey returns a fresh ES256 signing key (SSF §4.1.4 leaves the algorithm to the parties;
+// ES256 is what the reference stack signs with) with kid and use "sig".
+func NewKey(kid string) (jose.JSONWebKey, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("ssf: generating a key: %w", err)
+	}
+	return jose.JSONWebKey{Key: k, KeyID: kid, Algorithm: string(jose.ES256), Use: "sig"}, nil
 }

@@ -31,10 +31,14 @@ const (
 	Introspect Strategy = "introspect"
 	// JWTOnly checks signature and claims only: it never learns of a recall.
 	JWTOnly Strategy = "jwt-only"
+	// SSF is an OpenID Shared Signals receiver: it creates a stream at Config.SSF's
+	// transmitter and enforces the CAEP and RISC events it receives on it, pushed (RFC 8935) or
+	// polled every PollInterval (RFC 8936).
+	SSF Strategy = "ssf"
 )
 
 // Strategies lists every strategy, for validation.
-var Strategies = []Strategy{Push, Poll, Introspect, JWTOnly}
+var Strategies = []Strategy{Push, Poll, Introspect, JWTOnly, SSF}
 
 // FailMode is what a gateway does with a token whose revocation status it cannot learn because
 // its revocation source is unreachable.
@@ -199,6 +203,32 @@ type Config struct {
 	// ResyncDelay delays the first sync of a gateway started from a Snapshot (default 0: sync
 	// at once, in the background).
 	ResyncDelay time.Duration
+	// SSF is the transmitter strategy SSF receives from.
+	SSF SSFReceiver
+}
+
+// SSF delivery methods of SSFReceiver.Delivery.
+const (
+	SSFPush = "push" // RFC 8935: the transmitter POSTs each SET to PushURL
+	SSFPoll = "poll" // RFC 8936: the gateway polls every PollInterval and acknowledges
+)
+
+// SSFReceiver is how strategy SSF reaches its transmitter.
+type SSFReceiver struct {
+	// Transmitter is the transmitter's issuer URL; its metadata is at
+	// /.well-known/ssf-configuration under it (SSF §7.2.1).
+	Transmitter string
+	// Token is the bearer token of the stream management API and the poll endpoint (SSF §8).
+	Token string
+	// Delivery is SSFPush or SSFPoll (default push).
+	Delivery string
+	// PushURL is where the transmitter reaches this gateway's POST /ssf/events (push).
+	PushURL string
+	// Ignore lists event type URIs the gateway acknowledges without enforcing them: the planted
+	// defect of a receiver that does not know an event type.
+	Ignore []string
+	// Client reaches the transmitter (default a client with Config.Timeout).
+	Client *http.Client
 }
 
 // CredentialVerifier checks a raw credential and returns what a Guard needs of it. Errors are
@@ -213,7 +243,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Name = "gateway"
 	}
 	switch c.Strategy {
-	case Push, Poll, Introspect, JWTOnly:
+	case Push, Poll, Introspect, JWTOnly, SSF:
 	case "":
 		return c, fmt.Errorf("strategy: required (one of %s)", strategyNames())
 	default:
@@ -241,6 +271,21 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Strategy == Push && c.NATSURL == "" {
 		return c, fmt.Errorf("nats url: required for strategy push")
+	}
+	if c.Strategy == SSF {
+		if c.SSF.Delivery == "" {
+			c.SSF.Delivery = SSFPush
+		}
+		switch {
+		case c.SSF.Transmitter == "":
+			return c, fmt.Errorf("ssf transmitter: required for strategy ssf")
+		case c.SSF.Token == "":
+			return c, fmt.Errorf("ssf token: required for strategy ssf")
+		case c.SSF.Delivery != SSFPush && c.SSF.Delivery != SSFPoll:
+			return c, fmt.Errorf("ssf delivery: unknown %q (one of push, poll)", c.SSF.Delivery)
+		case c.SSF.Delivery == SSFPush && c.SSF.PushURL == "":
+			return c, fmt.Errorf("ssf push url: required for delivery push")
+		}
 	}
 	if c.Strategy == Introspect && c.ClientID == "" {
 		return c, fmt.Errorf("client id: required for strategy introspect")

@@ -11,6 +11,7 @@
 //	poll        GET /revocations?since=V every PollInterval         (≤ PollInterval)
 //	introspect  POST /introspect, positive answers cached           (≤ CacheTTL)
 //	jwt-only    nothing                                             (never; until exp)
+//	ssf         Shared Signals SETs, pushed (RFC 8935) or polled    (milliseconds; ≤ PollInterval)
 //
 // Every component records in a truth.Log the instant it started enforcing each recall (ground
 // truth for the harness), served at /debug/recalls to the bearer of Config.DebugSecret. Unlike a production gateway it exposes that
@@ -67,6 +68,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	mux.Handle("/metrics", promhttp.HandlerFor(g.m.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/recalls", truth.RequireBearer(g.cfg.DebugSecret, g.truth))
 	mux.Handle("/debug/keys", truth.RequireBearer(g.cfg.DebugSecret, http.HandlerFunc(gw.keys)))
+	if r, ok := g.enf.(*ssfReceiver); ok && g.cfg.SSF.Delivery == SSFPush {
+		mux.Handle(SSFPushPath, r) // authenticated by the stream's authorization header
+	}
 	mux.Handle("/", g.Middleware(next))
 	gw.handler = mux
 	return gw, nil
@@ -82,6 +86,9 @@ func (gw *Gateway) Truth() *truth.Log { return gw.Guard.Truth() }
 
 // Close stops background sync and drains NATS. It is idempotent.
 func (gw *Gateway) Close() error { return gw.Guard.Close() }
+
+// SSFPushPath is where a gateway of strategy SSF with push delivery receives SETs (RFC 8935).
+const SSFPushPath = "/ssf/events"
 
 type ctxKey struct{}
 

@@ -21,8 +21,8 @@ func TestConfigErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no strategy", Config{IssuerURL: "http://127.0.0.1:1"}, "gateway config: strategy: required (one of push, poll, introspect, jwt-only)"},
-		{"bad strategy", Config{Strategy: "pul", IssuerURL: "http://127.0.0.1:1"}, `gateway config: strategy: unknown "pul" (one of push, poll, introspect, jwt-only)`},
+		{"no strategy", Config{IssuerURL: "http://127.0.0.1:1"}, "gateway config: strategy: required (one of push, poll, introspect, jwt-only, ssf)"},
+		{"bad strategy", Config{Strategy: "pul", IssuerURL: "http://127.0.0.1:1"}, `gateway config: strategy: unknown "pul" (one of push, poll, introspect, jwt-only, ssf)`},
 		{"no issuer", Config{Strategy: Poll}, "gateway config: issuer url: required"},
 		{"relative issuer", Config{Strategy: Poll, IssuerURL: "/x"}, `gateway config: issuer url: "/x" is not an absolute http(s) URL`},
 		{"push without nats", Config{Strategy: Push, IssuerURL: "http://127.0.0.1:1"}, "gateway config: nats url: required for strategy push"},

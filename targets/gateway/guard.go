@@ -82,6 +82,8 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 		g.enf = newIntrospect(cfg, g.truth, m, g.log)
 	case JWTOnly:
 		g.enf = jwtOnly{}
+	case SSF:
+		g.enf = newSSF(cfg, g.newSetState())
 	}
 	if ss, ok := g.enf.(interface{ held() *setState }); ok {
 		s := ss.held()
