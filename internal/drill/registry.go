@@ -198,6 +198,9 @@ func init() {
 	k.Population = PopulationNeeds{Grant: "password", Why: "MFA factors belong to users", MFA: true}
 	k.Recovery.ReEnrolMFA = true
 	RegisterAction(k)
+	// A key's id is its jti (internal/source/reference.APIKeys); the reference issuer has no
+	// api_key recall type and says so.
+	RegisterAction(admin("revoke-api-keys", "api_key", "recall the victims' API keys at the API-key authority, by key id, in one admin call", func(t *Token) string { return t.Claims.JTI }))
 	RegisterAction(ActionKind{Name: "http", Doc: "HTTP requests of yours: one for all victims, one per credential ({{token}}, {{jti}}, {{sub}}, {{client_id}}, {{sid}}, {{kid}}), or one per group_by value",
 		Params: params.Spec{
 			{Key: "url", Type: params.URL, Required: true, Doc: "where the request goes"},

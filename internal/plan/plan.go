@@ -136,7 +136,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	opener, perrs := provider(s, issuer, secrets.AdminSecret, drillID)
+	opener, perrs := provider(s, issuer, secrets, drillID)
 	errs = append(errs, perrs...)
 	p := &drill.Plan{
 		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,

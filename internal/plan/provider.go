@@ -16,6 +16,7 @@ import (
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/oauth"
 	"github.com/recall-drills/recall/internal/redact"
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
 	"github.com/recall-drills/recall/internal/source"
 	refsource "github.com/recall-drills/recall/internal/source/reference"
@@ -29,7 +30,7 @@ const providerTimeout = 15 * time.Second
 // issuer's admin API, or, for an issuer with oauth: or existing clients, the standards-based
 // source over those accounts (internal/source). With tokens.source the credentials come from
 // that command or request instead (source.External); the provider still recalls and confirms.
-func provider(s *scenario.Scenario, issuer, adminSecret, drillID string) (source.Opener, []error) {
+func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, drillID string) (source.Opener, []error) {
 	var c *scenario.Component
 	for i := range s.System.Components {
 		if s.System.Components[i].Name == issuer {
@@ -37,8 +38,16 @@ func provider(s *scenario.Scenario, issuer, adminSecret, drillID string) (source
 		}
 	}
 	t := &s.Tokens
+	if c != nil && c.Use == scenario.UseAPIKeys {
+		// The API-key authority mints, recalls and confirms its own keys (admin API, lookup as
+		// the client its runtime registered for the services).
+		if t.Source != nil {
+			return nil, []error{s.Errorf("tokens.source", "%s mints its keys itself: leave tokens.source out, or name another tokens.issuer", c.Use)}
+		}
+		return refsource.OpenAPIKeys(drill.NewSecret(secrets.AdminSecret), secrets.GatewayID, drill.NewSecret(secrets.GatewaySecret)), nil
+	}
 	if c == nil || (c.OAuth == nil && !t.Clients.IsList() && (t.Source == nil || c.Use == "reference/issuer")) {
-		open := refsource.Open(drill.NewSecret(adminSecret), drillID)
+		open := refsource.Open(drill.NewSecret(secrets.AdminSecret), drillID)
 		ext, err := tokenSource(s, nil)
 		if err != nil || ext == nil {
 			return open, errList(err)

@@ -46,7 +46,7 @@ func checkRecall(s *scenario.Scenario) error {
 // missing: that is reported elsewhere).
 func hasIssuer(s *scenario.Scenario) bool {
 	for _, c := range s.System.Components {
-		if c.Kind == scenario.KindIssuer || c.Use == "reference/issuer" {
+		if c.Kind == scenario.KindIssuer || c.Use == "reference/issuer" || c.Use == scenario.UseAPIKeys {
 			return true
 		}
 	}

@@ -31,7 +31,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		name string
 		want string
 	}{
-		{"action", "testdata/invalid-action.yaml:12:11: recall.action: unknown action \"revoke-everything\" (have: revoke-tokens, revoke-users, revoke-clients, revoke-sessions, revoke-key, rotate-key, revoke-mfa, revoke-issued-before, refresh-replay, http, command)"},
+		{"action", "testdata/invalid-action.yaml:12:11: recall.action: unknown action \"revoke-everything\" (have: revoke-tokens, revoke-users, revoke-clients, revoke-sessions, revoke-key, rotate-key, revoke-mfa, revoke-issued-before, refresh-replay, revoke-api-keys, http, command)"},
 		{"bad-component-name", "testdata/invalid-bad-component-name.yaml:6:14: system.components[2].name: bad name \"Edge_Poll\": want a DNS label (lowercase letters, digits and '-'), e.g. edge-push"},
 		{"bad-url", "testdata/invalid-bad-url.yaml:6:42: system.components[2].url: bad URL \"ftp://x\": want an absolute http(s) URL like https://staging.example.com"},
 		{"controls-without-tokens", "testdata/invalid-controls-without-tokens.yaml:9:13: traffic.controls: 5% of probes for controls, but tokens.controls is 0"},

@@ -83,6 +83,8 @@ const (
 	ActionRevokeIssuedBefore = "revoke-issued-before"
 	// ActionRefreshReplay is refresh-token theft: rotate, then replay the old refresh token.
 	ActionRefreshReplay = "refresh-replay"
+	// ActionRevokeAPIKeys recalls API keys at the reference API-key authority.
+	ActionRevokeAPIKeys = "revoke-api-keys"
 	ActionHTTP          = "http"
 	ActionCommand       = "command"
 )
@@ -90,7 +92,7 @@ const (
 // DefaultActions is the list of recall actions accepted when Load is not given
 // [WithKnownActions]: the actions of the reference issuer plus http and command.
 var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
-	ActionRevokeSessions, ActionRevokeKey, ActionRotateKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionHTTP, ActionCommand}
+	ActionRevokeSessions, ActionRevokeKey, ActionRotateKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionRevokeAPIKeys, ActionHTTP, ActionCommand}
 
 // SourceKinds is the list of token source kinds accepted in tokens.source.kind (the engine's
 // registry in internal/source; a test in internal/plan fails when they differ).
@@ -498,7 +500,7 @@ type Recall struct {
 	At Offset `yaml:"at" json:"at" jsonschema:"required"`
 	// Action is what the recall does: revoke-tokens, revoke-users, revoke-clients,
 	// revoke-sessions, revoke-key, rotate-key, revoke-mfa, revoke-issued-before,
-	// refresh-replay, http or command. Default revoke-tokens.
+	// refresh-replay, revoke-api-keys, http or command. Default revoke-tokens.
 	Action string `yaml:"action,omitempty" json:"action,omitempty"`
 	// Select is which credentials are recalled. Only victims. Default victims.
 	Select string `yaml:"select,omitempty" json:"select,omitempty"`

@@ -22,6 +22,10 @@ var FailModes = params.FailModes
 // their with: keys once, for validation and both runtimes).
 var references = params.Reference
 
+// UseAPIKeys is the reference API-key authority: a scenario may name it as tokens.issuer, the
+// component that mints the drill's credentials (long-lived API keys, not OAuth tokens).
+const UseAPIKeys = "reference/apikeys"
+
 // ReferenceUses lists the valid values of a component's use.
 var ReferenceUses = func() []string {
 	out := []string{"reference/issuer", "reference/gateway", "reference/service", "reference/nats"}
@@ -72,6 +76,9 @@ func (l *loader) defaults(s *Scenario) {
 	if s.Tokens.Issuer == "" {
 		if issuers := kindNames(s, KindIssuer); len(issuers) == 1 {
 			s.Tokens.Issuer = issuers[0]
+		} else if auth := useNames(s, UseAPIKeys); len(issuers) == 0 && len(auth) == 1 {
+			// The API-key authority mints the drill's credentials when there is no OAuth issuer.
+			s.Tokens.Issuer = auth[0]
 		}
 	}
 	if s.Recall.Action == ActionRevokeTokens && s.Recall.Mode == "" {
@@ -381,7 +388,7 @@ func (l *loader) validateTokens(s *Scenario) {
 	switch c, ok := s.Component(t.Issuer); {
 	case t.Issuer != "" && !ok:
 		l.fail("tokens.issuer", "unknown component %q (have: %s)", t.Issuer, names(s))
-	case t.Issuer != "" && c.Kind != KindIssuer:
+	case t.Issuer != "" && c.Kind != KindIssuer && c.Use != UseAPIKeys:
 		l.fail("tokens.issuer", "%s is of kind %s, not issuer (issuers: %s)", t.Issuer, c.Kind, listOrNone(issuers))
 	case t.Issuer == "" && len(issuers) > 1:
 		// Point at the second issuer: tokens.issuer is not in the file.
@@ -773,6 +780,17 @@ func names(s *Scenario) string {
 		}
 	}
 	return listOrNone(out)
+}
+
+// useNames lists the components of reference use use.
+func useNames(s *Scenario, use string) []string {
+	var out []string
+	for _, c := range s.System.Components {
+		if c.Use == use && c.Name != "" {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 func kindNames(s *Scenario, kind string) []string {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,8 +130,9 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 			}
 		}
 	}
-	if issuers != 1 && len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("the embedded runtime needs exactly one %s component, have %d", runtime.UseIssuer, issuers))
+	// A drill of API keys has the API-key authority as its only issuer.
+	if (issuers > 1 || issuers == 0 && !slices.ContainsFunc(e.specs, func(s runtime.Spec) bool { return s.Use == runtime.UseAPIKeys })) && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("the embedded runtime needs exactly one %s component (or, to drill API keys, a %s one), have %d", runtime.UseIssuer, runtime.UseAPIKeys, issuers))
 	}
 	if secrets.AdminSecret == "" {
 		errs = append(errs, errors.New("embedded runtime: no admin secret"))
