@@ -86,6 +86,9 @@ type Env struct {
 	cancelStart context.CancelFunc
 	startDone   chan struct{}
 
+	apiKeysOnce sync.Once
+	apiKeys     string // the API-key authority's signing secret, shared with offline services
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -173,6 +176,7 @@ type dcomp struct {
 	waitDesc string
 	timeout  time.Duration
 	strategy gateway.Strategy // reference gateways
+	defersTo string           // a lookup apikey-service: the authority whose truth it defers to
 	snapshot bool             // a gateway restarting from a stale snapshot: its file is created
 
 	c        *testcontainers.DockerContainer
@@ -224,7 +228,13 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 			} else if gc.Strategy == gateway.Push {
 				needBus = true
 			}
-		case runtime.UseService, "":
+		case runtime.UseAPIKeyService:
+			if p, err := params.DecodeAPIKeyService(s.With); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+			} else if p.Strategy == "push" {
+				needBus = true
+			}
+		case runtime.UseService, runtime.UseAPIKeys, "":
 		default:
 			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(runtime.ReferenceUses, ", ")))
 		}
@@ -285,6 +295,17 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 		}
 	}
 	return d, errors.Join(errs...)
+}
+
+// apiKeySecret returns the HMAC secret the API-key authority mints under, made once per drill:
+// the services that verify keys offline (push, poll, offline) are given it too.
+func (d *Env) apiKeySecret() string {
+	d.apiKeysOnce.Do(func() {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		d.apiKeys = hex.EncodeToString(b)
+	})
+	return d.apiKeys
 }
 
 // startAttempts bounds the starts of one container whose chosen host port was taken meanwhile.
@@ -365,6 +386,60 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		}
 		if ip.SigningKeys > 0 {
 			c.cmd = append(c.cmd, "-signing-keys", strconv.Itoa(ip.SigningKeys))
+		}
+	case runtime.UseAPIKeys:
+		c.ref = RefAPIKeys
+		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret
+		c.env["RECALL_APIKEY_SIGNING_SECRET"] = d.apiKeySecret()
+		if d.secrets.GatewayID != "" {
+			c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
+		}
+		c.cmd = []string{"-name", c.name}
+		if natsURL != "" {
+			c.cmd = append(c.cmd, "-nats", d.linkURL(c.name, busAlias, "nats", natsURL))
+		}
+	case runtime.UseAPIKeyService:
+		c.ref = RefAPIKeyService
+		p, err := params.DecodeAPIKeyService(s.With)
+		if err != nil {
+			return nil // reported by New
+		}
+		auth := p.Authority
+		if auth == "" {
+			for _, o := range d.comps {
+				if o.use == runtime.UseAPIKeys {
+					auth = o.name
+				}
+			}
+		}
+		if a, ok := d.byName[auth]; !ok || a.use != runtime.UseAPIKeys {
+			return fmt.Errorf("with.authority: no %s component %q", runtime.UseAPIKeys, auth)
+		}
+		authURL := "http://" + auth + ":8080"
+		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /debug/recalls
+		c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
+		if p.Strategy != "lookup" {
+			c.env["RECALL_APIKEY_SIGNING_SECRET"] = d.apiKeySecret()
+		} else {
+			c.defersTo = auth
+		}
+		c.cmd = []string{"-name", c.name, "-strategy", p.Strategy, "-authority-url", d.linkURL(c.name, auth, "http", authURL)}
+		c.deps = append(c.deps, auth)
+		if p.Strategy == "push" {
+			c.cmd = append(c.cmd, "-nats", d.linkURL(c.name, busAlias, "nats", natsURL))
+			c.deps = append(c.deps, busAlias)
+		}
+		if p.Interval > 0 {
+			c.cmd = append(c.cmd, "-interval", p.Interval.String())
+		}
+		if p.CacheTTL > 0 {
+			c.cmd = append(c.cmd, "-cache-ttl", p.CacheTTL.String())
+		}
+		if p.MaxStaleness > 0 {
+			c.cmd = append(c.cmd, "-max-staleness", p.MaxStaleness.String())
+		}
+		if p.FailMode != "" {
+			c.cmd = append(c.cmd, "-fail-mode", p.FailMode)
 		}
 	case runtime.UseService:
 		c.ref = RefService
@@ -1214,6 +1289,11 @@ func (d *Env) remote(name string) *truth.Remote {
 		return nil
 	}
 	var upstream truth.Source
+	if c.defersTo != "" {
+		if src, ok := d.Truth(c.defersTo); ok {
+			upstream = src
+		}
+	}
 	if c.strategy == gateway.Introspect {
 		for _, o := range d.comps {
 			if o.ref == RefIssuer {

@@ -54,12 +54,15 @@ const (
 	RefGateway = "gateway"
 	RefService = "service"
 	RefNATS    = "nats"
+	// RefAPIKeys and RefAPIKeyService are the API-key authority and service (targets/apikey).
+	RefAPIKeys       = "apikeys"
+	RefAPIKeyService = "apikey-service"
 	// RefToxiproxy is toxiproxy's server, which the docker runtime puts on declared links.
 	RefToxiproxy = "toxiproxy"
 )
 
 // ReferenceComponents lists the reference components that have an image.
-var ReferenceComponents = []string{RefIssuer, RefGateway, RefService, RefNATS, RefToxiproxy}
+var ReferenceComponents = []string{RefIssuer, RefGateway, RefService, RefNATS, RefAPIKeys, RefAPIKeyService, RefToxiproxy}
 
 // ModulePath is the Go module whose targets/cmd the reference images are built from.
 const ModulePath = "github.com/recall-drills/recall"

@@ -51,8 +51,8 @@ func init() {
 }
 
 // embeddedOnly are the reference components only the embedded runtime runs: this runtime
-// builds no image for them (docker/*.Dockerfile exist, images.go does not build them).
-var embeddedOnly = []string{runtime.UseAPIKeys, runtime.UseAPIKeyService, runtime.UseRP}
+// builds no image for them (docker/rp.Dockerfile exists, images.go does not build it).
+var embeddedOnly = []string{runtime.UseRP}
 
 // gatewayUnsupported are reference gateway keys the gateway container takes no flag for (the
 // jwks_* keys are its -jwks-ttl, -jwks-min-refresh and -jwks-refetch).
