@@ -6,6 +6,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -27,6 +28,13 @@ func Headline(r *Report) string {
 		clause = strings.ToLower(clause[:1]) + clause[1:]
 	}
 	parts = append(parts, clause)
+	if names := unavailable(r); len(names) > 0 {
+		verb := "was"
+		if len(names) > 1 {
+			verb = "were"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s unavailable (most probes answered with errors), so the drill measured little or nothing there", joinAnd(names), verb))
+	}
 	failed, warned := CountExpectations(r)
 	switch {
 	case failed > 0:
@@ -196,6 +204,25 @@ func TTCStat(c Component, stat string) (value float64, never, ok bool) {
 		}
 	}
 	return t.Max, false, true
+}
+
+// unavailable names the components whose findings fail the verdict by themselves.
+func unavailable(r *Report) []string {
+	var names []string
+	for _, f := range r.Findings {
+		if f.FailsVerdict() && f.Component != "" && !slices.Contains(names, oneLine(f.Component)) {
+			names = append(names, oneLine(f.Component))
+		}
+	}
+	return names
+}
+
+// joinAnd joins phrases with ", " and a final " and ".
+func joinAnd(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 // CountExpectations returns how many expectations failed (severity fail) and how many warned

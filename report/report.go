@@ -39,8 +39,9 @@ type Report struct {
 	Tool Tool `json:"tool"`
 	// Scenario describes the scenario as run.
 	Scenario Scenario `json:"scenario"`
-	// Verdict is PASS when every expectation held, FAIL when one did not, ERROR when the drill
-	// could not complete.
+	// Verdict is PASS when every expectation held, FAIL when one did not or a probed component
+	// was unavailable (a finding that [Finding.FailsVerdict]), ERROR when the drill could not
+	// complete.
 	Verdict string `json:"verdict"`
 	// Reason explains an ERROR verdict (empty otherwise).
 	Reason string `json:"reason,omitempty"`
@@ -569,6 +570,11 @@ type Finding struct {
 	// AtMS is the first instant it was seen, if meaningful.
 	AtMS float64 `json:"at_ms,omitempty"`
 }
+
+// FailsVerdict reports whether the finding fails the drill by itself, whatever the
+// expectations say: an unavailable component measured little or nothing, so no expectation can
+// vouch for it, and a PASS would claim evidence the drill does not hold.
+func (f Finding) FailsVerdict() bool { return f.Kind == "unavailable" }
 
 // Expectation is one expectation and its outcome.
 type Expectation struct {

@@ -2,7 +2,8 @@
 // live tokens, recalls credentials mid-run and measures, per component, how long the recalled
 // credentials were still honoured.
 //
-// Exit status: 0 the drill passed, 1 it failed its expectations, 2 it could not run.
+// Exit status: 0 the drill passed, 1 it failed its expectations or a probed component was
+// unavailable, 2 it could not run.
 package main
 
 import (
@@ -45,8 +46,8 @@ func withExit(code int, err error) error {
 	return &exitError{code: code, err: err}
 }
 
-// errFailed is returned when a drill ran and missed its expectations.
-var errFailed = errors.New("drill failed its expectations")
+// errFailed is returned when a drill ran and FAILed (an expectation missed, a component unavailable).
+var errFailed = errors.New("drill failed: an expectation was missed or a probed component was unavailable")
 
 func main() { os.Exit(run()) }
 
@@ -91,7 +92,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 traffic with live tokens, recalls credentials in the middle of the run and measures, for every
 component, how long the recalled credentials were still honoured.
 
-Exit status: 0 PASS, 1 FAIL (expectations missed), 2 the drill could not run.`,
+Exit status: 0 PASS, 1 FAIL (expectations missed, or a probed component unavailable), 2 the drill
+could not run.`,
 		Example: `  recall run scenarios/quickstart.yaml            # the quickstart drill, in-process, no Docker
   recall run drill.yaml --out reports/today --seed 7
   recall plan scenarios/quickstart.yaml           # what the drill will do, starting nothing

@@ -109,6 +109,11 @@ func TestDrillUnavailableComponent(t *testing.T) {
 	if _, bad := un["push"]; bad {
 		t.Errorf("the healthy gateway is reported unavailable: %+v", un["push"])
 	}
+	// The drill has no expectation naming broken, yet it measured nothing there: a CI job
+	// gating on the verdict must not see PASS.
+	if rep.Verdict != report.Fail || !strings.Contains(rep.Headline, "broken") || !strings.Contains(rep.Headline, "unavailable") {
+		t.Errorf("verdict %s, headline %q: want FAIL naming broken as unavailable", rep.Verdict, rep.Headline)
+	}
 	b, push := componentOf(rep, "broken"), componentOf(rep, "push")
 	if b.ErrorShareBaseline != 1 || b.ErrorShareAfterRecall != 1 || push.ErrorShareBaseline > 0.1 {
 		t.Errorf("error shares: broken %v/%v, push %v/%v", b.ErrorShareBaseline, b.ErrorShareAfterRecall, push.ErrorShareBaseline, push.ErrorShareAfterRecall)

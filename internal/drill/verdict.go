@@ -40,8 +40,10 @@ func (e evalEnv) RecoveryQuantile(component string, q float64) (float64, bool) {
 	return e.rec.RecoveryQuantile(component, q)
 }
 
-// judge evaluates every expectation and sets the verdict and headline. A drill that could not
-// run to the end keeps the verdict ERROR, with its expectations evaluated on partial figures.
+// judge evaluates every expectation and sets the verdict and headline: FAIL when an expectation
+// of severity fail did not hold or a finding fails the verdict by itself (an unavailable
+// component: report.Finding.FailsVerdict). A drill that could not run to the end keeps the
+// verdict ERROR, with its expectations evaluated on partial figures.
 func judge(rep *report.Report, m *Measurement, rec *recoveryResult, exps []Expectation) {
 	env := evalEnv{expect.ReportEnv(rep), m, rec}
 	failed := false
@@ -57,6 +59,9 @@ func judge(rep *report.Report, m *Measurement, rec *recoveryResult, exps []Expec
 			failed = true
 		}
 		rep.Expectations = append(rep.Expectations, res)
+	}
+	for _, f := range rep.Findings {
+		failed = failed || f.FailsVerdict()
 	}
 	if rep.Verdict != report.Error {
 		rep.Verdict = report.Pass

@@ -150,7 +150,8 @@ type Scenario struct {
 	Recall Recall `yaml:"recall" json:"recall" jsonschema:"required"`
 	// Faults are done to the system on the drill's timeline.
 	Faults []Fault `yaml:"faults,omitempty" json:"faults,omitempty"`
-	// Expect lists the expectations; the drill passes only if all of severity fail hold.
+	// Expect lists the expectations; the drill passes only if all of severity fail hold (and no
+	// probed component was unavailable).
 	Expect []Expectation `yaml:"expect,omitempty" json:"expect,omitempty"`
 	// Report says where and how the report is written.
 	Report ReportSpec `yaml:"report,omitempty" json:"report,omitempty"`

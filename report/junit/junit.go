@@ -129,6 +129,20 @@ func Write(w io.Writer, r *report.Report) error {
 	if out := findings(r); out != "" {
 		drill.SystemOut = &cdata{Text: out}
 	}
+	if r.Verdict == report.Fail {
+		// Findings that fail the verdict by themselves (an unavailable component) fail the
+		// drill's case, so that the suite is not green under a FAIL verdict.
+		var msgs []string
+		for _, f := range r.Findings {
+			if f.FailsVerdict() {
+				msgs = append(msgs, f.Message)
+			}
+		}
+		if len(msgs) > 0 {
+			drill.Failure = &outcome{Message: validXML(strings.Join(msgs, " ")), Type: "unavailable", Text: validXML(r.Headline)}
+			suite.Failures++
+		}
+	}
 	if r.Verdict == report.Error {
 		reason := r.Reason
 		if reason == "" {

@@ -233,3 +233,32 @@ func TestWriteEmpty(t *testing.T) {
 		t.Errorf("empty report: %+v, want one suite with the drill case", doc)
 	}
 }
+
+// TestWriteUnavailableFails: a drill that FAILs because a probed component was unavailable,
+// with every expectation held, shows a failure in JUnit too (on the drill's own case): a CI
+// system counting failures must not see a green suite under a FAIL verdict.
+func TestWriteUnavailableFails(t *testing.T) {
+	r := load(t, "pass")
+	r.Verdict = report.Fail
+	r.Findings = append(r.Findings, report.Finding{Kind: "unavailable", Severity: report.Critical, Component: "edge-broken", Count: 300,
+		Message: "edge-broken was unavailable: it answered 100% of its 300 probes before the recall with errors"})
+	var doc xSuites
+	if err := xml.Unmarshal(write(t, r), &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Suites[0]
+	if doc.Failures != 1 || s.Failures != 1 {
+		t.Fatalf("failures: root %d, suite %d; want 1", doc.Failures, s.Failures)
+	}
+	for _, c := range s.Cases {
+		if c.Name != DrillCase {
+			if c.Failure != nil {
+				t.Errorf("expectation %q failed", c.Name)
+			}
+			continue
+		}
+		if c.Failure == nil || !strings.Contains(c.Failure.Message, "edge-broken") || !strings.Contains(c.Failure.Message, "unavailable") {
+			t.Errorf("drill case failure %+v: want one naming edge-broken as unavailable", c.Failure)
+		}
+	}
+}
