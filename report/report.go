@@ -53,6 +53,10 @@ type Report struct {
 	JournalEndsAt   *time.Time `json:"journal_ends_at,omitempty"`
 	JournalEndsAtMS float64    `json:"journal_ends_at_ms,omitempty"`
 	JournalPhase    string     `json:"journal_phase,omitempty"`
+	// Missing lists, for a report rebuilt from a journal (complete or not), the sections it
+	// lacks because the journal does not hold what they need (Missing* constants; MissingText
+	// says what each is). Empty for a report a drill wrote.
+	Missing []string `json:"missing,omitempty"`
 	// Headline is one sentence for a human reader.
 	Headline string `json:"headline"`
 	// StartedAt and FinishedAt are wall-clock instants of the drill.
@@ -542,6 +546,49 @@ type GroundTruth struct {
 	Within int `json:"within"`
 	// TTCMS is the distribution of true TTCs (recorded instant − R(t)).
 	TTCMS Stats `json:"ttc_ms"`
+}
+
+// Sections a report rebuilt from a journal lacks (Report.Missing).
+const (
+	// MissingProbeLatency: probe latencies (Summary.ProbeLatencyMS) are not journaled.
+	MissingProbeLatency = "probe_latency"
+	// MissingLoad: the achieved and asked rate per component, the error shares before and
+	// after the recall, and the unavailable and rate_shortfall findings.
+	MissingLoad = "load"
+	// MissingGroundTruth: the comparison with the instants the system recorded.
+	MissingGroundTruth = "ground_truth"
+	// MissingFaults: the figures per fault window (fail_open, the split and TTC after a fault).
+	MissingFaults = "fault_figures"
+	// MissingRecovery: the recovery time of re-issued credentials.
+	MissingRecovery = "recovery"
+	// MissingRevisit: the revisit interval the scheduler achieved per component.
+	MissingRevisit = "revisit"
+)
+
+// MissingText says what each Missing section is, for a reader.
+var MissingText = map[string]string{
+	MissingProbeLatency: "probe latency",
+	MissingLoad:         "achieved rates, error shares and the unavailable and rate_shortfall findings",
+	MissingGroundTruth:  "ground truth",
+	MissingFaults:       "fault-window figures (fail_open, TTC after a fault)",
+	MissingRecovery:     "recovery time (if the drill measured it)",
+	MissingRevisit:      "revisit intervals",
+}
+
+// MissingSentence lists r.Missing for a reader ("" when nothing is missing).
+func MissingSentence(r *Report) string {
+	if len(r.Missing) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(r.Missing))
+	for _, m := range r.Missing {
+		if t, ok := MissingText[m]; ok {
+			parts = append(parts, t)
+		} else {
+			parts = append(parts, oneLine(m))
+		}
+	}
+	return "not in the journal, so not in this report: " + strings.Join(parts, "; ")
 }
 
 // Finding severities.

@@ -36,8 +36,12 @@ func TestReportFromJournal(t *testing.T) {
 	}
 	jpath := filepath.Join(dir, "journal.jsonl")
 	os.WriteFile(jpath, b, 0o644)
-	if code, stdout, stderr := runMain("report", "--from-journal", jpath); code != 0 {
-		t.Fatalf("report --from-journal: exit %d\n%s\n%s", code, stdout, stderr)
+	code, rstdout, rstderr := runMain("report", "--from-journal", jpath)
+	if code != 0 {
+		t.Fatalf("report --from-journal: exit %d\n%s\n%s", code, rstdout, rstderr)
+	}
+	if !strings.Contains(rstdout, "not in the journal") {
+		t.Errorf("the rebuilt summary does not say what the journal lacks:\n%s", rstdout)
 	}
 	got, err := report.Read(filepath.Join(dir, "report.json"))
 	if err != nil {
@@ -48,6 +52,14 @@ func TestReportFromJournal(t *testing.T) {
 	}
 	if got.Incomplete || got.Verdict != want.Verdict {
 		t.Errorf("rebuilt from a complete journal: incomplete %v, verdict %s (drill: %s)", got.Incomplete, got.Verdict, want.Verdict)
+	}
+	// The journal's end carries the drill's own judged expectations; what it cannot give is
+	// named, not left for the reader to take as zero.
+	if d := cmp.Diff(want.Expectations, got.Expectations); d != "" || len(want.Expectations) == 0 {
+		t.Errorf("expectations (-drill +rebuilt):\n%s", d)
+	}
+	if !slices.Contains(got.Missing, report.MissingProbeLatency) || !slices.Contains(got.Missing, report.MissingGroundTruth) || len(want.Missing) != 0 {
+		t.Errorf("missing: rebuilt %v, drill %v", got.Missing, want.Missing)
 	}
 	measured := 0
 	for _, wc := range want.Components {

@@ -173,6 +173,7 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 	}
 	d.wall = time.Now()
 	hdr := *d.rep
+	hdr.Expectations = pendingExpectations(p.Expect)
 	d.record(Event{Kind: EventHeader, Wall: d.wall, Report: &hdr})
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -191,7 +192,7 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 		}
 		judge(d.rep, d.measurement, d.recovery, p.Expect)
 		rep = d.rep
-		d.record(Event{Kind: EventEnd, AtNS: d.offset(), Verdict: rep.Verdict})
+		d.record(Event{Kind: EventEnd, AtNS: d.offset(), Verdict: rep.Verdict, Expectations: rep.Expectations})
 	}()
 	return nil, d.run(ctx)
 }

@@ -1,8 +1,10 @@
 package drill
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/recall-drills/recall/internal/expect"
 	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/report"
 )
@@ -64,6 +66,9 @@ type Event struct {
 	Pair        *PairSnapshot       `json:"pair,omitempty"`
 	Counters    *Counters           `json:"counters,omitempty"`
 	Verdict     string              `json:"verdict,omitempty"`
+	// Expectations: in the header, the scenario's expectations, not yet evaluated (expression
+	// and severity); in the end event, as the drill judged them.
+	Expectations []report.Expectation `json:"expectations,omitempty"`
 }
 
 // TrackerSummary is what a [Tracker] needs to be rebuilt: its configuration and the component
@@ -281,4 +286,66 @@ func (b *Rebuilt) Fill(m *Measurement, end time.Duration, probes int64) {
 	if end > 0 {
 		rep.Probes.RatePerSec = float64(probes) / end.Seconds()
 	}
+}
+
+// pendingExpectations are the expectations as the journal's header carries them: expression,
+// severity and note, not yet evaluated.
+func pendingExpectations(exps []Expectation) []report.Expectation {
+	out := make([]report.Expectation, 0, len(exps))
+	for _, e := range exps {
+		out = append(out, report.Expectation{Expr: e.Text, Severity: e.Severity, Message: e.Note})
+	}
+	return out
+}
+
+// notJournaled says why metric cannot be evaluated on a rebuilt report ("" when it can).
+func notJournaled(metric string, rep *report.Report) string {
+	switch metric {
+	case "probe_latency":
+		return "probe latencies are not in the journal"
+	case "recovery_time":
+		return "recovery times are not in the journal"
+	case "fail_open":
+		if len(rep.Faults) > 0 {
+			return "fault-window figures are not in the journal"
+		}
+	}
+	return ""
+}
+
+// Evaluate evaluates b.Report's expectations (as the journal's header carried them) on the
+// rebuilt measurement m, as the drill's judge does, without touching the verdict: those on
+// figures the journal does not hold (probe latency, recovery, fault windows) are marked not
+// evaluated, neither passed nor dropped. m may be nil (the journal ends before traffic).
+func (b *Rebuilt) Evaluate(m *Measurement) {
+	rep := b.Report
+	env := evalEnv{Env: expect.ReportEnv(rep), m: m}
+	for i, pe := range rep.Expectations {
+		out := report.Expectation{Expr: pe.Expr, Severity: pe.Severity}
+		e, err := expect.Parse(pe.Expr)
+		switch {
+		case err != nil:
+			out.ObservedText, out.Message = "n/a", fmt.Sprintf("not evaluated: %v", err)
+		case m == nil:
+			out.ObservedText, out.Message = "n/a", "not evaluated: not in the journal, which ends before traffic began"
+		case notJournaled(e.Metric, rep) != "":
+			out.ObservedText, out.Message = "n/a", "not evaluated: "+notJournaled(e.Metric, rep)+" (not in the journal)"
+		default:
+			out = e.Eval(env)
+			out.Expr, out.Severity = pe.Expr, pe.Severity
+			if pe.Message != "" && out.Message == "" && !out.Pass {
+				out.Message = pe.Message
+			}
+		}
+		rep.Expectations[i] = out
+	}
+}
+
+// Missing lists the sections of b.Report the journal cannot give (report.Missing*).
+func (b *Rebuilt) Missing() []string {
+	out := []string{report.MissingProbeLatency, report.MissingLoad, report.MissingRevisit, report.MissingGroundTruth}
+	if len(b.Report.Faults) > 0 {
+		out = append(out, report.MissingFaults)
+	}
+	return append(out, report.MissingRecovery)
 }

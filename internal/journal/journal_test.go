@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -228,5 +229,115 @@ func TestCutJournal(t *testing.T) {
 	os.WriteFile(path, []byte("garbage\n{}\n"), 0o644)
 	if _, err := Read(path); err == nil || !strings.Contains(err.Error(), FileName+":1") {
 		t.Errorf("garbage journal: %v, want the file and line", err)
+	}
+}
+
+// smallJournal journals a drill of one component and six victims, each accepted before the
+// recall at 1 s and rejected from 1.5 s, with the expectations exps in its header; complete adds
+// the end event carrying final, the drill's own judged expectations.
+func smallJournal(t *testing.T, exps []report.Expectation, complete bool, final []report.Expectation) *Rebuilt {
+	t.Helper()
+	const victims = 6
+	path := filepath.Join(t.TempDir(), FileName)
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := &report.Report{Scenario: report.Scenario{Name: "small"}, Recall: report.Recall{Credentials: victims}, Expectations: exps}
+	w.Record(drill.Event{Kind: drill.EventHeader, Wall: time.Now(), Report: hdr})
+	ts := &drill.TrackerSummary{Components: []string{"a"}, Kinds: []string{"gateway"}, Victims: victims, Controls: 1,
+		MaxLagNS: int64(100 * time.Millisecond), SampleSize: -1, Rate: 100}
+	w.Record(drill.Event{Kind: drill.EventTraffic, Wall: time.Now(), Tracker: ts})
+	tr := drill.NewTracker(drill.TrackerConfig{Components: ts.Components, Victims: victims, Controls: 1, MaxLag: 100 * time.Millisecond,
+		OnPair: func(s drill.PairSnapshot) { w.Record(drill.Event{Kind: drill.EventPair, Pair: &s}) }})
+	trigger := time.Second
+	for s := time.Duration(0); s < 3*time.Second; s += 100 * time.Millisecond {
+		if s == trigger {
+			tr.SetTrigger(trigger)
+			w.Record(drill.Event{Kind: drill.EventTrigger, AtNS: int64(trigger)})
+			for v := range victims {
+				tr.Recalled(v, trigger, trigger)
+				w.Record(drill.Event{Kind: drill.EventAck, Ack: &drill.AckEvent{Token: v, FP: "fp", SentNS: int64(trigger), AckedNS: int64(trigger)}})
+			}
+		}
+		for tok := range victims + 1 {
+			out := drill.Accept
+			if tok < victims && s >= 1500*time.Millisecond {
+				out = drill.Reject
+			}
+			tr.Observe(drill.Observation{Component: 0, Token: tok, Sent: s, Latency: time.Millisecond, Outcome: out})
+		}
+	}
+	k := tr.Counters()
+	w.Record(drill.Event{Kind: drill.EventCounters, Counters: &k})
+	if complete {
+		w.Record(drill.Event{Kind: drill.EventTrafficEnd, AtNS: int64(3 * time.Second)})
+		w.Record(drill.Event{Kind: drill.EventEnd, Wall: time.Now(), Verdict: report.Pass, Expectations: final})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rb
+}
+
+// TestRebuiltSaysWhatIsMissing: a report rebuilt from a journal names the sections the journal
+// cannot give (probe latency, load figures, ground truth, recovery), and evaluates the
+// expectations the header carried on what was journaled: TTC and counts are evaluated, an
+// expectation on a figure the journal lacks is marked not evaluated rather than passed or
+// silently dropped. A complete journal gives the drill's own judged expectations.
+func TestRebuiltSaysWhatIsMissing(t *testing.T) {
+	pending := func(expr string) report.Expectation {
+		return report.Expectation{Expr: expr, Severity: report.SeverityFail}
+	}
+	exps := []report.Expectation{
+		pending(`time_to_consistency.p99{component="a"} < 2s`),
+		pending(`resurrections == 0`),
+		pending(`time_to_consistency.max{component="a"} < 100ms`),
+		pending(`probe_latency.p99 < 1s`),
+		pending(`recovery_time.p99 < 5s`),
+	}
+	rb := smallJournal(t, exps, false, nil)
+	r := rb.Report
+	if !r.Incomplete || r.Verdict != report.Error {
+		t.Fatalf("incomplete %v, verdict %s", r.Incomplete, r.Verdict)
+	}
+	for _, want := range []string{report.MissingProbeLatency, report.MissingLoad, report.MissingGroundTruth, report.MissingRecovery} {
+		if !slices.Contains(r.Missing, want) {
+			t.Errorf("missing %v: want %s listed", r.Missing, want)
+		}
+	}
+	if len(r.Expectations) != len(exps) {
+		t.Fatalf("%d expectations rebuilt, want %d: %+v", len(r.Expectations), len(exps), r.Expectations)
+	}
+	by := map[string]report.Expectation{}
+	for _, e := range r.Expectations {
+		by[e.Expr] = e
+	}
+	if e := by[exps[0].Expr]; !e.Pass || e.Observed == nil || *e.Observed < 500 || *e.Observed > 700 {
+		t.Errorf("TTC p99 rebuilt: %+v (observed %v), want pass at ~600 ms", e, e.Observed)
+	}
+	if e := by[exps[1].Expr]; !e.Pass {
+		t.Errorf("resurrections rebuilt: %+v", e)
+	}
+	if e := by[exps[2].Expr]; e.Pass || e.Observed == nil {
+		t.Errorf("TTC max < 100ms rebuilt: %+v, want evaluated and failed", e)
+	}
+	for _, x := range exps[3:] {
+		if e := by[x.Expr]; e.Pass || e.Observed != nil || !strings.Contains(e.Message, "not in the journal") {
+			t.Errorf("%s rebuilt: %+v, want not evaluated (not in the journal)", x.Expr, e)
+		}
+	}
+
+	final := []report.Expectation{{Expr: exps[0].Expr, Pass: true, ObservedText: "600ms ±100ms", Severity: report.SeverityFail}}
+	rb = smallJournal(t, exps, true, final)
+	if rb.Report.Incomplete || !cmp.Equal(rb.Report.Expectations, final) {
+		t.Errorf("complete journal: incomplete %v, expectations %+v; want the drill's own %+v", rb.Report.Incomplete, rb.Report.Expectations, final)
+	}
+	if !slices.Contains(rb.Report.Missing, report.MissingProbeLatency) {
+		t.Errorf("complete journal: missing %v, want probe latency listed", rb.Report.Missing)
 	}
 }

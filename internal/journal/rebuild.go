@@ -60,6 +60,7 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 		out        = &Rebuilt{}
 		faults     = map[string]*report.Fault{}
 		order      []string
+		judged     bool // the end event gave the drill's own judged expectations
 	)
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
@@ -149,6 +150,7 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 			out.Complete = true
 			if rep != nil {
 				rep.Verdict = e.Verdict
+				rep.Expectations, judged = append([]report.Expectation{}, e.Expectations...), true
 				rep.FinishedAt = e.Wall
 				rep.DurationMS = ms(int64(e.Wall.Sub(rep.StartedAt)))
 			}
@@ -180,7 +182,11 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 			rep.Reason += fmt.Sprintf(" at %s from the start of traffic", report.FormatMS(ms(lastAt)))
 		}
 	}
+	rep.Missing = (&drill.Rebuilt{Report: rep}).Missing()
 	if ts == nil {
+		if !judged {
+			(&drill.Rebuilt{Report: rep}).Evaluate(nil)
+		}
 		return out, nil // killed before traffic: nothing measured
 	}
 	tr := drill.NewTrackerFrom(ts)
@@ -208,6 +214,9 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 	out.Measurement = m
 	b := drill.Rebuilt{Report: rep, Tracker: ts, Acks: acks, Fingerprint: func(id int) string { return fps[id] }}
 	b.Fill(m, end, probes)
+	if !judged {
+		b.Evaluate(m)
+	}
 	_ = began
 	return out, nil
 }

@@ -218,6 +218,9 @@ func build(r *report.Report, o options) page {
 		}
 		p.Meta = append(p.Meta, "INCOMPLETE: rebuilt from the journal, which ends"+at+" in phase "+orDash(r.JournalPhase))
 	}
+	if s := report.MissingSentence(r); s != "" {
+		p.Meta = append(p.Meta, s)
+	}
 	p.Meta = append(p.Meta, "seed "+strconv.FormatInt(r.Scenario.Seed, 10))
 	if !r.StartedAt.IsZero() {
 		p.Meta = append(p.Meta, "started "+stamp(r.StartedAt))

@@ -34,6 +34,9 @@ func Summary(w io.Writer, r *report.Report) error {
 	if r.Incomplete {
 		fmt.Fprintf(ew, "      INCOMPLETE: rebuilt from the journal, which ends at %s in phase %s.\n", report.FormatMS(r.JournalEndsAtMS), r.JournalPhase)
 	}
+	if s := report.MissingSentence(r); s != "" {
+		fmt.Fprintf(ew, "      Rebuilt from the journal: %s.\n", s)
+	}
 	fmt.Fprintln(ew)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
