@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
 )
@@ -60,6 +61,9 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		drillID = randomHex(4)
 	}
 	secrets := runtime.Secrets{AdminSecret: randomHex(24), GatewayID: "recall-gateways-" + drillID, GatewaySecret: randomHex(24)}
+	// The reference stack's secrets are credentials the drill holds: no quoted answer, log line
+	// or saved container log may show them.
+	redact.Global.Add(secrets.AdminSecret, secrets.GatewaySecret)
 	var env runtime.Environment
 	if rt, err := runtime.Lookup(s.System.Runtime); err != nil {
 		errs = append(errs, s.Errorf("system.runtime", "%v", err))

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -39,6 +40,8 @@ func Fingerprint(v string) string {
 type Set struct {
 	mu     sync.RWMutex
 	values map[string]struct{}
+	// idx indexes values for Text; nil when values changed since it was built.
+	idx *index
 }
 
 // Add records secrets to redact; values shorter than 4 bytes are ignored.
@@ -49,10 +52,100 @@ func (s *Set) Add(secrets ...string) {
 		s.values = map[string]struct{}{}
 	}
 	for _, v := range secrets {
-		if len(v) >= minSecret {
+		if _, ok := s.values[v]; !ok && len(v) >= minSecret {
 			s.values[v] = struct{}{}
+			s.idx = nil
 		}
 	}
+}
+
+// index returns the index of s's values, built once per change of the set.
+func (s *Set) index() *index {
+	s.mu.RLock()
+	idx := s.idx
+	s.mu.RUnlock()
+	if idx != nil {
+		return idx
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idx == nil {
+		vs := make([]string, 0, len(s.values))
+		for v := range s.values {
+			vs = append(vs, v)
+		}
+		s.idx = newIndex(vs)
+	}
+	return s.idx
+}
+
+// prefixLen is the length of the prefix index keys its values by: Text looks up every
+// position of a text once, whatever the number of values.
+const prefixLen = 8
+
+// index finds known values in a text in time linear in the text: values of at least prefixLen
+// bytes by their prefix, the few shorter ones by search.
+type index struct {
+	byPrefix map[string][]string // longest first
+	short    []string
+}
+
+func newIndex(values []string) *index {
+	idx := &index{byPrefix: map[string][]string{}}
+	for _, v := range values {
+		switch {
+		case len(v) < minSecret:
+		case len(v) < prefixLen:
+			idx.short = append(idx.short, v)
+		default:
+			idx.byPrefix[v[:prefixLen]] = append(idx.byPrefix[v[:prefixLen]], v)
+		}
+	}
+	for _, vs := range idx.byPrefix {
+		sort.Slice(vs, func(i, j int) bool { return len(vs[i]) > len(vs[j]) })
+	}
+	sort.Slice(idx.short, func(i, j int) bool { return len(idx.short[i]) > len(idx.short[j]) })
+	return idx
+}
+
+// replace replaces every value of idx in s by its fingerprint marker, the longest at each
+// position.
+func (idx *index) replace(s string) string {
+	if len(idx.byPrefix) > 0 && len(s) >= prefixLen {
+		var b strings.Builder
+		last := 0
+		for i := 0; i+prefixLen <= len(s); {
+			if vs, ok := idx.byPrefix[s[i:i+prefixLen]]; ok {
+				if m := longestAt(s[i:], vs); m != "" {
+					b.WriteString(s[last:i])
+					b.WriteString("[fp:" + Fingerprint(m) + "]")
+					i += len(m)
+					last = i
+					continue
+				}
+			}
+			i++
+		}
+		if last > 0 {
+			b.WriteString(s[last:])
+			s = b.String()
+		}
+	}
+	for _, v := range idx.short {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, "[fp:"+Fingerprint(v)+"]")
+		}
+	}
+	return s
+}
+
+func longestAt(s string, vs []string) string {
+	for _, v := range vs {
+		if strings.HasPrefix(s, v) {
+			return v
+		}
+	}
+	return ""
 }
 
 // Global is the process-wide set every Excerpt redacts: the harness adds each credential it
@@ -61,7 +154,7 @@ var Global Set
 
 var (
 	// authValue is the value of an Authorization-like header or parameter.
-	authValue = regexp.MustCompile(`(?i)\b(bearer|basic|dpop)\s+[A-Za-z0-9._~+/=-]{4,}`)
+	authValue = regexp.MustCompile(`(?i)\b(bearer|basic|dpop)\s+([A-Za-z0-9._~+/=-]{4,})`)
 	// jwtLike is three base64url segments, the first of which decodes to a JSON header.
 	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 	// secretParam is a form or JSON field that carries a credential.
@@ -82,6 +175,38 @@ func Excerpt(b []byte, extra ...string) string {
 	s = secretParam.ReplaceAllString(s, "${1}[redacted]")
 	return oneLine(s, MaxExcerpt)
 }
+
+// Text returns s with the credentials Excerpt redacts replaced in the same way (every value of
+// extra and of Global, Authorization values, JWT-shaped strings, token or secret fields), but
+// whole: lines and length are kept, for log files (the docker runtime's saved container logs).
+// Looking up Global's values costs time linear in s, not in how many credentials the drill
+// holds.
+func Text(s string, extra ...string) string {
+	if len(extra) > 0 {
+		s = newIndex(extra).replace(s)
+	}
+	s = Global.index().replace(s)
+	s = jwtLike.ReplaceAllStringFunc(s, func(m string) string { return "[fp:" + Fingerprint(m) + "]" })
+	// A value that is already a fingerprint stays: components log credentials that way, as
+	// recall's own do, and the fingerprint ties the line to the report.
+	s = authValue.ReplaceAllStringFunc(s, func(m string) string {
+		sub := authValue.FindStringSubmatch(m)
+		if fingerprintLike.MatchString(sub[2]) {
+			return m
+		}
+		return sub[1] + " [redacted]"
+	})
+	return secretParam.ReplaceAllStringFunc(s, func(m string) string {
+		sub := secretParam.FindStringSubmatch(m)
+		if fingerprintLike.MatchString(sub[2]) || strings.HasPrefix(sub[2], "[fp:") || strings.HasPrefix(sub[2], "[redacted]") {
+			return m
+		}
+		return sub[1] + "[redacted]"
+	})
+}
+
+// fingerprintLike is a value that is already a fingerprint.
+var fingerprintLike = regexp.MustCompile(`^[0-9a-f]{12}$`)
 
 // String is Excerpt of a string.
 func String(s string, extra ...string) string { return Excerpt([]byte(s), extra...) }

@@ -132,13 +132,16 @@ func removeContainers(ctx context.Context, cli client.APIClient, f client.Filter
 // object ("eyJ" is base64 for `{"`).
 var reJWT = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
 
-// Redact replaces everything in s that looks like a JWT with its fingerprint: the first 12 hex
-// digits of its SHA-256, as recall logs tokens everywhere.
-func Redact(s string) string {
-	if !strings.Contains(s, "eyJ") {
-		return s
+// Redact replaces everything in s that looks like a JWT with its fingerprint (the first 12 hex
+// digits of its SHA-256, as recall logs tokens everywhere), then every other credential as
+// redact.Text does: each value the harness holds (redact.Global: minted tokens, client
+// secrets, ${VAR} values) or extra gives, Authorization values and secret fields. Lines and
+// length are kept.
+func Redact(s string, extra ...string) string {
+	if strings.Contains(s, "eyJ") {
+		s = reJWT.ReplaceAllStringFunc(s, fingerprint)
 	}
-	return reJWT.ReplaceAllStringFunc(s, fingerprint)
+	return redact.Text(s, extra...)
 }
 
 func fingerprint(s string) string {
@@ -153,8 +156,8 @@ type logLine struct {
 }
 
 // containerLogs reads a container's stdout and stderr (the last tail lines of each when tail >
-// 0) and merges them by the engine's timestamps, redacted.
-func containerLogs(ctx context.Context, cli client.APIClient, id string, tail int) ([]logLine, error) {
+// 0) and merges them by the engine's timestamps, redacted (Redact, with extra).
+func containerLogs(ctx context.Context, cli client.APIClient, id string, tail int, extra ...string) ([]logLine, error) {
 	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true}
 	if tail > 0 {
 		opts.Tail = strconv.Itoa(tail)
@@ -168,7 +171,7 @@ func containerLogs(ctx context.Context, cli client.APIClient, id string, tail in
 	if _, err := stdcopy.StdCopy(&stdout, &stderr, rc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("container logs: %w", err)
 	}
-	lines := append(splitLog(&stdout, "stdout"), splitLog(&stderr, "stderr")...)
+	lines := append(splitLog(&stdout, "stdout", extra...), splitLog(&stderr, "stderr", extra...)...)
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at.Before(lines[j].at) })
 	if tail > 0 && len(lines) > tail {
 		lines = lines[len(lines)-tail:]
@@ -177,8 +180,8 @@ func containerLogs(ctx context.Context, cli client.APIClient, id string, tail in
 }
 
 // splitLog parses "<RFC 3339 timestamp> <text>" lines as the engine writes them with
-// Timestamps.
-func splitLog(r io.Reader, stream string) []logLine {
+// Timestamps, each redacted (Redact, with extra).
+func splitLog(r io.Reader, stream string, extra ...string) []logLine {
 	var out []logLine
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -189,7 +192,7 @@ func splitLog(r io.Reader, stream string) []logLine {
 		if !ok || err != nil {
 			at, text = time.Time{}, line
 		}
-		out = append(out, logLine{at: at, stream: stream, text: Redact(text)})
+		out = append(out, logLine{at: at, stream: stream, text: Redact(text, extra...)})
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/internal/runtime"
 )
 
@@ -146,5 +147,34 @@ func TestCleanupAfterKill(t *testing.T) {
 	assertNoLeftovers(t, id)
 	if removed, err := Cleanup(ctx, id); err != nil || removed != 0 {
 		t.Errorf("second Cleanup = %d, %v; want 0, nil", removed, err)
+	}
+}
+
+// TestSplitLogRedactsHeldSecrets: a container's output is saved with every credential the
+// harness holds redacted, not only JWTs: a user component printing its API key (given through
+// ${VAR}), an opaque token it received, a Basic header or a client_secret field.
+func TestSplitLogRedactsHeldSecrets(t *testing.T) {
+	t.Parallel()
+	redact.Global.Add("split-held-opaque-31c9", "split-api-key+v/alue")
+	in := "2026-01-01T00:00:00Z starting with API_KEY=split-api-key+v/alue\n" +
+		"2026-01-01T00:00:01Z GET /api X-Token: split-held-opaque-31c9\n" +
+		"2026-01-01T00:00:02Z Authorization: Basic ZGVtbzpkZW1vLXNlY3JldA==\n" +
+		"2026-01-01T00:00:03Z body client_secret=cs-987654&grant_type=client_credentials\n" +
+		"2026-01-01T00:00:04Z debug: admin is split-admin-secret-77\n"
+	lines := splitLog(strings.NewReader(in), "stdout", "split-admin-secret-77")
+	var all strings.Builder
+	for _, l := range lines {
+		all.WriteString(l.text + "\n")
+	}
+	for _, s := range []string{"split-admin-secret-77", "split-api-key+v/alue", "split-held-opaque-31c9", "ZGVtbzpkZW1vLXNlY3JldA", "cs-987654"} {
+		if strings.Contains(all.String(), s) {
+			t.Errorf("saved log holds %q:\n%s", s, all.String())
+		}
+	}
+	if len(lines) != 5 || !strings.Contains(lines[1].text, "GET /api X-Token: [fp:"+redact.Fingerprint("split-held-opaque-31c9")+"]") {
+		t.Errorf("lines %+v", lines)
+	}
+	if got := Redact("Authorization: Bearer split-admin-secret-77"); strings.Contains(got, "split-admin-secret-77") {
+		t.Errorf("Redact leaves a bearer value: %q", got)
 	}
 }

@@ -1037,7 +1037,7 @@ func (d *Env) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *dcom
 		tail := "  (container not created)"
 		if ctr != nil {
 			lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			lines, lerr := containerLogs(lctx, d.cli, ctr.GetContainerID(), DefaultLogTail)
+			lines, lerr := containerLogs(lctx, d.cli, ctr.GetContainerID(), DefaultLogTail, d.held()...)
 			lcancel()
 			tail = formatTail(lines)
 			if lerr != nil {
@@ -1048,7 +1048,7 @@ func (d *Env) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *dcom
 		if c.waitDesc != "" {
 			what = fmt.Sprintf("did not become ready within %s (waiting until %s)", c.timeout, c.waitDesc)
 		}
-		return fmt.Errorf("component %s (image %s) %s: %s\nlast log lines of %s:\n%s", c.name, image, what, Redact(err.Error()), c.name, tail)
+		return fmt.Errorf("component %s (image %s) %s: %s\nlast log lines of %s:\n%s", c.name, image, what, Redact(err.Error(), d.held()...), c.name, tail)
 	}
 	if err := d.refreshEndpoint(ctx, c); err != nil {
 		return fmt.Errorf("component %s: %w", c.name, err)
@@ -1258,9 +1258,9 @@ func (d *Env) Restart(ctx context.Context, name string) error {
 	began := time.Now()
 	if err := ctr.Start(ctx); err != nil {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		lines, _ := containerLogs(lctx, d.cli, ctr.GetContainerID(), DefaultLogTail)
+		lines, _ := containerLogs(lctx, d.cli, ctr.GetContainerID(), DefaultLogTail, d.held()...)
 		cancel()
-		return fmt.Errorf("restart %s: %s\nlast log lines of %s:\n%s", name, Redact(err.Error()), name, formatTail(lines))
+		return fmt.Errorf("restart %s: %s\nlast log lines of %s:\n%s", name, Redact(err.Error(), d.held()...), name, formatTail(lines))
 	}
 	if err := d.refreshEndpoint(ctx, c); err != nil {
 		return fmt.Errorf("restart %s: %w", name, err)
@@ -1376,6 +1376,12 @@ func (d *Env) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// held is what the harness gave the containers that a log line must not show: the reference
+// stack's secrets (every other credential is in redact.Global).
+func (d *Env) held() []string {
+	return []string{d.secrets.AdminSecret, d.secrets.GatewaySecret}
+}
+
 // saveLogs writes the output of every container of the drill to the logs directory.
 func (d *Env) saveLogs(ctx context.Context, cli client.APIClient, f client.Filters) error {
 	cl, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
@@ -1388,7 +1394,7 @@ func (d *Env) saveLogs(ctx context.Context, cli client.APIClient, f client.Filte
 		if name == "" {
 			name = strings.TrimPrefix(strings.Join(c.Names, ","), "/")
 		}
-		lines, err := containerLogs(ctx, cli, c.ID, 0)
+		lines, err := containerLogs(ctx, cli, c.ID, 0, d.held()...)
 		if err == nil {
 			err = writeLogFile(d.logsDir, name, lines)
 		}
