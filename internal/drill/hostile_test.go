@@ -3,10 +3,15 @@ package drill
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	goruntime "runtime"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,4 +211,138 @@ func TestDrillHangingComponentIsolated(t *testing.T) {
 		misses = append(misses, fmt.Sprintf("try %d: %s", try, strings.Join(miss, "; ")))
 	}
 	t.Errorf("one hanging component degraded another's measurement in every try:\n%s", strings.Join(misses, "\n"))
+}
+
+// hostileHandlers are systems under test that misbehave in each way seen in the field: hang,
+// answer 5xx only, stream a 1 GiB body, answer garbage that is not HTTP, reset the
+// connection, trickle headers (slowloris), redirect to themselves.
+func hostileHandlers() map[string]http.HandlerFunc {
+	hijack := func(w http.ResponseWriter, f func(net.Conn)) {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "no hijack", http.StatusInternalServerError)
+			return
+		}
+		conn, _, err := hj.Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		f(conn)
+	}
+	return map[string]http.HandlerFunc{
+		"hang": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+		"storm": func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+		},
+		"huge": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			buf := make([]byte, 32<<10)
+			for n := 0; n < 1<<30; n += len(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return
+				}
+			}
+		},
+		"garbage": func(w http.ResponseWriter, r *http.Request) {
+			hijack(w, func(c net.Conn) { c.Write([]byte("\x00\xff\xfegarbage, not HTTP at all\r\n\r\n\x1b[2J")) })
+		},
+		"reset": func(w http.ResponseWriter, r *http.Request) {
+			hijack(w, func(c net.Conn) {
+				if tc, ok := c.(*net.TCPConn); ok {
+					tc.SetLinger(0) // close with RST
+				}
+			})
+		},
+		"slowloris": func(w http.ResponseWriter, r *http.Request) {
+			hijack(w, func(c net.Conn) {
+				if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\n")); err != nil {
+					return
+				}
+				for i := 0; i < 50; i++ {
+					time.Sleep(100 * time.Millisecond)
+					if _, err := c.Write([]byte("X-Slow: 1\r\n")); err != nil {
+						return
+					}
+				}
+			})
+		},
+		"redirect": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, r.URL.RequestURI(), http.StatusFound)
+		},
+	}
+}
+
+// TestDrillHostileSystems keeps what the adversarial runs found as a test: one drill beside
+// seven components that hang, storm 5xx, stream 1 GiB, answer garbage, reset, trickle headers
+// and redirect forever ends on time, with a report, without the harness's heap growing with
+// what they send (probe bodies are read up to a bound; here a body matcher makes the drill read
+// them), each hostile component reported unavailable and the healthy gateway beside them still
+// measured. The heap is sampled while the drill runs; the bound is far below one body.
+func TestDrillHostileSystems(t *testing.T) {
+	p := hostilePlan(t, 200, 8, hostileHandlers())
+	for i := range p.Components {
+		if p.Components[i].Name == "huge" {
+			pr := *p.Components[i].Probe
+			pr.Accept = Match{Status: []int{200}, Body: regexp.MustCompile(`"ok"`)}
+			p.Components[i].Probe = &pr
+		}
+	}
+	goruntime.GC()
+	base := heapBytes()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if h := heapBytes(); h > peak.Load() {
+					peak.Store(h)
+				}
+			}
+		}
+	}()
+	began := time.Now()
+	rep, err := Run(context.Background(), p)
+	took := time.Since(began)
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	growth := int64(peak.Load()) - int64(base)
+	t.Logf("drill took %s; heap %d MiB before, peak %d MiB during (growth %d MiB)", took.Round(time.Millisecond), base>>20, peak.Load()>>20, growth>>20)
+	// Traffic lasts 4 s; mint, start and the probes' 1 s timeout add a few seconds. A harness
+	// held by a hostile answer would not end at all.
+	if took > 60*time.Second {
+		t.Errorf("the drill took %s beside hostile components", took)
+	}
+	if growth > 64<<20 {
+		t.Errorf("the heap grew by %d MiB during the drill: a hostile answer is held in memory", growth>>20)
+	}
+	un := findingsOf(rep, "unavailable")
+	for name := range hostileHandlers() {
+		if _, ok := un[name]; !ok {
+			t.Errorf("%s is not reported unavailable (errors %v/%v)", name, componentOf(rep, name).ErrorShareBaseline, componentOf(rep, name).ErrorShareAfterRecall)
+		}
+	}
+	if push := componentOf(rep, "push"); push.TTCMS.Count == 0 || un["push"].Kind != "" {
+		t.Errorf("the healthy gateway beside them: %d converged, unavailable %+v", push.TTCMS.Count, un["push"])
+	}
+	if rep.Verdict != report.Fail {
+		t.Errorf("verdict %s beside seven unavailable components, want FAIL", rep.Verdict)
+	}
+}
+
+// heapBytes is the live heap as the runtime counts it.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
