@@ -115,9 +115,9 @@ func TestKillJournal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds recall and kills four drills")
 	}
-	bin := filepath.Join(t.TempDir(), "recall")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := buildRecall()
+	if err != nil {
+		t.Fatal(err)
 	}
 	scen := filepath.Join(t.TempDir(), "kill.yaml")
 	if err := os.WriteFile(scen, []byte(killScenario), 0o644); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,10 +93,24 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the 32 s quickstart")
 	}
+	// The drill runs as users run it: the binary, not this test process, which CI builds with
+	// the race detector. Under it the reference stack in the same process needs several times
+	// the CPU to apply a mass revocation, which stalled probing for about 300 ms right after
+	// the acknowledgement (1,000 → 450 probes/s per 100 ms) and doubled edge-push's brackets:
+	// a measure of -race, not of the plan.
+	bin, err := buildRecall()
+	if err != nil {
+		t.Fatal(err)
+	}
 	const asked = 1000.0
 	out := t.TempDir()
-	if code, _, errs := runMain("run", quickstart, "--out", out, "--quiet", "--set", fmt.Sprintf("traffic.rate=%.0f/s", asked)); code == exitCannotRun {
-		t.Fatalf("drill could not run: %s", lastLines(errs, 10))
+	cmd := exec.Command(bin, "run", quickstart, "--out", out, "--quiet", "--set", fmt.Sprintf("traffic.rate=%.0f/s", asked))
+	var errs strings.Builder
+	cmd.Stderr = &errs
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == exitCannotRun {
+			t.Fatalf("drill could not run: %v: %s", err, lastLines(errs.String(), 10))
+		}
 	}
 	rep, err := report.Read(filepath.Join(out, "report.json"))
 	if err != nil {
@@ -115,19 +130,35 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 		if c.Name != "edge-push" {
 			continue
 		}
-		// The plan models the probe budget: how often each pair comes back. Compare it with the
-		// revisit interval the drill achieved. The drill's brackets are wider still for a
-		// component that converges within milliseconds, since probing slows right after a mass
-		// acknowledgement (confirmation and recovery start then), which the plan does not model:
-		// logged here, not gated.
-		got, want := c.RevisitMS, v.Budget.ResolutionMS
-		t.Logf("rate %.0f/s of %.0f/s: edge-push revisit %.0f ms, plan %.0f ms (ratio %.2f); bracket resolution %.0f ms (ratio %.2f)",
-			achieved, asked, got, want, got/want, c.TTCMS.ResolutionMS, c.TTCMS.ResolutionMS/want)
-		if achieved < 0.95*asked {
+		// edge-push converges within milliseconds, so its brackets are as wide as the probe
+		// budget allows: the resolution the plan gives. Compare both the revisit interval and
+		// the median bracket with it.
+		want := v.Budget.ResolutionMS
+		revisit, bracket := c.RevisitMS, c.TTCMS.ResolutionMS
+		t.Logf("rate %.0f/s of %.0f/s (%.0f/s in the second after the ack), %d edge-push probes not sent, latency p99 %.1f ms: revisit %.0f ms, median bracket %.0f ms, plan %.0f ms (ratios %.2f, %.2f)",
+			achieved, asked, rep.Probes.RateAfterAckPerSec, c.NotSent, c.ProbeLatencyMS.P99, revisit, bracket, want, revisit/want, bracket/want)
+		// The plan assumes the machine sends what it is asked: say so when it did not, rather
+		// than blame the plan.
+		switch {
+		case achieved < 0.95*asked:
 			t.Skipf("the machine held only %.0f of %.0f probes/s: too loaded to compare", achieved, asked)
+		case rep.Probes.RateAfterAckPerSec < 0.9*asked:
+			t.Skipf("the machine held only %.0f of %.0f probes/s in the second after the acknowledgement, when the brackets are decided", rep.Probes.RateAfterAckPerSec, asked)
+		case c.NotSent > 0:
+			t.Skipf("%d probes chosen for edge-push were not sent (its workers were all busy): those pairs lost a turn", c.NotSent)
+		case c.ProbeLatencyMS.P99 > want/10:
+			// A bracket ends when the converging probe's answer arrives (docs/measurement.md):
+			// answers slowed by a busy machine widen it by their latency, which no probe
+			// budget models.
+			t.Skipf("edge-push answered in up to %.1f ms (p99), more than a tenth of the plan's %.0f ms: the machine was too busy to compare", c.ProbeLatencyMS.P99, want)
 		}
-		if got < 0.75*want || got > 1.25*want {
-			t.Errorf("edge-push revisited every %.0f ms, plan said %.0f ms: more than 25 %% apart", got, want)
+		for _, m := range []struct {
+			what string
+			got  float64
+		}{{"revisit interval", revisit}, {"median bracket", bracket}} {
+			if m.got < 0.75*want || m.got > 1.25*want {
+				t.Errorf("edge-push %s %.0f ms, plan said %.0f ms: more than 25 %% apart", m.what, m.got, want)
+			}
 		}
 		return
 	}

@@ -29,10 +29,9 @@ func TestSignalDockerDrill(t *testing.T) {
 		t.Skip("builds recall and runs docker drills")
 	}
 	requireDocker(t)
-	bin := filepath.Join(t.TempDir(), "recall")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := buildRecall()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -86,12 +85,14 @@ func TestSignalDockerDrill(t *testing.T) {
 	}
 }
 
-// buildRecall builds the recall binary once per test binary.
+// buildRecall builds the recall binary once per test binary (without -race, whatever the
+// tests run with: as users run it), into binDir, which TestMain removes.
 var buildRecall = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "recall-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "recall")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
@@ -99,6 +100,16 @@ var buildRecall = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // endpointRE finds a component's endpoint in the drill's log.
 var endpointRE = regexp.MustCompile(`msg="component started" component=edge-push .*endpoint=(http://127\.0\.0\.1:\d+)`)
