@@ -115,7 +115,13 @@ func TestDecodeReferenceParamsNewKeys(t *testing.T) {
 		t.Errorf("no strategy: %v", err)
 	}
 	r, err := DecodeRP(map[string]any{"session_cache_ttl": "10s"})
-	if err != nil || r != (RP{ClientID: "recall-rp", SessionCacheTTL: 10 * time.Second}) {
+	if err != nil || r != (RP{ClientID: "recall-rp", SessionCacheTTL: 10 * time.Second, CacheOnLogout: "evict"}) {
 		t.Errorf("DecodeRP = %+v, %v", r, err)
+	}
+	if r, err := DecodeRP(map[string]any{"cache_on_logout": "keep"}); err != nil || r.CacheOnLogout != "keep" {
+		t.Errorf("DecodeRP cache_on_logout keep = %+v, %v", r, err)
+	}
+	if _, err := DecodeRP(map[string]any{"cache_on_logout": "forget"}); err == nil {
+		t.Error("DecodeRP accepted cache_on_logout: forget")
 	}
 }

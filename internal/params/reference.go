@@ -94,6 +94,8 @@ var Reference = func() map[string]ReferenceKind {
 		"reference/rp": {Kind: "service", Params: Spec{
 			{Key: "client_id", Type: String, Default: "recall-rp", Doc: "its client id at the issuer (back-channel logout)"},
 			{Key: "session_cache_ttl", Type: Duration, AllowZero: true, Doc: "how long a positive session lookup is honoured (0s, the default: no cache)"},
+			{Key: "cache_on_logout", Type: Enum, Enum: []string{"evict", "keep"}, Default: "evict",
+				Doc: "what a back-channel logout does to the cached lookups of the sessions it kills: evict them, or keep them (the planted defect: a logged-out session is honoured until its cached answer ends)"},
 		}},
 	}
 }()
@@ -153,6 +155,8 @@ func DecodeAPIKeyService(with map[string]any) (APIKeyService, error) {
 type RP struct {
 	ClientID        string
 	SessionCacheTTL time.Duration
+	// CacheOnLogout is evict or keep.
+	CacheOnLogout string
 }
 
 // DecodeRP checks and decodes a reference/rp's with: for a runtime ([Spec.CheckTypes]).
@@ -162,7 +166,7 @@ func DecodeRP(with map[string]any) (RP, error) {
 		return RP{}, err
 	}
 	v := spec.Decode(with)
-	return RP{ClientID: v.String("client_id"), SessionCacheTTL: v.Duration("session_cache_ttl")}, nil
+	return RP{ClientID: v.String("client_id"), SessionCacheTTL: v.Duration("session_cache_ttl"), CacheOnLogout: v.String("cache_on_logout")}, nil
 }
 
 // Issuer is a reference issuer's with:, decoded.

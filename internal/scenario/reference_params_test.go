@@ -61,7 +61,7 @@ func TestValidReferenceParamsBadValues(t *testing.T) {
 		{"cache_ttl wrong strategy", "", "    - {name: kapi, use: reference/apikey-service, with: {strategy: poll, cache_ttl: 2s}}\n",
 			"system.components[3].with.cache_ttl: cache_ttl applies only to strategy lookup (strategy is poll)"},
 		{"rp unknown key", "", "    - {name: app, use: reference/rp, with: {colour: red}}\n",
-			`system.components[3].with.colour: unknown key "colour" for reference/rp (valid: client_id, session_cache_ttl)`},
+			`system.components[3].with.colour: unknown key "colour" for reference/rp (valid: cache_on_logout, client_id, session_cache_ttl)`},
 		{"rp session_cache_ttl", "", "    - {name: app, use: reference/rp, with: {session_cache_ttl: 10}}\n",
 			"system.components[3].with.session_cache_ttl: bad duration 10"},
 	} {

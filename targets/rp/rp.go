@@ -9,13 +9,18 @@
 //
 // A logout token is validated as section 2.6 of the spec says: an ES256 JWS signed by a key of
 // the OP's JWKS, typ logout+jwt when present, iss the OP, aud holding the app's client id, iat
-// within MaxTokenAge, exp (when present) not passed, a jti never seen before, an events claim
+// within MaxTokenAge, exp present (required since errata set 1, 2023) and not passed, a jti never seen before, an events claim
 // holding http://schemas.openid.net/event/backchannel-logout with a JSON object, sub or sid,
 // and no nonce. Every failure answers 400 and kills nothing.
 //
+// A logout evicts the cached lookups of the sessions it kills (CacheOnLogout "evict", the
+// default); with "keep", the planted defect, the cache goes on honouring a logged-out session
+// until its cached answer ends.
+//
 // Ground truth: the store records, as a rule, the instant it killed the sessions of a sid (or
 // of a sub, for sessions created up to then); the app's cache records how long it honours each
-// positive lookup, and defers to the store, as an introspecting gateway defers to the issuer.
+// positive lookup, cut short when a logout evicts it, and defers to the store, as an
+// introspecting gateway defers to the issuer.
 package rp
 
 import (
@@ -57,6 +62,15 @@ const (
 	MaxSessions = 100_000
 )
 
+// What a logout does to the cached lookups of the sessions it kills (Config.CacheOnLogout).
+const (
+	// CacheEvict drops them: the next request asks the store, which says the session is dead.
+	CacheEvict = "evict"
+	// CacheKeep leaves them: the planted defect of an app whose session cache serves a
+	// logged-out session until the cached answer ends.
+	CacheKeep = "keep"
+)
+
 // Config configures an RP.
 type Config struct {
 	// Name is the component name (truth log); default "rp".
@@ -72,6 +86,8 @@ type Config struct {
 	// SessionCacheTTL is how long a positive session lookup is honoured without asking the
 	// store again (0: no cache; every request asks the store).
 	SessionCacheTTL time.Duration
+	// CacheOnLogout is CacheEvict (default) or CacheKeep.
+	CacheOnLogout string
 	// MaxTokenAge bounds a logout token's age by its iat (default DefaultMaxTokenAge).
 	MaxTokenAge time.Duration
 	// Leeway is the clock skew allowed on iat and exp (default 0).
@@ -129,6 +145,13 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 	if cfg.Name == "" {
 		cfg.Name = "rp"
 	}
+	switch cfg.CacheOnLogout {
+	case "":
+		cfg.CacheOnLogout = CacheEvict
+	case CacheEvict, CacheKeep:
+	default:
+		return nil, fmt.Errorf("rp config: cache on logout: %q is not %s or %s", cfg.CacheOnLogout, CacheEvict, CacheKeep)
+	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = cfg.IssuerURL
 	}
@@ -153,6 +176,7 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /admin/sessions", truth.RequireBearer(cfg.AdminSecret, http.HandlerFunc(r.handleSessions)))
+	mux.Handle("GET /admin/sessions/{id}", truth.RequireBearer(cfg.AdminSecret, http.HandlerFunc(r.handleSessionStatus)))
 	mux.HandleFunc("POST /backchannel-logout", r.handleLogout)
 	mux.HandleFunc("GET /api/whoami", r.handleWhoami)
 	mux.Handle("GET /debug/recalls", truth.RequireBearer(cfg.AdminSecret, r.appTruth))
@@ -191,7 +215,9 @@ func (r *RP) CreateSession(sub, sid string) Session {
 	return Session{ID: id, Cookie: CookieName + "=" + id, Sub: sub, SID: sid}
 }
 
-// alive reports whether session id is live, through the cache.
+// alive reports whether session id is live, through the cache. A miss asks the store and fills
+// the cache under the lock a logout takes, so that a logout cannot fall between the store's
+// answer and the cache fill (which would cache a session just killed).
 func (r *RP) alive(id string, now time.Time) (*session, bool) {
 	r.mu.RLock()
 	s := r.sessions[id]
@@ -203,17 +229,37 @@ func (r *RP) alive(id string, now time.Time) (*session, bool) {
 	if cached && now.Before(until) {
 		return s, true
 	}
+	ttl := r.cfg.SessionCacheTTL
+	if ttl <= 0 {
+		_, dead := r.killed.Revoked(s.claims(id))
+		return s, !dead
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if _, dead := r.killed.Revoked(s.claims(id)); dead {
 		return s, false
 	}
-	if ttl := r.cfg.SessionCacheTTL; ttl > 0 {
-		until := now.Add(ttl)
-		r.mu.Lock()
-		r.cache[id] = until
-		r.mu.Unlock()
-		r.appTruth.Cached(id, until)
-	}
+	until = time.Now().Add(ttl)
+	r.cache[id] = until
+	r.appTruth.Cached(id, until)
 	return s, true
+}
+
+// Active reports whether the store holds session id live, without the cache: what the app's
+// admin answers at GET /admin/sessions/{id}.
+func (r *RP) Active(id string) bool {
+	r.mu.RLock()
+	s := r.sessions[id]
+	r.mu.RUnlock()
+	if s == nil {
+		return false
+	}
+	_, dead := r.killed.Revoked(s.claims(id))
+	return !dead
+}
+
+func (r *RP) handleSessionStatus(w http.ResponseWriter, req *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]bool{"active": r.Active(req.PathValue("id"))})
 }
 
 func (r *RP) handleWhoami(w http.ResponseWriter, req *http.Request) {
@@ -291,13 +337,24 @@ func (r *RP) logout(lt LogoutToken) int {
 	}
 	r.mu.Lock()
 	n := 0
+	var hit []string
 	for id, s := range r.sessions {
 		c := s.claims(id)
 		if _, dead := r.killed.Revoked(c); !dead && rule.Matches(c) && (lt.Subject == "" || s.sub == lt.Subject) {
 			n++
+			hit = append(hit, id)
 		}
 	}
 	r.killed.Apply(r.killed.Version()+1, []revocation.Rule{rule})
+	if r.cfg.CacheOnLogout == CacheEvict {
+		at := time.Now()
+		for _, id := range hit {
+			if _, ok := r.cache[id]; ok {
+				delete(r.cache, id)
+				r.appTruth.CacheEnded(id, at)
+			}
+		}
+	}
 	r.mu.Unlock()
 	r.storeTruth.RuleApplied(rule, time.Now())
 	return n
@@ -344,7 +401,9 @@ func (r *RP) Validate(ctx context.Context, raw string, now time.Time) (LogoutTok
 		return LogoutToken{}, errors.New("iat in the future")
 	case std.IssuedAt.Time().Before(now.Add(-r.cfg.MaxTokenAge - r.cfg.Leeway)):
 		return LogoutToken{}, errors.New("iat too old")
-	case std.Expiry != nil && !now.Add(-r.cfg.Leeway).Before(std.Expiry.Time()):
+	case std.Expiry == nil:
+		return LogoutToken{}, errors.New("missing exp")
+	case !now.Add(-r.cfg.Leeway).Before(std.Expiry.Time()):
 		return LogoutToken{}, errors.New("token expired")
 	case std.ID == "":
 		return LogoutToken{}, errors.New("missing jti")

@@ -98,10 +98,13 @@ func (o *op) sign(t *testing.T, claims map[string]any, opts signOpts) string {
 	return raw
 }
 
-func newRP(t *testing.T, o *op, cacheTTL time.Duration) (*RP, *httptest.Server) {
+func newRP(t *testing.T, o *op, cacheTTL time.Duration, onLogout ...string) (*RP, *httptest.Server) {
 	t.Helper()
-	r, err := New(t.Context(), Config{IssuerURL: o.url, ClientID: clientID, AdminSecret: admin, SessionCacheTTL: cacheTTL,
-		JWKSMinRefresh: time.Millisecond})
+	cfg := Config{IssuerURL: o.url, ClientID: clientID, AdminSecret: admin, SessionCacheTTL: cacheTTL, JWKSMinRefresh: time.Millisecond}
+	if len(onLogout) > 0 {
+		cfg.CacheOnLogout = onLogout[0]
+	}
+	r, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +184,7 @@ func TestLogoutTokenRejections(t *testing.T) {
 		{"missing iat", with(func(c map[string]any) { delete(c, "iat") }), "missing iat"},
 		{"iat too old", with(func(c map[string]any) { c["iat"] = time.Now().Add(-time.Hour).Unix() }), "iat too old"},
 		{"iat in the future", with(func(c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() }), "iat in the future"},
+		{"missing exp", with(func(c map[string]any) { delete(c, "exp") }), "missing exp"},
 		{"expired", with(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Second).Unix() }), "expired"},
 		{"missing jti", with(func(c map[string]any) { delete(c, "jti") }), "missing jti"},
 		{"jti replayed", replayed, "jti replayed"},
@@ -238,12 +242,13 @@ func TestLogoutBySidAndBySub(t *testing.T) {
 	}
 }
 
-// TestSessionCacheHonoursUntilTTL: with a session cache the app honours a logged-out session
-// until its cached answer ends, and ground truth says so: max(store's kill, cache until).
+// TestSessionCacheHonoursUntilTTL: with a session cache that a logout leaves alone (the planted
+// defect, CacheKeep) the app honours a logged-out session until its cached answer ends, and
+// ground truth says so: max(store's kill, cache until).
 func TestSessionCacheHonoursUntilTTL(t *testing.T) {
 	const ttl = 400 * time.Millisecond
 	o := newOP(t)
-	r, srv := newRP(t, o, ttl)
+	r, srv := newRP(t, o, ttl, CacheKeep)
 	s := r.CreateSession("alice", "sid-1")
 	if code := whoami(t, srv.URL, s); code != http.StatusOK {
 		t.Fatalf("before: %d", code)
@@ -264,6 +269,36 @@ func TestSessionCacheHonoursUntilTTL(t *testing.T) {
 	}
 	if code := whoami(t, srv.URL, s); code != http.StatusUnauthorized {
 		t.Errorf("after the cached answer ended: %d, want 401", code)
+	}
+}
+
+// TestLogoutEvictsSessionCache: by default a logout drops the cached lookups of the sessions it
+// kills, so a session cached for a minute dies at the logout, and ground truth says so (the
+// store's kill, not the cache's end); another user's cached session stays cached and alive.
+func TestLogoutEvictsSessionCache(t *testing.T) {
+	o := newOP(t)
+	r, srv := newRP(t, o, time.Minute)
+	s, bob := r.CreateSession("alice", "sid-1"), r.CreateSession("bob", "sid-2")
+	if whoami(t, srv.URL, s) != http.StatusOK || whoami(t, srv.URL, bob) != http.StatusOK {
+		t.Fatal("sessions refused before any logout")
+	}
+	before := time.Now()
+	if code, desc := postLogout(t, srv.URL, o.sign(t, o.claims("sid-1"), signOpts{})); code != http.StatusOK {
+		t.Fatalf("logout: %d %s", code, desc)
+	}
+	after := time.Now()
+	if code := whoami(t, srv.URL, s); code != http.StatusUnauthorized {
+		t.Errorf("cached session after its logout: %d, want 401 at once", code)
+	}
+	if code := whoami(t, srv.URL, bob); code != http.StatusOK {
+		t.Errorf("another user's cached session after the logout: %d, want 200", code)
+	}
+	at, ok := r.Truth().EnforcedSince(revocation.Claims{JTI: s.ID, Subject: "alice", Session: "sid-1"})
+	if !ok || at.Before(before) || at.After(after) {
+		t.Errorf("truth %v %v, want an instant during the logout (%v..%v), not the cache's end", at, ok, before, after)
+	}
+	if r.Active(s.ID) || !r.Active(bob.ID) || r.Active("nope") {
+		t.Error("Active: want alice's session dead, bob's alive, an unknown one dead")
 	}
 }
 
@@ -300,5 +335,28 @@ func TestAdminSessions(t *testing.T) {
 	}
 	if code := whoami(t, srv.URL, Session{Cookie: CookieName + "=nope"}); code != http.StatusUnauthorized {
 		t.Errorf("unknown session: %d, want 401", code)
+	}
+	status := func(auth, id string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/admin/sessions/"+id, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b json.RawMessage
+		_ = json.NewDecoder(resp.Body).Decode(&b)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	if code, _ := status("", out.Sessions[0].ID); code != http.StatusUnauthorized {
+		t.Errorf("session status without the admin secret: %d, want 401", code)
+	}
+	if code, b := status(admin, out.Sessions[0].ID); code != http.StatusOK || b != `{"active":true}` {
+		t.Errorf("status of a live session: %d %s", code, b)
+	}
+	if code, b := status(admin, "nope"); code != http.StatusOK || b != `{"active":false}` {
+		t.Errorf("status of an unknown session: %d %s", code, b)
 	}
 }

@@ -85,6 +85,16 @@ func (l *Log) Cached(jti string, until time.Time) {
 	l.mu.Unlock()
 }
 
+// CacheEnded records that the component dropped its positive answer for jti at at (a logout
+// evicted it): the answer is honoured until at, if that is sooner than recorded.
+func (l *Log) CacheEnded(jti string, at time.Time) {
+	l.mu.Lock()
+	if until, ok := l.cache[jti]; ok && at.Before(until) {
+		l.cache[jti] = at
+	}
+	l.mu.Unlock()
+}
+
 // Records returns a copy of every record, rules first in the order applied.
 func (l *Log) Records() []Record {
 	l.mu.RLock()

@@ -145,7 +145,7 @@ func rpConfig(s runtime.Spec) (rp.Config, error) {
 	if err != nil {
 		return rp.Config{}, err
 	}
-	return rp.Config{ClientID: p.ClientID, SessionCacheTTL: p.SessionCacheTTL}, nil
+	return rp.Config{ClientID: p.ClientID, SessionCacheTTL: p.SessionCacheTTL, CacheOnLogout: p.CacheOnLogout}, nil
 }
 
 // startRP starts a reference/rp trusting the reference issuer, and registers it with the issuer
