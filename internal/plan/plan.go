@@ -140,7 +140,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	opener, perrs := provider(s, issuer, secrets, drillID)
+	opener, perrs := provider(s, issuer, secrets, drillID, env)
 	errs = append(errs, perrs...)
 	p := &drill.Plan{
 		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,

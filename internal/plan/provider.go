@@ -30,7 +30,7 @@ const providerTimeout = 15 * time.Second
 // issuer's admin API, or, for an issuer with oauth: or existing clients, the standards-based
 // source over those accounts (internal/source). With tokens.source the credentials come from
 // that command or request instead (source.External); the provider still recalls and confirms.
-func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, drillID string) (source.Opener, []error) {
+func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, drillID string, env runtime.Environment) (source.Opener, []error) {
 	var c *scenario.Component
 	for i := range s.System.Components {
 		if s.System.Components[i].Name == issuer {
@@ -48,7 +48,7 @@ func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, dril
 	}
 	if c == nil || (c.OAuth == nil && !t.Clients.IsList() && (t.Source == nil || c.Use == "reference/issuer")) {
 		open := refsource.Open(drill.NewSecret(secrets.AdminSecret), drillID)
-		ext, err := tokenSource(s, nil)
+		ext, confirmer, err := tokenSource(s, nil, env, secrets.AdminSecret)
 		if err != nil || ext == nil {
 			return open, errList(err)
 		}
@@ -56,6 +56,9 @@ func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, dril
 			p, err := open(ctx, u)
 			if err == nil {
 				p.Source = ext
+				if confirmer != nil {
+					p.Confirmer = confirmer
+				}
 			}
 			return p, err
 		}, nil
@@ -131,7 +134,7 @@ func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, dril
 	}
 	redact.Global.Add(in.Password, in.Token)
 	set := oauth.Endpoints{Token: o.TokenEndpoint, Revocation: o.RevocationEndpoint, JWKS: o.JWKSURI, Introspection: in.Endpoint}
-	ext, err := tokenSource(s, clients)
+	ext, confirmer, err := tokenSource(s, clients, env, secrets.AdminSecret)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -142,7 +145,7 @@ func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, dril
 	if s.Recall.Action == "revoke-tokens" && s.Recall.Mode == "rfc7009" {
 		need = append(need, "revocation_endpoint")
 	}
-	if s.Recall.Confirm {
+	if s.Recall.Confirm && confirmer == nil {
 		need = append(need, "introspection_endpoint")
 	}
 	if len(errs) > 0 {
@@ -171,6 +174,9 @@ func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, dril
 		if eps.Introspection != "" {
 			p.Confirmer = &source.Introspection{Introspector: oauth.Introspector{Endpoint: eps.Introspection, Auth: in.Auth,
 				Username: in.Username, Password: in.Password, Token: in.Token, HTTP: hc}}
+		}
+		if confirmer != nil {
+			p.Confirmer = confirmer
 		}
 		return p, nil
 	}, nil

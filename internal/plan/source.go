@@ -3,13 +3,16 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/oauth"
+	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
 	"github.com/recall-drills/recall/internal/source"
+	refsource "github.com/recall-drills/recall/internal/source/reference"
 )
 
 // envName is a variable name a token source's command may be given.
@@ -28,7 +31,11 @@ func checkSource(s *scenario.Scenario) error {
 		return nil // reported by Load (scenario.SourceKinds)
 	}
 	var errs []error
-	for _, e := range k.Params.Check(ts.With, "tokens.source "+ts.Kind, nil) {
+	var names []string
+	for _, c := range s.System.Components {
+		names = append(names, c.Name)
+	}
+	for _, e := range k.Params.Check(ts.With, "tokens.source "+ts.Kind, names) {
 		errs = append(errs, scenario.Errorf(paramPath("tokens.source.with", e), "%s", e.Msg))
 	}
 	if env, ok := ts.With["env"].(map[string]any); ok {
@@ -40,6 +47,15 @@ func checkSource(s *scenario.Scenario) error {
 		for _, name := range keys {
 			if !envName.MatchString(name) {
 				errs = append(errs, scenario.Errorf(scenario.JoinPath("tokens.source.with.env", name), "bad variable name %q: want letters, digits and _", name))
+			}
+		}
+	}
+	if ts.Kind == source.KindRPSessions {
+		if name, ok := ts.With["rp"].(string); ok {
+			for _, c := range s.System.Components {
+				if c.Name == name && c.Use != "reference/rp" {
+					errs = append(errs, scenario.Errorf("tokens.source.with.rp", "%s is not a reference/rp: rp-sessions opens sessions through the reference relying party's admin API", name))
+				}
 			}
 		}
 	}
@@ -55,16 +71,18 @@ func checkSource(s *scenario.Scenario) error {
 }
 
 // tokenSource builds the scenario's tokens.source (nil when none), its credentials owned by the
-// listed clients.
-func tokenSource(s *scenario.Scenario, clients []*oauth.Client) (*source.External, error) {
+// listed clients. rp-sessions reaches its reference/rp at env's endpoint with the admin secret,
+// and also gives the confirmer of its sessions (the app's session store); the other kinds none.
+func tokenSource(s *scenario.Scenario, clients []*oauth.Client, env runtime.Environment, adminSecret string) (*source.External, source.Confirmer, error) {
 	ts := s.Tokens.Source
 	if ts == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	k, ok := source.LookupExternalKind(ts.Kind)
 	if !ok {
-		return nil, s.Errorf("tokens.source.kind", "unknown token source %q", ts.Kind)
+		return nil, nil, s.Errorf("tokens.source.kind", "unknown token source %q", ts.Kind)
 	}
+	var confirmer source.Confirmer
 	with := k.Params.Decode(ts.With)
 	ext := &source.External{Kind: ts.Kind, Format: with.String("format"), Clients: clients}
 	switch ts.Kind {
@@ -77,10 +95,21 @@ func tokenSource(s *scenario.Scenario, clients []*oauth.Client) (*source.Externa
 		h := source.HTTPTemplate{Method: with.String("method"), URL: with.String("url"), Headers: stringMap(ts.With["headers"]),
 			Body: with.String("body"), Timeout: with.Duration("timeout"), HTTP: oauth.NewHTTPClient(0, nil)}
 		ext.What, ext.Fetch = h.What(), h.Fetch()
+	case source.KindRPSessions:
+		name := with.String("rp")
+		rp := &refsource.RP{AdminSecret: source.NewSecret(adminSecret), Users: with.Int("users"), HTTP: oauth.NewHTTPClient(providerTimeout, nil),
+			Endpoint: func() (*url.URL, error) {
+				if env == nil {
+					return nil, errors.New("no runtime")
+				}
+				return env.Endpoint(name)
+			}}
+		ext.What, ext.Fetch, ext.Format = "at "+name, rp.Fetch, source.FormatJSON
+		confirmer = rp
 	default:
-		return nil, fmt.Errorf("tokens.source: kind %s has no constructor", ts.Kind)
+		return nil, nil, fmt.Errorf("tokens.source: kind %s has no constructor", ts.Kind)
 	}
-	return ext, nil
+	return ext, confirmer, nil
 }
 
 // stringMap reads a mapping of strings checked by params (Headers).

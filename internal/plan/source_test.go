@@ -44,8 +44,8 @@ func TestTokenSourceValidation(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ tokens, want string }{
-		{"  source: {kind: browser}", `s.yaml:9:18: tokens.source.kind: unknown token source "browser" (have: command, http)`},
-		{"  source: {with: {run: [x]}}", "s.yaml:9:3: tokens.source.kind: required: one of command, http"},
+		{"  source: {kind: browser}", `s.yaml:9:18: tokens.source.kind: unknown token source "browser" (have: command, http, rp-sessions)`},
+		{"  source: {with: {run: [x]}}", "s.yaml:9:3: tokens.source.kind: required: one of command, http, rp-sessions"},
 		{"  source: {kind: command}", "s.yaml:9:3: tokens.source.with.run: required"},
 		{"  source: {kind: command, with: {run: x}}", `s.yaml:9:39: tokens.source.with.run: want a non-empty list`},
 		{"  source: {kind: command, with: {run: [x], shell: true}}", `s.yaml:9:51: tokens.source.with.shell: unknown key "shell" for tokens.source command (valid: env, format, run, timeout)`},
@@ -56,6 +56,10 @@ func TestTokenSourceValidation(t *testing.T) {
 		{"  users: {file: users.csv}\n  source: {kind: command, with: {run: [x]}}", "s.yaml:9:3: tokens.users: not with tokens.source: the source gives the credentials"},
 		{"  refresh_tokens: r.txt\n  source: {kind: command, with: {run: [x]}}", "s.yaml:9:19: tokens.refresh_tokens: not with tokens.source"},
 		{"  clients: 3\n  source: {kind: command, with: {run: [x]}}", "s.yaml:9:12: tokens.clients: with tokens.source, list the clients"},
+		{"  source: {kind: rp-sessions}", "s.yaml:9:3: tokens.source.with.rp: required"},
+		{"  source: {kind: rp-sessions, with: {rp: shop}}", `tokens.source.with.rp: unknown component "shop" (have: idp, api)`},
+		{"  source: {kind: rp-sessions, with: {rp: api}}", "tokens.source.with.rp: api is not a reference/rp"},
+		{"  source: {kind: rp-sessions, with: {rp: api, users: 0}}", "tokens.source.with.users: want a whole number > 0"},
 	} {
 		_, err := Parse("s.yaml", []byte(strings.Replace(sourceBase, "%s", tc.tokens, 1)))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

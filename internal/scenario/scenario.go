@@ -96,7 +96,7 @@ var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevok
 
 // SourceKinds is the list of token source kinds accepted in tokens.source.kind (the engine's
 // registry in internal/source; a test in internal/plan fails when they differ).
-var SourceKinds = []string{"command", "http"}
+var SourceKinds = []string{"command", "http", "rp-sessions"}
 
 // ProbeKinds is the list of probe kinds accepted in probe.kind when Load is not given a
 // [Registry].

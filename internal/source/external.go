@@ -23,9 +23,13 @@ import (
 //     RECALL_SUB and RECALL_CLIENT_ID naming the identity ({{sub}}, {{client_id}} for http).
 //
 // Each call must give exactly RECALL_COUNT credentials, none seen before.
+//
+// KindRPSessions is the reference stack's own: cookie sessions opened at a reference/rp
+// through its admin API (internal/source/reference.RP).
 const (
-	KindCommand = "command"
-	KindHTTP    = "http"
+	KindCommand    = "command"
+	KindHTTP       = "http"
+	KindRPSessions = "rp-sessions"
 )
 
 // Cohorts named to an external source.
@@ -82,6 +86,11 @@ var externalKinds = []ExternalKind{
 			{Key: "headers", Type: params.Headers, Doc: "request headers (use ${VAR} for credentials); placeholders as in url"},
 			{Key: "body", Type: params.String, Doc: "request body; placeholders as in url"},
 			timeoutParam, formatParam,
+		}},
+	{Name: KindRPSessions, Doc: "opens cookie sessions at a reference/rp through its admin API, as completed logins would, each labelled with its sub and OP session id (sid)",
+		Params: params.Spec{
+			{Key: "rp", Type: params.Component, Required: true, Doc: "the reference/rp component whose sessions the drill holds"},
+			{Key: "users", Type: params.Int, Default: "10", Doc: "the victims' sessions are spread over this many users, the controls' over as many others"},
 		}},
 }
 

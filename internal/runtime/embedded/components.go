@@ -163,7 +163,7 @@ func (e *Env) startRP(ctx context.Context, s runtime.Spec, addr string) (*runnin
 	cfg.IssuerURL = e.issuerURLFor(s.Name, iss)
 	cfg.Issuer = iss.endpoint.String()
 	cfg.AdminSecret = e.secrets.AdminSecret
-	cfg.Logger = e.log.With("component", s.Name)
+	cfg.Logger = e.log // the app adds its component name
 	ln, base, err := listen(addr)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/report"
+)
+
+// scenarios/backchannel-logout.yaml: 40 victim and 20 control cookie sessions at the reference
+// relying party web, whose session cache holds a lookup for 8s.
+const (
+	bclVictims  = 40
+	bclCacheTTL = 8 * time.Second
+	// bclStaleCache plants the defect: a logout leaves the killed sessions' cached lookups.
+	bclStaleCache = "--set=system.components[web].with.cache_on_logout=keep"
+	bclBound      = `time_to_consistency.p99{component="web"} < 2s`
+)
+
+// TestBackchannelLogoutScenario runs scenarios/backchannel-logout.yaml: the issuer recalls the
+// victims' sessions by sid, posts the app a logout token for each, and the app ends every one
+// (confirmed in its session store) within the bound, each inside its bracket by the app's
+// ground truth; the controls, sessions of other users, are still accepted after the recall.
+func TestBackchannelLogoutScenario(t *testing.T) {
+	checkBackchannelLogout(t, passingDrill(t, "backchannel-logout.yaml"), "revoke-sessions")
+}
+
+// TestBackchannelLogoutScenarioByUser: the same drill recalling the victims' users (a logout
+// token with sub and no sid, which ends every session of the user).
+func TestBackchannelLogoutScenarioByUser(t *testing.T) {
+	checkBackchannelLogout(t, passingDrill(t, "backchannel-logout.yaml", "--set=recall.action=revoke-users"), "revoke-users")
+}
+
+func checkBackchannelLogout(t *testing.T, rep *report.Report, action string) {
+	t.Helper()
+	checkRecalled(t, rep, action, bclVictims)
+	web := checkConverged(t, rep, bclVictims, "web")[0]
+	checkGroundTruth(t, web)
+	checkControlsAccepted(t, rep, web)
+}
+
+// TestBackchannelLogoutScenarioFindsStaleCache: an app whose session cache keeps serving a
+// logged-out session (cache_on_logout: keep) fails the bound, though its store ended every
+// session at once (confirmed): by ground truth each victim was honoured until its cached lookup
+// ended, within the brackets, more than a second and at most the cache TTL after the recall.
+func TestBackchannelLogoutScenarioFindsStaleCache(t *testing.T) {
+	rep := failingDrill(t, "backchannel-logout.yaml", []string{bclBound}, bclStaleCache)
+	checkRecalled(t, rep, "revoke-sessions", bclVictims)
+	web := checkConverged(t, rep, bclVictims, "web")[0]
+	checkGroundTruth(t, web)
+	if gt := web.GroundTruth; gt != nil {
+		// The first lookups fill the cache as traffic starts, 2s before the recall: ~6s left.
+		if gt.TTCMS.P50 < 1000 {
+			t.Errorf("true TTC p50 %.0f ms: the kept cache should have honoured the victims for seconds", gt.TTCMS.P50)
+		}
+		if gt.TTCMS.Max > float64(bclCacheTTL.Milliseconds()) {
+			t.Errorf("true TTC max %.0f ms, beyond the %s cache TTL", gt.TTCMS.Max, bclCacheTTL)
+		}
+	}
+	checkControlsAccepted(t, rep, web)
+}
+
+// checkControlsAccepted asserts that the only probed component c accepted controls after the
+// recall: before it every probe was accepted (no victim was recalled yet), so the accepts after
+// it, less the stale accepts of victims, are the controls'.
+func checkControlsAccepted(t *testing.T, rep *report.Report, c report.Component) {
+	t.Helper()
+	before := c.Probes - rep.Probes.AfterRecall
+	if n := c.Accepts - before - c.StaleAccepts; c.Errors != 0 || n < 20 {
+		t.Errorf("%s: %d control accepts after the recall (%d accepts, %d probes before it, %d stale, %d errors); want at least 20 and no errors",
+			c.Name, n, c.Accepts, before, c.StaleAccepts, c.Errors)
+	}
+}
