@@ -10,7 +10,16 @@ import (
 // Go config and the docker runtime into container flags.
 
 // Strategies lists how a reference gateway or service learns of recalls (targets/gateway).
-var Strategies = []string{"push", "poll", "introspect", "jwt-only"}
+var Strategies = []string{"push", "poll", "introspect", "jwt-only", "ssf"}
+
+// SSFEvents lists the Shared Signals event types by the short names scenarios write
+// (internal/ssf.EventTypes): CAEP 1.0 and RISC 1.0.
+var SSFEvents = []string{"session-revoked", "credential-change", "token-claims-change",
+	"credential-compromise", "account-disabled", "sessions-revoked"}
+
+// SSFDeliveries lists how a reference gateway of strategy ssf receives SETs: push (RFC 8935)
+// or poll (RFC 8936).
+var SSFDeliveries = []string{"push", "poll"}
 
 // FailModes lists what a reference gateway does when its revocation source is unreachable.
 var FailModes = []string{"closed", "open"}
@@ -45,11 +54,11 @@ type ReferenceKind struct {
 
 // guard returns the keys of the reference gateway and service, which share targets/gateway's
 // enforcement; a gateway must say its strategy, a service may leave it to the default.
-func guard(strategyRequired bool) Spec {
+func guard(strategyRequired bool, strategies []string) Spec {
 	pushPoll := &When{Key: "strategy", Values: []string{"push", "poll"}}
 	return Spec{
-		{Key: "strategy", Type: Enum, Enum: Strategies, Required: strategyRequired, Doc: "how it learns of recalls"},
-		{Key: "interval", Type: Duration, When: pushPoll, Doc: "how often it fetches the revocation list (poll) or resyncs (push)"},
+		{Key: "strategy", Type: Enum, Enum: strategies, Required: strategyRequired, Doc: "how it learns of recalls"},
+		{Key: "interval", Type: Duration, When: &When{Key: "strategy", Values: []string{"push", "poll", "ssf"}}, Doc: "how often it fetches the revocation list (poll), resyncs (push) or polls its SSF stream (ssf, delivery poll)"},
 		{Key: "cache_ttl", Type: Duration, When: &When{Key: "strategy", Values: []string{"introspect"}}, Doc: "how long an introspection answer is cached"},
 		{Key: "fail_mode", Type: Enum, Enum: FailModes, When: &When{Key: "strategy", Values: []string{"push", "poll", "introspect"}}, Doc: "what it does when its revocation source is unreachable"},
 		{Key: "max_staleness", Type: Duration, When: pushPoll, Doc: "how old its revocation state may get before fail_mode applies"},
@@ -58,7 +67,8 @@ func guard(strategyRequired bool) Spec {
 
 // Reference describes the reference components by their use: value.
 var Reference = func() map[string]ReferenceKind {
-	gw := append(guard(true),
+	ssfOnly := &When{Key: "strategy", Values: []string{"ssf"}}
+	gw := append(guard(true, Strategies),
 		Param{Key: "upstream", Type: Component, Doc: "the component requests are proxied to"},
 		Param{Key: "restart_snapshot", Type: Enum, Enum: []string{RestartSnapshotFresh, RestartSnapshotStale}, Default: RestartSnapshotFresh,
 			When: &When{Key: "strategy", Values: []string{"push", "poll"}}, Doc: "state after a restart"},
@@ -69,6 +79,9 @@ var Reference = func() map[string]ReferenceKind {
 		Param{Key: "jwks_min_refresh", Type: Duration, Doc: "least time between two fetches triggered by unknown key ids (default 1s)"},
 		Param{Key: "upstream_max_conns", Type: Int, Doc: "connections to the upstream at most (default 256)"},
 		Param{Key: "upstream_max_inflight", Type: Int, Doc: "requests proxied at once at most; beyond, 503 (default 2048)"},
+		Param{Key: "delivery", Type: Enum, Enum: SSFDeliveries, When: ssfOnly, Doc: "how SETs reach it: push (RFC 8935, to its /ssf/events; the default) or poll (RFC 8936, every interval)"},
+		Param{Key: "transmitter", Type: Component, When: ssfOnly, Doc: "the reference/ssf component it creates its stream at (default: the only one)"},
+		Param{Key: "ignore_event", Type: Enum, Enum: SSFEvents, When: ssfOnly, Doc: "an event type it acknowledges without enforcing: the planted defect of a receiver that does not know it"},
 	)
 	apiPushPoll := &When{Key: "strategy", Values: []string{"push", "poll"}}
 	return map[string]ReferenceKind{
@@ -80,9 +93,13 @@ var Reference = func() map[string]ReferenceKind {
 			{Key: "signing_keys", Type: Int, Doc: "signing keys published at start (default 2): the first signs, the others are published ahead of a rotation; 1: a rotation's new key is in no verifier's cache"},
 		}},
 		"reference/gateway": {Kind: "gateway", Probe: true, Params: gw},
-		"reference/service": {Kind: "service", Probe: true, Params: guard(false)},
+		"reference/service": {Kind: "service", Probe: true, Params: guard(false, Strategies[:4])}, // ssf is the gateway's
 		"reference/nats":    {Kind: "bus", Params: Spec{}},
 		"reference/apikeys": {Kind: "other", Params: Spec{}},
+		"reference/ssf": {Kind: "other", Params: Spec{
+			{Key: "push_attempts", Type: Int, Default: "3", Doc: "tries of one push delivery (transport errors and 5xx are retried)"},
+			{Key: "push_backoff", Type: Duration, Default: "200ms", Doc: "wait before the first retry, doubled each time"},
+		}},
 		"reference/apikey-service": {Kind: "service", Params: Spec{
 			{Key: "strategy", Type: Enum, Enum: APIKeyStrategies, Required: true, Doc: "how it learns of recalls"},
 			{Key: "authority", Type: Component, Doc: "the reference/apikeys component it trusts (default: the only one)"},
@@ -116,6 +133,9 @@ type Gateway struct {
 	// UpstreamMaxConns and UpstreamMaxInflight are upstream_max_conns, upstream_max_inflight
 	// (0: the gateway's default).
 	UpstreamMaxConns, UpstreamMaxInflight int
+	// Delivery, Transmitter and IgnoreEvent are strategy ssf's delivery, transmitter and
+	// ignore_event.
+	Delivery, Transmitter, IgnoreEvent string
 }
 
 // DecodeGateway checks and decodes a reference gateway's with: for a runtime ([Spec.CheckTypes]:
@@ -130,7 +150,24 @@ func DecodeGateway(with map[string]any) (Gateway, error) {
 		Interval: v.Duration("interval"), CacheTTL: v.Duration("cache_ttl"), MaxStaleness: v.Duration("max_staleness"),
 		StaleRestart: v.String("restart_snapshot") == RestartSnapshotStale, ResyncDelay: v.Duration("restart_resync_delay"),
 		JWKSTTL: v.Duration("jwks_ttl"), JWKSRefetch: v.String("jwks_refetch"), JWKSMinRefresh: v.Duration("jwks_min_refresh"),
-		UpstreamMaxConns: v.Int("upstream_max_conns"), UpstreamMaxInflight: v.Int("upstream_max_inflight")}, nil
+		UpstreamMaxConns: v.Int("upstream_max_conns"), UpstreamMaxInflight: v.Int("upstream_max_inflight"),
+		Delivery: v.String("delivery"), Transmitter: v.String("transmitter"), IgnoreEvent: v.String("ignore_event")}, nil
+}
+
+// SSF is a reference/ssf's with:, decoded.
+type SSF struct {
+	PushAttempts int
+	PushBackoff  time.Duration
+}
+
+// DecodeSSF checks and decodes a reference/ssf's with: for a runtime ([Spec.CheckTypes]).
+func DecodeSSF(with map[string]any) (SSF, error) {
+	spec := Reference["reference/ssf"].Params
+	if err := join(spec.CheckTypes(with, "reference/ssf")); err != nil {
+		return SSF{}, err
+	}
+	v := spec.Decode(with)
+	return SSF{PushAttempts: v.Int("push_attempts"), PushBackoff: v.Duration("push_backoff")}, nil
 }
 
 // APIKeyService is a reference/apikey-service's with:, decoded.

@@ -10,11 +10,13 @@
 package plan
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/internal/source"
 )
 
 // Load loads and validates the scenario file at path against the engine's registries ([Registry]).
@@ -142,6 +145,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 	}
 	opener, perrs := provider(s, issuer, secrets, drillID, env)
 	errs = append(errs, perrs...)
+	opener = withTransmitters(opener, env)
 	p := &drill.Plan{
 		Name: s.Name, Seed: s.Seed, DrillID: drillID, Env: env, Runtime: s.System.Runtime,
 		Components: comps, Issuer: issuer, Provider: opener,
@@ -159,6 +163,22 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		Faults:       steps,
 	}
 	return p, errors.Join(errs...)
+}
+
+// withTransmitters gives the provider the drill's Shared Signals transmitters, once the system
+// runs, when the environment runs any (reference/ssf): the ssf-event action emits on them.
+func withTransmitters(open source.Opener, env runtime.Environment) source.Opener {
+	txs, ok := env.(runtime.SSFTransmitters)
+	if open == nil || !ok {
+		return open
+	}
+	return func(ctx context.Context, u *url.URL) (*source.Provider, error) {
+		p, err := open(ctx, u)
+		if err == nil && p != nil {
+			p.SSF = txs.SSFTransmitters()
+		}
+		return p, err
+	}
 }
 
 // Specs returns the scenario's components as the runtime sees them.

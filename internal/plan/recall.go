@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/params"
@@ -29,6 +30,9 @@ func checkRecall(s *scenario.Scenario) error {
 		default:
 			errs = append(errs, scenario.Errorf("recall", "%v", e))
 		}
+	}
+	if r.Action == drill.ActionSSFEvent && len(s.System.Components) > 0 && !slices.ContainsFunc(s.System.Components, func(c scenario.Component) bool { return c.Use == "reference/ssf" }) {
+		errs = append(errs, scenario.Errorf("system.components", "recall.action %s needs the drill's transmitter: add {name: ssf, use: reference/ssf} and gateways with strategy: ssf", r.Action))
 	}
 	if k.NeedsIssuer && len(s.System.Components) > 0 && !hasIssuer(s) {
 		errs = append(errs, scenario.Errorf("system.components", "recall.action %s needs a component of kind issuer (have none); add {name: issuer, kind: issuer, use: reference/issuer}", r.Action))

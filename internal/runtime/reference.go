@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/params"
+	"github.com/recall-drills/recall/internal/ssf"
 	"github.com/recall-drills/recall/targets/gateway"
 )
 
@@ -23,10 +24,13 @@ const (
 	// UseRP is the reference relying party (targets/rp): cookie sessions, a session cache and
 	// OpenID Connect Back-Channel Logout 1.0 against the reference issuer's keys.
 	UseRP = "reference/rp"
+	// UseSSF is the drill's OpenID Shared Signals transmitter (internal/ssf): reference gateways
+	// of strategy ssf create their streams at it and the ssf-event action emits on them.
+	UseSSF = "reference/ssf"
 )
 
 // ReferenceUses lists the reference components, for validation.
-var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP}
+var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP, UseSSF}
 
 // DefaultStartTimeout bounds the start of one component.
 const DefaultStartTimeout = 30 * time.Second
@@ -52,6 +56,10 @@ func GatewayConfig(s Spec) (gateway.Config, GatewayRestart, error) {
 	c := gateway.Config{Strategy: gateway.Strategy(g.Strategy), PollInterval: g.Interval, CacheTTL: g.CacheTTL,
 		MaxStaleness: g.MaxStaleness, FailMode: gateway.FailMode(g.FailMode),
 		JWKSTTL: g.JWKSTTL, JWKSRefetch: gateway.JWKSRefetch(g.JWKSRefetch), JWKSMinRefresh: g.JWKSMinRefresh,
-		UpstreamMaxConns: g.UpstreamMaxConns, UpstreamMaxInflight: g.UpstreamMaxInflight}
+		UpstreamMaxConns: g.UpstreamMaxConns, UpstreamMaxInflight: g.UpstreamMaxInflight,
+		SSF: gateway.SSFReceiver{Delivery: g.Delivery}}
+	if ev, ok := ssf.EventTypes[g.IgnoreEvent]; ok {
+		c.SSF.Ignore = []string{ev}
+	}
 	return c, GatewayRestart{Stale: g.StaleRestart, Delay: g.ResyncDelay}, nil
 }

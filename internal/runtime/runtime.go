@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recall-drills/recall/internal/ssf"
 	"github.com/recall-drills/recall/targets/truth"
 )
 
@@ -47,6 +48,12 @@ type Killer interface {
 // recall (the reference stack records it).
 type GroundTruth interface {
 	Truth(component string) (truth.Source, bool)
+}
+
+// SSFTransmitters is an Environment that runs the drill's Shared Signals transmitters
+// (reference/ssf), by component name: the ssf-event action emits on their streams.
+type SSFTransmitters interface {
+	SSFTransmitters() map[string]*ssf.Transmitter
 }
 
 // Startup is an Environment that reports how long each component took to become healthy.

@@ -31,7 +31,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		name string
 		want string
 	}{
-		{"action", "testdata/invalid-action.yaml:12:11: recall.action: unknown action \"revoke-everything\" (have: revoke-tokens, revoke-users, revoke-clients, revoke-sessions, revoke-key, rotate-key, revoke-mfa, revoke-issued-before, refresh-replay, revoke-api-keys, http, command)"},
+		{"action", "testdata/invalid-action.yaml:12:11: recall.action: unknown action \"revoke-everything\" (have: revoke-tokens, revoke-users, revoke-clients, revoke-sessions, revoke-key, rotate-key, revoke-mfa, revoke-issued-before, refresh-replay, revoke-api-keys, http, command, ssf-event)"},
 		{"bad-component-name", "testdata/invalid-bad-component-name.yaml:6:14: system.components[2].name: bad name \"Edge_Poll\": want a DNS label (lowercase letters, digits and '-'), e.g. edge-push"},
 		{"bad-url", "testdata/invalid-bad-url.yaml:6:42: system.components[2].url: bad URL \"ftp://x\": want an absolute http(s) URL like https://staging.example.com"},
 		{"controls-without-tokens", "testdata/invalid-controls-without-tokens.yaml:9:13: traffic.controls: 5% of probes for controls, but tokens.controls is 0"},
@@ -93,14 +93,14 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"unknown-issuer", "testdata/invalid-unknown-issuer.yaml:7:18: tokens.issuer: unknown component \"isuer\" (have: issuer, edge-push, edge-poll)"},
 		{"unknown-key", "testdata/invalid-unknown-key.yaml:12:3: recall.actoin: unknown key \"actoin\" (valid: at, action, select, mode, concurrency, confirm, confirm_window, wait_for_baseline, with)"},
 		{"unknown-target", "testdata/invalid-unknown-target.yaml:10:24: traffic.targets[1]: unknown component \"edge-psh\" (have: issuer, edge-push, edge-poll)"},
-		{"use", "testdata/invalid-use.yaml:6:45: system.components[2].use: unknown reference component \"reference/cache\" (have: reference/issuer, reference/gateway, reference/service, reference/nats, reference/apikey-service, reference/apikeys, reference/rp)"},
+		{"use", "testdata/invalid-use.yaml:6:45: system.components[2].use: unknown reference component \"reference/cache\" (have: reference/issuer, reference/gateway, reference/service, reference/nats, reference/apikey-service, reference/apikeys, reference/rp, reference/ssf)"},
 		{"user-component-probe", "testdata/invalid-user-component-probe.yaml:7:7: system.components[2].probe: required: my-api is probed (by default every gateway and service is probed) and is not a reference component, so say how to ask it whether it honours a credential"},
 		{"wait", "testdata/invalid-wait.yaml:9:23: system.components[2].ports[1]: bad port \"70000\": want a container port like 8080 or 8080/tcp\ntestdata/invalid-wait.yaml:10:7: system.components[2].wait: set exactly one of http, log and port (have 2)\ntestdata/invalid-wait.yaml:10:20: system.components[2].wait.http: bad path \"healthz\": want a path starting with /, e.g. /healthz"},
 		{"with-bad-duration", "testdata/invalid-with-bad-duration.yaml:6:97: system.components[2].with.interval: bad duration 2: want a Go duration like 150ms, 2s or 1m30s"},
-		{"with-missing-strategy", "testdata/invalid-with-missing-strategy.yaml:5:7: system.components[1].with.strategy: required for reference/gateway: one of push, poll, introspect, jwt-only"},
+		{"with-missing-strategy", "testdata/invalid-with-missing-strategy.yaml:5:7: system.components[1].with.strategy: required for reference/gateway: one of push, poll, introspect, jwt-only, ssf"},
 		{"with-on-user-component", "testdata/invalid-with-on-user-component.yaml:6:83: system.components[2].with: only reference components (use: reference/...) take with; configure your own component with env and command"},
-		{"with-strategy", "testdata/invalid-with-strategy.yaml:5:81: system.components[1].with.strategy: unknown strategy \"pull\" (have: push, poll, introspect, jwt-only)"},
-		{"with-unknown-key", "testdata/invalid-with-unknown-key.yaml:5:92: system.components[1].with.ttl: unknown key \"ttl\" for reference/gateway (valid: cache_ttl, fail_mode, interval, jwks_min_refresh, jwks_refetch, jwks_ttl, max_staleness, restart_resync_delay, restart_snapshot, strategy, upstream, upstream_max_conns, upstream_max_inflight)"},
+		{"with-strategy", "testdata/invalid-with-strategy.yaml:5:81: system.components[1].with.strategy: unknown strategy \"pull\" (have: push, poll, introspect, jwt-only, ssf)"},
+		{"with-unknown-key", "testdata/invalid-with-unknown-key.yaml:5:92: system.components[1].with.ttl: unknown key \"ttl\" for reference/gateway (valid: cache_ttl, delivery, fail_mode, ignore_event, interval, jwks_min_refresh, jwks_refetch, jwks_ttl, max_staleness, restart_resync_delay, restart_snapshot, strategy, transmitter, upstream, upstream_max_conns, upstream_max_inflight)"},
 		{"with-wrong-strategy", "testdata/invalid-with-wrong-strategy.yaml:6:98: system.components[2].with.cache_ttl: cache_ttl applies only to strategy introspect (strategy is poll)"},
 		{"wrong-type", "testdata/invalid-wrong-type.yaml:7:19: tokens.victims: want an integer, got \"many\""},
 	}

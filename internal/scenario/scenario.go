@@ -87,12 +87,14 @@ const (
 	ActionRevokeAPIKeys = "revoke-api-keys"
 	ActionHTTP          = "http"
 	ActionCommand       = "command"
+	// ActionSSFEvent sends a Shared Signals event (CAEP, RISC) per victim from reference/ssf.
+	ActionSSFEvent = "ssf-event"
 )
 
 // DefaultActions is the list of recall actions accepted when Load is not given
 // [WithKnownActions]: the actions of the reference issuer plus http and command.
 var DefaultActions = []string{ActionRevokeTokens, ActionRevokeUsers, ActionRevokeClients,
-	ActionRevokeSessions, ActionRevokeKey, ActionRotateKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionRevokeAPIKeys, ActionHTTP, ActionCommand}
+	ActionRevokeSessions, ActionRevokeKey, ActionRotateKey, ActionRevokeMFA, ActionRevokeIssuedBefore, ActionRefreshReplay, ActionRevokeAPIKeys, ActionHTTP, ActionCommand, ActionSSFEvent}
 
 // SourceKinds is the list of token source kinds accepted in tokens.source.kind (the engine's
 // registry in internal/source; a test in internal/plan fails when they differ).

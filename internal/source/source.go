@@ -19,6 +19,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/oauth"
 	"github.com/recall-drills/recall/internal/redact"
+	"github.com/recall-drills/recall/internal/ssf"
 )
 
 // Population says which credentials to mint: victims (to be recalled) and controls (must stay
@@ -121,6 +122,9 @@ type Provider struct {
 	HTTP *http.Client
 	// Clients are the existing clients the scenario named (an action may authenticate as one).
 	Clients []*oauth.Client
+	// SSF are the drill's Shared Signals transmitters (reference/ssf) by component name, which
+	// the ssf-event action emits on; nil when the system runs none.
+	SSF map[string]*ssf.Transmitter
 }
 
 // Client returns p.HTTP, or a default client without proxy.

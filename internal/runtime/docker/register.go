@@ -24,6 +24,9 @@ func init() {
 					out = append(out, runtime.FieldError{Component: i, Field: "use", Msg: fmt.Sprintf("the docker runtime cannot run %s (component %s) yet: it builds no image for it; use runtime embedded", s.Use, s.Name)})
 				}
 				if s.Use == runtime.UseGateway {
+					if st, _ := s.With["strategy"].(string); st == "ssf" {
+						out = append(out, runtime.FieldError{Component: i, Field: "with.strategy", Msg: fmt.Sprintf("the docker runtime cannot run strategy ssf (component %s) yet: the transmitter runs in the harness and the gateway image has no receiver flags; use runtime embedded", s.Name)})
+					}
 					for _, k := range gatewayUnsupported {
 						if _, ok := s.With[k]; ok {
 							out = append(out, runtime.FieldError{Component: i, Field: "with." + k, Msg: fmt.Sprintf("the docker runtime cannot set %s on %s (component %s): its gateway image has no flag for it; use runtime embedded", k, s.Use, s.Name)})
@@ -51,8 +54,9 @@ func init() {
 }
 
 // embeddedOnly are the reference components only the embedded runtime runs: this runtime
-// builds no image for them (docker/rp.Dockerfile exists, images.go does not build it).
-var embeddedOnly = []string{runtime.UseRP}
+// builds no image for them (docker/rp.Dockerfile exists, images.go does not build it; the
+// transmitter, reference/ssf, runs in the harness, whose receivers no gateway image has yet).
+var embeddedOnly = []string{runtime.UseRP, runtime.UseSSF}
 
 // gatewayUnsupported are reference gateway keys the gateway container takes no flag for (the
 // jwks_* keys are its -jwks-ttl, -jwks-min-refresh and -jwks-refetch).

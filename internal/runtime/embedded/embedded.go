@@ -18,6 +18,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/params"
 	"github.com/recall-drills/recall/internal/runtime"
+	"github.com/recall-drills/recall/internal/ssf"
 	"github.com/recall-drills/recall/targets/apikey"
 	"github.com/recall-drills/recall/targets/bus"
 	"github.com/recall-drills/recall/targets/gateway"
@@ -56,6 +57,7 @@ type Env struct {
 	paused    map[string]int              // pause depth per component
 	snapshots map[string]*revocation.List // gateways restarting from a stale snapshot
 	truths    map[string]*truth.Instances // per component, its instances' truth across restarts
+	ssfTokens map[string]string           // per gateway of strategy ssf, its management API token
 }
 
 // running is one started component.
@@ -67,6 +69,7 @@ type running struct {
 	close    func() error
 	issuer   *issuer.Issuer
 	apikeys  *apikey.Authority // a reference/apikeys, which keeps its state across a kill
+	ssf      *ssf.Transmitter  // a reference/ssf, which keeps its streams across a kill
 	gate     *gate
 	down     bool // killed and not restarted
 }
@@ -113,12 +116,13 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 		o(e)
 	}
 	errs := append(e.checkLinks(), e.checkAPIKeys()...)
+	errs = append(errs, e.checkSSF()...)
 	issuers := 0
 	for _, s := range specs {
 		switch s.Use {
 		case runtime.UseIssuer:
 			issuers++
-		case runtime.UseGateway, runtime.UseService, runtime.UseNATS, runtime.UseAPIKeys, runtime.UseAPIKeyService, runtime.UseRP:
+		case runtime.UseGateway, runtime.UseService, runtime.UseNATS, runtime.UseAPIKeys, runtime.UseAPIKeyService, runtime.UseRP, runtime.UseSSF:
 		case "":
 			errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components only (use: %s); run your own with runtime docker or external", s.Name, strings.Join(runtime.ReferenceUses, ", ")))
 		default:
@@ -142,7 +146,7 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 
 // Start implements Environment: the bus first, then the issuer, services and gateways.
 func (e *Env) Start(ctx context.Context) error {
-	rank := map[string]int{runtime.UseNATS: 0, runtime.UseIssuer: 1, runtime.UseAPIKeys: 1, runtime.UseService: 2, runtime.UseAPIKeyService: 2, runtime.UseRP: 2, runtime.UseGateway: 3}
+	rank := map[string]int{runtime.UseNATS: 0, runtime.UseIssuer: 1, runtime.UseAPIKeys: 1, runtime.UseService: 2, runtime.UseAPIKeyService: 2, runtime.UseRP: 2, runtime.UseSSF: 2, runtime.UseGateway: 3}
 	byRank := make([][]runtime.Spec, 4)
 	needBus := false
 	for _, s := range e.specs {
@@ -274,6 +278,8 @@ func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running,
 		return e.startAPIKeyService(ctx, s, addr)
 	case runtime.UseRP:
 		return e.startRP(ctx, s, addr)
+	case runtime.UseSSF:
+		return e.startSSF(s, addr)
 	case runtime.UseService:
 		ln, base, err := listen(addr)
 		if err != nil {
@@ -321,6 +327,12 @@ func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running,
 		ln, base, err := listen(addr)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.Strategy == gateway.SSF {
+			if err := e.ssfReceiver(s, &cfg, base.String()); err != nil {
+				ln.Close()
+				return nil, err
+			}
 		}
 		gw, err := gateway.New(ctx, cfg)
 		if err != nil {

@@ -1,0 +1,118 @@
+package drill
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/recall-drills/recall/internal/ssf"
+)
+
+// TestSSFEventAction: ssf-event sends one SET per victim on every stream, naming the victim's
+// user; a victim is acknowledged with its last receiver's acknowledgement, and fails when a
+// receiver rejects its SET; without a transmitter every victim fails, saying what is missing.
+func TestSSFEventAction(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(nil)
+	key, err := ssf.NewKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tokA, tokB = "receiver-a-token-0123456789", "receiver-b-token-0123456789"
+	tx, err := ssf.New(ssf.Config{Issuer: "http://" + srv.Listener.Addr().String(), Key: key, PushAttempts: 1,
+		Receivers: []ssf.Receiver{{Token: tokA, Audience: []string{"a"}}, {Token: tokB, Audience: []string{"b"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.Public()}}
+	srv.Config.Handler = tx.Handler()
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); tx.Close() })
+
+	var mu sync.Mutex
+	subs := map[string][]string{} // per receiver, the subjects it was told of
+	receiver := func(name string, reject string) *httptest.Server {
+		r := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			b, _ := io.ReadAll(req.Body)
+			set, err := (&ssf.Validator{Issuer: tx.Metadata().Issuer, Audience: name, Keys: keys}).Validate(string(b))
+			if err != nil {
+				t.Errorf("receiver %s: %v", name, err)
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			sub, _ := set.SubID["sub"].(string)
+			mu.Lock()
+			subs[name] = append(subs[name], sub)
+			mu.Unlock()
+			if sub == reject || set.EventType != ssf.CAEPCredentialChange {
+				w.WriteHeader(http.StatusBadRequest)
+				_ = json.NewEncoder(w).Encode(ssf.Error{Code: ssf.ErrInvalidRequest, Description: "not for me"})
+				return
+			}
+			time.Sleep(time.Millisecond)
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		t.Cleanup(r.Close)
+		return r
+	}
+	for _, rc := range []struct{ tok, name, reject string }{{tokA, "a", ""}, {tokB, "b", "user-b"}} {
+		body, _ := json.Marshal(map[string]any{"delivery": ssf.Delivery{Method: ssf.MethodPush, EndpointURL: receiver(rc.name, rc.reject).URL}})
+		req, _ := http.NewRequest(http.MethodPost, tx.Metadata().ConfigurationEndpoint, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+rc.tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create stream: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+
+	a, err := NewAction(ActionSSFEvent, ActionParams{With: map[string]any{"event": "credential-change"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := victims(4) // users a, b, a, b
+	acks, err := collect(t, a, Issuer{URL: &url.URL{Scheme: "http", Host: "issuer.test"}, SSF: map[string]*ssf.Transmitter{"ssf": tx}}, vs)
+	if err == nil || !strings.Contains(err.Error(), "2 of 4") {
+		t.Errorf("error %v; want 2 of 4 victims not acknowledged", err)
+	}
+	recs := tx.Records()
+	if len(recs) != 8 {
+		t.Errorf("%d SETs sent, want one per victim and stream (8)", len(recs))
+	}
+	for i, ack := range acks {
+		if vs[i].Claims.Subject == "user-b" {
+			if ack.Err == nil || !strings.Contains(ack.Err.Error(), "invalid_request") {
+				t.Errorf("victim %d (user-b, rejected by b): ack error %v; want b's invalid_request", i, ack.Err)
+			}
+			continue
+		}
+		var last time.Time
+		for _, r := range recs {
+			if r.Subject["sub"] == vs[i].Claims.Subject && r.Acked.After(last) {
+				last = r.Acked
+			}
+		}
+		if ack.Err != nil || ack.Acked.Before(ack.Sent) || ack.Acked.After(last) {
+			t.Errorf("victim %d: ack %+v; want acknowledged by its last receiver, at most %v", i, ack, last)
+		}
+	}
+	mu.Lock()
+	if len(subs["a"]) != 4 || len(subs["b"]) != 4 {
+		t.Errorf("receivers told of %v; want every victim's user at each", subs)
+	}
+	mu.Unlock()
+
+	acks, err = collect(t, a, Issuer{}, victims(2))
+	if err == nil || acks[0].Err == nil || !strings.Contains(acks[0].Err.Error(), "reference/ssf") {
+		t.Errorf("without a transmitter: %v, ack %+v; want every victim failed naming reference/ssf", err, acks[0])
+	}
+}
