@@ -1,6 +1,8 @@
 package params
 
 import (
+	"slices"
+
 	"errors"
 	"time"
 )
@@ -64,6 +66,20 @@ func guard(strategyRequired bool, strategies []string) Spec {
 		{Key: "max_staleness", Type: Duration, When: pushPoll, Doc: "how old its revocation state may get before fail_mode applies"},
 	}
 }
+
+// ReferenceUses lists every reference component's use: value, the one list validation and
+// the runtimes name: the issuer, gateway, service and bus first, then the others sorted.
+var ReferenceUses = func() []string {
+	out := []string{"reference/issuer", "reference/gateway", "reference/service", "reference/nats"}
+	var rest []string
+	for use := range Reference {
+		if !slices.Contains(out, use) {
+			rest = append(rest, use)
+		}
+	}
+	slices.Sort(rest)
+	return append(out, rest...)
+}()
 
 // Reference describes the reference components by their use: value.
 var Reference = func() map[string]ReferenceKind {

@@ -29,8 +29,8 @@ const (
 	UseSSF = "reference/ssf"
 )
 
-// ReferenceUses lists the reference components, for validation.
-var ReferenceUses = []string{UseIssuer, UseGateway, UseService, UseNATS, UseAPIKeys, UseAPIKeyService, UseRP, UseSSF}
+// ReferenceUses lists the reference components, for validation (params.ReferenceUses).
+var ReferenceUses = params.ReferenceUses
 
 // DefaultStartTimeout bounds the start of one component.
 const DefaultStartTimeout = 30 * time.Second

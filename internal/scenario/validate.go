@@ -27,16 +27,7 @@ var references = params.Reference
 const UseAPIKeys = "reference/apikeys"
 
 // ReferenceUses lists the valid values of a component's use.
-var ReferenceUses = func() []string {
-	out := []string{"reference/issuer", "reference/gateway", "reference/service", "reference/nats"}
-	for use := range params.Reference {
-		if !slices.Contains(out, use) {
-			out = append(out, use)
-		}
-	}
-	slices.Sort(out[4:])
-	return out
-}()
+var ReferenceUses = params.ReferenceUses
 
 // Methods lists the HTTP methods a probe or an http action may use.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}

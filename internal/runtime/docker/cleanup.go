@@ -128,24 +128,13 @@ func removeContainers(ctx context.Context, cli client.APIClient, f client.Filter
 	return n, errors.Join(errs...)
 }
 
-// reJWT matches what looks like a JWT (compact JWS): three base64url parts, the first a JSON
-// object ("eyJ" is base64 for `{"`).
-var reJWT = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
-
-// Redact replaces everything in s that looks like a JWT with its fingerprint (the first 12 hex
-// digits of its SHA-256, as recall logs tokens everywhere), then every other credential as
-// redact.Text does: each value the harness holds (redact.Global: minted tokens, client
-// secrets, ${VAR} values) or extra gives, Authorization values and secret fields. Lines and
-// length are kept.
+// Redact redacts a container's log line or an engine error as recall redacts everything it
+// quotes (redact.Text): JWT-shaped strings become their fingerprint ([fp:…], the first 12 hex
+// digits of their SHA-256, as recall logs tokens everywhere), and each value the harness holds
+// (redact.Global: minted tokens, client secrets, ${VAR} values) or extra gives, Authorization
+// values and secret fields are hidden. Lines and length are kept.
 func Redact(s string, extra ...string) string {
-	if strings.Contains(s, "eyJ") {
-		s = reJWT.ReplaceAllStringFunc(s, fingerprint)
-	}
 	return redact.Text(s, extra...)
-}
-
-func fingerprint(s string) string {
-	return redact.Fingerprint(s)
 }
 
 // logLine is one line of a container's output.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/recall-drills/recall/internal/redact"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/revocation"
 )
@@ -414,15 +415,15 @@ func TestDockerWaitTimeoutShowsLogs(t *testing.T) {
 		}
 	}
 	jwt := "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
-	if strings.Contains(err.Error(), jwt) || !strings.Contains(err.Error(), "token "+fingerprint(jwt)+" leaked") {
-		t.Errorf("the JWT in the logs is not replaced by its fingerprint %s", fingerprint(jwt))
+	if strings.Contains(err.Error(), jwt) || !strings.Contains(err.Error(), "token [fp:"+redact.Fingerprint(jwt)+"] leaked") {
+		t.Errorf("the JWT in the logs is not replaced by its fingerprint %s", redact.Fingerprint(jwt))
 	}
 	closeEnv(t, d)
 	b, err := os.ReadFile(filepath.Join(logs, "stuck.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), jwt) || !strings.Contains(string(b), fingerprint(jwt)) {
+	if strings.Contains(string(b), jwt) || !strings.Contains(string(b), redact.Fingerprint(jwt)) {
 		t.Errorf("stuck.log does not redact the JWT:\n%s", b)
 	}
 
