@@ -81,36 +81,30 @@ func TestHoldEndSettle(t *testing.T) {
 		}
 		wg.Wait()
 	})
-	t.Run("nothing converged holds nothing", func(t *testing.T) {
-		d, _ := setup(time.Minute)
+	// endsAfter runs holdEnd with the recall returned and a 50 ms planned end, and checks that
+	// the load ends, no sooner than least after the start of traffic.
+	endsAfter := func(t *testing.T, d *drill, least time.Duration, what string) {
+		t.Helper()
 		var done atomic.Bool
 		done.Store(true)
 		var wg sync.WaitGroup
-		start := time.Now()
 		ctx, _ := d.holdEnd(context.Background(), context.Background(), 50*time.Millisecond, new(atomic.Int64), &done, &wg)
 		if !ended(ctx, 30*time.Second) {
-			t.Fatal("held for components that converged nothing")
+			t.Fatal(what)
 		}
-		if el := time.Since(start); el < 50*time.Millisecond {
-			t.Errorf("ended after %v, before the planned end", el)
+		if el := time.Since(d.began); el < least {
+			t.Errorf("ended %v after the start of traffic, before %v", el, least)
 		}
 		wg.Wait()
+	}
+	t.Run("nothing converged holds nothing", func(t *testing.T) {
+		d, _ := setup(time.Minute)
+		endsAfter(t, d, 50*time.Millisecond, "held for components that converged nothing")
 	})
 	t.Run("bounded by settle", func(t *testing.T) {
 		d, tr := setup(300 * time.Millisecond)
 		reject(tr, 0, 20*time.Millisecond)
-		var done atomic.Bool
-		done.Store(true)
-		var wg sync.WaitGroup
-		start := time.Now()
-		ctx, _ := d.holdEnd(context.Background(), context.Background(), 50*time.Millisecond, new(atomic.Int64), &done, &wg)
-		if !ended(ctx, 30*time.Second) {
-			t.Fatal("settle did not bound the hold")
-		}
-		if el := time.Since(start); el < 350*time.Millisecond {
-			t.Errorf("ended after %v, before loadFor + settle", el)
-		}
-		wg.Wait()
+		endsAfter(t, d, 350*time.Millisecond, "settle did not bound the hold")
 	})
 	t.Run("interrupt ends it", func(t *testing.T) {
 		d, tr := setup(time.Minute)
