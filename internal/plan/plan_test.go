@@ -15,7 +15,7 @@ func TestLoadRegistryChecks(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, want string }{
 		{"external-url", "testdata/invalid-external-url.yaml:6:7: system.components[1].url: required with runtime external: where edge-push is reached, e.g. https://staging.example.com"},
-		{"user-component-embedded", "testdata/invalid-user-component-embedded.yaml:6:7: system.components[2].url: required: runtime embedded runs only reference components (use: reference/...); give the url where my-api runs, or use runtime docker with an image"},
+		{"user-component-embedded", "testdata/invalid-user-component-embedded.yaml:6:7: system.components[2].url: required: runtime embedded starts only reference components (use: reference/...) and probes your own at their url; give the url where my-api runs, or use runtime docker with an image"},
 		{"command-action", "testdata/invalid-command-action.yaml:13:15: recall.with.run: want a non-empty list like [\"sh\", \"-c\", \"...\"], got \"revoke-all.sh\""},
 		{"http-action", "testdata/invalid-http-action.yaml:13:3: recall.with.url: required\ntestdata/invalid-http-action.yaml:13:18: recall.with.method: unknown method \"FETCH\" (have: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)\ntestdata/invalid-http-action.yaml:13:38: recall.with.headers.X: want a string, got 1"},
 		{"mode-not-tokens", "testdata/invalid-mode-not-tokens.yaml:13:9: recall.mode: only for revoke-tokens (action is revoke-users)"},

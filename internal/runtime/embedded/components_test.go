@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,5 +257,48 @@ func TestEmbeddedRP(t *testing.T) {
 	at, ok := src.EnforcedSince(revocation.Claims{JTI: id, Subject: "alice", Session: "s1"})
 	if !ok || at.After(time.Now()) {
 		t.Errorf("ground truth of the logged-out session: %v %v, want an instant before now", at, ok)
+	}
+}
+
+// TestEmbeddedOwnComponentAtURL: a component of the user's own (no use:) at a url runs beside
+// the reference stack: Start waits for its wait path, Endpoint gives its url, a bad url is
+// refused at New, and faults the runtime cannot do to it say why.
+func TestEmbeddedOwnComponentAtURL(t *testing.T) {
+	t.Parallel()
+	var ready atomic.Int64
+	mine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ready" && ready.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable) // not ready on the first two asks
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer mine.Close()
+	secrets := runtime.Secrets{AdminSecret: "adm", GatewayID: "gw", GatewaySecret: "gws"}
+	specs := []runtime.Spec{{Name: "issuer", Kind: "issuer", Use: runtime.UseIssuer},
+		{Name: "mine", Kind: "gateway", URL: mine.URL, Wait: &runtime.Wait{HTTP: "/ready"}}}
+	e, err := New(specs, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	if ready.Load() < 3 {
+		t.Errorf("Start returned after %d asks of the wait path; want it to wait for the 200", ready.Load())
+	}
+	if u, err := e.Endpoint("mine"); err != nil || u.String() != mine.URL {
+		t.Errorf("Endpoint(mine) = %v, %v; want %s", u, err, mine.URL)
+	}
+	if err := e.Pause(ctx, "mine"); err == nil || !strings.Contains(err.Error(), "outside recall") {
+		t.Errorf("Pause(mine): %v", err)
+	}
+	if err := e.Restart(ctx, "mine"); err == nil || !strings.Contains(err.Error(), "outside recall") {
+		t.Errorf("Restart(mine): %v", err)
+	}
+	if _, err := New([]runtime.Spec{specs[0], {Name: "bad", Kind: "gateway", URL: "not a url"}}, secrets); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("New with a bad url: %v", err)
 	}
 }

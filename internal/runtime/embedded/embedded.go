@@ -58,6 +58,9 @@ type Env struct {
 	snapshots map[string]*revocation.List // gateways restarting from a stale snapshot
 	truths    map[string]*truth.Instances // per component, its instances' truth across restarts
 	ssfTokens map[string]string           // per gateway of strategy ssf, its management API token
+	// own are the user's components, which run at their url outside recall: the runtime
+	// waits for them and gives their endpoint, nothing else.
+	own map[string]*url.URL
 }
 
 // running is one started component.
@@ -111,7 +114,7 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 	e := &Env{specs: specs, secrets: secrets, log: slog.New(slog.DiscardHandler),
 		startTimeout: runtime.DefaultStartTimeout, running: map[string]*running{}, startup: map[string]time.Duration{},
 		px: newProxies(), paused: map[string]int{}, snapshots: map[string]*revocation.List{},
-		truths: map[string]*truth.Instances{}}
+		truths: map[string]*truth.Instances{}, own: map[string]*url.URL{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -124,7 +127,15 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 			issuers++
 		case runtime.UseGateway, runtime.UseService, runtime.UseNATS, runtime.UseAPIKeys, runtime.UseAPIKeyService, runtime.UseRP, runtime.UseSSF:
 		case "":
-			errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components only (use: %s); run your own with runtime docker or external", s.Name, strings.Join(runtime.ReferenceUses, ", ")))
+			u, err := url.Parse(s.URL)
+			switch {
+			case s.URL == "":
+				errs = append(errs, fmt.Errorf("component %s: the embedded runtime runs reference components (use: %s) and your own only at a url; give its url, or run it with runtime docker", s.Name, strings.Join(runtime.ReferenceUses, ", ")))
+			case err != nil || !u.IsAbs() || u.Host == "":
+				errs = append(errs, fmt.Errorf("component %s: url %q is not an absolute URL", s.Name, s.URL))
+			default:
+				e.own[s.Name] = u
+			}
 		default:
 			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(runtime.ReferenceUses, ", ")))
 		}
@@ -150,6 +161,9 @@ func (e *Env) Start(ctx context.Context) error {
 	byRank := make([][]runtime.Spec, 4)
 	needBus := false
 	for _, s := range e.specs {
+		if s.Use == "" {
+			continue // the user's own, at its url: waited for below
+		}
 		byRank[rank[s.Use]] = append(byRank[rank[s.Use]], s)
 		if s.Use == runtime.UseGateway {
 			if c, _, _ := runtime.GatewayConfig(s); c.Strategy == gateway.Push {
@@ -201,6 +215,39 @@ func (e *Env) Start(ctx context.Context) error {
 			e.mu.Unlock()
 			e.log.Info("component started", "component", s.Name, "use", s.Use, "endpoint", endpointString(r.endpoint), "startup", time.Since(began).Round(time.Millisecond))
 		}
+	}
+	return e.waitOwn(ctx)
+}
+
+// waitOwn waits for the user's own components, which run at their url: until each answers its
+// wait.http path (when it has one) with the status asked (default 200).
+func (e *Env) waitOwn(ctx context.Context) error {
+	for _, s := range e.specs {
+		u, ok := e.own[s.Name]
+		if !ok {
+			continue
+		}
+		began := time.Now()
+		if w := s.Wait; w != nil && w.HTTP != "" {
+			timeout := e.startTimeout
+			if w.Timeout > 0 {
+				timeout = w.Timeout
+			}
+			status := w.Status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			err := runtime.WaitHTTP(wctx, &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}, u.JoinPath(w.HTTP).String(), status)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("component %s at %s did not answer %s: %w", s.Name, endpointString(u), w.HTTP, err)
+			}
+		}
+		e.mu.Lock()
+		e.startup[s.Name] = time.Since(began)
+		e.mu.Unlock()
+		e.log.Info("component ready", "component", s.Name, "endpoint", endpointString(u))
 	}
 	return nil
 }
@@ -415,6 +462,10 @@ func (e *Env) get(name string) (*running, bool) {
 
 // Endpoint implements Environment.
 func (e *Env) Endpoint(name string) (*url.URL, error) {
+	if u, ok := e.own[name]; ok {
+		c := *u
+		return &c, nil
+	}
 	r, ok := e.get(name)
 	if !ok {
 		names := make([]string, 0, len(e.specs))

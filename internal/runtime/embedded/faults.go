@@ -257,6 +257,9 @@ func (e *Env) Unpause(ctx context.Context, name string) error {
 }
 
 func (e *Env) notRunning(name string) error {
+	if _, ok := e.own[name]; ok {
+		return fmt.Errorf("component %s runs at its url, outside recall: the embedded runtime cannot pause, kill or restart it", name)
+	}
 	if _, ok := e.spec(name); ok {
 		return fmt.Errorf("component %s is not running", name)
 	}
@@ -307,7 +310,7 @@ func (e *Env) Kill(ctx context.Context, name string) error {
 // until it is healthy.
 func (e *Env) Restart(ctx context.Context, name string) error {
 	s, ok := e.spec(name)
-	if !ok {
+	if _, own := e.own[name]; !ok || own {
 		return e.notRunning(name)
 	}
 	old, ok := e.get(name)

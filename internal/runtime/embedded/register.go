@@ -11,7 +11,7 @@ func init() {
 			var out []runtime.FieldError
 			for i, s := range specs {
 				if s.Use == "" && s.URL == "" {
-					out = append(out, runtime.FieldError{Component: i, Field: "url", Msg: "required: runtime embedded runs only reference components (use: reference/...); give the url where " + s.Name + " runs, or use runtime docker with an image"})
+					out = append(out, runtime.FieldError{Component: i, Field: "url", Msg: "required: runtime embedded starts only reference components (use: reference/...) and probes your own at their url; give the url where " + s.Name + " runs, or use runtime docker with an image"})
 				}
 			}
 			return out
