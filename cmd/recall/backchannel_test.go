@@ -71,3 +71,17 @@ func checkControlsAccepted(t *testing.T, rep *report.Report, c report.Component)
 			c.Name, n, c.Accepts, before, c.StaleAccepts, c.Errors)
 	}
 }
+
+// TestBackchannelLogoutScenarioDocker: the same drill in containers (the issuer's
+// -backchannel-logout flag registers the app; the app's truth is read over HTTP).
+func TestBackchannelLogoutScenarioDocker(t *testing.T) {
+	checkBackchannelLogout(t, passingDrill(t, "backchannel-logout.yaml", dockerRuntime...), "revoke-sessions")
+}
+
+// TestBackchannelLogoutScenarioFindsStaleCacheDocker: the planted defect in containers (the
+// app's -cache-on-logout keep).
+func TestBackchannelLogoutScenarioFindsStaleCacheDocker(t *testing.T) {
+	rep := failingDrill(t, "backchannel-logout.yaml", []string{bclBound}, append([]string{bclStaleCache}, dockerRuntime...)...)
+	checkRecalled(t, rep, "revoke-sessions", bclVictims)
+	checkGroundTruth(t, checkConverged(t, rep, bclVictims, "web")[0])
+}

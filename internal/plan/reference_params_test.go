@@ -5,16 +5,13 @@ import (
 	"testing"
 )
 
-// TestValidDockerRefusesEmbeddedOnlyComponents: the docker runtime builds no image for the
-// relying-party component and takes no flag for the gateway's upstream keys, so
-// validation says so at the component (or the key), before any container starts; the embedded
-// runtime accepts the same scenario. The gateway's JWKS keys are flags of its image: both
-// runtimes accept them.
+// TestValidDockerRefusesEmbeddedOnlyComponents: the docker runtime takes no flag for the
+// gateway's upstream keys, so validation says so at the key, before any container starts; the
+// embedded runtime accepts the same scenario. The gateway's JWKS keys are flags of its image,
+// and the API-key and relying-party components have images: both runtimes accept them.
 func TestValidDockerRefusesEmbeddedOnlyComponents(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, component, want string }{
-		{"rp", "    - {name: app, use: reference/rp, probe: {path: /whoami}}\n",
-			"system.components[2].use: the docker runtime cannot run reference/rp (component app)"},
 		{"upstream_max_inflight", "    - {name: edge2, use: reference/gateway, with: {strategy: poll, upstream_max_inflight: 64}}\n",
 			"system.components[2].with.upstream_max_inflight: the docker runtime cannot set upstream_max_inflight"},
 	} {
@@ -39,5 +36,10 @@ func TestValidDockerRefusesEmbeddedOnlyComponents(t *testing.T) {
 	src = strings.Replace(strings.Replace(minimal, "traffic:", apikeys+"traffic:", 1), "runtime: embedded", "runtime: docker", 1)
 	if _, err := Parse("s.yaml", []byte(src)); err != nil {
 		t.Errorf("runtime docker refuses the API-key components, which have images: %v", err)
+	}
+	app := "    - {name: app, use: reference/rp, with: {cache_on_logout: keep}, probe: {path: /whoami}}\n"
+	src = strings.Replace(strings.Replace(minimal, "traffic:", app+"traffic:", 1), "runtime: embedded", "runtime: docker", 1)
+	if _, err := Parse("s.yaml", []byte(src)); err != nil {
+		t.Errorf("runtime docker refuses the relying party, which has an image: %v", err)
 	}
 }

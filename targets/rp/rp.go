@@ -52,6 +52,11 @@ const BackchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logo
 // CookieName is the session cookie.
 const CookieName = "rp_session"
 
+// StorePrefix is where the session store's own ground truth is served, under the same path as
+// the app's: GET {StorePrefix}/debug/recalls (its rules; the app's /debug/recalls holds the
+// cache records that defer to it), for a harness reading the truth over HTTP.
+const StorePrefix = "/store"
+
 // Defaults applied to zero Config fields.
 const (
 	// DefaultMaxTokenAge is how old a logout token's iat may be.
@@ -180,6 +185,7 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 	mux.HandleFunc("POST /backchannel-logout", r.handleLogout)
 	mux.HandleFunc("GET /api/whoami", r.handleWhoami)
 	mux.Handle("GET /debug/recalls", truth.RequireBearer(cfg.AdminSecret, r.appTruth))
+	mux.Handle("GET "+StorePrefix+"/debug/recalls", truth.RequireBearer(cfg.AdminSecret, r.storeTruth))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -34,6 +34,7 @@ import (
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/targets/gateway"
 	"github.com/recall-drills/recall/targets/revocation"
+	"github.com/recall-drills/recall/targets/rp"
 	"github.com/recall-drills/recall/targets/truth"
 )
 
@@ -73,6 +74,7 @@ type Env struct {
 	comps        []*dcomp // in spec order; an implicit bus last
 	byName       map[string]*dcomp
 	links        []runtime.Link // declared links (WithLinks)
+	backchannel  []string       // the relying parties' CLIENT_ID=URI, for the issuer's -backchannel-logout
 	lk           dockerLinks    // their proxies
 
 	mu          sync.Mutex
@@ -234,6 +236,12 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 			} else if p.Strategy == "push" {
 				needBus = true
 			}
+		case runtime.UseRP:
+			if p, err := params.DecodeRP(s.With); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+			} else {
+				d.backchannel = append(d.backchannel, p.ClientID+"=http://"+s.Name+":8080/backchannel-logout")
+			}
 		case runtime.UseService, runtime.UseAPIKeys, "":
 		default:
 			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(runtime.ReferenceUses, ", ")))
@@ -387,6 +395,11 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		if ip.SigningKeys > 0 {
 			c.cmd = append(c.cmd, "-signing-keys", strconv.Itoa(ip.SigningKeys))
 		}
+		// Every relying party gets a logout token when one of its sessions or users is
+		// recalled, at its in-network back-channel logout URI.
+		for _, b := range d.backchannel {
+			c.cmd = append(c.cmd, "-backchannel-logout", b)
+		}
 	case runtime.UseAPIKeys:
 		c.ref = RefAPIKeys
 		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret
@@ -441,6 +454,20 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		if p.FailMode != "" {
 			c.cmd = append(c.cmd, "-fail-mode", p.FailMode)
 		}
+	case runtime.UseRP:
+		c.ref = RefRP
+		p, err := params.DecodeRP(s.With)
+		if err != nil {
+			return nil // reported by New
+		}
+		if issuerAlias == "" {
+			return fmt.Errorf("a reference relying party needs a %s component", runtime.UseIssuer)
+		}
+		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /admin/* and /debug/recalls
+		issuerURL := "http://" + issuerAlias + ":8080"
+		c.cmd = []string{"-name", c.name, "-issuer-url", d.linkURL(c.name, issuerAlias, "http", issuerURL), "-issuer", issuerURL,
+			"-client-id", p.ClientID, "-session-cache-ttl", p.SessionCacheTTL.String(), "-cache-on-logout", p.CacheOnLogout}
+		c.deps = append(c.deps, issuerAlias)
 	case runtime.UseService:
 		c.ref = RefService
 		c.cmd = []string{"-name", c.name}
@@ -1302,6 +1329,10 @@ func (d *Env) remote(name string) *truth.Remote {
 				}
 			}
 		}
+	}
+	if c.ref == RefRP && c.endpoint != nil {
+		// The app's cache records defer to its session store's rules, served beside them.
+		upstream = truth.NewRemote(c.endpoint.JoinPath(rp.StorePrefix).String(), truth.WithBearer(d.secrets.AdminSecret))
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -57,12 +57,14 @@ const (
 	// RefAPIKeys and RefAPIKeyService are the API-key authority and service (targets/apikey).
 	RefAPIKeys       = "apikeys"
 	RefAPIKeyService = "apikey-service"
+	// RefRP is the relying party (targets/rp): cookie sessions and back-channel logout.
+	RefRP = "rp"
 	// RefToxiproxy is toxiproxy's server, which the docker runtime puts on declared links.
 	RefToxiproxy = "toxiproxy"
 )
 
 // ReferenceComponents lists the reference components that have an image.
-var ReferenceComponents = []string{RefIssuer, RefGateway, RefService, RefNATS, RefAPIKeys, RefAPIKeyService, RefToxiproxy}
+var ReferenceComponents = []string{RefIssuer, RefGateway, RefService, RefNATS, RefAPIKeys, RefAPIKeyService, RefRP, RefToxiproxy}
 
 // ModulePath is the Go module whose targets/cmd the reference images are built from.
 const ModulePath = "github.com/recall-drills/recall"

@@ -54,9 +54,9 @@ func init() {
 }
 
 // embeddedOnly are the reference components only the embedded runtime runs: this runtime
-// builds no image for them (docker/rp.Dockerfile exists, images.go does not build it; the
-// transmitter, reference/ssf, runs in the harness, whose receivers no gateway image has yet).
-var embeddedOnly = []string{runtime.UseRP, runtime.UseSSF}
+// builds no image for them (the transmitter, reference/ssf, runs in the harness, whose
+// receivers no gateway image has yet).
+var embeddedOnly = []string{runtime.UseSSF}
 
 // gatewayUnsupported are reference gateway keys the gateway container takes no flag for (the
 // jwks_* keys are its -jwks-ttl, -jwks-min-refresh and -jwks-refetch).

@@ -2,6 +2,7 @@
 // entry point of the recall-issuer image built from docker/issuer.Dockerfile.
 //
 //	issuer [-listen :8080] [-issuer http://issuer:8080] [-nats nats://bus:4222] [-token-ttl 10m]
+//	       [-backchannel-logout web=http://web:8080/backchannel-logout]...
 //
 // Environment: RECALL_ADMIN_SECRET (required) is the Bearer secret of /admin/* and /debug/*;
 // RECALL_CLIENT_ID and RECALL_CLIENT_SECRET, when set, register one client at start (the
@@ -17,6 +18,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -33,6 +36,15 @@ func run(args []string) error {
 	natsURL := fs.String("nats", serve.Env("RECALL_NATS_URL", ""), "NATS URL to publish recall events on; empty publishes nothing (env RECALL_NATS_URL)")
 	audience := fs.String("audience", serve.Env("RECALL_AUDIENCE", issuer.DefaultAudience), "aud claim of access tokens (env RECALL_AUDIENCE)")
 	tokenTTL := fs.Duration("token-ttl", serve.EnvDuration("RECALL_TOKEN_TTL", issuer.DefaultTokenTTL), "access-token lifetime (env RECALL_TOKEN_TTL)")
+	var bcl []issuer.BackchannelClient
+	fs.Func("backchannel-logout", "CLIENT_ID=URI: post that relying party a back-channel logout token when one of its sessions or users is recalled (repeatable)", func(v string) error {
+		id, uri, ok := strings.Cut(v, "=")
+		if u, err := url.Parse(uri); !ok || id == "" || err != nil || !u.IsAbs() {
+			return fmt.Errorf("want CLIENT_ID=URI with an absolute URI, got %q", v)
+		}
+		bcl = append(bcl, issuer.BackchannelClient{ClientID: id, URI: uri})
+		return nil
+	})
 	inclusive := fs.Bool("issued-before-inclusive", false, "plant the same-second boundary bug: an issued_before recall of T also takes iat == T")
 	keys := fs.Int("signing-keys", issuer.DefaultKeys, "signing keys published at start: the first signs, the others are published ahead of a rotation")
 	level := serve.LogLevelFlag(fs)
@@ -69,6 +81,9 @@ func run(args []string) error {
 		return fmt.Errorf("start issuer: %w", err)
 	}
 	defer srv.Close()
+	for _, c := range bcl {
+		srv.AddBackchannelClient(c)
+	}
 	log.Info("issuer ready", "issuer", cfg.Issuer, "nats", cfg.NATSURL, "clients", len(cfg.Clients))
 	ctx, stop := serve.Context()
 	defer stop()
