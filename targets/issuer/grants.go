@@ -171,6 +171,15 @@ func (i *Issuer) grantPassword(w http.ResponseWriter, r *http.Request, c *client
 	}
 	sess := session{sub: u.name, clientID: c.id, sid: newSID(), amr: []string{"pwd"}}
 	switch {
+	case u.factor != nil && r.PostForm.Get("recovery_code") != "":
+		// A recovery code stands in for the one-time password, once; the session is still one
+		// established with this factor, and dies with it.
+		if !i.reg.useRecoveryCode(u.name, u.factor.id, r.PostForm.Get("recovery_code")) {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "invalid or used recovery code")
+			return TokenResponse{}, false
+		}
+		sess.fid = u.factor.id
+		sess.amr = []string{"pwd", "mfa"}
 	case u.factor != nil:
 		code := r.PostForm.Get("otp")
 		if code == "" {

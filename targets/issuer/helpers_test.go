@@ -187,6 +187,11 @@ func (e *env) enroll(user string) issuer.Enrollment {
 		e.t.Fatalf("enroll %s: status %d: %v", user, status, m)
 	}
 	en := issuer.Enrollment{FactorID: str(m["factor_id"]), Secret: str(m["secret"]), OTPAuthURI: str(m["otpauth_uri"])}
+	if codes, ok := m["recovery_codes"].([]any); ok {
+		for _, c := range codes {
+			en.RecoveryCodes = append(en.RecoveryCodes, str(c))
+		}
+	}
 	if en.FactorID == "" || en.Secret == "" || !strings.HasPrefix(en.OTPAuthURI, "otpauth://totp/") {
 		e.t.Fatalf("enroll: incomplete answer %v", m)
 	}

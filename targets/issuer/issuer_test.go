@@ -889,3 +889,42 @@ func TestIssuerFromRequestHost(t *testing.T) {
 		t.Errorf("iss = %v after SetBaseURL", iss)
 	}
 }
+
+// TestMFARecoveryCodes: an enrolment gives single-use recovery codes that log the user in in
+// place of a one-time password, in a session of that factor; an MFA recall deletes the unused
+// ones with the factor (and says how many), kills the session a code established, and spares
+// another user's codes.
+func TestMFARecoveryCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	en, enBob := e.enroll("alice"), e.enroll("bob")
+	if len(en.RecoveryCodes) != issuer.RecoveryCodes || en.RecoveryCodes[0] == en.RecoveryCodes[1] {
+		t.Fatalf("recovery codes %d, want %d distinct", len(en.RecoveryCodes), issuer.RecoveryCodes)
+	}
+	form := func(user, pw, code string) url.Values {
+		return url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}, "recovery_code": {code}}
+	}
+	s := e.mustToken(form("alice", "alice-pw", en.RecoveryCodes[0]))
+	if claims(t, s.access)["fid"] != en.FactorID || !e.active(s.access) {
+		t.Fatal("a recovery code's session is not one of its factor")
+	}
+	if status, m := e.post("/token", "app", "app-secret", form("alice", "alice-pw", en.RecoveryCodes[0])); status != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("a used recovery code again: %d %v, want invalid_grant", status, m)
+	}
+	if status, m := e.post("/token", "app", "app-secret", form("alice", "alice-pw", enBob.RecoveryCodes[0])); status != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("bob's recovery code for alice: %d %v, want invalid_grant", status, m)
+	}
+	res := e.recall(map[string]any{"type": "mfa", "values": []string{"alice"}})
+	if res["recovery_codes"] != float64(issuer.RecoveryCodes-1) {
+		t.Errorf("mfa recall deleted %v recovery codes, want %d (the unused ones)", res["recovery_codes"], issuer.RecoveryCodes-1)
+	}
+	if e.active(s.access) {
+		t.Error("the session a recovery code established survived the recall of its factor")
+	}
+	if status, m := e.post("/token", "app", "app-secret", form("alice", "alice-pw", en.RecoveryCodes[1])); status != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("an unused recovery code of the recalled factor: %d %v, want invalid_grant", status, m)
+	}
+	if b := e.mustToken(form("bob", "bob-pw", enBob.RecoveryCodes[0])); !e.active(b.access) {
+		t.Error("another user's recovery code stopped working")
+	}
+}

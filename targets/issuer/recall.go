@@ -81,6 +81,8 @@ type RecallResult struct {
 	// Unresolved counts values that named nothing: tokens that are neither a JWT nor a known
 	// refresh token, unknown usernames of an mfa recall.
 	Unresolved int `json:"unresolved,omitempty"`
+	// RecoveryCodes counts the unused recovery codes an mfa recall deleted with the factors.
+	RecoveryCodes int `json:"recovery_codes,omitempty"`
 	// Version is the revocation-list version of the recall: a consumer that reached it enforces
 	// the recall.
 	Version uint64 `json:"version"`
@@ -151,11 +153,12 @@ func (i *Issuer) Recall(ctx context.Context, req RecallRequest) (RecallResult, e
 
 // prepared is a request resolved outside the recall lock.
 type prepared struct {
-	rules      []revocation.Rule // Version, RecallID and (bounded) IssuedBefore not yet set
-	bounded    bool              // IssuedBefore = recall instant
-	sessions   []*family         // refresh-token families to mark dead
-	kids       []string
-	unresolved int
+	rules         []revocation.Rule // Version, RecallID and (bounded) IssuedBefore not yet set
+	bounded       bool              // IssuedBefore = recall instant
+	sessions      []*family         // refresh-token families to mark dead
+	kids          []string
+	unresolved    int
+	recoveryCodes int // mfa: unused recovery codes deleted with the factors
 }
 
 func (i *Issuer) prepare(req RecallRequest) (prepared, error) {
@@ -243,8 +246,8 @@ func (i *Issuer) prepare(req RecallRequest) (prepared, error) {
 // applyLocked applies a prepared recall. The caller holds rmu.
 func (i *Issuer) applyLocked(req RecallRequest, p prepared) (RecallResult, revocation.Event, error) {
 	if req.Type == RecallMFA {
-		ids, unknown := i.reg.deleteFactors(dedupe(req.Values), req.All)
-		p.unresolved = unknown
+		ids, codes, unknown := i.reg.deleteFactors(dedupe(req.Values), req.All)
+		p.unresolved, p.recoveryCodes = unknown, codes
 		p.rules = make([]revocation.Rule, len(ids))
 		for n, id := range ids {
 			p.rules[n] = revocation.Rule{Type: revocation.Factor, Value: id}
@@ -287,7 +290,7 @@ func (i *Issuer) applyLocked(req RecallRequest, p prepared) (RecallResult, revoc
 	i.log.Info("recall applied", "recall_id", id, "type", req.Type, "rules", len(changed),
 		"unresolved", p.unresolved, "version", version, "took", at.Sub(now))
 	res := RecallResult{
-		RecallID: id, Type: req.Type, Count: len(changed), Unresolved: p.unresolved,
+		RecallID: id, Type: req.Type, Count: len(changed), Unresolved: p.unresolved, RecoveryCodes: p.recoveryCodes,
 		Version: version, AppliedAt: at, Rules: changed,
 	}
 	return res, revocation.Event{Version: version, RecallID: id, Rules: changed, At: at}, nil

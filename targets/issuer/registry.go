@@ -29,7 +29,13 @@ type client struct {
 type factor struct {
 	id     string
 	secret string // base32 TOTP secret
+	// recovery holds the SHA-256 of the factor's unused recovery codes: each logs the user in
+	// once in place of a one-time password, and they go with the factor when it is recalled.
+	recovery map[[32]byte]bool
 }
+
+// RecoveryCodes is how many recovery codes an enrolment gives.
+const RecoveryCodes = 4
 
 type user struct {
 	name string
@@ -130,6 +136,9 @@ type Enrollment struct {
 	Secret string `json:"secret"`
 	// OTPAuthURI is the otpauth:// URI of the factor.
 	OTPAuthURI string `json:"otpauth_uri"`
+	// RecoveryCodes are single-use codes that log the user in instead of a one-time password
+	// (recovery_code in the password grant) while this factor is enrolled.
+	RecoveryCodes []string `json:"recovery_codes"`
 }
 
 // EnrollFactor enrols a new TOTP factor for username, replacing any factor it had (sessions
@@ -140,7 +149,12 @@ func (i *Issuer) EnrollFactor(username string) (Enrollment, error) {
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("generate totp: %w", err)
 	}
-	f := &factor{id: "f_" + rand.Text()[:20], secret: key.Secret()}
+	f := &factor{id: "f_" + rand.Text()[:20], secret: key.Secret(), recovery: map[[32]byte]bool{}}
+	codes := make([]string, RecoveryCodes)
+	for n := range codes {
+		codes[n] = "rc-" + rand.Text()[:16]
+		f.recovery[sha256.Sum256([]byte(codes[n]))] = true
+	}
 	i.reg.mu.Lock()
 	defer i.reg.mu.Unlock()
 	u, ok := i.reg.users[username]
@@ -148,7 +162,7 @@ func (i *Issuer) EnrollFactor(username string) (Enrollment, error) {
 		return Enrollment{}, fmt.Errorf("%w: %q", ErrUnknownUser, username)
 	}
 	u.factor, u.mfa = f, true
-	return Enrollment{FactorID: f.id, Secret: f.secret, OTPAuthURI: key.URL()}, nil
+	return Enrollment{FactorID: f.id, Secret: f.secret, OTPAuthURI: key.URL(), RecoveryCodes: codes}, nil
 }
 
 // authClient checks a client's credentials. It returns nil for an unknown id or a wrong secret,
@@ -187,22 +201,37 @@ func (r *registry) authUser(name, password string) (user, bool) {
 	return snap, equalHash(snap.hash, saltedHash(snap.salt, password))
 }
 
-// deleteFactors removes the factors of the named users (of every user when all) and returns the
-// ids of the factors removed and how many names were unknown.
-func (r *registry) deleteFactors(names []string, all bool) (ids []string, unknown int) {
+// useRecoveryCode consumes code if it is an unused recovery code of user name's factor fid.
+func (r *registry) useRecoveryCode(name, fid, code string) bool {
+	sum := sha256.Sum256([]byte(code))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u, ok := r.users[name]
+	if !ok || u.factor == nil || u.factor.id != fid || !u.factor.recovery[sum] {
+		return false
+	}
+	delete(u.factor.recovery, sum)
+	return true
+}
+
+// deleteFactors removes the factors of the named users (of every user when all), with their
+// recovery codes, and returns the ids of the factors removed, how many unused recovery codes
+// went with them, and how many names were unknown.
+func (r *registry) deleteFactors(names []string, all bool) (ids []string, codes, unknown int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	del := func(u *user) {
 		if u.factor != nil {
 			ids = append(ids, u.factor.id)
-			u.factor = nil
+			codes += len(u.factor.recovery)
+			u.factor = nil // and its recovery codes
 		}
 	}
 	if all {
 		for _, u := range r.users {
 			del(u)
 		}
-		return ids, 0
+		return ids, codes, 0
 	}
 	for _, n := range names {
 		u, ok := r.users[n]
@@ -212,7 +241,7 @@ func (r *registry) deleteFactors(names []string, all bool) (ids []string, unknow
 		}
 		del(u)
 	}
-	return ids, unknown
+	return ids, codes, unknown
 }
 
 // normScopes sorts and deduplicates scopes, dropping empty ones.
