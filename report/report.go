@@ -222,6 +222,46 @@ type Recall struct {
 	IneffectiveTokens []string `json:"ineffective_tokens,omitempty"`
 	// UnconfirmableTokens lists each unconfirmable credential with the reason.
 	UnconfirmableTokens []Unconfirmed `json:"unconfirmable_tokens,omitempty"`
+	// MFA is what an MFA factor recall (revoke-mfa) took back, and how long each way back in
+	// stayed open; absent for other actions.
+	MFA *MFARecall `json:"mfa,omitempty"`
+}
+
+// MFARecall is the outcome of a bulk recall of MFA factors. Times count from the recall's
+// acknowledgement (SessionsDeadMS and the Refused figures are upper bounds: a login is tried
+// again every few tens of milliseconds until refused).
+type MFARecall struct {
+	// Users counts the victims' users whose factors were recalled, in one call.
+	Users int `json:"users"`
+	// Factors and RecoveryCodes are what the provider says it recalled: factors, and the
+	// unused recovery codes that went with them (-1: the provider did not say).
+	Factors       int `json:"factors"`
+	RecoveryCodes int `json:"recovery_codes"`
+	// SessionsDeadMS is the largest time to consistency over the probed components: every
+	// session established with a recalled factor was refused everywhere by then (0 when
+	// none converged; not_converged says which did not).
+	SessionsDeadMS float64 `json:"sessions_dead_ms"`
+	// OldFactor is a login with each user's recalled factor (password and a fresh one-time
+	// code); RecoveryCode one with an unused recovery code of that factor.
+	OldFactor    LoginCheck `json:"old_factor"`
+	RecoveryCode LoginCheck `json:"recovery_code"`
+	// Reenrolled counts the sampled users that enrolled a new factor and got a fresh credential
+	// (tokens.recovery), ReenrolMS the time from the acknowledgement until the slowest did.
+	Reenrolled int     `json:"reenrolled"`
+	ReenrolMS  float64 `json:"reenrol_ms"`
+}
+
+// LoginCheck is how a way to log in fared after a recall that must close it.
+type LoginCheck struct {
+	// Checked counts the users tried; Baseline those whose login was accepted just before the
+	// recall (so that a refusal after it is the recall's doing).
+	Checked  int `json:"checked"`
+	Baseline int `json:"baseline"`
+	// Refused counts those refused after the recall; RefusedMS the largest time until refused.
+	Refused   int     `json:"refused"`
+	RefusedMS float64 `json:"refused_ms"`
+	// Accepted counts those still accepted when the check gave up: a way back in left open.
+	Accepted int `json:"accepted"`
 }
 
 // Unconfirmed is a credential whose recall could not be confirmed, and why.

@@ -22,6 +22,9 @@ type Ack struct {
 	// FalseFamilyKill is set by refresh-replay when the credential's refresh-token family was
 	// killed by its legitimate client's retry (after a lost answer), before any attacker.
 	FalseFamilyKill bool
+	// Factor is set by revoke-mfa on one victim per user: how logging in again with the
+	// recalled factor and its recovery codes fared.
+	Factor *FactorCheck
 }
 
 // AckFunc receives one Ack per victim, identified by its position in the victims slice. It may be

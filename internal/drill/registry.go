@@ -194,10 +194,7 @@ func init() {
 	// Controls are signed by the next key, so recalling the victims' key spares them.
 	k.Population.ExtraKey = true
 	RegisterAction(k)
-	k = admin("revoke-mfa", "mfa", "revoke the victims' users' MFA factors and what they authenticated", func(t *Token) string { return t.User })
-	k.Population = PopulationNeeds{Grant: "password", Why: "MFA factors belong to users", MFA: true}
-	k.Recovery.ReEnrolMFA = true
-	RegisterAction(k)
+	RegisterAction(revokeMFAKind) // mfa.go
 	// A key's id is its jti (internal/source/reference.APIKeys); the reference issuer has no
 	// api_key recall type and says so.
 	RegisterAction(admin("revoke-api-keys", "api_key", "recall the victims' API keys at the API-key authority, by key id, in one admin call", func(t *Token) string { return t.Claims.JTI }))

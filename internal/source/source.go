@@ -85,6 +85,18 @@ type RecallResult struct {
 	ID string
 	// Count is how many credentials the provider says it recalled (-1: unknown).
 	Count int
+	// RecoveryCodes is how many MFA recovery codes went with the factors an mfa recall took
+	// back (-1: the provider did not say).
+	RecoveryCodes int
+}
+
+// FactorProber is a source that can log a credential's user in again the ways an MFA recall
+// must close: with the factor the credential was established with, and with one of that
+// factor's recovery codes (consumed when accepted). refused is the provider's invalid_grant;
+// err means the question got no answer.
+type FactorProber interface {
+	LoginWithFactor(ctx context.Context, t *Token) (refused bool, err error)
+	LoginWithRecoveryCode(ctx context.Context, t *Token) (refused bool, err error)
 }
 
 // Recaller takes back, in one request, every credential whose attribute by is one of values:

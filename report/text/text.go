@@ -76,6 +76,9 @@ func Summary(w io.Writer, r *report.Report) error {
 	if line := ConfirmationLine(r); line != "" {
 		fmt.Fprintf(ew, "\n%s\n", line)
 	}
+	if line := MFALine(r); line != "" {
+		fmt.Fprintf(ew, "\n%s\n", line)
+	}
 
 	if len(r.Findings) > 0 {
 		fmt.Fprintf(ew, "\nFindings (%d):\n", len(r.Findings))
@@ -434,4 +437,30 @@ func ConfirmationLine(r *report.Report) string {
 		line += " First reason: " + oneLine(rc.UnconfirmableTokens[0].Reason)
 	}
 	return line
+}
+
+// MFALine returns one sentence on an MFA factor recall (recall.mfa): what the one call took
+// back and, from its acknowledgement, when the sessions, the old factor and the recovery codes
+// were refused and re-enrolment worked. It is empty for other recalls.
+func MFALine(r *report.Report) string {
+	m := r.Recall.MFA
+	if m == nil {
+		return ""
+	}
+	ms := report.FormatMS
+	check := func(what string, lc report.LoginCheck) string {
+		switch {
+		case lc.Baseline == 0:
+			return what + " not checked"
+		case lc.Accepted > 0:
+			return fmt.Sprintf("%s still accepted for %s of %s users", what, Count(lc.Accepted), Count(lc.Baseline))
+		}
+		return fmt.Sprintf("%s refused for %s of %s users within %s", what, Count(lc.Refused), Count(lc.Baseline), ms(lc.RefusedMS))
+	}
+	line := fmt.Sprintf("MFA recall: %s factors and %s recovery codes of %s users in one call; sessions dead everywhere within %s; %s; %s",
+		Count(m.Factors), Count(m.RecoveryCodes), Count(m.Users), ms(m.SessionsDeadMS), check("old factor", m.OldFactor), check("recovery code", m.RecoveryCode))
+	if m.Reenrolled > 0 {
+		line += fmt.Sprintf("; %s users re-enrolled within %s", Count(m.Reenrolled), ms(m.ReenrolMS))
+	}
+	return line + "."
 }

@@ -15,9 +15,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/recall-drills/recall/internal/oauth"
 	"github.com/recall-drills/recall/internal/redact"
@@ -54,11 +57,14 @@ type Issuer struct {
 
 type user struct {
 	id, secret, totp string
+	// recovery are the current factor's recovery codes not used yet by the drill.
+	recovery []string
 }
 
 var (
-	_ source.Source   = (*Issuer)(nil)
-	_ source.Recaller = (*Issuer)(nil)
+	_ source.Source       = (*Issuer)(nil)
+	_ source.Recaller     = (*Issuer)(nil)
+	_ source.FactorProber = (*Issuer)(nil)
 
 	_ source.IssuedBeforeRecaller = (*Issuer)(nil)
 )
@@ -187,14 +193,16 @@ func (i *Issuer) Mint(ctx context.Context, pop source.Population, done func(int)
 
 func (i *Issuer) enrol(ctx context.Context, u *user) error {
 	var enr struct {
-		Secret string `json:"secret"`
+		Secret        string   `json:"secret"`
+		RecoveryCodes []string `json:"recovery_codes"`
 	}
 	if err := i.post(ctx, pathUsers+"/"+url.PathEscape(u.id)+"/factors", struct{}{}, &enr); err != nil {
 		return err
 	}
 	redact.Global.Add(enr.Secret)
+	redact.Global.Add(enr.RecoveryCodes...)
 	i.mu.Lock()
-	u.totp = enr.Secret
+	u.totp, u.recovery = enr.Secret, enr.RecoveryCodes
 	i.mu.Unlock()
 	return nil
 }
@@ -257,20 +265,28 @@ func (i *Issuer) Describe() source.Description {
 
 // AdminRecallResult is the reference issuer's answer to POST /admin/recalls.
 type AdminRecallResult struct {
-	RecallID  string `json:"recall_id"`
-	Type      string `json:"type"`
-	Count     int    `json:"count"`
-	Version   uint64 `json:"version"`
-	AppliedAt string `json:"applied_at"`
+	RecallID      string `json:"recall_id"`
+	Type          string `json:"type"`
+	Count         int    `json:"count"`
+	RecoveryCodes *int   `json:"recovery_codes"`
+	Version       uint64 `json:"version"`
+	AppliedAt     string `json:"applied_at"`
 }
 
 // RecallBy implements source.Recaller with one admin recall.
 func (i *Issuer) RecallBy(ctx context.Context, by string, values []string) (source.RecallResult, error) {
 	var res AdminRecallResult
 	if err := i.post(ctx, pathRecalls, map[string]any{"type": by, "values": values}, &res); err != nil {
-		return source.RecallResult{Count: -1}, fmt.Errorf("admin recall: %w", err)
+		return source.RecallResult{Count: -1, RecoveryCodes: -1}, fmt.Errorf("admin recall: %w", err)
 	}
-	return source.RecallResult{ID: res.RecallID, Count: res.Count}, nil
+	out := source.RecallResult{ID: res.RecallID, Count: res.Count, RecoveryCodes: -1}
+	if by == "mfa" {
+		out.RecoveryCodes = 0 // omitted when none went
+		if res.RecoveryCodes != nil {
+			out.RecoveryCodes = *res.RecoveryCodes
+		}
+	}
+	return out, nil
 }
 
 // RecallIssuedBefore implements source.IssuedBeforeRecaller with one admin recall of type
@@ -315,4 +331,77 @@ func (i *Issuer) post(ctx context.Context, path string, body, out any) error {
 		}
 	}
 	return nil
+}
+
+// LoginWithFactor implements source.FactorProber: t's user logs in with its password and a
+// one-time code of the factor the drill enrolled for it (which an MFA recall must have
+// deleted), as t's client.
+func (i *Issuer) LoginWithFactor(ctx context.Context, t *source.Token) (bool, error) {
+	us, err := i.userOf(t)
+	if err != nil {
+		return false, err
+	}
+	i.mu.Lock()
+	secret := us.totp
+	i.mu.Unlock()
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		return false, fmt.Errorf("user %s: TOTP code: %w", us.id, err)
+	}
+	return i.login(ctx, t, us, "otp", code)
+}
+
+// LoginWithRecoveryCode implements source.FactorProber with the next recovery code of the
+// factor the drill enrolled for t's user: accepted, it is used up.
+func (i *Issuer) LoginWithRecoveryCode(ctx context.Context, t *source.Token) (bool, error) {
+	us, err := i.userOf(t)
+	if err != nil {
+		return false, err
+	}
+	i.mu.Lock()
+	if len(us.recovery) == 0 {
+		i.mu.Unlock()
+		return false, fmt.Errorf("user %s: no recovery code left", us.id)
+	}
+	code := us.recovery[0]
+	i.mu.Unlock()
+	refused, err := i.login(ctx, t, us, "recovery_code", code)
+	if err == nil && !refused {
+		i.mu.Lock()
+		if len(us.recovery) > 0 && us.recovery[0] == code {
+			us.recovery = us.recovery[1:]
+		}
+		i.mu.Unlock()
+	}
+	return refused, err
+}
+
+func (i *Issuer) userOf(t *source.Token) (*user, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	us := i.users[t.User]
+	switch {
+	case t.Owner == nil:
+		return nil, fmt.Errorf("credential %s: no client to log in as", t.ID())
+	case us == nil || us.totp == "":
+		return nil, fmt.Errorf("credential %s: no MFA user of this drill", t.ID())
+	}
+	return us, nil
+}
+
+// login is one password-grant request with the extra parameter; refused is invalid_grant.
+func (i *Issuer) login(ctx context.Context, t *source.Token, us *user, key, value string) (bool, error) {
+	i.mu.Lock()
+	pw := us.secret
+	i.mu.Unlock()
+	g := oauth.Grant{Type: oauth.GrantPassword, Username: us.id, Password: pw, Extra: map[string][]string{key: {value}}}
+	_, err := oauth.RequestToken(ctx, i.HTTP, i.URL.JoinPath(PathToken).String(), t.Owner, g)
+	var se *oauth.StatusError
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.As(err, &se) && se.Status == http.StatusBadRequest && strings.HasPrefix(se.Excerpt, "invalid_grant"):
+		return true, nil
+	}
+	return false, err
 }
