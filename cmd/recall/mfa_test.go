@@ -1,0 +1,65 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/recall-drills/recall/report"
+)
+
+// mfaGateways are the gateways of scenarios/mfa-recall.yaml.
+var mfaGateways = []string{"edge-push", "edge-poll", "edge-introspect"}
+
+// TestMFARecallScenario runs scenarios/mfa-recall.yaml: one call recalls the factors of every
+// victim's user, with their recovery codes; every session established with a recalled factor
+// dies at every gateway, within its bound, as the gateway recorded it; a login with the old
+// factor and one with a recovery code, each accepted just before the recall, are refused after
+// it; re-enrolled users get fresh sessions; and no control (an MFA session of another user) is
+// refused.
+func TestMFARecallScenario(t *testing.T) {
+	checkMFARecall(t, passingDrill(t, "mfa-recall.yaml"))
+}
+
+// TestMFARecallScenarioDocker: the same in containers.
+func TestMFARecallScenarioDocker(t *testing.T) {
+	checkMFARecall(t, passingDrill(t, "mfa-recall.yaml", dockerRuntime...))
+}
+
+func checkMFARecall(t *testing.T, rep *report.Report) {
+	t.Helper()
+	checkRecalled(t, rep, "revoke-mfa", 200)
+	if rep.Overall.FalseRejects != 0 {
+		t.Errorf("%d false rejects: an MFA session of a user whose factor was not recalled was refused", rep.Overall.FalseRejects)
+	}
+	var slowest float64
+	for _, c := range checkConverged(t, rep, 150, mfaGateways...) {
+		checkGroundTruth(t, c)
+		slowest = max(slowest, c.TTCMS.Max)
+	}
+	m := rep.Recall.MFA
+	if m == nil {
+		t.Fatal("no recall.mfa in the report")
+	}
+	t.Logf("mfa: %d users, %d factors and %d recovery codes recalled; sessions dead everywhere after %.0f ms; old factor refused after %.0f ms, recovery code after %.0f ms; %d re-enrolled, %.0f ms",
+		m.Users, m.Factors, m.RecoveryCodes, m.SessionsDeadMS, m.OldFactor.RefusedMS, m.RecoveryCode.RefusedMS, m.Reenrolled, m.ReenrolMS)
+	// 200 victims over 13 of the 20 users (source.Split), each with one factor and four recovery
+	// codes, one of which the baseline used.
+	if m.Users != 13 || m.Factors != m.Users || m.RecoveryCodes != 3*m.Users {
+		t.Errorf("bulk recall: %d users, %d factors, %d recovery codes; want 13, one factor each and their 3 unused codes", m.Users, m.Factors, m.RecoveryCodes)
+	}
+	if m.SessionsDeadMS != slowest || m.SessionsDeadMS <= 0 {
+		t.Errorf("sessions_dead_ms %.0f, want the slowest gateway's %.0f", m.SessionsDeadMS, slowest)
+	}
+	for what, lc := range map[string]report.LoginCheck{"old factor": m.OldFactor, "recovery code": m.RecoveryCode} {
+		if lc.Checked != m.Users || lc.Baseline != m.Users || lc.Refused != m.Users || lc.Accepted != 0 {
+			t.Errorf("%s: %+v; want every one of %d users accepted before the recall and refused after", what, lc, m.Users)
+		}
+	}
+	if r := rep.Recovery; r == nil || r.Identity != "user" || r.Sampled != 5 || r.Reissued != 5 || m.Reenrolled != 5 {
+		t.Errorf("re-enrolment: recovery %+v, mfa.reenrolled %d; want 5 users re-enrolled with fresh sessions", r, m.Reenrolled)
+	}
+	for _, f := range rep.Findings {
+		if f.Kind == "mfa_login_survived" {
+			t.Errorf("finding %+v", f)
+		}
+	}
+}
