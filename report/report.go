@@ -218,10 +218,16 @@ type Recall struct {
 	// Unconfirmable counts acknowledged credentials whose state at the source could not be
 	// learnt (introspection failed); UnconfirmableTokens says why, per credential.
 	Unconfirmable int `json:"unconfirmable,omitempty"`
-	// IneffectiveTokens lists the fingerprints of the ineffective credentials.
+	// IneffectiveTokens lists the fingerprints of the ineffective credentials: all of them up
+	// to MaxListedTokens, then the first MaxListedTokens (Ineffective is the whole count).
 	IneffectiveTokens []string `json:"ineffective_tokens,omitempty"`
-	// UnconfirmableTokens lists each unconfirmable credential with the reason.
+	// UnconfirmableTokens lists unconfirmable credentials with the reason, the first
+	// MaxListedTokens of them; UnconfirmableReasons counts every one by reason.
 	UnconfirmableTokens []Unconfirmed `json:"unconfirmable_tokens,omitempty"`
+	// UnconfirmableReasons counts the unconfirmable credentials by reason, most frequent
+	// first; the counts sum to Unconfirmable. At most MaxReasons reasons, the rest in one
+	// entry "other reasons".
+	UnconfirmableReasons []ReasonCount `json:"unconfirmable_reasons,omitempty"`
 	// MFA is what an MFA factor recall (revoke-mfa) took back, and how long each way back in
 	// stayed open; absent for other actions.
 	MFA *MFARecall `json:"mfa,omitempty"`
@@ -262,6 +268,20 @@ type LoginCheck struct {
 	RefusedMS float64 `json:"refused_ms"`
 	// Accepted counts those still accepted when the check gave up: a way back in left open.
 	Accepted int `json:"accepted"`
+}
+
+// MaxListedTokens bounds the credentials the recall section lists one by one, and MaxReasons
+// the distinct reasons it counts: a recall of a million credentials that all fail to confirm
+// must not make report.json a hundred megabytes. The counts are always complete.
+const (
+	MaxListedTokens = 1000
+	MaxReasons      = 50
+)
+
+// ReasonCount is how many credentials came out unconfirmable for one reason.
+type ReasonCount struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
 }
 
 // Unconfirmed is a credential whose recall could not be confirmed, and why.

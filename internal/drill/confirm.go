@@ -163,47 +163,62 @@ func (d *drill) confirm(ctx context.Context, victims []*Token, delay time.Durati
 	recordConfirmations(d.rep, victims, out)
 }
 
-// maxListed bounds the credentials a finding names; the report's recall section lists them all.
+// maxListed bounds the credentials a finding names; the report's recall section lists up to
+// report.MaxListedTokens.
 const maxListed = 20
 
 // recordConfirmations writes the outcomes into the report's recall section and findings.
 func recordConfirmations(rep *report.Report, victims []*Token, out []confirmation) {
 	rc := &rep.Recall
-	reasons := map[string][]string{}
+	counts := map[string]int{}
+	var listed []string
 	for i, c := range out {
 		switch c.outcome {
 		case Confirmed:
 			rc.Confirmed++
 		case Ineffective:
 			rc.Ineffective++
-			rc.IneffectiveTokens = append(rc.IneffectiveTokens, victims[i].ID())
+			if len(rc.IneffectiveTokens) < report.MaxListedTokens {
+				rc.IneffectiveTokens = append(rc.IneffectiveTokens, victims[i].ID())
+			}
 		case Unconfirmable:
 			rc.Unconfirmable++
-			rc.UnconfirmableTokens = append(rc.UnconfirmableTokens, report.Unconfirmed{Token: victims[i].ID(), Reason: c.reason})
-			reasons[c.reason] = append(reasons[c.reason], victims[i].ID())
+			if len(rc.UnconfirmableTokens) < report.MaxListedTokens {
+				rc.UnconfirmableTokens = append(rc.UnconfirmableTokens, report.Unconfirmed{Token: victims[i].ID(), Reason: c.reason})
+			}
+			if len(listed) < maxListed {
+				listed = append(listed, victims[i].ID())
+			}
+			counts[c.reason]++
 		}
 	}
-	if rc.Unconfirmable > 0 {
-		keys := make([]string, 0, len(reasons))
-		for k := range reasons {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(a, b int) bool { return len(reasons[keys[a]]) > len(reasons[keys[b]]) })
-		var parts []string
-		for _, k := range keys[:min(3, len(keys))] {
-			parts = append(parts, fmt.Sprintf("%d: %s", len(reasons[k]), k))
-		}
-		if len(keys) > 3 {
-			parts = append(parts, fmt.Sprintf("and %d other reasons", len(keys)-3))
-		}
-		var listed []string
-		for _, u := range rc.UnconfirmableTokens[:min(maxListed, len(rc.UnconfirmableTokens))] {
-			listed = append(listed, u.Token)
-		}
-		rep.Findings = append(rep.Findings, report.Finding{Kind: "unconfirmable_recall", Severity: report.Warning, Count: rc.Unconfirmable,
-			Tokens:  listed,
-			Message: fmt.Sprintf("%d acknowledged recalls could not be confirmed at the source (%s).", rc.Unconfirmable, strings.Join(parts, "; "))})
+	if rc.Unconfirmable == 0 {
+		return
 	}
+	for r, n := range counts {
+		rc.UnconfirmableReasons = append(rc.UnconfirmableReasons, report.ReasonCount{Reason: r, Count: n})
+	}
+	sort.Slice(rc.UnconfirmableReasons, func(a, b int) bool {
+		x, y := rc.UnconfirmableReasons[a], rc.UnconfirmableReasons[b]
+		return x.Count > y.Count || x.Count == y.Count && x.Reason < y.Reason
+	})
+	if n := len(rc.UnconfirmableReasons); n > report.MaxReasons {
+		other := report.ReasonCount{Reason: fmt.Sprintf("%d other reasons", n-report.MaxReasons+1)}
+		for _, r := range rc.UnconfirmableReasons[report.MaxReasons-1:] {
+			other.Count += r.Count
+		}
+		rc.UnconfirmableReasons = append(rc.UnconfirmableReasons[:report.MaxReasons-1], other)
+	}
+	var parts []string
+	for _, r := range rc.UnconfirmableReasons[:min(3, len(rc.UnconfirmableReasons))] {
+		parts = append(parts, fmt.Sprintf("%d: %s", r.Count, r.Reason))
+	}
+	if len(counts) > 3 {
+		parts = append(parts, fmt.Sprintf("and %d other reasons", len(counts)-3))
+	}
+	rep.Findings = append(rep.Findings, report.Finding{Kind: "unconfirmable_recall", Severity: report.Warning, Count: rc.Unconfirmable,
+		Tokens:  listed,
+		Message: fmt.Sprintf("%d acknowledged recalls could not be confirmed at the source (%s).", rc.Unconfirmable, strings.Join(parts, "; "))})
 }
 
 // describeProvider is the report's view of the provider: its source and endpoints.

@@ -562,7 +562,10 @@ func envOf(r *report.Report) envView {
 		v.Recall = append(v.Recall, kv{"confirmed at the source", text.Count(rc.Confirmed)},
 			kv{"ineffective (acknowledged but still active)", text.Count(rc.Ineffective)},
 			kv{"unconfirmable (introspection failed)", text.Count(rc.Unconfirmable)})
-		if len(rc.UnconfirmableTokens) > 0 {
+		if len(rc.UnconfirmableReasons) > 0 {
+			top := rc.UnconfirmableReasons[0]
+			v.Recall = append(v.Recall, kv{"most frequent unconfirmable reason", fmt.Sprintf("%s (%s of %s)", top.Reason, text.Count(top.Count), text.Count(rc.Unconfirmable))})
+		} else if len(rc.UnconfirmableTokens) > 0 {
 			v.Recall = append(v.Recall, kv{"first unconfirmable reason", rc.UnconfirmableTokens[0].Reason})
 		}
 	}

@@ -433,7 +433,10 @@ func ConfirmationLine(r *report.Report) string {
 	}
 	line := fmt.Sprintf("Confirmation at the source: %s confirmed, %s ineffective, %s unconfirmable.",
 		Count(rc.Confirmed), Count(rc.Ineffective), Count(rc.Unconfirmable))
-	if len(rc.UnconfirmableTokens) > 0 {
+	if len(rc.UnconfirmableReasons) > 0 {
+		top := rc.UnconfirmableReasons[0]
+		line += fmt.Sprintf(" Most frequent reason (%s): %s", Count(top.Count), oneLine(top.Reason))
+	} else if len(rc.UnconfirmableTokens) > 0 {
 		line += " First reason: " + oneLine(rc.UnconfirmableTokens[0].Reason)
 	}
 	return line
