@@ -18,6 +18,7 @@ import (
 	"github.com/recall-drills/recall/internal/plan"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
+	"github.com/recall-drills/recall/internal/source"
 	"github.com/recall-drills/recall/targets/issuer"
 )
 
@@ -198,7 +199,10 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 	}
 	ttl, known := tokenTTL(s, p.Issuer)
 	end := s.Traffic.Duration
-	if known {
+	if vp.Source == source.KindRPSessions {
+		// Cookie sessions, not the issuer's tokens: the reference relying party's do not expire.
+		vp.Expires = "cookie sessions at " + fmt.Sprint(s.Tokens.Source.With["rp"]) + ": they do not expire"
+	} else if known {
 		vp.TokenTTLMS = ttl.Milliseconds()
 		vp.Expires = fmt.Sprintf("access tokens live %s from minting, which ends before traffic starts (traffic lasts %s)", ttl, end)
 	} else {
