@@ -18,7 +18,7 @@
 // until its cached answer ends.
 //
 // Ground truth: the store records, as a rule, the instant it killed the sessions of a sid (or
-// of a sub, for sessions created up to then); the app's cache records how long it honours each
+// each session of a sub live at the logout); the app's cache records how long it honours each
 // positive lookup, cut short when a logout evicts it, and defers to the store, as an
 // introspecting gateway defers to the issuer.
 package rp
@@ -332,38 +332,50 @@ type LogoutToken struct {
 	Subject, SID, JTI string
 }
 
-// logout kills the sessions the token names and records it: by sid when it has one (the sub, if
-// also given, must match), else every session of sub created up to now. It returns how many
-// live sessions died.
+// logout kills the sessions the token names and records it: by sid when it has one (every
+// session of that OP session, now and later), else every session of sub live at the logout, each
+// by its id, so that one opened earlier in the logout's second dies and one opened after it (a
+// new login) lives, which a rule on whole-second issue times could not tell apart. It returns
+// how many live sessions died.
 func (r *RP) logout(lt LogoutToken) int {
-	now := time.Now()
-	rule := revocation.Rule{Type: revocation.Session, Value: lt.SID, RecallID: "bcl-" + lt.JTI}
-	if lt.SID == "" {
-		rule = revocation.Rule{Type: revocation.Subject, Value: lt.Subject, IssuedBefore: now.Unix(), RecallID: "bcl-" + lt.JTI}
-	}
+	id := "bcl-" + lt.JTI
 	r.mu.Lock()
-	n := 0
 	var hit []string
-	for id, s := range r.sessions {
-		c := s.claims(id)
-		if _, dead := r.killed.Revoked(c); !dead && rule.Matches(c) && (lt.Subject == "" || s.sub == lt.Subject) {
-			n++
-			hit = append(hit, id)
+	for sid, s := range r.sessions {
+		c := s.claims(sid)
+		if _, dead := r.killed.Revoked(c); dead {
+			continue
+		}
+		if (lt.SID != "" && s.sid == lt.SID) || (lt.SID == "" && s.sub == lt.Subject) {
+			hit = append(hit, sid)
 		}
 	}
-	r.killed.Apply(r.killed.Version()+1, []revocation.Rule{rule})
+	var rules []revocation.Rule
+	if lt.SID != "" {
+		rules = []revocation.Rule{{Type: revocation.Session, Value: lt.SID, RecallID: id}}
+	} else {
+		for _, sid := range hit {
+			rules = append(rules, revocation.Rule{Type: revocation.JTI, Value: sid, RecallID: id})
+		}
+	}
+	if len(rules) > 0 {
+		r.killed.Apply(r.killed.Version()+1, rules)
+	}
 	if r.cfg.CacheOnLogout == CacheEvict {
 		at := time.Now()
-		for _, id := range hit {
-			if _, ok := r.cache[id]; ok {
-				delete(r.cache, id)
-				r.appTruth.CacheEnded(id, at)
+		for _, sid := range hit {
+			if _, ok := r.cache[sid]; ok {
+				delete(r.cache, sid)
+				r.appTruth.CacheEnded(sid, at)
 			}
 		}
 	}
 	r.mu.Unlock()
-	r.storeTruth.RuleApplied(rule, time.Now())
-	return n
+	at := time.Now()
+	for _, rule := range rules {
+		r.storeTruth.RuleApplied(rule, at)
+	}
+	return len(hit)
 }
 
 // Validate checks a logout token as section 2.6 of the spec says and returns what it logs out.

@@ -240,6 +240,24 @@ func TestLogoutBySidAndBySub(t *testing.T) {
 	if _, ok := r.Truth().EnforcedSince(revocation.Claims{JTI: bob.ID, Subject: "bob", Session: "sid-3"}); ok {
 		t.Error("truth says bob's session was logged out")
 	}
+	// A sub logout ends the sessions live at it, however close to it they were opened, and
+	// not a login that comes after it, even within the same second.
+	for i := 0; i < 20; i++ {
+		before := r.CreateSession("carol", "")
+		c := o.claims("")
+		delete(c, "sid")
+		c["sub"] = "carol"
+		if code, desc := postLogout(t, srv.URL, o.sign(t, c, signOpts{})); code != http.StatusOK {
+			t.Fatalf("sub logout: %d %s", code, desc)
+		}
+		after := r.CreateSession("carol", "")
+		if whoami(t, srv.URL, before) != http.StatusUnauthorized || whoami(t, srv.URL, after) != http.StatusOK {
+			t.Fatalf("round %d: want the session opened before the sub logout dead and the one after alive", i)
+		}
+		if _, ok := r.Truth().EnforcedSince(revocation.Claims{JTI: after.ID, Subject: "carol"}); ok {
+			t.Fatalf("round %d: truth says the session opened after the logout was logged out", i)
+		}
+	}
 }
 
 // TestSessionCacheHonoursUntilTTL: with a session cache that a logout leaves alone (the planted
