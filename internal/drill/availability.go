@@ -92,7 +92,7 @@ func (d *drill) loadFindings(rc *report.Component, c int, elapsed time.Duration)
 		}
 	}
 	if len(phases) > 0 {
-		msg := fmt.Sprintf("%s was unavailable: it answered %s with errors (neither accept nor reject: 5xx, timeouts, refused connections); %s.",
+		msg := fmt.Sprintf("%s was unavailable: it answered %s with errors (neither accept nor reject: 5xx, timeouts, refused connections, or answers its probe's accept and reject do not match); %s. The drill fails: it cannot vouch for a component it did not measure.",
 			rc.Name, joinAnd(phases), joinAnd(consequences))
 		d.rep.Findings = append(d.rep.Findings, report.Finding{Kind: "unavailable", Severity: report.Critical, Component: rc.Name, Count: errs, Message: msg})
 	}
