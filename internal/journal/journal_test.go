@@ -305,6 +305,10 @@ func TestRebuiltSaysWhatIsMissing(t *testing.T) {
 	if !r.Incomplete || r.Verdict != report.Error {
 		t.Fatalf("incomplete %v, verdict %s", r.Incomplete, r.Verdict)
 	}
+	// report.json carries the headline too (JUnit quotes it), not only the views.
+	if !strings.Contains(r.Headline, "could not complete") || !strings.Contains(r.Headline, "incomplete") {
+		t.Errorf("headline %q", r.Headline)
+	}
 	for _, want := range []string{report.MissingProbeLatency, report.MissingLoad, report.MissingGroundTruth, report.MissingRecovery} {
 		if !slices.Contains(r.Missing, want) {
 			t.Errorf("missing %v: want %s listed", r.Missing, want)

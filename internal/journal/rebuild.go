@@ -187,6 +187,7 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 		if !judged {
 			(&drill.Rebuilt{Report: rep}).Evaluate(nil)
 		}
+		rep.Headline = report.Headline(rep)
 		return out, nil // killed before traffic: nothing measured
 	}
 	tr := drill.NewTrackerFrom(ts)
@@ -218,6 +219,7 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 		b.Evaluate(m)
 	}
 	_ = began
+	rep.Headline = report.Headline(rep)
 	return out, nil
 }
 
