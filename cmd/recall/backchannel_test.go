@@ -11,6 +11,7 @@ import (
 // relying party web, whose session cache holds a lookup for 8s.
 const (
 	bclVictims  = 40
+	bclUsers    = 8 // the victims' users
 	bclCacheTTL = 8 * time.Second
 	// bclStaleCache plants the defect: a logout leaves the killed sessions' cached lookups.
 	bclStaleCache = "--set=system.components[web].with.cache_on_logout=keep"
@@ -20,7 +21,8 @@ const (
 // TestBackchannelLogoutScenario runs scenarios/backchannel-logout.yaml: the issuer recalls the
 // victims' sessions by sid, posts the app a logout token for each, and the app ends every one
 // (confirmed in its session store) within the bound, each inside its bracket by the app's
-// ground truth; the controls, sessions of other users, are still accepted after the recall.
+// ground truth; the controls, sessions of other users, are still accepted after the recall, and
+// every victim user's new login is accepted (recovery).
 func TestBackchannelLogoutScenario(t *testing.T) {
 	checkBackchannelLogout(t, passingDrill(t, "backchannel-logout.yaml"), "revoke-sessions")
 }
@@ -37,6 +39,12 @@ func checkBackchannelLogout(t *testing.T, rep *report.Report, action string) {
 	web := checkConverged(t, rep, bclVictims, "web")[0]
 	checkGroundTruth(t, web)
 	checkControlsAccepted(t, rep, web)
+	if r := rep.Recovery; r == nil || r.Identity != "user" || r.Sampled != bclUsers || r.Reissued != bclUsers {
+		t.Errorf("recovery %+v: want all %d victim users logged in again", r, bclUsers)
+	}
+	if web.RecoveryMS == nil || web.RecoveryMS.Count != bclUsers || web.NotRecovered != 0 {
+		t.Errorf("web: recovery %+v, %d not recovered; want every one of %d new logins accepted", web.RecoveryMS, web.NotRecovered, bclUsers)
+	}
 }
 
 // TestBackchannelLogoutScenarioFindsStaleCache: an app whose session cache keeps serving a

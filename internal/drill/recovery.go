@@ -230,10 +230,11 @@ func (r *recoveryResult) RecoveryQuantile(component string, q float64) (float64,
 }
 
 // sampleIdentities picks up to n distinct affected identities among the victims whose recall
-// was acknowledged, in victim order: users for the password grant, clients otherwise.
+// was acknowledged, in victim order: users for the password grant and for credentials of a user
+// and no client (cookie sessions), clients otherwise.
 func sampleIdentities(victims []*Token, acks []Ack, grant string, n int) (kind string, out []*freshIdentity) {
 	kind = "client"
-	if grant == "password" {
+	if grant == "password" || (len(victims) > 0 && victims[0].Client == "" && victims[0].User != "") {
 		kind = "user"
 	}
 	seen := map[string]bool{}

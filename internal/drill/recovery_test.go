@@ -168,6 +168,12 @@ func TestSampleIdentities(t *testing.T) {
 	if kind != "client" || len(ids) != 2 || ids[0].victim.Client != "c1" || ids[1].victim.Client != "c2" {
 		t.Errorf("client_credentials: %s %+v; want clients c1, c2 (sample of 2)", kind, ids)
 	}
+	// Cookie sessions name a user and no client: their identities are the users, whatever the grant.
+	sessions := []*Token{tok("", "u1"), tok("", "u1"), tok("", "u2")}
+	kind, ids = sampleIdentities(sessions, acks[:3], "client_credentials", 10)
+	if kind != "user" || len(ids) != 2 || ids[0].victim.User != "u1" || ids[1].victim.User != "u2" {
+		t.Errorf("sessions: %s %+v; want users u1, u2", kind, ids)
+	}
 }
 
 // TestDrillRecovery runs short drills on the embedded reference stack and checks that the

@@ -286,6 +286,7 @@ func (c Credential) token(clients []*oauth.Client) *Token {
 	fill(&claims.KeyID, c.Kid)
 	t.Claims = claims
 	t.Client = claims.ClientID
+	t.User = claims.Subject // the user a re-issue (recovery time) is for
 	for _, cl := range clients {
 		if cl.ID == t.Client && t.Client != "" {
 			t.Owner = cl
