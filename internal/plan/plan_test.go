@@ -22,6 +22,7 @@ func TestLoadRegistryChecks(t *testing.T) {
 		{"mode", "testdata/invalid-mode.yaml:12:9: recall.mode: unknown mode \"parallel\" (have: batch, rfc7009)"},
 		{"no-issuer", "testdata/invalid-no-issuer.yaml:3:3: system.components: recall.action revoke-tokens needs a component of kind issuer (have none); add {name: issuer, kind: issuer, use: reference/issuer}"},
 		{"ssf-no-transmitter", "testdata/invalid-ssf-no-transmitter.yaml:3:3: system.components: recall.action ssf-event needs the drill's transmitter: add {name: ssf, use: reference/ssf} and gateways with strategy: ssf\ntestdata/invalid-ssf-no-transmitter.yaml:5:95: system.components[1].with.delivery: unknown delivery \"pull\" (have: push, poll)\ntestdata/invalid-ssf-no-transmitter.yaml:12:17: recall.with.event: unknown event \"session-ended\" (have: session-revoked, credential-change, token-claims-change, credential-compromise, account-disabled, sessions-revoked)"},
+		{"ssf-transmitter", "testdata/invalid-ssf-transmitter.yaml:6:98: system.components[2].with.transmitter: no reference/ssf component \"issuer\" (have: ssf, ssf-2)"},
 		{"user-component-image", "testdata/invalid-user-component-image.yaml:7:7: system.components[2].image: required: runtime docker needs an image for my-api (or a url if it already runs somewhere)"},
 	}
 	for _, tc := range tests {

@@ -21,13 +21,15 @@ var _ runtime.SSFTransmitters = (*Env)(nil)
 
 // ssfTransmitterOf returns the reference/ssf component a gateway spec of strategy ssf receives
 // from: its with.transmitter, or the only one ("" and an error otherwise).
-func (e *Env) ssfTransmitterOf(s runtime.Spec) (string, error) {
+func (e *Env) ssfTransmitterOf(s runtime.Spec) (string, error) { return ssfTransmitterOf(e.specs, s) }
+
+func ssfTransmitterOf(specs []runtime.Spec, s runtime.Spec) (string, error) {
 	g, err := params.DecodeGateway(s.With)
 	if err != nil {
 		return "", err
 	}
 	var have []string
-	for _, o := range e.specs {
+	for _, o := range specs {
 		if o.Use == runtime.UseSSF {
 			have = append(have, o.Name)
 		}
@@ -36,11 +38,45 @@ func (e *Env) ssfTransmitterOf(s runtime.Spec) (string, error) {
 	case g.Transmitter == "" && len(have) == 1:
 		return have[0], nil
 	case g.Transmitter == "":
-		return "", fmt.Errorf("with.transmitter: say which %s component it receives from (have: %s)", runtime.UseSSF, strings.Join(have, ", "))
+		return "", fmt.Errorf("say which %s component it receives from (have: %s)", runtime.UseSSF, strings.Join(have, ", "))
 	case !slices.Contains(have, g.Transmitter):
-		return "", fmt.Errorf("with.transmitter: no %s component %q (have: %s)", runtime.UseSSF, g.Transmitter, strings.Join(have, ", "))
+		return "", fmt.Errorf("no %s component %q (have: %s)", runtime.UseSSF, g.Transmitter, strings.Join(have, ", "))
 	}
 	return g.Transmitter, nil
+}
+
+// checkSSFFields is the runtime's positioned check: each ssf gateway's transmitter, and a
+// transmitter that no gateway receives from.
+func checkSSFFields(specs []runtime.Spec) []runtime.FieldError {
+	var out []runtime.FieldError
+	used, bad := map[string]bool{}, false
+	for i, s := range specs {
+		if s.Use != runtime.UseGateway {
+			continue
+		}
+		if c, _, err := runtime.GatewayConfig(s); err != nil || c.Strategy != gateway.SSF {
+			continue
+		}
+		name, err := ssfTransmitterOf(specs, s)
+		if err != nil {
+			g, _ := params.DecodeGateway(s.With)
+			// An unknown component name is placed by the with: block's own check.
+			if g.Transmitter == "" || slices.ContainsFunc(specs, func(o runtime.Spec) bool { return o.Name == g.Transmitter }) {
+				out = append(out, runtime.FieldError{Component: i, Field: "with.transmitter", Msg: err.Error()})
+			}
+			bad = true
+		}
+		used[name] = true
+	}
+	for i, s := range specs {
+		if bad {
+			break // which transmitter a gateway meant is not known
+		}
+		if s.Use == runtime.UseSSF && !used[s.Name] {
+			out = append(out, runtime.FieldError{Component: i, Field: "use", Msg: "no reference gateway of strategy ssf receives from " + s.Name + ": add one with {strategy: ssf}"})
+		}
+	}
+	return out
 }
 
 // checkSSF validates the transmitters' parameters and each ssf gateway's transmitter, and gives
@@ -59,8 +95,7 @@ func (e *Env) checkSSF() []error {
 				continue
 			}
 			if _, err := e.ssfTransmitterOf(s); err != nil {
-				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
-				continue
+				continue // placed by checkSSFFields; Start fails on it
 			}
 			var b [24]byte
 			_, _ = rand.Read(b[:])
@@ -130,7 +165,7 @@ func ssfHandler(tx *ssf.Transmitter) http.Handler {
 func (e *Env) ssfReceiver(s runtime.Spec, cfg *gateway.Config, base string) error {
 	name, err := e.ssfTransmitterOf(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("with.transmitter: %w", err)
 	}
 	tx, ok := e.get(name)
 	if !ok || tx.ssf == nil {
