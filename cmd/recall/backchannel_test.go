@@ -28,9 +28,13 @@ func TestBackchannelLogoutScenario(t *testing.T) {
 }
 
 // TestBackchannelLogoutScenarioByUser: the same drill recalling the victims' users (a logout
-// token with sub and no sid, which ends every session of the user).
+// token with sub and no sid, which ends every session of the user live when it arrives). The
+// recovery logins are not asserted: one made after the recall but before the app received the
+// logout token is ended with the others (section 2.7: all sessions of the user), a race the
+// drill reports as not recovered.
 func TestBackchannelLogoutScenarioByUser(t *testing.T) {
-	checkBackchannelLogout(t, passingDrill(t, "backchannel-logout.yaml", "--set=recall.action=revoke-users"), "revoke-users")
+	rep := passingDrill(t, "backchannel-logout.yaml", "--set=recall.action=revoke-users")
+	checkBackchannelLogout(t, rep, "revoke-users")
 }
 
 func checkBackchannelLogout(t *testing.T, rep *report.Report, action string) {
@@ -39,6 +43,10 @@ func checkBackchannelLogout(t *testing.T, rep *report.Report, action string) {
 	web := checkConverged(t, rep, bclVictims, "web")[0]
 	checkGroundTruth(t, web)
 	checkControlsAccepted(t, rep, web)
+	if action != "revoke-sessions" {
+		return
+	}
+	// A new login is a new sid, which no sid logout ends.
 	if r := rep.Recovery; r == nil || r.Identity != "user" || r.Sampled != bclUsers || r.Reissued != bclUsers {
 		t.Errorf("recovery %+v: want all %d victim users logged in again", r, bclUsers)
 	}
