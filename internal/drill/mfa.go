@@ -45,6 +45,9 @@ type LoginOutcome struct {
 	// Refused: refused after the recall, After the acknowledgement (an upper bound).
 	Refused bool
 	After   time.Duration
+	// AcceptedAfter counts the logins accepted after the acknowledgement (each used a
+	// recovery code up, for that way in).
+	AcceptedAfter int
 	// Err is why the check could not be made, or ended.
 	Err error
 }
@@ -163,6 +166,7 @@ func untilRefused(ctx context.Context, o *LoginOutcome, acked time.Time, login f
 			o.Refused, o.After = true, time.Since(acked)
 			return
 		}
+		o.AcceptedAfter++
 		if time.Since(acked) > loginCheckFor {
 			return
 		}
@@ -206,7 +210,7 @@ func (d *drill) finishMFA() {
 		case o.Refused:
 			lc.Refused++
 			lc.RefusedMS = max(lc.RefusedMS, millis(o.After))
-		case o.Err == nil:
+		case o.AcceptedAfter > 0: // never refused, and accepted after the recall at least once
 			lc.Accepted++
 			if len(open) < maxFindingTokens {
 				open = append(open, what+" of "+user)

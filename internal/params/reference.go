@@ -106,6 +106,8 @@ var Reference = func() map[string]ReferenceKind {
 			{Key: "admin_secret", Type: String, Doc: "admin secret of an issuer already running (runtime external)"},
 			{Key: "issued_before_bound", Type: Enum, Enum: []string{"exclusive", "inclusive"}, Default: "exclusive",
 				Doc: "an issued_before recall of instant T takes iat < T (exclusive), or iat <= T (inclusive: the planted same-second boundary bug)"},
+			{Key: "mfa_recall_recovery_codes", Type: Enum, Enum: []string{"recall", "keep"}, Default: "recall",
+				Doc: "an mfa recall deletes the factors' recovery codes with them (recall), or leaves them usable (keep: the planted incomplete MFA recall)"},
 			{Key: "signing_keys", Type: Int, Doc: "signing keys published at start (default 2): the first signs, the others are published ahead of a rotation; 1: a rotation's new key is in no verifier's cache"},
 		}},
 		"reference/gateway": {Kind: "gateway", Probe: true, Params: gw},
@@ -231,6 +233,8 @@ type Issuer struct {
 	IssuedBeforeInclusive bool
 	// SigningKeys is signing_keys (0: the issuer's default).
 	SigningKeys int
+	// KeepRecoveryCodes is mfa_recall_recovery_codes: keep, the planted incomplete MFA recall.
+	KeepRecoveryCodes bool
 }
 
 // DecodeIssuer checks and decodes a reference issuer's with: for a runtime ([Spec.CheckTypes]).
@@ -241,7 +245,8 @@ func DecodeIssuer(with map[string]any) (Issuer, error) {
 	}
 	v := spec.Decode(with)
 	return Issuer{TokenTTL: v.Duration("token_ttl"), AdminSecret: v.String("admin_secret"),
-		IssuedBeforeInclusive: v.String("issued_before_bound") == "inclusive", SigningKeys: v.Int("signing_keys")}, nil
+		IssuedBeforeInclusive: v.String("issued_before_bound") == "inclusive", SigningKeys: v.Int("signing_keys"),
+		KeepRecoveryCodes: v.String("mfa_recall_recovery_codes") == "keep"}, nil
 }
 
 func join(errs []*Error) error {

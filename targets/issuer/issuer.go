@@ -120,6 +120,10 @@ type Config struct {
 	// iat ≤ before instead of iat < before, so that tokens issued in that second after the
 	// instant are recalled at birth. For drills that must find it (scenarios/issued-before.yaml).
 	IssuedBeforeInclusive bool
+	// MFARecallKeepsRecoveryCodes plants the incomplete MFA recall: the factor goes, its
+	// recovery codes stay and still log the user in (a session with no factor). For drills
+	// that must find it (scenarios/mfa-recall.yaml).
+	MFARecallKeepsRecoveryCodes bool
 	// NATSURL is the bus to publish recall events on; empty publishes nothing. The connection
 	// reconnects forever; New does not wait for it.
 	NATSURL string
@@ -218,7 +222,7 @@ func New(cfg Config) (*Issuer, error) {
 		refreshTTL: cfg.RefreshTTL,
 		adminHash:  sha256.Sum256([]byte(cfg.AdminSecret)),
 		truth:      truth.NewLog(DefaultComponent, nil),
-		reg:        newRegistry(),
+		reg:        newRegistry(cfg.MFARecallKeepsRecoveryCodes),
 		done:       make(chan struct{}),
 	}
 	i.refresh.init()

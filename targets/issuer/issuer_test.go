@@ -928,3 +928,32 @@ func TestMFARecoveryCodes(t *testing.T) {
 		t.Error("another user's recovery code stopped working")
 	}
 }
+
+// TestMFARecallKeepsRecoveryCodes: the planted incomplete MFA recall deletes the factor (its
+// one-time codes are refused, its sessions die) but leaves its unused recovery codes, which
+// still log the user in, once each, and are not counted as recalled; re-enrolment drops them.
+func TestMFARecallKeepsRecoveryCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *issuer.Config) { c.MFARecallKeepsRecoveryCodes = true })
+	en := e.enroll("alice")
+	s := e.loginOTP("alice", "alice-pw", en.Secret)
+	res := e.recall(map[string]any{"type": "mfa", "values": []string{"alice"}})
+	if res["count"] != float64(1) || res["recovery_codes"] != nil {
+		t.Errorf("mfa recall: %v; want one factor and no recovery codes counted", res)
+	}
+	if e.active(s.access) {
+		t.Error("the session of the recalled factor survived")
+	}
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-pw"}, "recovery_code": {en.RecoveryCodes[0]}}
+	if kept := e.mustToken(form); !e.active(kept.access) || claims(t, kept.access)["fid"] != nil {
+		t.Error("a kept recovery code did not log in with a session of no factor")
+	}
+	if status, _ := e.post("/token", "app", "app-secret", form); status != 400 {
+		t.Errorf("a kept recovery code twice: %d, want 400", status)
+	}
+	e.enroll("alice")
+	form.Set("recovery_code", en.RecoveryCodes[1])
+	if status, _ := e.post("/token", "app", "app-secret", form); status != 400 {
+		t.Errorf("an old kept recovery code after re-enrolment: %d, want 400", status)
+	}
+}

@@ -46,6 +46,9 @@ type user struct {
 	// mfa stays true once a factor was enrolled: after an MFA recall deletes the factor, the
 	// user cannot log in until re-enrolled.
 	mfa bool
+	// kept are the recovery codes an MFA recall left behind (registry.keepCodes: the planted
+	// defect); nil otherwise.
+	kept map[[32]byte]bool
 }
 
 // registry holds clients and users. Reads (every token request) take the read lock.
@@ -54,10 +57,12 @@ type registry struct {
 	clients map[string]*client
 	users   map[string]*user
 	dummy   client // compared against for unknown names
+	// keepCodes: an MFA recall leaves the factor's recovery codes usable (the planted defect).
+	keepCodes bool
 }
 
-func newRegistry() *registry {
-	r := &registry{clients: make(map[string]*client), users: make(map[string]*user)}
+func newRegistry(keepCodes bool) *registry {
+	r := &registry{clients: make(map[string]*client), users: make(map[string]*user), keepCodes: keepCodes}
 	rand.Read(r.dummy.salt[:])
 	r.dummy.hash = saltedHash(r.dummy.salt, rand.Text())
 	return r
@@ -161,7 +166,7 @@ func (i *Issuer) EnrollFactor(username string) (Enrollment, error) {
 	if !ok {
 		return Enrollment{}, fmt.Errorf("%w: %q", ErrUnknownUser, username)
 	}
-	u.factor, u.mfa = f, true
+	u.factor, u.mfa, u.kept = f, true, nil
 	return Enrollment{FactorID: f.id, Secret: f.secret, OTPAuthURI: key.URL(), RecoveryCodes: codes}, nil
 }
 
@@ -207,6 +212,10 @@ func (r *registry) useRecoveryCode(name, fid, code string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u, ok := r.users[name]
+	if ok && u.factor == nil && u.kept[sum] {
+		delete(u.kept, sum) // the planted defect: a code that outlived its recalled factor
+		return true
+	}
 	if !ok || u.factor == nil || u.factor.id != fid || !u.factor.recovery[sum] {
 		return false
 	}
@@ -223,7 +232,11 @@ func (r *registry) deleteFactors(names []string, all bool) (ids []string, codes,
 	del := func(u *user) {
 		if u.factor != nil {
 			ids = append(ids, u.factor.id)
-			codes += len(u.factor.recovery)
+			if r.keepCodes {
+				u.kept = u.factor.recovery
+			} else {
+				codes += len(u.factor.recovery)
+			}
 			u.factor = nil // and its recovery codes
 		}
 	}

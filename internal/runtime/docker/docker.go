@@ -392,6 +392,9 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		if ip.IssuedBeforeInclusive {
 			c.cmd = append(c.cmd, "-issued-before-inclusive")
 		}
+		if ip.KeepRecoveryCodes {
+			c.cmd = append(c.cmd, "-mfa-recall-keeps-recovery-codes")
+		}
 		if ip.SigningKeys > 0 {
 			c.cmd = append(c.cmd, "-signing-keys", strconv.Itoa(ip.SigningKeys))
 		}

@@ -310,6 +310,7 @@ func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running,
 		}
 		cfg.TokenTTL = ip.TokenTTL
 		cfg.IssuedBeforeInclusive = ip.IssuedBeforeInclusive
+		cfg.MFARecallKeepsRecoveryCodes = ip.KeepRecoveryCodes
 		cfg.Keys = ip.SigningKeys
 		iss, err := issuer.New(cfg)
 		if err != nil {

@@ -46,6 +46,7 @@ func run(args []string) error {
 		return nil
 	})
 	inclusive := fs.Bool("issued-before-inclusive", false, "plant the same-second boundary bug: an issued_before recall of T also takes iat == T")
+	keepCodes := fs.Bool("mfa-recall-keeps-recovery-codes", false, "plant the incomplete MFA recall: a factor's recovery codes outlive its recall and still log the user in")
 	keys := fs.Int("signing-keys", issuer.DefaultKeys, "signing keys published at start: the first signs, the others are published ahead of a rotation")
 	level := serve.LogLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -63,15 +64,16 @@ func run(args []string) error {
 		return serve.Usage(errors.New("RECALL_ADMIN_SECRET is required"))
 	}
 	cfg := issuer.Config{
-		Issuer:                *iss,
-		Audience:              *audience,
-		AdminSecret:           secret,
-		TokenTTL:              *tokenTTL,
-		IssuedBeforeInclusive: *inclusive,
-		Keys:                  *keys,
-		NATSURL:               *natsURL,
-		Logger:                log,
-		Registry:              prometheus.NewRegistry(),
+		Issuer:                      *iss,
+		Audience:                    *audience,
+		AdminSecret:                 secret,
+		TokenTTL:                    *tokenTTL,
+		IssuedBeforeInclusive:       *inclusive,
+		MFARecallKeepsRecoveryCodes: *keepCodes,
+		Keys:                        *keys,
+		NATSURL:                     *natsURL,
+		Logger:                      log,
+		Registry:                    prometheus.NewRegistry(),
 	}
 	if id := serve.Env("RECALL_CLIENT_ID", ""); id != "" {
 		cfg.Clients = []issuer.Client{{ID: id, Secret: serve.Env("RECALL_CLIENT_SECRET", "")}}
