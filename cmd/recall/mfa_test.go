@@ -63,3 +63,49 @@ func checkMFARecall(t *testing.T, rep *report.Report) {
 		}
 	}
 }
+
+// keptRecoveryCodes plants the incomplete MFA recall in the scenario's issuer.
+const keptRecoveryCodes = "--set=system.components[issuer].with.mfa_recall_recovery_codes=keep"
+
+// TestMFARecallScenarioFindsKeptRecoveryCodes: an issuer whose MFA recall leaves the recovery
+// codes usable is found: every user's recovery code, accepted before the recall, is still
+// accepted after it, the report says so (recall.mfa.recovery_code.accepted, a critical finding
+// mfa_login_survived), and the recall reports no recovery codes taken back; the old factor is
+// still refused and the sessions still die.
+func TestMFARecallScenarioFindsKeptRecoveryCodes(t *testing.T) {
+	checkKeptRecoveryCodes(t, keptRecoveryCodesDrill(t))
+}
+
+// TestMFARecallScenarioFindsKeptRecoveryCodesDocker: the same in containers (the issuer
+// image's -mfa-recall-keeps-recovery-codes).
+func TestMFARecallScenarioFindsKeptRecoveryCodesDocker(t *testing.T) {
+	checkKeptRecoveryCodes(t, keptRecoveryCodesDrill(t, dockerRuntime...))
+}
+
+func keptRecoveryCodesDrill(t *testing.T, extra ...string) *report.Report {
+	t.Helper()
+	drillTest(t, extra)
+	return runScenario(t, "mfa-recall.yaml", append([]string{keptRecoveryCodes}, extra...)...)
+}
+
+func checkKeptRecoveryCodes(t *testing.T, rep *report.Report) {
+	t.Helper()
+	m := rep.Recall.MFA
+	if m == nil {
+		t.Fatal("no recall.mfa in the report")
+	}
+	if rc := m.RecoveryCode; rc.Baseline != m.Users || rc.Accepted != m.Users || rc.Refused != 0 || m.RecoveryCodes != 0 {
+		t.Errorf("recovery codes %+v, %d recalled; want every one of %d users' codes still accepted and none recalled", rc, m.RecoveryCodes, m.Users)
+	}
+	if of := m.OldFactor; of.Refused != m.Users {
+		t.Errorf("old factor %+v: want refused for all %d users (only the codes were kept)", of, m.Users)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		found = found || (f.Kind == "mfa_login_survived" && f.Severity == report.Critical && f.Count == m.Users)
+	}
+	if !found {
+		t.Errorf("no critical finding mfa_login_survived counting %d users: %+v", m.Users, rep.Findings)
+	}
+	checkConverged(t, rep, 150, mfaGateways...)
+}
