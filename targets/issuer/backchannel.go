@@ -57,6 +57,11 @@ func (i *Issuer) backchannelLogout(ev revocation.Event) {
 		return
 	}
 	iss := i.BaseURL()
+	if iss == "" {
+		// Every relying party would refuse a logout token without the iss of its ID tokens.
+		i.log.Warn("back-channel logout not sent: the issuer has no configured base URL (Config.Issuer, -issuer) for the logout tokens' iss")
+		return
+	}
 	for _, r := range ev.Rules {
 		if r.Type != revocation.Session && r.Type != revocation.Subject {
 			continue

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recall-drills/recall/targets/issuer"
 	"github.com/recall-drills/recall/targets/rp"
 )
 
@@ -63,5 +64,30 @@ func TestBackchannelLogout(t *testing.T) {
 	case lt := <-got:
 		t.Errorf("a jti recall sent a logout token: %+v", lt)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestBackchannelLogoutWithoutBaseURL: an issuer that derives its iss from each request has none
+// for a logout token posted in the background, so it posts none (every relying party would refuse
+// an empty iss) rather than tokens that end nothing.
+func TestBackchannelLogoutWithoutBaseURL(t *testing.T) {
+	e := newEnv(t, nil)
+	e.iss.SetBaseURL("")
+	posts := make(chan struct{}, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { posts <- struct{}{} }))
+	t.Cleanup(srv.Close)
+	e.iss.AddBackchannelClient(issuer.BackchannelClient{ClientID: "web", URI: srv.URL})
+	e.recall(map[string]any{"type": "sid", "values": []string{"sess-1"}})
+	select {
+	case <-posts:
+		t.Error("a logout token was posted without an iss")
+	case <-time.After(300 * time.Millisecond):
+	}
+	e.iss.SetBaseURL(e.srv.URL)
+	e.recall(map[string]any{"type": "sid", "values": []string{"sess-2"}})
+	select {
+	case <-posts:
+	case <-time.After(10 * time.Second):
+		t.Error("no logout token once the base URL is set")
 	}
 }
