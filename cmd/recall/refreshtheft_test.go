@@ -23,7 +23,20 @@ func TestRefreshTheftScenario(t *testing.T) {
 // token and the issuer kills the family without an attacker. The report names all 10 as
 // false_family_kill; the families are dead, so the victims still die everywhere.
 func TestRefreshTheftScenarioFindsFalseFamilyKill(t *testing.T) {
-	rep := passingDrill(t, "refresh-theft.yaml", "--set=recall.with.lose_answers=10")
+	checkFalseFamilyKill(t, passingDrill(t, "refresh-theft.yaml", loseAnswers))
+}
+
+// TestRefreshTheftScenarioFindsFalseFamilyKillDocker: the same lost answers against the issuer
+// in its container; the drill finds the same 10 false family kills.
+func TestRefreshTheftScenarioFindsFalseFamilyKillDocker(t *testing.T) {
+	checkFalseFamilyKill(t, passingDrill(t, "refresh-theft.yaml", append([]string{loseAnswers}, dockerRuntime...)...))
+}
+
+// loseAnswers plants 10 legitimate rotations whose answers the client never reads.
+const loseAnswers = "--set=recall.with.lose_answers=10"
+
+func checkFalseFamilyKill(t *testing.T, rep *report.Report) {
+	t.Helper()
 	checkRefreshTheft(t, rep)
 	if n := falseFamilyKills(rep); n != 10 {
 		t.Errorf("%d false family kills reported, want the 10 planted (findings %+v)", n, rep.Findings)
