@@ -211,7 +211,7 @@ func TestValidateFaults(t *testing.T) {
   - {at: 1s, for: 1s, fault: pause, link: edge->issuer}
   - {at: 1s, for: 1s, fault: partition, link: edge->nowhere}
 `, []string{
-			`:12:30: faults[0].fault: unknown fault "melt" (have: bandwidth, command, http, kill, latency, partition, pause, reset_peer, restart, slow_close, stop, timeout)`,
+			`:12:30: faults[0].fault: unknown fault "melt" (have: bandwidth, command, http, kill, latency, lose_answers, partition, pause, reset_peer, restart, slow_close, stop, timeout)`,
 			`:13:75: faults[1].with.latency: bad duration "fast": want a Go duration like 150ms, 2s or 1m30s`,
 			`:14:5: faults[2].target: required: the component partition is done to (have: issuer, edge)`,
 			`:15:43: faults[3].link: pause is done to a component (target:), not to a link`,

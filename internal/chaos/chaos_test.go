@@ -20,7 +20,7 @@ import (
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()
-	want := []string{"bandwidth", "command", "http", "kill", "latency", "partition", "pause", "reset_peer", "restart", "slow_close", "stop", "timeout"}
+	want := []string{"bandwidth", "command", "http", "kill", "latency", "lose_answers", "partition", "pause", "reset_peer", "restart", "slow_close", "stop", "timeout"}
 	if got := strings.Join(Names(), ","); got != strings.Join(want, ",") {
 		t.Errorf("Names() = %s; want %s", got, strings.Join(want, ","))
 	}
@@ -46,6 +46,10 @@ func TestNewChecksParams(t *testing.T) {
 		{"latency unknown key", "latency", Params{Link: link, With: map[string]any{"latency": "1s", "delay": "1s"}}, "with.delay: unknown parameter (have: jitter, latency, stream, toxicity)"},
 		{"bad stream", "bandwidth", Params{Link: link, With: map[string]any{"rate": 10, "stream": "sideways"}}, "with.stream: unknown value sideways (have: upstream, downstream, both)"},
 		{"toxicity", "timeout", Params{Link: link, With: map[string]any{"toxicity": 2.0}}, "with.toxicity: must be between 0 and 1, got 2"},
+		{"lose_answers ok", "lose_answers", Params{Name: "l", Link: link, With: map[string]any{"count": 10}}, ""},
+		{"lose_answers no count", "lose_answers", Params{Link: link}, "with.count: required"},
+		{"lose_answers fraction", "lose_answers", Params{Link: link, With: map[string]any{"count": 1.5}}, "with.count: must be a whole number >= 0, got 1.5"},
+		{"lose_answers upstream", "lose_answers", Params{Link: link, With: map[string]any{"count": 1, "stream": "upstream"}}, "with.stream: unknown value upstream (have: downstream)"},
 		{"no link", "partition", Params{}, "partition: needs a link (link: from->to)"},
 		{"pause with", "pause", Params{Target: "edge", With: map[string]any{"x": 1}}, "with.x: unknown parameter: this fault takes no with"},
 		{"command ok", "command", Params{With: map[string]any{"run": "true", "revert": []any{"true"}, "timeout": "5s"}}, ""},

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/recall-drills/recall/internal/chaos/answerloss"
 	"github.com/recall-drills/recall/internal/runtime"
 )
 
@@ -35,6 +36,17 @@ func init() {
 	})})
 	Register(Kind{Name: "reset_peer", Scope: OnLink, Cuts: true, Needs: needLinker, New: newToxic("reset_peer", func(p *params) map[string]any {
 		return map[string]any{"timeout": p.duration("timeout", 0, false).Milliseconds()}
+	})})
+	// lose_answers (internal/chaos/answerloss, registered in both runtimes' toxiproxy): the
+	// requests pass, the answers of the first count connections are dropped and those
+	// connections closed. Only downstream: upstream it would lose the requests instead.
+	Register(Kind{Name: "lose_answers", Scope: OnLink, Cuts: true, Needs: needLinker, New: newToxic(answerloss.Type, func(p *params) map[string]any {
+		n := p.number("count", 0, true)
+		if n < 0 || n != float64(int64(n)) {
+			p.fail("count", "must be a whole number >= 0, got %v", n)
+		}
+		p.enum("stream", StreamDownstream, StreamDownstream)
+		return map[string]any{"count": int64(n)}
 	})})
 	Register(Kind{Name: "slow_close", Scope: OnLink, Needs: needLinker, New: newToxic("slow_close", func(p *params) map[string]any {
 		return map[string]any{"delay": p.duration("delay", 0, true).Milliseconds()}

@@ -54,7 +54,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"fault-before-start", "testdata/invalid-fault-before-start.yaml:13:10: faults[0].at: recall-20s is -5s from the start (the recall is at 15s), before the start of traffic"},
 		{"fault-duplicate-name", "testdata/invalid-fault-duplicate-name.yaml:14:12: faults[1].name: duplicate fault name \"f\" (first at faults[0])"},
 		{"fault-for", "testdata/invalid-fault-for.yaml:13:20: faults[0].for: must be > 0, got 0s"},
-		{"fault-kind", "testdata/invalid-fault-kind.yaml:13:31: faults[0].fault: unknown fault \"explode\" (have: pause, kill, restart, stop, partition, latency, bandwidth, timeout, reset_peer, slow_close, command, http)"},
+		{"fault-kind", "testdata/invalid-fault-kind.yaml:13:31: faults[0].fault: unknown fault \"explode\" (have: pause, kill, restart, stop, partition, latency, bandwidth, timeout, reset_peer, slow_close, lose_answers, command, http)"},
 		{"fault-no-for", "testdata/invalid-fault-no-for.yaml:13:5: faults[0].for: required: how long the fault lasts, e.g. for: 5s"},
 		{"fault-no-target", "testdata/invalid-fault-no-target.yaml:13:5: faults[0].target: required: the component pause is done to (have: issuer, edge-push, edge-poll)"},
 		{"fault-target", "testdata/invalid-fault-target.yaml:13:56: faults[0].target: unknown component \"edge-psh\" (have: issuer, edge-push, edge-poll)"},

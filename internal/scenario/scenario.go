@@ -106,7 +106,7 @@ var ProbeKinds = []string{"http"}
 
 // DefaultFaults is the list of fault kinds accepted when Load is not given [WithKnownFaults].
 var DefaultFaults = []string{"pause", "kill", "restart", "stop", "partition", "latency",
-	"bandwidth", "timeout", "reset_peer", "slow_close", "command", "http"}
+	"bandwidth", "timeout", "reset_peer", "slow_close", "lose_answers", "command", "http"}
 
 // Revoke-tokens modes.
 const (
@@ -540,13 +540,13 @@ type Fault struct {
 	// command and http, which may be instantaneous.
 	For time.Duration `yaml:"for,omitempty" json:"for,omitempty"`
 	// Fault is the fault kind: pause, kill, restart, stop, partition, latency, bandwidth,
-	// timeout, reset_peer, slow_close, command or http. Required.
+	// timeout, reset_peer, slow_close, lose_answers, command or http. Required.
 	Fault string `yaml:"fault" json:"fault" jsonschema:"required"`
 	// Target names the component the fault is done to. Required except for command and http
 	// and link faults.
 	Target string `yaml:"target,omitempty" json:"target,omitempty"`
 	// Link names a declared link, "from->to" (system.links), for the link faults: partition,
-	// latency, bandwidth, timeout, reset_peer and slow_close.
+	// latency, bandwidth, timeout, reset_peer, slow_close and lose_answers.
 	Link string `yaml:"link,omitempty" json:"link,omitempty" jsonschema:"example=edge-push->bus"`
 	// With holds the fault's parameters; they depend on the fault kind.
 	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`

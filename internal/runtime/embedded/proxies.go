@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	_ "github.com/recall-drills/recall/internal/chaos/answerloss" // the lose_answers toxic
 	"github.com/recall-drills/recall/internal/runtime"
 )
 

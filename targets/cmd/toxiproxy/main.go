@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	_ "github.com/recall-drills/recall/internal/chaos/answerloss" // the lose_answers toxic, as in the embedded runtime
 	"github.com/recall-drills/recall/targets/cmd/internal/serve"
 )
 
