@@ -288,3 +288,38 @@ faults:
 		t.Errorf("exit %d; want %d\n%s%s", code, exitPass, stdout, stderr)
 	}
 }
+
+// TestValidateHarnessLink: a link from harness names the drill itself, so no component may be
+// called harness; the runtime takes harness->issuer only.
+func TestValidateHarnessLink(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, components, links, want string }{
+		{"named harness", `
+    - {name: harness, kind: gateway, use: reference/gateway, with: {strategy: poll}}`, `[{from: harness, to: issuer}]`,
+			`system.links[0].from: "harness" names the drill itself in a link (harness->issuer): rename component harness`},
+		{"to a gateway", `
+    - {name: edge, kind: gateway, use: reference/gateway, with: {strategy: poll}}`, `[{from: harness, to: edge}]`,
+			`link harness->edge: the harness's only link is to the reference issuer`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := `name: bad-links
+system:
+  components:
+    - {name: issuer, kind: issuer, use: reference/issuer}` + tc.components + `
+  links: ` + tc.links + `
+tokens: {victims: 5}
+traffic: {rate: 10/s, duration: 10s}
+recall: {at: 5s}
+`
+			path := filepath.Join(t.TempDir(), "s.yaml")
+			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runMain("validate", path)
+			if code != exitCannotRun || !strings.Contains(stdout+stderr, tc.want) {
+				t.Errorf("exit %d; want %d and %q in:\n%s%s", code, exitCannotRun, tc.want, stdout, stderr)
+			}
+		})
+	}
+}

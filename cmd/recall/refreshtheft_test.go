@@ -18,28 +18,37 @@ func TestRefreshTheftScenario(t *testing.T) {
 	}
 }
 
-// TestRefreshTheftScenarioFindsFalseFamilyKill: the same scenario with 10 legitimate rotations
-// whose answers are lost (with.lose_answers): each client's retry presents a rotated refresh
-// token and the issuer kills the family without an attacker. The report names all 10 as
-// false_family_kill; the families are dead, so the victims still die everywhere.
+// TestRefreshTheftScenarioFindsFalseFamilyKill: the same scenario with a link fault on the
+// token endpoint (lose_answers on harness->issuer, which the legitimate rotations take) that
+// lets 10 rotations reach the issuer and loses their answers: each client's retry presents a
+// rotated refresh token and the issuer kills the family without an attacker. The report names
+// exactly the 10 the fault lost as false_family_kill; the families are dead, so the victims
+// still die everywhere.
 func TestRefreshTheftScenarioFindsFalseFamilyKill(t *testing.T) {
-	checkFalseFamilyKill(t, passingDrill(t, "refresh-theft.yaml", loseAnswers))
+	checkFalseFamilyKill(t, passingDrill(t, "refresh-theft.yaml", loseRotations))
 }
 
-// TestRefreshTheftScenarioFindsFalseFamilyKillDocker: the same lost answers against the issuer
-// in its container; the drill finds the same 10 false family kills.
+// TestRefreshTheftScenarioFindsFalseFamilyKillDocker: the same link fault in containers (the
+// toxiproxy container publishes the harness's link on 127.0.0.1); the same 10 false family
+// kills.
 func TestRefreshTheftScenarioFindsFalseFamilyKillDocker(t *testing.T) {
-	checkFalseFamilyKill(t, passingDrill(t, "refresh-theft.yaml", append([]string{loseAnswers}, dockerRuntime...)...))
+	checkFalseFamilyKill(t, passingDrill(t, "refresh-theft.yaml", append([]string{loseRotations}, dockerRuntime...)...))
 }
 
-// loseAnswers plants 10 legitimate rotations whose answers the client never reads.
-const loseAnswers = "--set=recall.with.lose_answers=10"
+// TestRefreshTheftScenarioFindsPlantedFalseFamilyKill: the alternative for providers no link
+// reaches, with.lose_answers: the drill drops the 10 answers itself.
+func TestRefreshTheftScenarioFindsPlantedFalseFamilyKill(t *testing.T) {
+	checkFalseFamilyKill(t, passingDrill(t, "refresh-theft.yaml", "--set=recall.with.lose_answers=10"))
+}
+
+// loseRotations has the link fault lose the answers of 10 legitimate rotations.
+const loseRotations = "--set=faults[lost-rotations].with.count=10"
 
 func checkFalseFamilyKill(t *testing.T, rep *report.Report) {
 	t.Helper()
 	checkRefreshTheft(t, rep)
 	if n := falseFamilyKills(rep); n != 10 {
-		t.Errorf("%d false family kills reported, want the 10 planted (findings %+v)", n, rep.Findings)
+		t.Errorf("%d false family kills reported, want the 10 answers lost (findings %+v)", n, rep.Findings)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -309,6 +310,11 @@ func (d *drill) run(ctx context.Context) error {
 		return fmt.Errorf("issuer %s: %w", p.Issuer, err)
 	}
 	d.rep.Provider = describeProvider(d.prov)
+	if hl, ok := p.Env.(runtime.HarnessLinker); ok {
+		if addr, ok := hl.HarnessLink(p.Issuer); ok {
+			d.prov.Link = throughLink(d.prov.Client(), addr)
+		}
+	}
 
 	d.setPhase(PhaseMint)
 	mintBegan := time.Now()
@@ -816,4 +822,21 @@ func storeMin(v *atomic.Int64, x int64) {
 			return
 		}
 	}
+}
+
+// throughLink returns a client like hc whose every connection dials addr, the proxy of the
+// declared link harness->issuer, whatever the URL's host: requests keep their URL and Host, the
+// provider sees them as it sees hc's.
+func throughLink(hc *http.Client, addr string) *http.Client {
+	tr, ok := hc.Transport.(*http.Transport)
+	if !ok || tr == nil {
+		tr = http.DefaultTransport.(*http.Transport)
+	}
+	tr = tr.Clone()
+	tr.Proxy = nil
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: tr, Timeout: hc.Timeout}
 }

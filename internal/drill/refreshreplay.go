@@ -44,7 +44,9 @@ func init() {
 // clients behind retrying transports do. The provider did rotate if the request reached it, so
 // the retry presents a rotated token: reuse detection kills the family with no attacker
 // involved. Such a victim is acknowledged by the retry's answer, marked FalseFamilyKill, and not
-// replayed (the family is already dead). with.lose_answers plants it.
+// replayed (the family is already dead). A link fault on the declared link harness->issuer,
+// which the rotations take, causes it (fault lose_answers loses a given number of answers);
+// with.lose_answers plants it in the drill instead, for providers no link reaches.
 func newRefreshReplay(p ActionParams) (Action, error) {
 	lose := refreshReplayParams.Decode(p.With).Int("lose_answers")
 	if lose < 0 {
@@ -53,7 +55,6 @@ func newRefreshReplay(p ActionParams) (Action, error) {
 	return ActionFunc(func(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
 		var replayed, survived, falseKills atomic.Int64
 		var lost atomic.Int64
-		lossy := &http.Client{Transport: loseAnswer{next: iss.Client()}, Timeout: iss.Client().Timeout}
 		err := forEach(ctx, len(victims), p.Concurrency, func(ctx context.Context, i int) error {
 			v := victims[i]
 			fail := func(err error) error {
@@ -73,10 +74,15 @@ func newRefreshReplay(p ActionParams) (Action, error) {
 			grant := func(ctx context.Context, rt string) (*oauth.Issued, error) {
 				return oauth.RequestToken(ctx, iss.Client(), iss.Endpoints.Token, v.Owner, oauth.Grant{Type: oauth.GrantRefreshToken, RefreshToken: rt})
 			}
-			// The legitimate client rotates; it retries once when the answer never came.
+			// The legitimate client rotates; it retries once when the answer never came. The
+			// rotation goes through the link harness->issuer when declared (a link fault there
+			// loses its answer); the retry and the replay do not.
 			hc := iss.Client()
+			if iss.Link != nil {
+				hc = iss.Link
+			}
 			if lost.Add(1) <= int64(lose) {
-				hc = lossy
+				hc = &http.Client{Transport: loseAnswer{next: hc}, Timeout: hc.Timeout}
 			}
 			sent := time.Now()
 			rotated, err := oauth.RequestToken(ctx, hc, iss.Endpoints.Token, v.Owner, oauth.Grant{Type: oauth.GrantRefreshToken, RefreshToken: old})

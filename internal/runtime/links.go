@@ -41,3 +41,16 @@ type Linker interface {
 	// is not an error.
 	Heal(ctx context.Context, l Link) error
 }
+
+// Harness names the drill itself as a link's From: a declared link harness->issuer routes the
+// harness's own requests that choose it (refresh-replay's legitimate rotations) through a proxy,
+// so that link faults can act on them. No component may have this name.
+const Harness = "harness"
+
+// HarnessLinker is a Linker that also proxies links from the Harness.
+type HarnessLinker interface {
+	Linker
+	// HarnessLink returns the address (host:port, on 127.0.0.1) the harness dials to reach to
+	// through the declared link harness->to, and false when no such link is declared.
+	HarnessLink(to string) (string, bool)
+}

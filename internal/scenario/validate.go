@@ -652,13 +652,21 @@ func (l *loader) validateFaultLink(s *Scenario, f *Fault, p string) {
 	}
 }
 
+// Harness, as a link's from, names the drill itself (runtime.Harness): harness->issuer carries
+// the requests of the drill's that take it (refresh-replay's legitimate rotations).
+const Harness = "harness"
+
 // validateLinks checks system.links: known components, no loops, no duplicates.
 func (l *loader) validateLinks(s *Scenario) {
 	seen := map[Link]int{}
 	for i, k := range s.System.Links {
 		p := fmt.Sprintf("system.links[%d]", i)
 		for _, end := range []struct{ field, name string }{{"from", k.From}, {"to", k.To}} {
-			switch _, ok := s.Component(end.name); {
+			switch c, ok := s.Component(end.name); {
+			case end.name == Harness && end.field == "from" && !ok:
+				// the drill's own requests that take the link (the runtime checks its to)
+			case end.name == Harness && ok:
+				l.fail(p+"."+end.field, "%q names the drill itself in a link (harness->issuer): rename component %s", c.Name, c.Name)
 			case end.name == "":
 				l.fail(p+"."+end.field, "required: a component (have: %s)", names(s))
 			case !ok:

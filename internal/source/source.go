@@ -132,6 +132,10 @@ type Provider struct {
 	Confirmer Confirmer
 	// HTTP is the client the harness talks to the provider with.
 	HTTP *http.Client
+	// Link, when the scenario declares the link harness->issuer, is a client whose every
+	// connection goes through that link's proxy, so that link faults act on the requests an
+	// action sends with it (refresh-replay's legitimate rotations); nil without the link.
+	Link *http.Client
 	// Clients are the existing clients the scenario named (an action may authenticate as one).
 	Clients []*oauth.Client
 	// SSF are the drill's Shared Signals transmitters (reference/ssf) by component name, which

@@ -65,6 +65,19 @@ type dockerLinks struct {
 	mu     sync.Mutex
 	client *toxiclient.Client   // nil until the toxiproxy container is up
 	cuts   map[runtime.Link]int // how many faults hold the link cut (overlapping partitions)
+	// harness maps to the 127.0.0.1 address of the proxy of link harness->to.
+	harness map[string]string
+}
+
+var _ runtime.HarnessLinker = (*Env)(nil)
+
+// HarnessLink implements runtime.HarnessLinker: the published port of the proxy of the
+// declared link harness->to, once the toxiproxy container is up.
+func (d *Env) HarnessLink(to string) (string, bool) {
+	d.lk.mu.Lock()
+	defer d.lk.mu.Unlock()
+	a, ok := d.lk.harness[to]
+	return a, ok
 }
 
 // planLinks checks the declared links and, when there are any, adds the toxiproxy container to
@@ -81,6 +94,18 @@ func (d *Env) planLinks(busAlias string) []error {
 	for i, l := range d.links {
 		from, okF := d.byName[l.From]
 		to, okT := d.byName[l.To]
+		if l.From == runtime.Harness && !okF {
+			// The harness reaches the proxy on a port the toxiproxy container publishes.
+			switch _, dup := d.lk.byLink[l]; {
+			case dup:
+				errs = append(errs, fmt.Errorf("link %s: declared twice", l))
+			case !okT || to.use != runtime.UseIssuer:
+				errs = append(errs, fmt.Errorf("link %s: the harness's only link is to the reference issuer", l))
+			default:
+				d.lk.byLink[l] = dlink{name: "link" + strconv.Itoa(i+1), port: firstLinkPort + i, upstream: l.To + ":8080"}
+			}
+			continue
+		}
 		switch {
 		case !okF || from.implicit:
 			errs = append(errs, fmt.Errorf("link %s: %w", l, runtime.UnknownComponent(l.From, d.names())))
@@ -130,9 +155,17 @@ func (d *Env) addToxiproxy() {
 	c.wait = wait.ForHTTP("/version").WithPort(toxiproxyAPIPort).WithPollInterval(50 * time.Millisecond).
 		WithStatusCodeMatcher(func(st int) bool { return st == http.StatusOK }).WithStartupTimeout(c.timeout)
 	c.waitDesc = "GET /version on " + toxiproxyAPIPort + " answers 200"
+	for _, l := range d.links {
+		if dl, ok := d.lk.byLink[l]; ok && l.From == runtime.Harness {
+			c.ports = append(c.ports, strconv.Itoa(dl.port)+"/tcp")
+		}
+	}
 	d.byName[c.name] = c
 	d.comps = append(d.comps, c)
 	for l := range d.lk.byLink {
+		if l.From == runtime.Harness {
+			continue
+		}
 		if f := d.byName[l.From]; !slices.Contains(f.deps, c.name) {
 			f.deps = append(f.deps, c.name)
 		}
@@ -177,6 +210,24 @@ func (d *Env) createProxies(ctx context.Context, c *dcomp) error {
 			return fmt.Errorf("link %s: create proxy: %w", l, err)
 		}
 		d.log.Debug("link proxied", "link", l.String(), "via", d.lk.alias+":"+strconv.Itoa(dl.port), "upstream", dl.upstream)
+		if l.From == runtime.Harness {
+			d.mu.Lock()
+			ctr := c.c
+			d.mu.Unlock()
+			if ctr == nil {
+				return fmt.Errorf("link %s: no toxiproxy container", l)
+			}
+			p, err := ctr.MappedPort(ctx, strconv.Itoa(dl.port)+"/tcp")
+			if err != nil {
+				return fmt.Errorf("link %s: mapped port: %w", l, err)
+			}
+			d.lk.mu.Lock()
+			if d.lk.harness == nil {
+				d.lk.harness = map[string]string{}
+			}
+			d.lk.harness[l.To] = loopback.String() + ":" + p.Port()
+			d.lk.mu.Unlock()
+		}
 	}
 	d.lk.mu.Lock()
 	d.lk.client = cl

@@ -70,6 +70,31 @@ func TestDockerLinksPlan(t *testing.T) {
 	}
 }
 
+// TestDockerHarnessLinkPlan: the harness's link to the issuer is a proxy whose port the
+// toxiproxy container publishes (the harness dials it from the host); no component waits for
+// it, and HarnessLink knows no address before the container is up.
+func TestDockerHarnessLinkPlan(t *testing.T) {
+	t.Parallel()
+	d, err := New([]runtime.Spec{{Name: "issuer", Use: runtime.UseIssuer}, {Name: "edge", Use: runtime.UseGateway, With: map[string]any{"strategy": "poll"}}},
+		runtime.Secrets{AdminSecret: "adm"}, WithDrillID("harness"), WithLinks(runtime.Link{From: runtime.Harness, To: "issuer"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, ok := d.byName[DefaultToxiproxyAlias]
+	if !ok || !slices.Equal(tx.ports, []string{toxiproxyAPIPort, "10001/tcp"}) {
+		t.Fatalf("toxiproxy container %+v: want the API port and the harness link's published", tx)
+	}
+	if dl := d.lk.byLink[runtime.Link{From: runtime.Harness, To: "issuer"}]; dl.upstream != "issuer:8080" {
+		t.Errorf("harness->issuer proxy %+v, want upstream issuer:8080", dl)
+	}
+	if slices.Contains(d.byName["edge"].deps, DefaultToxiproxyAlias) || strings.Contains(strings.Join(d.byName["edge"].cmd, " "), "toxiproxy") {
+		t.Errorf("edge goes through toxiproxy: deps %v, cmd %v", d.byName["edge"].deps, d.byName["edge"].cmd)
+	}
+	if a, ok := d.HarnessLink("issuer"); ok {
+		t.Errorf("HarnessLink before Start = %s", a)
+	}
+}
+
 func TestDockerLinksValidation(t *testing.T) {
 	t.Parallel()
 	specs := []runtime.Spec{
@@ -90,6 +115,7 @@ func TestDockerLinksValidation(t *testing.T) {
 		{runtime.Link{From: "issuer", To: "issuer"}, "the issuer's only outgoing link is to the bus"},
 		{runtime.Link{From: "api", To: "issuer"}, "from gateways and the issuer only, not from reference/service"},
 		{runtime.Link{From: "own", To: "nats"}, "not from the user's own component"},
+		{runtime.Link{From: runtime.Harness, To: "edge"}, "link harness->edge: the harness's only link is to the reference issuer"},
 	} {
 		t.Run(tc.link.String(), func(t *testing.T) {
 			t.Parallel()

@@ -106,6 +106,12 @@ func (e *Env) checkLinks() []error {
 		from, okF := e.spec(l.From)
 		to, okT := e.spec(l.To)
 		switch {
+		case l.From == runtime.Harness && !okF:
+			if seen[l] {
+				errs = append(errs, fmt.Errorf("link %s: declared twice", l))
+			} else if !okT || to.Use != runtime.UseIssuer {
+				errs = append(errs, fmt.Errorf("link %s: the harness's only link is to the reference issuer", l))
+			}
 		case !okF:
 			errs = append(errs, fmt.Errorf("link %s: unknown component %q", l, l.From))
 		case !okT:
@@ -161,6 +167,11 @@ func (e *Env) linkAddr(from, to string) (string, bool) {
 	}
 	return px.Listen, true
 }
+
+// HarnessLink implements runtime.HarnessLinker: the proxy of the declared link harness->to.
+func (e *Env) HarnessLink(to string) (string, bool) { return e.linkAddr(runtime.Harness, to) }
+
+var _ runtime.HarnessLinker = (*Env)(nil)
 
 // issuerURLFor is the issuer URL component from uses: through its link, if declared.
 func (e *Env) issuerURLFor(from string, iss *running) string {

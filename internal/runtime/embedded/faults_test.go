@@ -143,11 +143,12 @@ func TestEmbeddedCheckLinks(t *testing.T) {
 		{Name: "svc", Use: runtime.UseService},
 	}
 	_, err := New(specs, runtime.Secrets{AdminSecret: "x"},
-		WithLinks(runtime.Link{From: "edge", To: "svc"}, runtime.Link{From: "edge", To: "nowhere"}))
+		WithLinks(runtime.Link{From: "edge", To: "svc"}, runtime.Link{From: "edge", To: "nowhere"}, runtime.Link{From: runtime.Harness, To: "edge"}))
 	if err == nil {
 		t.Fatal("bad links accepted")
 	}
-	for _, want := range []string{"link edge->svc: the embedded runtime proxies links to the issuer or a reference/nats component only", `link edge->nowhere: unknown component "nowhere"`} {
+	for _, want := range []string{"link edge->svc: the embedded runtime proxies links to the issuer or a reference/nats component only", `link edge->nowhere: unknown component "nowhere"`,
+		"link harness->edge: the harness's only link is to the reference issuer"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
