@@ -356,8 +356,8 @@ func (b *imageBuilder) ensure(ctx context.Context, cli client.APIClient, compone
 	return out, nil
 }
 
-// progressEvery is how often a long compile says it is still going.
-const progressEvery = 15 * time.Second
+// progressEvery is how often a long compile says it is still going (a variable for tests).
+var progressEvery = 15 * time.Second
 
 // progress logs a line every progressEvery until the returned stop is called.
 func (b *imageBuilder) progress(began time.Time) (stop func()) {
