@@ -38,16 +38,26 @@ func (t *Toxic) Pipe(stub *toxics.ToxicStub) {
 			}
 			if !st.decided {
 				st.decided = true
-				st.lose = t.lost.Add(1) <= t.Count
-				if !st.lose {
-					t.lost.Add(-1)
-				}
+				st.lose = t.take()
 			}
 			if st.lose {
 				stub.Close() // the answer is dropped and the connection closed
 				return
 			}
 			stub.Output <- c
+		}
+	}
+}
+
+// take counts one more lost answer unless Count are already lost.
+func (t *Toxic) take() bool {
+	for {
+		n := t.lost.Load()
+		if n >= t.Count {
+			return false
+		}
+		if t.lost.CompareAndSwap(n, n+1) {
+			return true
 		}
 	}
 }

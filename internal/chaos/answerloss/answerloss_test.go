@@ -27,7 +27,8 @@ func TestLosesFirstAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer px.Stop()
-	if _, err := px.Toxics.AddToxicJson(strings.NewReader(`{"name":"l","type":"lose_answers","stream":"downstream","toxicity":1,"attributes":{"count":3}}`)); err != nil {
+	tw, err := px.Toxics.AddToxicJson(strings.NewReader(`{"name":"l","type":"lose_answers","stream":"downstream","toxicity":1,"attributes":{"count":3}}`))
+	if err != nil {
 		t.Fatal(err)
 	}
 	c := &http.Client{}
@@ -43,6 +44,9 @@ func TestLosesFirstAnswers(t *testing.T) {
 		if string(b) != "rotated" {
 			t.Errorf("answer %q", b)
 		}
+	}
+	if n := tw.Toxic.(*Toxic).Lost(); n != 3 {
+		t.Errorf("Lost() = %d, want 3", n)
 	}
 	if errs != 3 || served.Load() != 5 {
 		t.Errorf("%d errors, %d served; want 3 answers lost of 5 served", errs, served.Load())
