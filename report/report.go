@@ -152,6 +152,12 @@ type Environment struct {
 	StartupMS float64 `json:"startup_ms"`
 	// Components gives per-component startup and endpoint information.
 	Components []EnvComponent `json:"components"`
+	// WallClockSteps counts the times the machine's wall clock moved against its monotonic
+	// clock while the drill ran (NTP or hypervisor corrections), and WallClockStepMaxMS is the
+	// largest move. Probes are timed on the monotonic clock; ground truth recorded as wall-clock
+	// instants is converted back to it (docs/measurement.md).
+	WallClockSteps     int     `json:"wall_clock_steps,omitempty"`
+	WallClockStepMaxMS float64 `json:"wall_clock_step_max_ms,omitempty"`
 }
 
 // EnvComponent is one component as started.
@@ -602,8 +608,12 @@ type FaultSplit struct {
 type GroundTruth struct {
 	// Checked is the number of converged pairs with a recorded instant.
 	Checked int `json:"checked"`
-	// Within is how many recorded instants fell inside the measured bracket.
+	// Within is how many recorded instants fell inside the measured bracket (widened by the
+	// instant's clock uncertainty).
 	Within int `json:"within"`
+	// ClockUncertaintyMS is the largest uncertainty of a recorded instant converted from the wall
+	// clock to the drill's timeline: 0 unless the wall clock was stepped close to that instant.
+	ClockUncertaintyMS float64 `json:"clock_uncertainty_ms,omitempty"`
 	// TTCMS is the distribution of true TTCs (recorded instant − R(t)).
 	TTCMS Stats `json:"ttc_ms"`
 }

@@ -173,6 +173,9 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	d.wall = time.Now()
+	d.clock = newWallClock()
+	d.clock.start()
+	defer d.clock.halt()
 	hdr := *d.rep
 	hdr.Expectations = pendingExpectations(p.Expect)
 	d.record(Event{Kind: EventHeader, Wall: d.wall, Report: &hdr})
@@ -190,6 +193,11 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 		if err != nil {
 			d.rep.Verdict = report.Error
 			d.rep.Reason = err.Error()
+		}
+		if n, largest := d.clock.steps(); n > 0 {
+			d.rep.Environment.WallClockSteps, d.rep.Environment.WallClockStepMaxMS = n, millis(largest)
+			d.log.Warn("the wall clock moved against the monotonic clock during the drill; ground truth recorded in wall time was converted back",
+				"steps", n, "largest", largest.Round(time.Microsecond))
 		}
 		judge(d.rep, d.measurement, d.recovery, p.Expect)
 		rep = d.rep
@@ -226,6 +234,8 @@ type drill struct {
 	recWG    sync.WaitGroup
 	// sentRate counts the probes sent per 10 ms, to log the rate around the acknowledgement.
 	sentRate *rateWindows
+	// clock converts wall-clock instants recorded out of process to the monotonic timeline.
+	clock *wallClock
 }
 
 func (d *drill) setPhase(ph string) {

@@ -166,6 +166,15 @@ type TokenTruth interface {
 	EnforcedSinceToken(token string) (time.Time, bool)
 }
 
+// sinceBegan is a recorded instant's offset from the start of traffic on the drill's monotonic
+// timeline, and its uncertainty (see wallClock).
+func (d *drill) sinceBegan(at time.Time) (time.Duration, time.Duration) {
+	if d.clock == nil {
+		return at.Sub(d.began), 0
+	}
+	return d.clock.since(at, d.began)
+}
+
 func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []PairResult) *report.GroundTruth {
 	src, ok := gt.Truth(component)
 	if !ok {
@@ -193,14 +202,15 @@ func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []Pa
 			Starts(revocation.Claims) []time.Time
 		}); ok {
 			for _, st := range ss.Starts(d.tokens[pr.Token].Claims) {
-				if o := st.Sub(d.began); o >= pr.Lower && o <= pr.Upper {
+				if o, u := d.sinceBegan(st); o >= pr.Lower-u && o <= pr.Upper+u {
 					at = st
 				}
 			}
 		}
-		off := at.Sub(d.began)
+		off, unc := d.sinceBegan(at)
+		out.ClockUncertaintyMS = max(out.ClockUncertaintyMS, millis(unc))
 		out.Checked++
-		if off >= pr.Lower && off <= pr.Upper {
+		if off >= pr.Lower-unc && off <= pr.Upper+unc {
 			out.Within++
 		} else if out.Checked-out.Within <= 3 {
 			d.log.Warn("ground truth outside the measured bracket", "component", component,
