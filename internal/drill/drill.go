@@ -414,6 +414,11 @@ func (d *drill) traffic(ctx context.Context) error {
 			groups[i].Timeout = c.Probe.Timeout
 		}
 	}
+	iso := load.NewIsolation(load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout,
+		Groups: groups, Group: func(tag uint64) int { return int(tag / nTok) }})
+	// The scheduler looks ahead past a component that has its probes in flight, so that its
+	// pairs keep their turn and the others' probes are sent meanwhile.
+	d.sched.SetBusy(iso.Full, p.Traffic.Workers)
 	needBody := false
 	for _, pr := range d.probes {
 		needBody = needBody || pr.NeedsBody()
@@ -527,7 +532,7 @@ func (d *drill) traffic(ctx context.Context) error {
 		lctx, loadFor = d.holdEnd(tctx, lctx, loadFor, &recallFired, &recallDone, &wg)
 	}
 	g.Add(func() error {
-		d.attack(lctx, targeter, timeout, maxBody, loadFor, groups, nTok, &total, &dropped, &afterRecall, &firstAck)
+		d.attack(lctx, targeter, timeout, maxBody, loadFor, iso, nTok, &total, &dropped, &afterRecall, &firstAck)
 		end = time.Since(d.began)
 		return nil
 	}, interrupt)
@@ -680,11 +685,11 @@ func (d *drill) stillMeasuring(recallReturned bool) string {
 
 // attack runs the probe load until loadFor has passed or ctx ends, observing every result.
 func (d *drill) attack(ctx context.Context, targeter vegeta.Targeter, timeout time.Duration, maxBody int64, loadFor time.Duration,
-	groups []load.Group, nTok uint64, total, dropped, afterRecall, firstAck *atomic.Int64) {
+	iso *load.Isolation, nTok uint64, total, dropped, afterRecall, firstAck *atomic.Int64) {
 	p := d.plan
 	load.Attack(ctx, targeter, load.Pacer(p.Traffic.Rate, p.Traffic.RampFrom, p.Traffic.RampFor),
 		load.Options{Workers: uint64(p.Traffic.Workers), Timeout: timeout, MaxBody: maxBody, Duration: loadFor,
-			Groups: groups, Group: func(tag uint64) int { return int(tag / nTok) }},
+			Isolation: iso},
 		func(r *vegeta.Result) {
 			tag, ok := load.TagOf(r.URL)
 			if !ok || tag >= uint64(len(d.probes))*nTok {

@@ -3,6 +3,7 @@ package drill
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"math/rand"
 	"slices"
 	"sync"
@@ -120,11 +121,61 @@ type Scheduler struct {
 	restW     [2]float64 // before the trigger, past the retries: victim pairs, controls
 	restCur   [2]float64
 	comp      []schedCounts
+
+	// Look-ahead past full components (SetBusy): a pair whose component has its maximum of
+	// probes in flight is held back, keeping its turn, and the next pair is taken instead.
+	busy      func(component int) bool
+	lookAhead int
+	maxHeld   int
+	held      []heldQueue // per component
+	nHeld     int
+	heldPos   int // the component the next scan of held pairs starts at
+}
+
+// heldQueue holds the pairs of one full component that wait for it: the stalest (least
+// recently probed) goes first, so that what the component can take goes to the pairs that
+// waited longest, whatever the phase of the rotation when a slot freed.
+type heldQueue struct {
+	ids   []int32
+	kinds []uint8
+}
+
+func (q *heldQueue) len() int { return len(q.ids) }
+
+// stalest returns the index of the held pair probed longest ago (ties: the first held).
+func (q *heldQueue) stalest(lastProbe func(int32) int64) int {
+	best := 0
+	for i := 1; i < len(q.ids); i++ {
+		if lastProbe(q.ids[i]) < lastProbe(q.ids[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// freshest returns the index of the held pair probed most recently.
+func (q *heldQueue) freshest(lastProbe func(int32) int64) int {
+	best := 0
+	for i := 1; i < len(q.ids); i++ {
+		if lastProbe(q.ids[i]) > lastProbe(q.ids[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+func (q *heldQueue) remove(i int) (int32, int) {
+	id, kind := q.ids[i], int(q.kinds[i])
+	last := len(q.ids) - 1
+	q.ids[i], q.kinds[i] = q.ids[last], q.kinds[last]
+	q.ids, q.kinds = q.ids[:last], q.kinds[:last]
+	return id, kind
 }
 
 type schedCounts struct {
 	kinds          [numKinds]int64
 	gapSum, gapNum int64
+	lostTurns      int64
 }
 
 // NewScheduler returns a Scheduler over tr's pairs. rng (may be nil: token order) shuffles the
@@ -237,12 +288,17 @@ func (s *Scheduler) Next() (component, token int) {
 	if !s.measuring && s.tr.Triggered() {
 		s.startMeasuring()
 	}
-	var id int32
-	var kind int
-	if s.measuring {
-		id, kind = s.nextMeasure()
-	} else {
-		id, kind = s.nextBaseline(), kindBaseline
+	id, kind, ok := s.nextHeld()
+	if !ok {
+		id, kind = s.pick()
+		// Look ahead past full components, without blocking on them: a pair whose component
+		// cannot take a probe now is held (a few per component) and goes first once the
+		// component can; when every component is full the last pair picked is handed out (it
+		// will not be sent: there is nothing else to do with the turn).
+		for try := 0; try < s.lookAhead && s.busy(int(id)%s.nComp); try++ {
+			s.hold(id, kind)
+			id, kind = s.pick()
+		}
 	}
 	component, token = int(id)%s.nComp, int(id)/s.nComp
 	cc := &s.comp[component]
@@ -260,6 +316,90 @@ func (s *Scheduler) Next() (component, token int) {
 		s.lastProbe[id] = s.calls
 	}
 	return component, token
+}
+
+// pick is the policy's next pair.
+func (s *Scheduler) pick() (int32, int) {
+	if s.measuring {
+		return s.nextMeasure()
+	}
+	return s.nextBaseline(), kindBaseline
+}
+
+// SetBusy sets the predicate telling which components cannot take a probe now (they have their
+// maximum of probes in flight; load.Isolation.Full). Next then looks ahead past their pairs
+// instead of handing out a probe that would not be sent, and holds up to maxHeld of those pairs
+// per component, keeping their turn, until their component can take one; past maxHeld the
+// freshest loses its turn (it stays in its rotation). A component's bound on probes in flight
+// is a good maxHeld: the held pairs are then sent within about one latency of the component.
+// Call before the first Next.
+func (s *Scheduler) SetBusy(busy func(component int) bool, maxHeld int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy = busy
+	s.lookAhead = 0
+	s.held = nil
+	s.maxHeld = max(maxHeld, 1)
+	if busy != nil {
+		s.lookAhead = 2 * s.nComp
+		s.held = make([]heldQueue, s.nComp)
+	}
+}
+
+// probedAt is the call number of a victim pair's last probe; a control pair counts as just
+// probed (controls yield to victims when a full component's held pairs are chosen).
+func (s *Scheduler) probedAt(id int32) int64 {
+	if int(id) < len(s.lastProbe) {
+		return s.lastProbe[id]
+	}
+	return math.MaxInt64
+}
+
+// hold keeps a pair of a full component for when it can take a probe. Past maxHeld held pairs
+// the freshest of them and the new one loses its turn (it stays in its rotation).
+func (s *Scheduler) hold(id int32, kind int) {
+	c := int(id) % s.nComp
+	q := &s.held[c]
+	for _, h := range q.ids {
+		if h == id {
+			return // already waiting (its rotation came round again)
+		}
+	}
+	if q.len() >= s.maxHeld {
+		s.comp[c].lostTurns++
+		i := q.freshest(s.probedAt)
+		if s.probedAt(id) >= s.probedAt(q.ids[i]) {
+			return
+		}
+		q.remove(i)
+		s.nHeld--
+	}
+	q.ids, q.kinds = append(q.ids, id), append(q.kinds, uint8(kind))
+	s.nHeld++
+}
+
+// nextHeld returns the stalest held pair of a component that can take a probe again, scanning
+// the components round-robin from the last one served. A held pair that a state change took out
+// of its kind's set meanwhile (an unconverged pair that converged, a pair never accepted) is
+// dropped.
+func (s *Scheduler) nextHeld() (int32, int, bool) {
+	if s.nHeld == 0 {
+		return 0, 0, false
+	}
+	for i := range s.nComp {
+		c := (s.heldPos + i) % s.nComp
+		q := &s.held[c]
+		for q.len() > 0 && !s.busy(c) {
+			id, kind := q.remove(q.stalest(s.probedAt))
+			s.nHeld--
+			if st := s.state(id); st == PairNeverAccepted || (kind == kindUnconverged && st == PairConverged) {
+				continue
+			}
+			s.heldPos = (c + 1) % s.nComp
+			return id, kind, true
+		}
+	}
+	return 0, 0, false
 }
 
 // Recalled tells the scheduler that token's recall was acknowledged (after Tracker.Recalled):
@@ -383,6 +523,11 @@ func (s *Scheduler) nextAll() int32 {
 func (s *Scheduler) startMeasuring() {
 	s.measuring = true
 	s.lacking.reset()
+	// Held baseline pairs are dropped: the rotation below starts from every pair's last probe.
+	for c := range s.held {
+		s.held[c].ids, s.held[c].kinds = s.held[c].ids[:0], s.held[c].kinds[:0]
+	}
+	s.nHeld = 0
 	// The rotation starts in the order of the pairs' last probes, oldest first: it continues
 	// the baseline's cycle, so no pair waits more than one revisit interval across the trigger.
 	order := slices.Clone(s.victPairs)
@@ -479,6 +624,9 @@ type ComponentSchedule struct {
 	// the trigger and the pair's previous probe of any kind (0 before any): the achieved probe
 	// interval of pairs not yet converged, in calls.
 	Revisit float64
+	// LostTurns counts the pairs that lost their turn because the component had its maximum of
+	// probes in flight and as many pairs already held (see SetBusy).
+	LostTurns int64
 }
 
 // Interval converts Revisit to time at a probe rate of rate Next calls per second: the
@@ -498,7 +646,7 @@ func (s *Scheduler) Stats() ScheduleStats {
 		Components: make([]ComponentSchedule, s.nComp)}
 	for c, cc := range s.comp {
 		cs := ComponentSchedule{Baseline: cc.kinds[kindBaseline], Unconverged: cc.kinds[kindUnconverged],
-			Recheck: cc.kinds[kindRecheck], Controls: cc.kinds[kindControl]}
+			Recheck: cc.kinds[kindRecheck], Controls: cc.kinds[kindControl], LostTurns: cc.lostTurns}
 		if cc.gapNum > 0 {
 			cs.Revisit = float64(cc.gapSum) / float64(cc.gapNum)
 		}

@@ -25,13 +25,25 @@ type simConfig struct {
 	latency           time.Duration
 	sample            SampleSpec
 	seed              int64
+	// slow, when set, gives component slow.comp its own latency and a bound on its probes in
+	// flight, as the engine's isolation does (load.Options.Groups): a probe handed out for it
+	// while it is full is not sent. lookAhead tells the scheduler which components are full
+	// (Scheduler.SetBusy), as the engine does.
+	slow      *simSlow
+	lookAhead bool
+}
+
+type simSlow struct {
+	comp, slots int
+	latency     time.Duration
 }
 
 type simResult struct {
-	m     *Measurement
-	st    ScheduleStats
-	truth [][]time.Duration // per component, per victim: the enforcement instant
-	acked time.Duration
+	m       *Measurement
+	st      ScheduleStats
+	truth   [][]time.Duration // per component, per victim: the enforcement instant
+	acked   time.Duration
+	notSent []int // per component: probes handed out while it was full
 }
 
 // simulate drives a Scheduler and a Tracker the way the engine does, on a virtual clock: the
@@ -59,7 +71,22 @@ func simulate(t testing.TB, cfg simConfig) simResult {
 	}
 	triggered, recalled := false, false
 	step := time.Duration(float64(time.Second) / cfg.rate)
-	for sent := time.Duration(0); sent < cfg.end; sent += step {
+	notSent := make([]int, len(cfg.comps))
+	var sent time.Duration
+	var inFlight []time.Duration // the slow component's answer instants, oldest first
+	full := func(c int) bool {
+		if cfg.slow == nil || c != cfg.slow.comp {
+			return false
+		}
+		for len(inFlight) > 0 && inFlight[0] <= sent {
+			inFlight = inFlight[1:]
+		}
+		return len(inFlight) >= cfg.slow.slots
+	}
+	if cfg.lookAhead {
+		s.SetBusy(full, cfg.slow.slots)
+	}
+	for sent = 0; sent < cfg.end; sent += step {
 		if !triggered && sent >= cfg.trigger {
 			tr.SetTrigger(cfg.trigger)
 			triggered = true
@@ -72,13 +99,22 @@ func simulate(t testing.TB, cfg simConfig) simResult {
 			recalled = true
 		}
 		c, tok := s.Next()
+		lat := cfg.latency
+		if cfg.slow != nil && c == cfg.slow.comp {
+			if full(c) {
+				notSent[c]++
+				continue
+			}
+			lat = cfg.slow.latency
+			inFlight = append(inFlight, sent+lat)
+		}
 		out := Accept
-		if tok < cfg.victims && sent+cfg.latency/2 >= truth[c][tok] {
+		if tok < cfg.victims && sent+lat/2 >= truth[c][tok] {
 			out = Reject
 		}
-		tr.Observe(Observation{Component: c, Token: tok, Sent: sent, Latency: cfg.latency, Outcome: out})
+		tr.Observe(Observation{Component: c, Token: tok, Sent: sent, Latency: lat, Outcome: out})
 	}
-	return simResult{m: tr.Finalize(cfg.end), st: s.Stats(), truth: truth, acked: acked}
+	return simResult{m: tr.Finalize(cfg.end), st: s.Stats(), truth: truth, acked: acked, notSent: notSent}
 }
 
 // quickstartComps mirrors the reference quickstart: push learns 5 ms after the acknowledgement,
@@ -310,4 +346,50 @@ func BenchmarkSampledResolution(b *testing.B) {
 	b.ReportMetric(float64(widest)/1e6, "widest-bracket-ms")
 	b.ReportMetric(float64(median)/1e6, "median-bracket-ms")
 	b.ReportMetric(float64(n), "sampled-per-component")
+}
+
+// TestScheduleLooksAheadPastAFullComponent: the quickstart's shape with one component slow
+// (introspect answering in 250 ms, 8 probes in flight at most: 32/s of the 750/s its share
+// asks). Without look-ahead, most of its turns are handed out while it is full and not sent,
+// which wastes the others' probes too; with it, the scheduler holds those pairs, keeping their
+// turn, and gives the probes to the components that can take them. Known answers: the brackets
+// hold the enforcement instants, the fast components get the slow one's unused share (finer
+// resolution), and almost nothing is handed out in vain.
+func TestScheduleLooksAheadPastAFullComponent(t *testing.T) {
+	t.Parallel()
+	run := func(lookAhead bool) (simResult, []time.Duration) {
+		cfg := simQuickstart(SampleSpec{Resolution: 40 * time.Millisecond}, 3)
+		cfg.slow = &simSlow{comp: 2, slots: 8, latency: 250 * time.Millisecond}
+		cfg.lookAhead = lookAhead
+		r := simulate(t, cfg)
+		return r, checkBrackets(t, r)
+	}
+	without, wWidest := run(false)
+	with, widest := run(true)
+	calls := float64(with.st.Calls)
+	for c, cm := range with.m.Components {
+		t.Logf("%-15s not sent %5d → %4d, lost turns %4d, widest bracket %v → %v, median resolution %.1f → %.1f ms",
+			cm.Name, without.notSent[c], with.notSent[c], with.st.Components[c].LostTurns, wWidest[c], widest[c],
+			without.m.Components[c].Summary.TTCMS.ResolutionMS, cm.Summary.TTCMS.ResolutionMS)
+	}
+	if float64(without.notSent[2]) < 0.5*calls/4 {
+		t.Fatalf("test premise: without look-ahead only %d of the slow component's turns were not sent", without.notSent[2])
+	}
+	// Only a turn that comes when every other choice is exhausted goes out in vain.
+	if float64(with.notSent[2]) > 0.01*calls {
+		t.Errorf("with look-ahead %d probes were handed out to the full component (of %.0f)", with.notSent[2], calls)
+	}
+	for _, c := range []int{0, 1} { // push and poll: fast, and converged by the end
+		a, b := without.m.Components[c].Summary.TTCMS.ResolutionMS, with.m.Components[c].Summary.TTCMS.ResolutionMS
+		if b > 0.85*a {
+			t.Errorf("%s: median resolution %.1f ms with look-ahead, %.1f ms without: want the slow one's share to make it ≥ 15%% finer",
+				with.m.Components[c].Name, b, a)
+		}
+	}
+	// The slow component measures no worse: it sends what it can take either way (24 pairs at
+	// 32/s and 250 ms: about 1 s), and the held pairs go stalest first, so the turns it can take
+	// are not dealt by the rotation's phase.
+	if s, w := with.m.Components[2].Summary.TTCMS.ResolutionMS, without.m.Components[2].Summary.TTCMS.ResolutionMS; s > 1.1*w {
+		t.Errorf("slow component: median resolution %.0f ms with look-ahead, %.0f ms without", s, w)
+	}
 }

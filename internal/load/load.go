@@ -149,6 +149,9 @@ type Options struct {
 	// workers, so a group at its limit leaves the others theirs.
 	Groups []Group
 	Group  func(tag uint64) int
+	// Isolation, when set, is the isolation of Groups made beforehand with NewIsolation, so
+	// that the caller can ask which groups are full (Isolation.Full) while the attack runs.
+	Isolation *Isolation
 }
 
 // Group is one isolated group of targets.
@@ -182,9 +185,12 @@ func Attack(ctx context.Context, tr vegeta.Targeter, p vegeta.Pacer, opts Option
 	defer tp.CloseIdleConnections()
 	var rt http.RoundTripper = tp
 	workers, timeout := opts.Workers, opts.Timeout
-	if len(opts.Groups) > 0 && opts.Group != nil {
-		iso := newIsolating(tp, opts)
-		rt, workers, timeout = iso, iso.workers, iso.maxTimeout
+	iso := opts.Isolation
+	if iso == nil && len(opts.Groups) > 0 && opts.Group != nil {
+		iso = NewIsolation(opts)
+	}
+	if iso != nil {
+		rt, workers, timeout = iso.transport(tp), iso.workers, iso.maxTimeout
 	}
 	atk := vegeta.NewAttacker(
 		vegeta.Workers(workers),
@@ -214,11 +220,10 @@ func Saturated(res *vegeta.Result) bool {
 	return res.Code == 0 && strings.HasSuffix(res.Error, ErrSaturated.Error())
 }
 
-// isolating is a RoundTripper giving each group of targets its own bound on requests in flight
-// and its own timeout. The group of a request comes from its attribution tag, which travels in
-// the URL's fragment (never sent on the wire).
-type isolating struct {
-	next       http.RoundTripper
+// Isolation gives each group of targets its own bound on requests in flight and its own
+// timeout (Options.Groups). The group of a request comes from its attribution tag, which travels
+// in the URL's fragment (never sent on the wire).
+type Isolation struct {
 	group      func(tag uint64) int
 	slots      []chan struct{} // per group: one token per request in flight
 	timeouts   []time.Duration
@@ -226,8 +231,16 @@ type isolating struct {
 	maxTimeout time.Duration
 }
 
-func newIsolating(next http.RoundTripper, opts Options) *isolating {
-	t := &isolating{next: next, group: opts.Group}
+// NewIsolation makes the isolation of opts.Groups (by opts.Group), with opts.Workers and
+// opts.Timeout (or their defaults) for a group that sets neither.
+func NewIsolation(opts Options) *Isolation {
+	if opts.Workers == 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	t := &Isolation{group: opts.Group}
 	for _, g := range opts.Groups {
 		if g.Workers <= 0 {
 			g.Workers = int(opts.Workers)
@@ -241,6 +254,23 @@ func newIsolating(next http.RoundTripper, opts Options) *isolating {
 		t.maxTimeout = max(t.maxTimeout, g.Timeout)
 	}
 	return t
+}
+
+// Full reports whether group g has its maximum of requests in flight now: a request to it
+// would not be sent. It is a hint for choosing the next target; the bound itself is enforced
+// when the request is sent.
+func (t *Isolation) Full(g int) bool {
+	return g >= 0 && g < len(t.slots) && len(t.slots[g]) >= cap(t.slots[g])
+}
+
+func (t *Isolation) transport(next http.RoundTripper) http.RoundTripper {
+	return &isolating{Isolation: t, next: next}
+}
+
+// isolating is the RoundTripper that enforces an Isolation.
+type isolating struct {
+	*Isolation
+	next http.RoundTripper
 }
 
 // RoundTrip sends req if its group has room, within the group's timeout; the slot is held
