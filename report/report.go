@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the version of the report.json format written by this package. It changes
 // (major) when a field is removed or changes meaning, (minor) when fields are added.
-const SchemaVersion = "1.2"
+const SchemaVersion = "1.3"
 
 // Verdicts.
 const (
@@ -501,6 +501,12 @@ type Component struct {
 	// GroundTruth, when the system recorded it (reference stack), compares the measurement
 	// with the instants the component actually started enforcing.
 	GroundTruth *GroundTruth `json:"ground_truth,omitempty"`
+	// Delivery, for a component that received the recall as events of its own (an SSF
+	// receiver of the ssf-event action: one SET per victim on its stream), splits its time to
+	// consistency at the delivery: delivery latency (the transmitter's) against enforcement
+	// latency (the receiver's). The component's ttc_ms then counts from its own acknowledgement
+	// of each victim's SET, not from the last receiver's. Absent for other components.
+	Delivery *Delivery `json:"delivery,omitempty"`
 	// FaultSplit splits the component's stale accepts and errors by whether the probe was sent
 	// inside the window of a fault affecting the component (done to it, to a link from or to
 	// it, or to one of its revocation sources); absent when no fault affected it.
@@ -616,6 +622,40 @@ type GroundTruth struct {
 	ClockUncertaintyMS float64 `json:"clock_uncertainty_ms,omitempty"`
 	// TTCMS is the distribution of true TTCs (recorded instant − R(t)).
 	TTCMS Stats `json:"ttc_ms"`
+}
+
+// Delivery splits an event receiver's time to consistency at the delivery of its events
+// (docs/measurement.md, "Delivery and enforcement"). For each victim the transmitter recorded
+// three instants of the SET on the receiver's stream: sent (push: the first POST; poll: made
+// available), delivered (push: the receiver's 202; poll: fetched by the receiver's poll) and
+// acknowledged (push: the 202; poll: the ack in a later poll). In milliseconds:
+//
+//	sent ──DeliveredMS──► delivered ──EnforcementMS──► enforced (bracket's upper end)
+//	sent ──AcknowledgedMS──► acknowledged = R(t) ──ttc_ms──► enforced
+//	sent ──────────────TTCFromSentMS──────────────► enforced
+type Delivery struct {
+	// Stream is the receiver's stream id, Method its delivery method ("push" or "poll", or the
+	// SSF method URN the stream names).
+	Stream string `json:"stream,omitempty"`
+	Method string `json:"method,omitempty"`
+	// Events counts the victims whose SET the receiver acknowledged (every one of them, probed
+	// or not); DeliveredMS and AcknowledgedMS are over those, with resolution 0 (instants the
+	// transmitter recorded, not brackets).
+	Events int `json:"events"`
+	// DeliveredMS is the delivery latency: sent → delivered.
+	DeliveredMS Stats `json:"delivered_ms"`
+	// AcknowledgedMS is sent → acknowledged: equal to DeliveredMS for push; for poll it adds
+	// the time until the receiver's next poll acknowledged the SET.
+	AcknowledgedMS Stats `json:"acknowledged_ms"`
+	// TTCFromSentMS is the time to consistency counted from the SET's send instant: over the
+	// converged pairs, the bracket's upper end s_k + lat_k − sent (clamped at 0), with the
+	// bracket's width as resolution.
+	TTCFromSentMS Stats `json:"ttc_from_sent_ms"`
+	// EnforcementMS is the enforcement latency, the time to consistency counted from the
+	// delivery: s_k + lat_k − delivered over the same pairs (clamped at 0: a receiver that
+	// enforces before answering its 202 is proven rejecting before the transmitter records
+	// the delivery).
+	EnforcementMS Stats `json:"enforcement_ms"`
 }
 
 // Sections a report rebuilt from a journal lacks (Report.Missing).

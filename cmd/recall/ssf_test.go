@@ -11,9 +11,10 @@ var ssfGateways = []string{"edge-ssf-push", "edge-ssf-poll"}
 
 // TestSSFCAEPScenario runs scenarios/ssf-caep.yaml: a CAEP session-revoked SET per victim on
 // the push and the poll stream. The known answers: every victim's SETs are acknowledged by both
-// receivers; each receiver enforces before it acknowledges, so by the recall instant (the last
-// acknowledgement) it has converged: its TTC is at most the resolution and the instant it
-// recorded (ground truth) lies inside every bracket and no later than the acknowledgement; the
+// receivers; each receiver enforces before it acknowledges, so by its recall instant (its own
+// acknowledgement of the victim's SET) it has converged: its TTC is at most the resolution and
+// the instant it recorded (ground truth) lies inside every bracket and no later than the
+// acknowledgement; its delivery section splits that TTC at the delivery (checkSSFDelivery); the
 // controls, whose users no event names, survive.
 func TestSSFCAEPScenario(t *testing.T) {
 	rep := passingDrill(t, "ssf-caep.yaml")
@@ -30,6 +31,8 @@ func TestSSFCAEPScenario(t *testing.T) {
 			t.Errorf("%s: enforcement began up to %.0f ms after the acknowledgement; want before it", c.Name, gt.TTCMS.Max)
 		}
 	}
+	checkSSFDelivery(t, component(t, rep, "edge-ssf-push"), "push", 200, 0, 0)
+	checkSSFDelivery(t, component(t, rep, "edge-ssf-poll"), "poll", 200, 1000, 1000)
 }
 
 // TestSSFCAEPScenarioIgnoredEvent plants the receiver that acknowledges session-revoked without

@@ -25,6 +25,23 @@ type Ack struct {
 	// Factor is set by revoke-mfa on one victim per user: how logging in again with the
 	// recalled factor and its recovery codes fared.
 	Factor *FactorCheck
+	// Receivers is set by ssf-event: each receiver's own instants of the credential's recall
+	// (the SET on its stream). A probed component named here counts its TTC from its own
+	// Acked instead of Acked (see Tracker.Recalled, OwnRecall), and its report has a delivery
+	// section.
+	Receivers []ReceiverAck
+}
+
+// ReceiverAck is one receiver's own recall of a credential: the instants the transmitter
+// recorded for the SET about it on the receiver's stream.
+type ReceiverAck struct {
+	// Component is the receiver: the component the stream's aud names.
+	Component string
+	// Stream is the stream id, Method its delivery method.
+	Stream, Method string
+	// Sent: push, the first POST; poll, made available. Delivered: push, the 202; poll,
+	// fetched. Acked: push, the 202; poll, the receiver's ack.
+	Sent, Delivered, Acked time.Time
 }
 
 // AckFunc receives one Ack per victim, identified by its position in the victims slice. It may be

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -770,6 +771,7 @@ func (d *drill) recall(ctx context.Context) error {
 		mu.Lock()
 		d.acks[i] = a
 		mu.Unlock()
+		own := d.receiverRecalls(a)
 		if d.plan.Observer != nil {
 			ev := &AckEvent{Token: i, FP: victims[i].Access.Fingerprint(), SentNS: int64(a.Sent.Sub(d.began)), AckedNS: int64(a.Acked.Sub(d.began))}
 			if a.Sent.IsZero() {
@@ -778,11 +780,15 @@ func (d *drill) recall(ctx context.Context) error {
 			if a.Err != nil {
 				ev.Err, ev.AckedNS = redact.Excerpt([]byte(a.Err.Error())), 0
 			}
+			for _, o := range own {
+				ev.Receivers = append(ev.Receivers, ReceiverEvent{C: o.Component, Stream: o.stream, Method: o.method,
+					SentNS: int64(o.Sent), DeliveredNS: int64(o.Delivered), AckedNS: int64(o.Acked)})
+			}
 			d.record(Event{Kind: EventAck, AtNS: d.offset(), Ack: ev})
 		}
 		if a.Err == nil {
 			d.onFirstAck(a.Acked.Sub(d.began))
-			d.tr.Recalled(i, a.Sent.Sub(d.began), a.Acked.Sub(d.began))
+			d.tr.Recalled(i, a.Sent.Sub(d.began), a.Acked.Sub(d.began), ownOnly(own)...)
 			d.sched.Recalled(i)
 		}
 	})
@@ -808,6 +814,42 @@ func (d *drill) recall(ctx context.Context) error {
 			"took", time.Since(cb).Round(time.Millisecond), "paced_per_s", math.Round(perS))
 	}
 	return err
+}
+
+// receiverRecall is an OwnRecall with its stream, as the journal keeps it.
+type receiverRecall struct {
+	OwnRecall
+	stream, method string
+}
+
+// ownRecalls maps an acknowledgement's receivers to the probed components they name, on the
+// drill's timeline; receivers that are not probed components are left out (nothing measures
+// them).
+func (d *drill) receiverRecalls(a Ack) []receiverRecall {
+	if a.Err != nil {
+		return nil
+	}
+	var out []receiverRecall
+	for _, r := range a.Receivers {
+		c := slices.IndexFunc(d.comps, func(c Component) bool { return c.Name == r.Component })
+		if c < 0 || r.Sent.IsZero() || r.Acked.IsZero() {
+			continue
+		}
+		out = append(out, receiverRecall{OwnRecall: OwnRecall{Component: c, Sent: r.Sent.Sub(d.began),
+			Delivered: r.Delivered.Sub(d.began), Acked: r.Acked.Sub(d.began)}, stream: r.Stream, method: r.Method})
+	}
+	return out
+}
+
+func ownOnly(own []receiverRecall) []OwnRecall {
+	if len(own) == 0 {
+		return nil
+	}
+	out := make([]OwnRecall, len(own))
+	for i, o := range own {
+		out[i] = o.OwnRecall
+	}
+	return out
 }
 
 func newReport(p *Plan) *report.Report {

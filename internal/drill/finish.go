@@ -91,6 +91,9 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 		if truths != nil {
 			rc.GroundTruth = d.groundTruth(truths, c.Name, cm.Pairs)
 		}
+		if cm.Delivery != nil {
+			rc.Delivery = d.delivery(c.Name, cm.Delivery)
+		}
 		if n := d.sample.Size(i); n >= 0 {
 			rc.Sample = sampleReport(n, p.Population.Victims, cm.Pairs)
 		}
@@ -139,6 +142,26 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	if m.Late > 0 || m.LateRecalls > 0 {
 		d.log.Warn("results arrived later than the tracker's bound; some pairs are inexact", "late", m.Late, "late_recalls", m.LateRecalls)
 	}
+}
+
+// delivery is a receiver's delivery section with the stream and method its acknowledgements
+// name.
+func (d *drill) delivery(name string, del *report.Delivery) *report.Delivery {
+	for _, a := range d.acks {
+		for _, r := range a.Receivers {
+			if r.Component == name {
+				return withStream(del, r.Stream, r.Method)
+			}
+		}
+	}
+	return withStream(del, "", "")
+}
+
+// withStream is a copy of del naming its stream and method.
+func withStream(del *report.Delivery, stream, method string) *report.Delivery {
+	out := *del
+	out.Stream, out.Method = stream, method
+	return &out
 }
 
 // falseFamilyKills counts the acknowledgements marked FalseFamilyKill and lists the first

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/recall-drills/recall/internal/expect"
@@ -95,6 +96,28 @@ type AckEvent struct {
 	AckedNS int64  `json:"acked_ns"`
 	// Err is why the recall failed (already redacted by the action), "" when acknowledged.
 	Err string `json:"err,omitempty"`
+	// Receivers are the probed components' own recall instants (Ack.Receivers, OwnRecall).
+	Receivers []ReceiverEvent `json:"receivers,omitempty"`
+}
+
+// ReceiverEvent is one probed component's own recall of the acknowledged credential: C indexes
+// the tracker's components; instants are offsets in nanoseconds.
+type ReceiverEvent struct {
+	C           int    `json:"c"`
+	Stream      string `json:"stream,omitempty"`
+	Method      string `json:"method,omitempty"`
+	SentNS      int64  `json:"sent_ns"`
+	DeliveredNS int64  `json:"delivered_ns"`
+	AckedNS     int64  `json:"acked_ns"`
+}
+
+// Own returns the receivers as the tracker takes them (Tracker.Recalled).
+func (a *AckEvent) Own() []OwnRecall {
+	var out []OwnRecall
+	for _, r := range a.Receivers {
+		out = append(out, OwnRecall{Component: r.C, Sent: time.Duration(r.SentNS), Delivered: time.Duration(r.DeliveredNS), Acked: time.Duration(r.AckedNS)})
+	}
+	return out
 }
 
 // FaultEvent is a fault's start ("inject") or end ("revert").
@@ -272,7 +295,19 @@ func (b *Rebuilt) Fill(m *Measurement, end time.Duration, probes int64) {
 		if i < len(b.Tracker.Kinds) {
 			kind = b.Tracker.Kinds[i]
 		}
-		rep.Components = append(rep.Components, report.Component{Name: cm.Name, Kind: kind, Probed: true, Summary: cm.Summary})
+		rc := report.Component{Name: cm.Name, Kind: kind, Probed: true, Summary: cm.Summary}
+		if cm.Delivery != nil {
+			for _, a := range b.Acks {
+				if j := slices.IndexFunc(a.Receivers, func(r ReceiverEvent) bool { return r.C == i }); j >= 0 {
+					rc.Delivery = withStream(cm.Delivery, a.Receivers[j].Stream, a.Receivers[j].Method)
+					break
+				}
+			}
+			if rc.Delivery == nil {
+				rc.Delivery = withStream(cm.Delivery, "", "")
+			}
+		}
+		rep.Components = append(rep.Components, rc)
 		d.componentFindings(cm.Name, &m.Components[i], &componentFigures{})
 	}
 	rep.Components = append(rep.Components, b.Tracker.Unprobed...)

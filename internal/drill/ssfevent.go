@@ -36,7 +36,7 @@ var ssfEventParams = params.Spec{
 
 func init() {
 	RegisterAction(ActionKind{Name: ActionSSFEvent,
-		Doc:    "an OpenID Shared Signals event (CAEP or RISC SET) about each victim on every stream of the drill's transmitter (reference/ssf); the recall instant is the last receiver's acknowledgement (push: its 202; poll: its ack)",
+		Doc:    "an OpenID Shared Signals event (CAEP or RISC SET) about each victim on every stream of the drill's transmitter (reference/ssf); a receiver (the component its stream's aud names) counts from its own acknowledgement (push: its 202; poll: its ack), any other component from the last receiver's",
 		Params: ssfEventParams,
 		New:    newSSFEvent})
 }
@@ -44,8 +44,9 @@ func init() {
 // newSSFEvent sends one SET per victim and stream. A victim's recall is sent when its first
 // SET was (push: the first POST; poll: made available) and acknowledged when the last receiver
 // acknowledged its SET; it fails when a receiver rejected its SET or did not acknowledge it
-// within with.timeout. The transmitter records every SET's instants; they are logged per
-// stream as the delivery latency (sent → acknowledged).
+// within with.timeout. The transmitter records every SET's instants: each receiver's are in
+// Ack.Receivers, so that its own pairs count from them (and the report splits its TTC at the
+// delivery), and they are logged per stream as the delivery latency (sent → acknowledged).
 func newSSFEvent(p ActionParams) (Action, error) {
 	with := ssfEventParams.Decode(p.With)
 	eventType := ssf.EventTypes[with.String("event")]
@@ -102,6 +103,9 @@ func newSSFEvent(p ActionParams) (Action, error) {
 		failed := 0
 		for i := range victims {
 			a := ssfAck(recs, jtis[i], len(streams), errs[i])
+			if a.Err == nil {
+				a.Receivers = receiverAcks(recs, jtis[i], streams)
+			}
 			if a.Err != nil {
 				failed++
 			}
@@ -224,6 +228,41 @@ func ssfAck(recs map[string]ssf.Record, jtis []string, streams int, err error) A
 		a.Err, a.Acked = err, time.Now()
 	}
 	return a
+}
+
+// receiverAcks is, per receiver, the instants of the victim's SET on its stream: the receiver
+// is each component its stream's aud names (the reference runtimes give each receiver its own
+// name as aud). A SET without a delivered instant counts as delivered when acknowledged.
+func receiverAcks(recs map[string]ssf.Record, jtis []string, streams []ssf.StreamConfig) []ReceiverAck {
+	var out []ReceiverAck
+	for _, j := range jtis {
+		r := recs[j]
+		if r.Acked.IsZero() || r.Sent.IsZero() {
+			continue
+		}
+		i := slices.IndexFunc(streams, func(s ssf.StreamConfig) bool { return s.ID == r.Stream })
+		if i < 0 {
+			continue
+		}
+		delivered := r.Delivered
+		if delivered.IsZero() || delivered.After(r.Acked) {
+			delivered = r.Acked
+		}
+		method := r.Method
+		if method == "" && streams[i].Delivery != nil {
+			method = streams[i].Delivery.Method
+		}
+		switch method {
+		case ssf.MethodPush:
+			method = "push"
+		case ssf.MethodPoll:
+			method = "poll"
+		}
+		for _, aud := range streams[i].Aud {
+			out = append(out, ReceiverAck{Component: aud, Stream: r.Stream, Method: method, Sent: r.Sent, Delivered: delivered, Acked: r.Acked})
+		}
+	}
+	return out
 }
 
 func ssfFailure(r ssf.Record) string {

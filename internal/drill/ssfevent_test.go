@@ -18,7 +18,8 @@ import (
 )
 
 // TestSSFEventAction: ssf-event sends one SET per victim on every stream, naming the victim's
-// user; a victim is acknowledged with its last receiver's acknowledgement, and fails when a
+// user; a victim is acknowledged with its last receiver's acknowledgement, and carries each
+// receiver's own instants (those of its SET on the receiver's stream); it fails when a
 // receiver rejects its SET; without a transmitter every victim fails, saying what is missing.
 func TestSSFEventAction(t *testing.T) {
 	t.Parallel()
@@ -103,6 +104,29 @@ func TestSSFEventAction(t *testing.T) {
 		}
 		if ack.Err != nil || ack.Acked.Before(ack.Sent) || ack.Acked.After(last) {
 			t.Errorf("victim %d: ack %+v; want acknowledged by its last receiver, at most %v", i, ack, last)
+		}
+		// Each receiver's own instants: those of the SET about the victim on its stream.
+		var lastOwn time.Time
+		for _, ra := range ack.Receivers {
+			ok := false
+			for _, r := range recs {
+				s := tx.Streams()
+				for _, st := range s {
+					if st.ID == r.Stream && st.Aud[0] == ra.Component && r.Subject["sub"] == vs[i].Claims.Subject && r.Acked.Equal(ra.Acked) &&
+						r.Sent.Equal(ra.Sent) && r.Delivered.Equal(ra.Delivered) && ra.Stream == r.Stream && ra.Method == "push" {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				t.Errorf("victim %d: receiver %+v matches no SET about it on that receiver's stream", i, ra)
+			}
+			if ra.Acked.After(lastOwn) {
+				lastOwn = ra.Acked
+			}
+		}
+		if len(ack.Receivers) != 2 || ack.Receivers[0].Component == ack.Receivers[1].Component || !lastOwn.Equal(ack.Acked) {
+			t.Errorf("victim %d: receivers %+v; want a and b, the later acknowledgement the victim's (%v)", i, ack.Receivers, ack.Acked)
 		}
 	}
 	mu.Lock()

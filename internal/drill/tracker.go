@@ -204,6 +204,7 @@ type Tracker struct {
 	trigger   atomic.Int64   // endTime until SetTrigger
 	recallAck []atomic.Int64 // per victim: R(t), noTime until Recalled
 	recallSnt []atomic.Int64 // per victim: when the recall was sent
+	recallMu  sync.Mutex     // serializes Recalled (taken before any component's lock)
 	invalid   atomic.Int64
 
 	comps []*compState
@@ -223,6 +224,36 @@ type compState struct {
 	lat histogram
 
 	pairs []pairState // indexed by token
+	// own holds, per victim, the component's own recall instants (see [OwnRecall]); nil until
+	// Recalled names the component, so components that have none spend nothing on it.
+	own []ownRecall
+}
+
+// OwnRecall is one component's own recall of a victim: when the recall reaches the component
+// by a path of its own, its pairs count from its own instants rather than the victim's. An SSF
+// receiver is one: the SET about the victim on the receiver's stream was sent, delivered
+// (push: the receiver's 202; poll: fetched) and acknowledged (push: the 202; poll: the ack) at
+// its own instants, and its R(t) is its own acknowledgement, not the last receiver's.
+type OwnRecall struct {
+	// Component indexes TrackerConfig.Components.
+	Component int
+	// Sent, Delivered and Acked are offsets from the drill's start; Acked is the component's
+	// R(t), Sent its RecallSent.
+	Sent, Delivered, Acked time.Duration
+}
+
+// ownRecall is OwnRecall as a component keeps it; acked is noTime when it has none.
+type ownRecall struct{ sent, delivered, acked int64 }
+
+// recallOf returns R(tok) at cs: the component's own acknowledgement when it has one, else the
+// victim's. The caller holds cs.mu.
+func (t *Tracker) recallOf(cs *compState, tok int) int64 {
+	if cs.own != nil {
+		if r := cs.own[tok].acked; r != noTime {
+			return r
+		}
+	}
+	return t.recallAck[tok].Load()
 }
 
 // pairState is one (component, token) pair. Fields above "fold" are order-free; the rest is
@@ -321,23 +352,50 @@ func (t *Tracker) SetTrigger(at time.Duration) {
 func (t *Tracker) Triggered() bool { return t.trigger.Load() != endTime }
 
 // Recalled records that the recall of victim token was sent at sent and acknowledged at acked:
-// R(token) = acked. Call it as the acknowledgement arrives (within MaxLag of acked). The first
-// call for a token wins; calls for non-victims are counted as invalid.
-func (t *Tracker) Recalled(token int, sent, acked time.Duration) {
+// R(token) = acked. own gives the components that have their own recall instants for it (see
+// [OwnRecall]): their pairs of token count from those instead. Call it as the acknowledgement
+// arrives (within MaxLag of acked, and of each own Acked). The first call for a token wins;
+// calls for non-victims, and own entries naming no component, are counted as invalid.
+func (t *Tracker) Recalled(token int, sent, acked time.Duration, own ...OwnRecall) {
 	if token < 0 || token >= t.victims {
 		t.invalid.Add(1)
 		return
 	}
 	r := int64(acked)
-	if r == noTime || !t.recallAck[token].CompareAndSwap(noTime, r) {
+	if r == noTime {
 		return
 	}
+	t.recallMu.Lock()
+	defer t.recallMu.Unlock()
+	if t.recallAck[token].Load() != noTime {
+		return
+	}
+	// The components' own instants first: a result folded from now on sees its R at once.
+	for _, o := range own {
+		if o.Component < 0 || o.Component >= len(t.comps) || int64(o.Acked) == noTime {
+			t.invalid.Add(1)
+			continue
+		}
+		cs := t.comps[o.Component]
+		cs.mu.Lock()
+		if cs.own == nil {
+			cs.own = make([]ownRecall, t.victims)
+			for i := range cs.own {
+				cs.own[i].acked = noTime
+			}
+		}
+		if cs.own[token].acked == noTime {
+			cs.own[token] = ownRecall{sent: int64(o.Sent), delivered: int64(o.Delivered), acked: int64(o.Acked)}
+		}
+		cs.mu.Unlock()
+	}
 	t.recallSnt[token].Store(int64(sent))
+	t.recallAck[token].Store(r)
 	// Results sent after R that were already folded were folded without R: flag the pair.
 	for _, cs := range t.comps {
 		cs.mu.Lock()
 		p := &cs.pairs[token]
-		if p.frontier > r {
+		if p.frontier > t.recallOf(cs, token) {
 			p.late = true
 			cs.lateRecalls++
 		}
@@ -394,7 +452,7 @@ func (t *Tracker) Observe(o Observation) {
 	if !victim {
 		return
 	}
-	r := t.recallAck[o.Token].Load()
+	r := t.recallOf(cs, o.Token)
 	e := obsEntry{send: s, lat: lat, out: o.Outcome}
 	key := p.snapKey()
 	if s <= p.frontier {
@@ -603,11 +661,10 @@ func (t *Tracker) State(component, token int) PairState {
 		return PairUnsampled
 	}
 	trig := t.trigger.Load()
-	r := t.recallAck[token].Load()
 	cs := t.comps[component]
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return t.stateLocked(cs, &cs.pairs[token], trig, r)
+	return t.stateLocked(cs, &cs.pairs[token], trig, t.recallOf(cs, token))
 }
 
 func (t *Tracker) stateLocked(cs *compState, p *pairState, trig, r int64) PairState {
@@ -658,7 +715,7 @@ func (t *Tracker) Progress() Progress {
 			Rejects: cs.rejects, Errors: cs.errors, FalseRejects: cs.falseRejects}
 		for tok := 0; tok < t.victims; tok++ {
 			p := &cs.pairs[tok]
-			switch t.stateLocked(cs, p, trig, t.recallAck[tok].Load()) {
+			switch t.stateLocked(cs, p, trig, t.recallOf(cs, tok)) {
 			case PairNotConverged:
 				cp.Recalled++
 				cp.Unconverged++
@@ -711,7 +768,8 @@ type PairResult struct {
 	Component, Token int
 	State            PairState
 	// Recalled is R(t), the acknowledged recall instant (zero unless the recall was
-	// acknowledged); RecallSent when the recall request was sent.
+	// acknowledged); RecallSent when the recall request was sent. Both are the component's own
+	// when it has an [OwnRecall] for the victim.
 	Recalled, RecallSent time.Duration
 	// Lower is A, the send time of the last accept: the bracket's lower end. Set for every
 	// baseline-accepted pair.
@@ -777,6 +835,9 @@ type ComponentMeasurement struct {
 	// Estimate is the estimated TTC distribution from the measured pairs' brackets (nil when
 	// none was measured or the estimate is off); Summary.TTCEstimate is its report form.
 	Estimate *estimate.Distribution
+	// Delivery splits the TTC of a component with own recall instants (see [OwnRecall]) at the
+	// delivery: nil for the others. Its Stream and Method are left to the caller.
+	Delivery *report.Delivery
 
 	lat histogram
 }
@@ -892,7 +953,7 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 	firstResur := int64(endTime)
 	for tok := 0; tok < t.victims; tok++ {
 		p := &cs.pairs[tok]
-		r := t.recallAck[tok].Load()
+		r := t.recallOf(cs, tok)
 		key := p.snapKey()
 		p.foldBefore(endTime, r) // flush: fold everything, in send order
 		t.snapshot(c, tok, p, key, true)
@@ -900,6 +961,9 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 			Accepts: int(p.accepts), Rejects: int(p.rejects), Errors: int(p.errors), Inexact: p.late}
 		if r != noTime {
 			pr.Recalled, pr.RecallSent = time.Duration(r), time.Duration(t.recallSnt[tok].Load())
+			if cs.own != nil && cs.own[tok].acked != noTime {
+				pr.RecallSent = time.Duration(cs.own[tok].sent)
+			}
 		}
 		switch {
 		case !t.sample.Has(c, tok) && pr.Probes == 0:
@@ -948,7 +1012,36 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 	s.StaleWindowMS = s.TTCMS.Max
 	cm.lat = cs.lat.clone()
 	s.ProbeLatencyMS = cm.lat.stats()
+	if cs.own != nil {
+		cm.Delivery = deliveryStats(cs.own, cm.Pairs)
+	}
 	return cm
+}
+
+// deliveryStats splits a component's TTC at the delivery of its own recalls (own, by victim):
+// the delivery latency of every victim with an own recall (sent → delivered, sent →
+// acknowledged: exact instants, so resolution 0), and for its converged pairs the bracket's
+// upper end counted from the send (TTC from sent) and from the delivery (enforcement), with the
+// brackets' widths as resolution. Upper bounds are clamped at 0, like TTC.
+func deliveryStats(own []ownRecall, pairs []PairResult) *report.Delivery {
+	instant := func(from, at int64) PairResult {
+		return PairResult{State: PairConverged, Recalled: time.Duration(from), Lower: time.Duration(at), Upper: time.Duration(at)}
+	}
+	var delivered, acked, fromSent, enforced []PairResult
+	for tok, o := range own {
+		if o.acked == noTime {
+			continue
+		}
+		delivered = append(delivered, instant(o.sent, o.delivered))
+		acked = append(acked, instant(o.sent, o.acked))
+		if tok < len(pairs) && pairs[tok].State == PairConverged {
+			p := pairs[tok]
+			fromSent = append(fromSent, PairResult{State: PairConverged, Recalled: time.Duration(o.sent), Lower: p.Lower, Upper: p.Upper})
+			enforced = append(enforced, PairResult{State: PairConverged, Recalled: time.Duration(o.delivered), Lower: p.Lower, Upper: p.Upper})
+		}
+	}
+	return &report.Delivery{Events: len(delivered), DeliveredMS: ttcStats(delivered), AcknowledgedMS: ttcStats(acked),
+		TTCFromSentMS: ttcStats(fromSent), EnforcementMS: ttcStats(enforced)}
 }
 
 // Component returns the named component's measurement.

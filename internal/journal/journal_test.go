@@ -345,3 +345,76 @@ func TestRebuiltSaysWhatIsMissing(t *testing.T) {
 		t.Errorf("complete journal: missing %v, want probe latency listed", rb.Report.Missing)
 	}
 }
+
+// TestRebuiltOwnRecall: an acknowledgement's receivers are journaled, so a rebuild counts a
+// receiver's pairs from its own acknowledgement as the drill did, and gives it the same
+// delivery section, named by its stream and method; the other component has none.
+func TestRebuiltOwnRecall(t *testing.T) {
+	t.Parallel()
+	const victims = 4
+	path := filepath.Join(t.TempDir(), FileName)
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Record(drill.Event{Kind: drill.EventHeader, Wall: time.Now(), Report: &report.Report{Recall: report.Recall{Credentials: victims}}})
+	ts := &drill.TrackerSummary{Components: []string{"push", "svc"}, Kinds: []string{"gateway", "service"}, Victims: victims,
+		MaxLagNS: int64(100 * time.Millisecond), SampleSize: -1, Rate: 100}
+	w.Record(drill.Event{Kind: drill.EventTraffic, Wall: time.Now(), Tracker: ts})
+	tr := drill.NewTracker(drill.TrackerConfig{Components: ts.Components, Victims: victims, MaxLag: 100 * time.Millisecond,
+		OnPair: func(s drill.PairSnapshot) { w.Record(drill.Event{Kind: drill.EventPair, Pair: &s}) }})
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	for s := ms(0); s < 3*time.Second; s += ms(50) {
+		if s == time.Second {
+			tr.SetTrigger(s)
+			w.Record(drill.Event{Kind: drill.EventTrigger, AtNS: int64(s)})
+			for v := range victims {
+				ev := &drill.AckEvent{Token: v, FP: "fp", SentNS: int64(ms(1000)), AckedNS: int64(ms(1600)),
+					Receivers: []drill.ReceiverEvent{{C: 0, Stream: "s1", Method: "push", SentNS: int64(ms(1000)), DeliveredNS: int64(ms(1010 + v)), AckedNS: int64(ms(1010 + v))}}}
+				tr.Recalled(v, ms(1000), ms(1600), ev.Own()...)
+				w.Record(drill.Event{Kind: drill.EventAck, Ack: ev})
+			}
+		}
+		for c := range 2 {
+			for tok := range victims {
+				out := drill.Accept
+				if s >= ms(1300+400*c) {
+					out = drill.Reject
+				}
+				tr.Observe(drill.Observation{Component: c, Token: tok, Sent: s, Latency: time.Millisecond, Outcome: out})
+			}
+		}
+	}
+	k := tr.Counters()
+	w.Record(drill.Event{Kind: drill.EventCounters, Counters: &k})
+	w.Record(drill.Event{Kind: drill.EventTrafficEnd, AtNS: int64(3 * time.Second)})
+	w.Record(drill.Event{Kind: drill.EventEnd, Wall: time.Now(), Verdict: report.Pass})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := tr.Finalize(3 * time.Second)
+	rb, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rb.Measurement
+	for c := range 2 {
+		for tok := range victims {
+			wp, gp := want.Components[c].Pairs[tok], got.Components[c].Pairs[tok]
+			if wp.Recalled != gp.Recalled || wp.RecallSent != gp.RecallSent || wp.State != gp.State || wp.Upper != gp.Upper || wp.StaleAccepts != gp.StaleAccepts {
+				t.Errorf("pair (%d,%d): rebuilt %+v, drill %+v", c, tok, gp, wp)
+			}
+		}
+	}
+	if p := got.Components[0].Pairs[1]; p.Recalled != ms(1011) || p.State != drill.PairConverged {
+		t.Errorf("push pair 1: %s from %v, want converged from its own 1.011s", p.State, p.Recalled)
+	}
+	d := rb.Report.Components[0].Delivery
+	if d == nil || d.Stream != "s1" || d.Method != "push" || d.Events != victims || d.DeliveredMS != want.Components[0].Delivery.DeliveredMS ||
+		d.EnforcementMS != want.Components[0].Delivery.EnforcementMS {
+		t.Errorf("push delivery rebuilt %+v, drill %+v", d, want.Components[0].Delivery)
+	}
+	if rb.Report.Components[1].Delivery != nil {
+		t.Errorf("svc: delivery %+v, want none", rb.Report.Components[1].Delivery)
+	}
+}

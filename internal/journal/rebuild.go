@@ -196,7 +196,7 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 	}
 	for _, a := range acks {
 		if a.Err == "" {
-			tr.Recalled(a.Token, time.Duration(a.SentNS), time.Duration(a.AckedNS))
+			tr.Recalled(a.Token, time.Duration(a.SentNS), time.Duration(a.AckedNS), a.Own()...)
 		}
 	}
 	for _, s := range pairs {

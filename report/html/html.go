@@ -105,6 +105,9 @@ type page struct {
 	TTCRows   []ttcRow
 	// GroundTruth holds, per component with recorded instants, how the measurement compares.
 	GroundTruth []kv
+	// Delivery holds, per event receiver (report.Delivery), its delivery and enforcement
+	// latencies.
+	Delivery []kv
 	// Resolution holds the notes on figures not resolved (≤) and on sampled components.
 	Resolution []kv
 	// Recovery is the recovery-time sentence (empty when not measured), RecoveryRows its figures
@@ -249,6 +252,9 @@ func build(r *report.Report, o options) page {
 		if g := c.GroundTruth; g != nil && g.Checked > 0 {
 			p.GroundTruth = append(p.GroundTruth, kv{c.Name, fmt.Sprintf("%s of %s true instants inside the measured bracket; true TTC p99 %s, max %s",
 				text.Count(g.Within), text.Count(g.Checked), report.FormatMS(g.TTCMS.P99), report.FormatMS(g.TTCMS.Max))})
+		}
+		if d := c.Delivery; d != nil {
+			p.Delivery = append(p.Delivery, kv{c.Name, text.DeliveryText(*d)})
 		}
 		if st := c.RecoveryMS; r.Recovery != nil && st != nil {
 			v := "never recovered"

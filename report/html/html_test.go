@@ -494,3 +494,25 @@ func TestRenderEmpty(t *testing.T) {
 		t.Error("empty report: reason not shown")
 	}
 }
+
+// TestRenderDelivery: a receiver's delivery section is listed under its name in the TTC
+// section's notes; a report without one has no such note.
+func TestRenderDelivery(t *testing.T) {
+	t.Parallel()
+	r := load(t, "pass")
+	if page := render(t, r); strings.Contains(page, `id="delivery"`) {
+		t.Error("delivery note without any delivery section")
+	}
+	r.Components[1].Delivery = &report.Delivery{Stream: "s2", Method: "poll", Events: 200,
+		DeliveredMS:    report.Stats{Count: 200, P50: 877, Max: 914},
+		AcknowledgedMS: report.Stats{Count: 200, P50: 890, Max: 924},
+		EnforcementMS:  report.Stats{Count: 30, P99: 37, ResolutionMS: 47},
+		TTCFromSentMS:  report.Stats{Count: 30, P99: 945, ResolutionMS: 47}}
+	page := render(t, r)
+	for _, want := range []string{`<p id="delivery" class="note">`,
+		"<li><code>" + r.Components[1].Name + "</code>: (poll) delivered p50 877ms, max 914ms, acknowledged max 924ms; enforcement p99 37ms ±47ms; from sent p99 945ms ±47ms</li>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -336,3 +336,41 @@ func TestNotResolved(t *testing.T) {
 		t.Error("Resolved disagrees with its definition")
 	}
 }
+
+// sampleDelivery is a push receiver's delivery section with known figures.
+func sampleDelivery() *report.Delivery {
+	return &report.Delivery{Stream: "s1", Method: "push", Events: 200,
+		DeliveredMS:    report.Stats{Count: 200, P50: 14, P90: 30, P99: 40, Max: 42},
+		AcknowledgedMS: report.Stats{Count: 200, P50: 14, P90: 30, P99: 40, Max: 42},
+		EnforcementMS:  report.Stats{Count: 30, P50: 10, P90: 50, P99: 71, Max: 71, ResolutionMS: 90, ResolutionMaxMS: 95},
+		TTCFromSentMS:  report.Stats{Count: 30, P50: 20, P90: 60, P99: 89, Max: 89, ResolutionMS: 90, ResolutionMaxMS: 95}}
+}
+
+// TestSummaryDelivery: a receiver's delivery section is one line of the summary, naming the
+// receiver, its method, delivery and enforcement figures; none without a section.
+func TestSummaryDelivery(t *testing.T) {
+	t.Parallel()
+	r := load(t, "pass")
+	var plain bytes.Buffer
+	if err := Summary(&plain, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "Delivery") {
+		t.Errorf("summary without delivery sections mentions delivery:\n%s", plain.String())
+	}
+	r.Components[1].Delivery = sampleDelivery()
+	var buf bytes.Buffer
+	if err := Summary(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	want := "\nDelivery (each receiver's TTC counts from its own acknowledgement): " + r.Components[1].Name +
+		" (push) delivered p50 14ms, max 42ms, acknowledged max 42ms; enforcement p99 71ms ±90ms; from sent p99 89ms ±90ms.\n"
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, buf.String())
+	}
+	d := sampleDelivery()
+	d.EnforcementMS, d.TTCFromSentMS = report.Stats{}, report.Stats{}
+	if got := DeliveryText(*d); !strings.HasSuffix(got, "; enforcement not measured (no converged pair)") {
+		t.Errorf("no converged pair: %q", got)
+	}
+}
