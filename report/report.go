@@ -642,7 +642,11 @@ type Delivery struct {
 	// or not); DeliveredMS and AcknowledgedMS are over those, with resolution 0 (instants the
 	// transmitter recorded, not brackets).
 	Events int `json:"events"`
-	// DeliveredMS is the delivery latency: sent → delivered.
+	// Retried counts the SETs that took more than one delivery: push, a POST retried after a
+	// transport error or a 5xx (the receiver was down: what it cost is in DeliveredMS); poll,
+	// fetched again because it was not acknowledged.
+	Retried int `json:"retried,omitempty"`
+	// DeliveredMS is the delivery latency: sent → delivered (poll: the last fetch).
 	DeliveredMS Stats `json:"delivered_ms"`
 	// AcknowledgedMS is sent → acknowledged: equal to DeliveredMS for push; for poll it adds
 	// the time until the receiver's next poll acknowledged the SET.

@@ -8,8 +8,8 @@ import (
 
 // checkSSFDelivery asserts a receiver's delivery section (report.Delivery) against what the
 // reference receiver does and against the component's own TTC. Every victim's SET was
-// acknowledged on its stream, so the section counts all victims; the TTC splits are over the
-// converged pairs, the same as ttc_ms. Per pair sent ≤ delivered ≤ acknowledged = R(t), so per
+// acknowledged on its stream at the first delivery (no receiver is down), so the section counts
+// all victims and no retry; the TTC splits are over the converged pairs, the same as ttc_ms. Per pair sent ≤ delivered ≤ acknowledged = R(t), so per
 // quantile ttc_ms ≤ enforcement_ms ≤ ttc_from_sent_ms, and ttc_from_sent ≤ ttc + acknowledged.
 // Push: delivered and acknowledged are the same 202 (so enforcement is ttc_ms), and the
 // reference receiver enforces before answering it, so enforcement is within the bracket's
@@ -28,6 +28,9 @@ func checkSSFDelivery(t *testing.T, c report.Component, method string, victims i
 	if d.Method != method || d.Stream == "" || d.Events != victims || d.DeliveredMS.Count != victims || d.AcknowledgedMS.Count != victims {
 		t.Errorf("%s: delivery %s on stream %q, %d events (%d delivered, %d acknowledged); want %s, every one of %d victims",
 			c.Name, d.Method, d.Stream, d.Events, d.DeliveredMS.Count, d.AcknowledgedMS.Count, method, victims)
+	}
+	if d.Retried != 0 {
+		t.Errorf("%s: %d SETs retried; want none: no receiver was down", c.Name, d.Retried)
 	}
 	if n := c.TTCMS.Count; n == 0 || d.EnforcementMS.Count != n || d.TTCFromSentMS.Count != n {
 		t.Errorf("%s: enforcement over %d pairs, TTC from sent over %d; want the %d converged pairs of ttc_ms", c.Name, d.EnforcementMS.Count, d.TTCFromSentMS.Count, n)

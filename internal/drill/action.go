@@ -40,8 +40,11 @@ type ReceiverAck struct {
 	// Stream is the stream id, Method its delivery method.
 	Stream, Method string
 	// Sent: push, the first POST; poll, made available. Delivered: push, the 202; poll,
-	// fetched. Acked: push, the 202; poll, the receiver's ack.
+	// fetched (the last time). Acked: push, the 202; poll, the receiver's ack.
 	Sent, Delivered, Acked time.Time
+	// Attempts counts the deliveries it took: push, the POSTs (retried after a transport
+	// error or a 5xx); poll, the fetches (fetched again when not acknowledged).
+	Attempts int
 }
 
 // AckFunc receives one Ack per victim, identified by its position in the victims slice. It may be

@@ -781,7 +781,7 @@ func (d *drill) recall(ctx context.Context) error {
 				ev.Err, ev.AckedNS = redact.Excerpt([]byte(a.Err.Error())), 0
 			}
 			for _, o := range own {
-				ev.Receivers = append(ev.Receivers, ReceiverEvent{C: o.Component, Stream: o.stream, Method: o.method,
+				ev.Receivers = append(ev.Receivers, ReceiverEvent{C: o.Component, Stream: o.stream, Method: o.method, Attempts: o.attempts,
 					SentNS: int64(o.Sent), DeliveredNS: int64(o.Delivered), AckedNS: int64(o.Acked)})
 			}
 			d.record(Event{Kind: EventAck, AtNS: d.offset(), Ack: ev})
@@ -820,6 +820,7 @@ func (d *drill) recall(ctx context.Context) error {
 type receiverRecall struct {
 	OwnRecall
 	stream, method string
+	attempts       int
 }
 
 // ownRecalls maps an acknowledgement's receivers to the probed components they name, on the
@@ -836,7 +837,7 @@ func (d *drill) receiverRecalls(a Ack) []receiverRecall {
 			continue
 		}
 		out = append(out, receiverRecall{OwnRecall: OwnRecall{Component: c, Sent: r.Sent.Sub(d.began),
-			Delivered: r.Delivered.Sub(d.began), Acked: r.Acked.Sub(d.began)}, stream: r.Stream, method: r.Method})
+			Delivered: r.Delivered.Sub(d.began), Acked: r.Acked.Sub(d.began)}, stream: r.Stream, method: r.Method, attempts: r.Attempts})
 	}
 	return out
 }

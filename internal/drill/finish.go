@@ -144,23 +144,35 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	}
 }
 
-// delivery is a receiver's delivery section with the stream and method its acknowledgements
-// name.
+// delivery is a receiver's delivery section completed from its acknowledgements.
 func (d *drill) delivery(name string, del *report.Delivery) *report.Delivery {
+	var recs []ReceiverAck
 	for _, a := range d.acks {
+		if a.Err != nil {
+			continue
+		}
 		for _, r := range a.Receivers {
 			if r.Component == name {
-				return withStream(del, r.Stream, r.Method)
+				recs = append(recs, r)
 			}
 		}
 	}
-	return withStream(del, "", "")
+	return deliveryNamed(del, recs)
 }
 
-// withStream is a copy of del naming its stream and method.
-func withStream(del *report.Delivery, stream, method string) *report.Delivery {
+// deliveryNamed is a copy of del (the tracker's figures) with what the receiver's
+// acknowledgements recs say besides: its stream and method (the first's), and how many of its
+// SETs took more than one delivery.
+func deliveryNamed(del *report.Delivery, recs []ReceiverAck) *report.Delivery {
 	out := *del
-	out.Stream, out.Method = stream, method
+	for i, r := range recs {
+		if i == 0 {
+			out.Stream, out.Method = r.Stream, r.Method
+		}
+		if r.Attempts > 1 {
+			out.Retried++
+		}
+	}
 	return &out
 }
 

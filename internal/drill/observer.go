@@ -2,7 +2,6 @@ package drill
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/recall-drills/recall/internal/expect"
@@ -109,6 +108,7 @@ type ReceiverEvent struct {
 	SentNS      int64  `json:"sent_ns"`
 	DeliveredNS int64  `json:"delivered_ns"`
 	AckedNS     int64  `json:"acked_ns"`
+	Attempts    int    `json:"attempts,omitempty"`
 }
 
 // Own returns the receivers as the tracker takes them (Tracker.Recalled).
@@ -297,15 +297,15 @@ func (b *Rebuilt) Fill(m *Measurement, end time.Duration, probes int64) {
 		}
 		rc := report.Component{Name: cm.Name, Kind: kind, Probed: true, Summary: cm.Summary}
 		if cm.Delivery != nil {
+			var recs []ReceiverAck
 			for _, a := range b.Acks {
-				if j := slices.IndexFunc(a.Receivers, func(r ReceiverEvent) bool { return r.C == i }); j >= 0 {
-					rc.Delivery = withStream(cm.Delivery, a.Receivers[j].Stream, a.Receivers[j].Method)
-					break
+				for _, r := range a.Receivers {
+					if r.C == i {
+						recs = append(recs, ReceiverAck{Stream: r.Stream, Method: r.Method, Attempts: r.Attempts})
+					}
 				}
 			}
-			if rc.Delivery == nil {
-				rc.Delivery = withStream(cm.Delivery, "", "")
-			}
+			rc.Delivery = deliveryNamed(cm.Delivery, recs)
 		}
 		rep.Components = append(rep.Components, rc)
 		d.componentFindings(cm.Name, &m.Components[i], &componentFigures{})

@@ -187,14 +187,14 @@ func TestReceiverAcks(t *testing.T) {
 		{ID: "s3", Aud: []string{"edge-down"}, Delivery: &ssf.Delivery{Method: ssf.MethodPush}},
 	}
 	recs := map[string]ssf.Record{
-		"j1": {JTI: "j1", Stream: "s1", Method: ssf.MethodPush, Sent: at(10), Delivered: at(12), Acked: at(12)},
-		"j2": {JTI: "j2", Stream: "s2", Sent: at(10), Acked: at(900)},
+		"j1": {JTI: "j1", Stream: "s1", Method: ssf.MethodPush, Sent: at(10), Delivered: at(12), Acked: at(12), Attempts: 2},
+		"j2": {JTI: "j2", Stream: "s2", Sent: at(10), Acked: at(900), Attempts: 1},
 		"j3": {JTI: "j3", Stream: "s3", Method: ssf.MethodPush, Sent: at(10), Failed: true},
 	}
 	got := receiverAcks(recs, []string{"j1", "j2", "j3"}, streams)
 	want := []ReceiverAck{
-		{Component: "edge-push", Stream: "s1", Method: "push", Sent: at(10), Delivered: at(12), Acked: at(12)},
-		{Component: "edge-poll", Stream: "s2", Method: "poll", Sent: at(10), Delivered: at(900), Acked: at(900)},
+		{Component: "edge-push", Stream: "s1", Method: "push", Sent: at(10), Delivered: at(12), Acked: at(12), Attempts: 2},
+		{Component: "edge-poll", Stream: "s2", Method: "poll", Sent: at(10), Delivered: at(900), Acked: at(900), Attempts: 1},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("receivers %+v, want %+v", got, want)
@@ -203,5 +203,18 @@ func TestReceiverAcks(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("receiver %d: %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestDeliveryNamed: the tracker's figures are kept, the stream and method are the first
+// acknowledgement's, and the SETs that took more than one delivery are counted as retried.
+func TestDeliveryNamed(t *testing.T) {
+	t.Parallel()
+	del := &report.Delivery{Events: 3, DeliveredMS: report.Stats{Count: 3, Max: 410}}
+	got := deliveryNamed(del, []ReceiverAck{{Stream: "s1", Method: "push", Attempts: 1}, {Stream: "s1", Method: "push", Attempts: 3},
+		{Stream: "s1", Method: "push", Attempts: 1}})
+	want := report.Delivery{Stream: "s1", Method: "push", Events: 3, Retried: 1, DeliveredMS: report.Stats{Count: 3, Max: 410}}
+	if *got != want || del.Stream != "" {
+		t.Errorf("deliveryNamed = %+v (input now %+v), want %+v and the input unchanged", *got, *del, want)
 	}
 }

@@ -259,7 +259,8 @@ func receiverAcks(recs map[string]ssf.Record, jtis []string, streams []ssf.Strea
 			method = "poll"
 		}
 		for _, aud := range streams[i].Aud {
-			out = append(out, ReceiverAck{Component: aud, Stream: r.Stream, Method: method, Sent: r.Sent, Delivered: delivered, Acked: r.Acked})
+			out = append(out, ReceiverAck{Component: aud, Stream: r.Stream, Method: method, Sent: r.Sent, Delivered: delivered, Acked: r.Acked,
+				Attempts: r.Attempts})
 		}
 	}
 	return out

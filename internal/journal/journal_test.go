@@ -348,7 +348,8 @@ func TestRebuiltSaysWhatIsMissing(t *testing.T) {
 
 // TestRebuiltOwnRecall: an acknowledgement's receivers are journaled, so a rebuild counts a
 // receiver's pairs from its own acknowledgement as the drill did, and gives it the same
-// delivery section, named by its stream and method; the other component has none.
+// delivery section, named by its stream and method, with its retried SETs (victim 3's took two
+// attempts); the other component has none.
 func TestRebuiltOwnRecall(t *testing.T) {
 	t.Parallel()
 	const victims = 4
@@ -370,7 +371,7 @@ func TestRebuiltOwnRecall(t *testing.T) {
 			w.Record(drill.Event{Kind: drill.EventTrigger, AtNS: int64(s)})
 			for v := range victims {
 				ev := &drill.AckEvent{Token: v, FP: "fp", SentNS: int64(ms(1000)), AckedNS: int64(ms(1600)),
-					Receivers: []drill.ReceiverEvent{{C: 0, Stream: "s1", Method: "push", SentNS: int64(ms(1000)), DeliveredNS: int64(ms(1010 + v)), AckedNS: int64(ms(1010 + v))}}}
+					Receivers: []drill.ReceiverEvent{{C: 0, Stream: "s1", Method: "push", SentNS: int64(ms(1000)), DeliveredNS: int64(ms(1010 + v)), AckedNS: int64(ms(1010 + v)), Attempts: 1 + v/3}}}
 				tr.Recalled(v, ms(1000), ms(1600), ev.Own()...)
 				w.Record(drill.Event{Kind: drill.EventAck, Ack: ev})
 			}
@@ -410,7 +411,7 @@ func TestRebuiltOwnRecall(t *testing.T) {
 		t.Errorf("push pair 1: %s from %v, want converged from its own 1.011s", p.State, p.Recalled)
 	}
 	d := rb.Report.Components[0].Delivery
-	if d == nil || d.Stream != "s1" || d.Method != "push" || d.Events != victims || d.DeliveredMS != want.Components[0].Delivery.DeliveredMS ||
+	if d == nil || d.Stream != "s1" || d.Method != "push" || d.Events != victims || d.Retried != 1 || d.DeliveredMS != want.Components[0].Delivery.DeliveredMS ||
 		d.EnforcementMS != want.Components[0].Delivery.EnforcementMS {
 		t.Errorf("push delivery rebuilt %+v, drill %+v", d, want.Components[0].Delivery)
 	}

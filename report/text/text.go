@@ -395,6 +395,9 @@ func DeliveryText(d report.Delivery) string {
 	if m := oneLine(d.Method); m != "" {
 		out = "(" + m + ") " + out
 	}
+	if d.Retried > 0 {
+		out += fmt.Sprintf(", %s retried", Count(d.Retried))
+	}
 	if d.EnforcementMS.Count == 0 {
 		return out + "; enforcement not measured (no converged pair)"
 	}

@@ -369,8 +369,8 @@ func TestSummaryDelivery(t *testing.T) {
 		t.Errorf("summary lacks %q:\n%s", want, buf.String())
 	}
 	d := sampleDelivery()
-	d.EnforcementMS, d.TTCFromSentMS = report.Stats{}, report.Stats{}
-	if got := DeliveryText(*d); !strings.HasSuffix(got, "; enforcement not measured (no converged pair)") {
-		t.Errorf("no converged pair: %q", got)
+	d.EnforcementMS, d.TTCFromSentMS, d.Retried = report.Stats{}, report.Stats{}, 1200
+	if got, want := DeliveryText(*d), "(push) delivered p50 14ms, max 42ms, acknowledged max 42ms, 1,200 retried; enforcement not measured (no converged pair)"; got != want {
+		t.Errorf("retried, no converged pair: %q, want %q", got, want)
 	}
 }
