@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -216,5 +217,52 @@ func TestDeliveryNamed(t *testing.T) {
 	want := report.Delivery{Stream: "s1", Method: "push", Events: 3, Retried: 1, DeliveredMS: report.Stats{Count: 3, Max: 410}}
 	if *got != want || del.Stream != "" {
 		t.Errorf("deliveryNamed = %+v (input now %+v), want %+v and the input unchanged", *got, *del, want)
+	}
+}
+
+// TestTrackerOwnRecallConcurrent: Recalled with own instants racing the components' Observe
+// calls (within MaxLag, as the contract asks) gives the sequential answer, whatever the
+// interleaving (run with -race).
+func TestTrackerOwnRecallConcurrent(t *testing.T) {
+	t.Parallel()
+	want := ownRecallTracker(ownRecallEvents()).Finalize(tms(3000))
+	for round := 0; round < 20; round++ {
+		tr := NewTracker(TrackerConfig{Components: []string{"push", "service", "poll"}, Victims: 2, Estimate: EstimateConfig{Off: true}})
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for c := 0; c < 3; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for _, e := range ownRecallEvents() {
+					if e.obs == nil || e.obs.Component == c {
+						apply(tr, []event{e})
+					}
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			tr.Recalled(0, tms(1000), tms(1500),
+				OwnRecall{Component: 0, Sent: tms(1000), Delivered: tms(1010), Acked: tms(1010)},
+				OwnRecall{Component: 2, Sent: tms(1000), Delivered: tms(1300), Acked: tms(1500)})
+			tr.Recalled(1, tms(1900), tms(2000))
+		}()
+		close(start)
+		wg.Wait()
+		got := tr.Finalize(tms(3000))
+		for c := range want.Components {
+			for tok, wp := range want.Components[c].Pairs {
+				if gp := got.Components[c].Pairs[tok]; gp != wp {
+					t.Fatalf("round %d pair (%d,%d): %+v, want %+v", round, c, tok, gp, wp)
+				}
+			}
+			if w, g := want.Components[c].Delivery, got.Components[c].Delivery; (w == nil) != (g == nil) || (w != nil && *w != *g) {
+				t.Fatalf("round %d %s: delivery %+v, want %+v", round, want.Components[c].Name, g, w)
+			}
+		}
 	}
 }

@@ -123,8 +123,9 @@ const (
 // # Definitions
 //
 // Times are offsets from the drill's start on one monotonic clock. For a recalled victim t with
-// acknowledged recall instant R(t) (its own: a one-by-one recall gives each credential its own),
-// and a component c whose probes of t were sent at s1 < s2 < … with latencies lat_i (results may
+// acknowledged recall instant R(t) (its own: a one-by-one recall gives each credential its own;
+// and a component with an [OwnRecall] for t, an SSF receiver, counts from that instead), and a
+// component c whose probes of t were sent at s1 < s2 < … with latencies lat_i (results may
 // arrive in any order):
 //
 //   - Errors are neither accept nor reject: they never move or break convergence and are only
