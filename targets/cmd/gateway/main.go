@@ -1,14 +1,23 @@
 // Command gateway runs the reference API gateway (targets/gateway) as a process: the entry point
 // of the recall-gateway image built from docker/gateway.Dockerfile.
 //
-//	gateway -strategy push|poll|introspect|jwt-only -issuer-url http://issuer:8080
+//	gateway -strategy push|poll|introspect|jwt-only|ssf -issuer-url http://issuer:8080
 //	        [-nats nats://bus:4222] [-interval 2s] [-cache-ttl 5s] [-max-staleness 6s]
 //	        [-fail-mode closed|open] [-upstream http://api:8080] [-name edge] [-listen :8080]
 //	        [-snapshot /recall-snapshot.json [-resync-delay 5s]]
 //	        [-jwks-ttl 5m] [-jwks-min-refresh 1s] [-jwks-refetch unknown-kid|ttl|never]
+//	        [-ssf-transmitter http://172.18.0.1:41000 -ssf-delivery push|poll
+//	         -ssf-push-url http://127.0.0.1:32768/ssf/events -ssf-ignore <event type URI>]
 //
 // Environment: RECALL_CLIENT_ID and RECALL_CLIENT_SECRET authenticate introspection calls;
-// RECALL_ADMIN_SECRET is the Bearer secret GET /debug/recalls requires (unset: it answers 401).
+// RECALL_ADMIN_SECRET is the Bearer secret GET /debug/recalls requires (unset: it answers 401);
+// RECALL_SSF_TOKEN is strategy ssf's bearer token of the transmitter's stream management API
+// and poll endpoint (SSF §8; a secret, so never a flag).
+//
+// Strategy ssf is an OpenID Shared Signals receiver (targets/gateway ssf.go): at start it reads
+// -ssf-transmitter's metadata and creates its stream there, with delivery push (the transmitter
+// POSTs each SET to -ssf-push-url, the address it reaches this gateway's /ssf/events at, which
+// only whoever publishes the port knows) or poll (it polls every -interval).
 // Every flag also reads an environment variable, named in -help.
 //
 // The gateway serves nothing until its first sync with the issuer succeeded (JWKS and, for push
@@ -57,6 +66,14 @@ func run(args []string) error {
 	jwksTTL := fs.Duration("jwks-ttl", serve.EnvDuration("RECALL_JWKS_TTL", 0), "how long fetched signing keys are used before a refetch; default "+gateway.DefaultJWKSTTL.String()+" (env RECALL_JWKS_TTL)")
 	jwksMin := fs.Duration("jwks-min-refresh", serve.EnvDuration("RECALL_JWKS_MIN_REFRESH", 0), "least time between two refetches for unknown kids; default "+gateway.DefaultJWKSMinRefresh.String()+" (env RECALL_JWKS_MIN_REFRESH)")
 	jwksRefetch := fs.String("jwks-refetch", serve.Env("RECALL_JWKS_REFETCH", string(gateway.RefetchUnknownKid)), "when the JWKS is fetched again: unknown-kid, ttl or never (the stale verifier) (env RECALL_JWKS_REFETCH)")
+	ssfTransmitter := fs.String("ssf-transmitter", serve.Env("RECALL_SSF_TRANSMITTER", ""), "strategy ssf: the transmitter's issuer URL, its metadata at /.well-known/ssf-configuration (env RECALL_SSF_TRANSMITTER)")
+	ssfDelivery := fs.String("ssf-delivery", serve.Env("RECALL_SSF_DELIVERY", gateway.SSFPush), "strategy ssf: push (RFC 8935) or poll (RFC 8936) (env RECALL_SSF_DELIVERY)")
+	ssfPushURL := fs.String("ssf-push-url", serve.Env("RECALL_SSF_PUSH_URL", ""), "strategy ssf, delivery push: the URL the transmitter reaches this gateway's "+gateway.SSFPushPath+" at (env RECALL_SSF_PUSH_URL)")
+	var ssfIgnore []string
+	fs.Func("ssf-ignore", "strategy ssf: an event type URI acknowledged without being enforced, the planted defect (repeatable)", func(v string) error {
+		ssfIgnore = append(ssfIgnore, v)
+		return nil
+	})
 	startTimeout := fs.Duration("start-timeout", serve.EnvDuration("RECALL_START_TIMEOUT", serve.DefaultStartTimeout), "how long to retry the first sync (env RECALL_START_TIMEOUT)")
 	level := serve.LogLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -91,6 +108,10 @@ func run(args []string) error {
 		JWKSMinRefresh: *jwksMin,
 		JWKSRefetch:    gateway.JWKSRefetch(*jwksRefetch),
 		Logger:         log,
+	}
+	if cfg.Strategy == gateway.SSF {
+		cfg.SSF = gateway.SSFReceiver{Transmitter: *ssfTransmitter, Token: serve.Env("RECALL_SSF_TOKEN", ""),
+			Delivery: *ssfDelivery, PushURL: *ssfPushURL, Ignore: ssfIgnore}
 	}
 	restored := false
 	if *snapshot != "" {
