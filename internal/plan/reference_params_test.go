@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,26 @@ func TestValidDockerRefusesEmbeddedOnlyComponents(t *testing.T) {
 	src = strings.Replace(strings.Replace(minimal, "traffic:", app+"traffic:", 1), "runtime: embedded", "runtime: docker", 1)
 	if _, err := Parse("s.yaml", []byte(src)); err != nil {
 		t.Errorf("runtime docker refuses the relying party, which has an image: %v", err)
+	}
+}
+
+// TestValidDockerSSF: the docker runtime runs the Shared Signals scenario as it is (its
+// transmitter in the harness, its receivers in gateway containers), and places what it cannot
+// do at its key: a container's keys on the transmitter.
+func TestValidDockerSSF(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../scenarios/ssf-caep.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), "runtime: embedded", "runtime: docker", 1)
+	if _, err := Parse("ssf-caep.yaml", []byte(src)); err != nil {
+		t.Errorf("runtime docker: %v", err)
+	}
+	src = strings.Replace(src, "use: reference/ssf,", "use: reference/ssf, image: example/ssf:1,", 1)
+	_, err = Parse("ssf-caep.yaml", []byte(src))
+	want := "system.components[1].image: the docker runtime runs reference/ssf (component ssf) in the harness"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "ssf-caep.yaml:") {
+		t.Errorf("transmitter with an image: error = %v\nwant (positioned) %s", err, want)
 	}
 }

@@ -71,15 +71,18 @@ type Env struct {
 	startTimeout time.Duration
 	imageTimeout time.Duration
 	images       ImageOptions
+	specs        []runtime.Spec
 	comps        []*dcomp // in spec order; an implicit bus last
 	byName       map[string]*dcomp
-	links        []runtime.Link // declared links (WithLinks)
-	backchannel  []string       // the relying parties' CLIENT_ID=URI, for the issuer's -backchannel-logout
-	lk           dockerLinks    // their proxies
+	links        []runtime.Link    // declared links (WithLinks)
+	backchannel  []string          // the relying parties' CLIENT_ID=URI, for the issuer's -backchannel-logout
+	lk           dockerLinks       // their proxies
+	ssfTokens    map[string]string // per gateway of strategy ssf, its token at its transmitter
 
 	mu          sync.Mutex
 	cli         *testcontainers.DockerClient
 	nw          *testcontainers.DockerNetwork
+	hostIP      netip.Addr // the host's address on the drill network (ssf.go)
 	built       []ImageInfo
 	startup     map[string]time.Duration
 	started     bool
@@ -180,6 +183,10 @@ type dcomp struct {
 	strategy gateway.Strategy // reference gateways
 	defersTo string           // a lookup apikey-service: the authority whose truth it defers to
 	snapshot bool             // a gateway restarting from a stale snapshot: its file is created
+	// lateArgs, when set, are more arguments known only when the container is created, given
+	// the host port its endpoint is published on (a push receiver's -ssf-push-url).
+	lateArgs func(hostPort string) ([]string, error)
+	ssf      *ssfTransmitter // a reference/ssf, run in the harness (ssf.go), once started
 
 	c        *testcontainers.DockerContainer
 	endpoint *url.URL
@@ -193,7 +200,7 @@ var reAlias = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // (Preflight and Start do). Like embedded.New it returns the environment even with an error.
 func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, error) {
 	d := &Env{secrets: secrets, log: slog.New(slog.DiscardHandler), startTimeout: runtime.DefaultStartTimeout,
-		byName: map[string]*dcomp{}, startup: map[string]time.Duration{}}
+		byName: map[string]*dcomp{}, startup: map[string]time.Duration{}, specs: specs, ssfTokens: map[string]string{}}
 	for _, o := range opts {
 		o(d)
 	}
@@ -241,6 +248,10 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			} else {
 				d.backchannel = append(d.backchannel, p.ClientID+"=http://"+s.Name+":8080/backchannel-logout")
+			}
+		case runtime.UseSSF:
+			if _, err := params.DecodeSSF(s.With); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			}
 		case runtime.UseService, runtime.UseAPIKeys, "":
 		default:
@@ -358,6 +369,9 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 	c.env = map[string]string{}
 	for k, v := range s.Env {
 		c.env[k] = v
+	}
+	if c.use == runtime.UseSSF {
+		return d.planSSF(c, s)
 	}
 	c.ports, c.httpPort = []string{referencePort}, referencePort
 	c.timeout = d.startTimeout
@@ -517,6 +531,11 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		}
 		if gc.JWKSRefetch != "" {
 			c.cmd = append(c.cmd, "-jwks-refetch", string(gc.JWKSRefetch))
+		}
+		if gc.Strategy == gateway.SSF {
+			if err := d.planSSFGateway(c, s, gc); err != nil {
+				return err
+			}
 		}
 		if d.secrets.GatewayID != "" {
 			c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
@@ -876,6 +895,14 @@ func (d *Env) start(ctx context.Context) error {
 	d.nw = nw
 	d.mu.Unlock()
 	d.log.Debug("network created", "network", nw.Name, "drill", d.drillID)
+	for _, c := range d.comps {
+		if c.use == runtime.UseSSF {
+			if err := d.networkGateway(ctx, nw.ID); err != nil {
+				return err
+			}
+			break
+		}
+	}
 
 	// One goroutine per component waits for its dependencies, then starts it.
 	ctx, cancel := context.WithCancel(ctx)
@@ -912,7 +939,11 @@ func (d *Env) start(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return
 			}
-			if err := d.run(ctx, nw, c); err != nil {
+			run := func() error { return d.run(ctx, nw, c) }
+			if c.use == runtime.UseSSF {
+				run = func() error { return d.startSSF(ctx, c, d.specOf(c.name)) }
+			}
+			if err := run(); err != nil {
 				fail(err)
 				return
 			}
@@ -1025,9 +1056,6 @@ func (d *Env) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *dcom
 	if len(c.env) > 0 {
 		opts = append(opts, testcontainers.WithEnv(c.env))
 	}
-	if len(c.cmd) > 0 {
-		opts = append(opts, testcontainers.WithCmd(c.cmd...))
-	}
 	if c.snapshot {
 		// Empty and world-writable: the gateway (user 65534 in a scratch image) fills it.
 		opts = append(opts, testcontainers.WithFiles(testcontainers.ContainerFile{Reader: strings.NewReader(""), ContainerFilePath: snapshotFile, FileMode: 0o666}))
@@ -1045,7 +1073,19 @@ func (d *Env) run(ctx context.Context, nw *testcontainers.DockerNetwork, c *dcom
 				return fmt.Errorf("component %s: %w", c.name, err)
 			}
 		}
-		ctr, err = testcontainers.Run(rctx, image, opts...)
+		cmd := c.cmd
+		if c.lateArgs != nil {
+			extra, lerr := c.lateArgs(hostPort)
+			if lerr != nil {
+				return fmt.Errorf("component %s: %w", c.name, lerr)
+			}
+			cmd = append(append([]string(nil), c.cmd...), extra...)
+		}
+		runOpts := opts
+		if len(cmd) > 0 {
+			runOpts = append(append([]testcontainers.ContainerCustomizer(nil), opts...), testcontainers.WithCmd(cmd...))
+		}
+		ctr, err = testcontainers.Run(rctx, image, runOpts...)
 		// Another process may take the chosen port before the engine binds it: choose again.
 		if err == nil || attempt == startAttempts || ctx.Err() != nil || !portTaken(err) {
 			break
@@ -1155,6 +1195,9 @@ func (d *Env) container(name string) (*dcomp, *testcontainers.DockerContainer, e
 	defer d.mu.Unlock()
 	if d.closed {
 		return nil, nil, errors.New("docker runtime: closed")
+	}
+	if c.use == runtime.UseSSF {
+		return nil, nil, fmt.Errorf("component %s runs in the harness, not in a container (the drill's transmitter): the docker runtime cannot pause, kill or restart it; cut or slow its pushes with a link %s->receiver", name, name)
 	}
 	if c.c == nil {
 		return nil, nil, fmt.Errorf("component %s is not running", name)
@@ -1406,6 +1449,7 @@ func (d *Env) close(ctx context.Context) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("docker runtime: remove drill %s: %w", d.drillID, err))
 	}
+	d.closeSSF()
 	d.log.Debug("docker system removed", "drill", d.drillID, "removed", n)
 	return errors.Join(errs...)
 }
@@ -1413,8 +1457,24 @@ func (d *Env) close(ctx context.Context) error {
 // held is what the harness gave the containers that a log line must not show: the reference
 // stack's secrets (every other credential is in redact.Global).
 func (d *Env) held() []string {
-	return []string{d.secrets.AdminSecret, d.secrets.GatewaySecret}
+	out := []string{d.secrets.AdminSecret, d.secrets.GatewaySecret}
+	for _, t := range d.ssfTokens {
+		out = append(out, t)
+	}
+	return out
 }
+
+// specOf returns the scenario's spec of component name (zero for the implicit ones).
+func (d *Env) specOf(name string) runtime.Spec {
+	for _, s := range d.specs {
+		if s.Name == name {
+			return s
+		}
+	}
+	return runtime.Spec{}
+}
+
+var networkInspectOptions = client.NetworkInspectOptions{}
 
 // saveLogs writes the output of every container of the drill to the logs directory.
 func (d *Env) saveLogs(ctx context.Context, cli client.APIClient, f client.Filters) error {

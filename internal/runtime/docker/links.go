@@ -65,8 +65,9 @@ type dockerLinks struct {
 	mu     sync.Mutex
 	client *toxiclient.Client   // nil until the toxiproxy container is up
 	cuts   map[runtime.Link]int // how many faults hold the link cut (overlapping partitions)
-	// harness maps to the 127.0.0.1 address of the proxy of link harness->to.
-	harness map[string]string
+	// harness maps a link from the harness (harness->issuer, or a transmitter's to its push
+	// receiver) to the 127.0.0.1 address of its proxy.
+	harness map[runtime.Link]string
 }
 
 var _ runtime.HarnessLinker = (*Env)(nil)
@@ -74,10 +75,28 @@ var _ runtime.HarnessLinker = (*Env)(nil)
 // HarnessLink implements runtime.HarnessLinker: the published port of the proxy of the
 // declared link harness->to, once the toxiproxy container is up.
 func (d *Env) HarnessLink(to string) (string, bool) {
+	return d.harnessAddr(runtime.Link{From: runtime.Harness, To: to})
+}
+
+// harnessAddr is the published address of the proxy of a link from the harness side, once the
+// toxiproxy container is up.
+func (d *Env) harnessAddr(l runtime.Link) (string, bool) {
 	d.lk.mu.Lock()
 	defer d.lk.mu.Unlock()
-	a, ok := d.lk.harness[to]
+	a, ok := d.lk.harness[l]
 	return a, ok
+}
+
+// fromHarness says whether link l starts in the harness: the drill's own (harness->issuer) or a
+// transmitter's (reference/ssf, which runs in the harness) to its push receiver. Its proxy's
+// port is published on 127.0.0.1.
+func (d *Env) fromHarness(l runtime.Link) bool {
+	if l.From == runtime.Harness {
+		_, named := d.byName[l.From]
+		return !named
+	}
+	c, ok := d.byName[l.From]
+	return ok && c.use == runtime.UseSSF
 }
 
 // planLinks checks the declared links and, when there are any, adds the toxiproxy container to
@@ -120,6 +139,13 @@ func (d *Env) planLinks(busAlias string) []error {
 		}
 		var port string
 		switch {
+		case from.use == runtime.UseSSF:
+			// The transmitter's pushes to a gateway in its container, on a published port.
+			if err := runtime.CheckSSFLink(d.specs, l); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			port = "8080"
 		case to.use == runtime.UseIssuer && from.use == runtime.UseGateway:
 			port = "8080"
 		case to.use == runtime.UseNATS && to.name == busAlias && (from.use == runtime.UseGateway || from.use == runtime.UseIssuer):
@@ -156,14 +182,14 @@ func (d *Env) addToxiproxy() {
 		WithStatusCodeMatcher(func(st int) bool { return st == http.StatusOK }).WithStartupTimeout(c.timeout)
 	c.waitDesc = "GET /version on " + toxiproxyAPIPort + " answers 200"
 	for _, l := range d.links {
-		if dl, ok := d.lk.byLink[l]; ok && l.From == runtime.Harness {
+		if dl, ok := d.lk.byLink[l]; ok && d.fromHarness(l) {
 			c.ports = append(c.ports, strconv.Itoa(dl.port)+"/tcp")
 		}
 	}
 	d.byName[c.name] = c
 	d.comps = append(d.comps, c)
 	for l := range d.lk.byLink {
-		if l.From == runtime.Harness {
+		if l.From == runtime.Harness && d.fromHarness(l) {
 			continue
 		}
 		if f := d.byName[l.From]; !slices.Contains(f.deps, c.name) {
@@ -210,7 +236,7 @@ func (d *Env) createProxies(ctx context.Context, c *dcomp) error {
 			return fmt.Errorf("link %s: create proxy: %w", l, err)
 		}
 		d.log.Debug("link proxied", "link", l.String(), "via", d.lk.alias+":"+strconv.Itoa(dl.port), "upstream", dl.upstream)
-		if l.From == runtime.Harness {
+		if d.fromHarness(l) {
 			d.mu.Lock()
 			ctr := c.c
 			d.mu.Unlock()
@@ -223,9 +249,9 @@ func (d *Env) createProxies(ctx context.Context, c *dcomp) error {
 			}
 			d.lk.mu.Lock()
 			if d.lk.harness == nil {
-				d.lk.harness = map[string]string{}
+				d.lk.harness = map[runtime.Link]string{}
 			}
-			d.lk.harness[l.To] = loopback.String() + ":" + p.Port()
+			d.lk.harness[l] = loopback.String() + ":" + p.Port()
 			d.lk.mu.Unlock()
 		}
 	}

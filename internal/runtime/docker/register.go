@@ -3,7 +3,6 @@ package docker
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/recall-drills/recall/internal/runtime"
@@ -20,13 +19,16 @@ func init() {
 				if s.Use == "" && s.Image == "" && s.URL == "" {
 					out = append(out, runtime.FieldError{Component: i, Field: "image", Msg: "required: runtime docker needs an image for " + s.Name + " (or a url if it already runs somewhere)"})
 				}
-				if slices.Contains(embeddedOnly, s.Use) {
-					out = append(out, runtime.FieldError{Component: i, Field: "use", Msg: fmt.Sprintf("the docker runtime cannot run %s (component %s) yet: it builds no image for it; use runtime embedded", s.Use, s.Name)})
+				if s.Use == runtime.UseSSF && (s.Image != "" || len(s.Command) > 0 || len(s.Ports) > 0) {
+					field := "image"
+					if s.Image == "" && len(s.Command) > 0 {
+						field = "command"
+					} else if s.Image == "" {
+						field = "ports"
+					}
+					out = append(out, runtime.FieldError{Component: i, Field: field, Msg: fmt.Sprintf("the docker runtime runs %s (component %s) in the harness, where the ssf-event action emits on it: it has no container, so no %s", s.Use, s.Name, field)})
 				}
 				if s.Use == runtime.UseGateway {
-					if st, _ := s.With["strategy"].(string); st == "ssf" {
-						out = append(out, runtime.FieldError{Component: i, Field: "with.strategy", Msg: fmt.Sprintf("the docker runtime cannot run strategy ssf (component %s) yet: the transmitter runs in the harness and the gateway image has no receiver flags; use runtime embedded", s.Name)})
-					}
 					for _, k := range gatewayUnsupported {
 						if _, ok := s.With[k]; ok {
 							out = append(out, runtime.FieldError{Component: i, Field: "with." + k, Msg: fmt.Sprintf("the docker runtime cannot set %s on %s (component %s): its gateway image has no flag for it; use runtime embedded", k, s.Use, s.Name)})
@@ -34,7 +36,7 @@ func init() {
 					}
 				}
 			}
-			return out
+			return append(out, runtime.CheckSSF(specs)...)
 		},
 		New: func(p runtime.Params) (runtime.Environment, error) {
 			opts := []Option{WithDrillID(p.DrillID), WithLogger(p.Logger),
@@ -45,6 +47,9 @@ func init() {
 			return New(p.Specs, *p.Secrets, opts...)
 		},
 		Reach: func(s runtime.Spec) string {
+			if s.Use == runtime.UseSSF {
+				return "in the harness, on the drill network's gateway address"
+			}
 			if s.Image != "" {
 				return "container of " + s.Image
 			}
@@ -52,11 +57,6 @@ func init() {
 		},
 	})
 }
-
-// embeddedOnly are the reference components only the embedded runtime runs: this runtime
-// builds no image for them (the transmitter, reference/ssf, runs in the harness, whose
-// receivers no gateway image has yet).
-var embeddedOnly = []string{runtime.UseSSF}
 
 // gatewayUnsupported are reference gateway keys the gateway container takes no flag for (the
 // jwks_* keys are its -jwks-ttl, -jwks-min-refresh and -jwks-refetch).

@@ -118,6 +118,11 @@ func (e *Env) checkLinks() []error {
 			errs = append(errs, fmt.Errorf("link %s: unknown component %q", l, l.To))
 		case seen[l]:
 			errs = append(errs, fmt.Errorf("link %s: declared twice", l))
+		case from.Use == runtime.UseSSF:
+			// The transmitter's pushes to one receiver (its proxy is made in ssfReceiver).
+			if err := runtime.CheckSSFLink(e.specs, l); err != nil {
+				errs = append(errs, err)
+			}
 		case to.Use != runtime.UseIssuer && to.Use != runtime.UseNATS:
 			errs = append(errs, fmt.Errorf("link %s: the embedded runtime proxies links to the issuer or a %s component only, not to %s", l, runtime.UseNATS, to.Use))
 		case from.Use == runtime.UseIssuer && to.Use != runtime.UseNATS:

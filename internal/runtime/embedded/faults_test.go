@@ -154,3 +154,26 @@ func TestEmbeddedCheckLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedCheckSSFLinks: a transmitter's only link is to a push receiver of its own, whose
+// pushes it carries; the one to edge-push is accepted.
+func TestEmbeddedCheckSSFLinks(t *testing.T) {
+	t.Parallel()
+	specs := []runtime.Spec{
+		{Name: "issuer", Use: runtime.UseIssuer},
+		{Name: "ssf", Use: runtime.UseSSF},
+		{Name: "edge-push", Use: runtime.UseGateway, With: map[string]any{"strategy": "ssf"}},
+		{Name: "edge-poll", Use: runtime.UseGateway, With: map[string]any{"strategy": "ssf", "delivery": "poll"}},
+	}
+	if _, err := New(specs, runtime.Secrets{AdminSecret: "x"}, WithLinks(runtime.Link{From: "ssf", To: "edge-push"})); err != nil {
+		t.Errorf("link ssf->edge-push: %v", err)
+	}
+	_, err := New(specs, runtime.Secrets{AdminSecret: "x"},
+		WithLinks(runtime.Link{From: "ssf", To: "edge-poll"}, runtime.Link{From: "ssf", To: "issuer"}))
+	for _, want := range []string{"link ssf->edge-poll: edge-poll receives by poll",
+		"link ssf->issuer: a reference/ssf component's only link is to a reference gateway of strategy ssf, delivery push"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}

@@ -14,7 +14,7 @@ func init() {
 					out = append(out, runtime.FieldError{Component: i, Field: "url", Msg: "required: runtime embedded starts only reference components (use: reference/...) and probes your own at their url; give the url where " + s.Name + " runs, or use runtime docker with an image"})
 				}
 			}
-			return append(out, checkSSFFields(specs)...)
+			return append(out, runtime.CheckSSF(specs)...)
 		},
 		New: func(p runtime.Params) (runtime.Environment, error) {
 			return New(p.Specs, *p.Secrets, WithLogger(p.Logger), WithStartTimeout(p.StartTimeout), WithLinks(p.Links...))

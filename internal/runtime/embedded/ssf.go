@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/recall-drills/recall/internal/params"
 	"github.com/recall-drills/recall/internal/runtime"
@@ -20,63 +20,9 @@ import (
 var _ runtime.SSFTransmitters = (*Env)(nil)
 
 // ssfTransmitterOf returns the reference/ssf component a gateway spec of strategy ssf receives
-// from: its with.transmitter, or the only one ("" and an error otherwise).
-func (e *Env) ssfTransmitterOf(s runtime.Spec) (string, error) { return ssfTransmitterOf(e.specs, s) }
-
-func ssfTransmitterOf(specs []runtime.Spec, s runtime.Spec) (string, error) {
-	g, err := params.DecodeGateway(s.With)
-	if err != nil {
-		return "", err
-	}
-	var have []string
-	for _, o := range specs {
-		if o.Use == runtime.UseSSF {
-			have = append(have, o.Name)
-		}
-	}
-	switch {
-	case g.Transmitter == "" && len(have) == 1:
-		return have[0], nil
-	case g.Transmitter == "":
-		return "", fmt.Errorf("say which %s component it receives from (have: %s)", runtime.UseSSF, strings.Join(have, ", "))
-	case !slices.Contains(have, g.Transmitter):
-		return "", fmt.Errorf("no %s component %q (have: %s)", runtime.UseSSF, g.Transmitter, strings.Join(have, ", "))
-	}
-	return g.Transmitter, nil
-}
-
-// checkSSFFields is the runtime's positioned check: each ssf gateway's transmitter, and a
-// transmitter that no gateway receives from.
-func checkSSFFields(specs []runtime.Spec) []runtime.FieldError {
-	var out []runtime.FieldError
-	used, bad := map[string]bool{}, false
-	for i, s := range specs {
-		if s.Use != runtime.UseGateway {
-			continue
-		}
-		if c, _, err := runtime.GatewayConfig(s); err != nil || c.Strategy != gateway.SSF {
-			continue
-		}
-		name, err := ssfTransmitterOf(specs, s)
-		if err != nil {
-			g, _ := params.DecodeGateway(s.With)
-			// An unknown component name is placed by the with: block's own check.
-			if g.Transmitter == "" || slices.ContainsFunc(specs, func(o runtime.Spec) bool { return o.Name == g.Transmitter }) {
-				out = append(out, runtime.FieldError{Component: i, Field: "with.transmitter", Msg: err.Error()})
-			}
-			bad = true
-		}
-		used[name] = true
-	}
-	for i, s := range specs {
-		if bad {
-			break // which transmitter a gateway meant is not known
-		}
-		if s.Use == runtime.UseSSF && !used[s.Name] {
-			out = append(out, runtime.FieldError{Component: i, Field: "use", Msg: "no reference gateway of strategy ssf receives from " + s.Name + ": add one with {strategy: ssf}"})
-		}
-	}
-	return out
+// from (runtime.SSFTransmitterOf).
+func (e *Env) ssfTransmitterOf(s runtime.Spec) (string, error) {
+	return runtime.SSFTransmitterOf(e.specs, s)
 }
 
 // checkSSF validates the transmitters' parameters and each ssf gateway's transmitter, and gives
@@ -95,7 +41,7 @@ func (e *Env) checkSSF() []error {
 				continue
 			}
 			if _, err := e.ssfTransmitterOf(s); err != nil {
-				continue // placed by checkSSFFields; Start fails on it
+				continue // placed by runtime.CheckSSF; Start fails on it
 			}
 			var b [24]byte
 			_, _ = rand.Read(b[:])
@@ -161,7 +107,8 @@ func ssfHandler(tx *ssf.Transmitter) http.Handler {
 }
 
 // ssfReceiver fills a gateway of strategy ssf's config: its transmitter, token and, for push,
-// the URL its SETs are pushed to (base, where it is about to listen).
+// the URL its SETs are pushed to (base, where it is about to listen, or the proxy of the
+// declared link transmitter->gateway).
 func (e *Env) ssfReceiver(s runtime.Spec, cfg *gateway.Config, base string) error {
 	name, err := e.ssfTransmitterOf(s)
 	if err != nil {
@@ -174,6 +121,19 @@ func (e *Env) ssfReceiver(s runtime.Spec, cfg *gateway.Config, base string) erro
 	cfg.SSF.Transmitter = tx.ssf.Metadata().Issuer
 	cfg.SSF.Token = e.ssfTokens[s.Name]
 	cfg.SSF.PushURL = base + gateway.SSFPushPath
+	if slices.Contains(e.links, runtime.Link{From: name, To: s.Name}) {
+		// The declared link transmitter->gateway carries the pushes: the stream's endpoint is
+		// its proxy, towards where the gateway is about to listen.
+		u, err := url.Parse(base)
+		if err != nil {
+			return err
+		}
+		addr, err := e.px.add(runtime.Link{From: name, To: s.Name}, u.Host)
+		if err != nil {
+			return err
+		}
+		cfg.SSF.PushURL = "http://" + addr + gateway.SSFPushPath
+	}
 	return nil
 }
 
