@@ -86,17 +86,25 @@ func newSSFEvent(p ActionParams) (Action, error) {
 				errs[i] = err
 				return nil
 			}
+			// One goroutine per stream: a push Emit returns after its retries, and a receiver
+			// that is down must not delay the others' SETs.
+			var wg sync.WaitGroup
 			for _, s := range streams {
-				ev := map[string]any{"event_timestamp": time.Now().Unix(), "initiating_entity": "admin"}
-				rec, err := tx.Emit(ctx, s.ID, eventType, sub, ev, "")
-				mu.Lock()
-				if err != nil {
-					errs[i] = errors.Join(errs[i], err)
-				} else {
-					jtis[i] = append(jtis[i], rec.JTI)
-				}
-				mu.Unlock()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ev := map[string]any{"event_timestamp": time.Now().Unix(), "initiating_entity": "admin"}
+					rec, err := tx.Emit(ctx, s.ID, eventType, sub, ev, "")
+					mu.Lock()
+					if err != nil {
+						errs[i] = errors.Join(errs[i], err)
+					} else {
+						jtis[i] = append(jtis[i], rec.JTI)
+					}
+					mu.Unlock()
+				}()
 			}
+			wg.Wait()
 			return nil
 		})
 		recs := waitAcked(ctx, tx, jtis)

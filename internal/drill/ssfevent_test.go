@@ -140,3 +140,79 @@ func TestSSFEventAction(t *testing.T) {
 		t.Errorf("without a transmitter: %v, ack %+v; want every victim failed naming reference/ssf", err, acks[0])
 	}
 }
+
+// TestSSFEventDownReceiverDelaysNoOther: a push receiver that is down (503, retried with
+// backoff) delays only its own SETs: another receiver's SET about the same victim is sent at
+// once, not after the down one's retries, even when the down receiver's stream comes first.
+func TestSSFEventDownReceiverDelaysNoOther(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(nil)
+	key, err := ssf.NewKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tokDown, tokUp = "receiver-down-token-0123456789", "receiver-up-token-0123456789"
+	const backoff = 300 * time.Millisecond // 3 attempts: the down receiver's SET takes 900ms to fail
+	tx, err := ssf.New(ssf.Config{Issuer: "http://" + srv.Listener.Addr().String(), Key: key, PushAttempts: 3, PushBackoff: backoff,
+		Receivers: []ssf.Receiver{{Token: tokDown, Audience: []string{"down"}}, {Token: tokUp, Audience: []string{"up"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = tx.Handler()
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); tx.Close() })
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	t.Cleanup(func() { down.Close(); up.Close() })
+	stream := func(method, tok, endpoint, query string) string {
+		var body io.Reader
+		if method == http.MethodPost {
+			b, _ := json.Marshal(map[string]any{"delivery": ssf.Delivery{Method: ssf.MethodPush, EndpointURL: endpoint}})
+			body = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, tx.Metadata().ConfigurationEndpoint+query, body)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("%s stream: %v %v", method, resp, err)
+		}
+		defer resp.Body.Close()
+		var sc ssf.StreamConfig
+		_ = json.NewDecoder(resp.Body).Decode(&sc)
+		return sc.ID
+	}
+	downID := stream(http.MethodPost, tokDown, down.URL, "")
+	// The action emits on the streams in stream-id order: make the down receiver's come first
+	// (bounded: each new id sorts after downID with probability about 1/2).
+	upID := stream(http.MethodPost, tokUp, up.URL, "")
+	for i := 0; upID < downID && i < 64; i++ {
+		stream(http.MethodDelete, tokUp, "", "?stream_id="+url.QueryEscape(upID))
+		upID = stream(http.MethodPost, tokUp, up.URL, "")
+	}
+	if upID < downID {
+		t.Fatal("no stream id of the up receiver sorted after the down one's")
+	}
+	a, err := NewAction(ActionSSFEvent, ActionParams{With: map[string]any{"event": "session-revoked"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collect(t, a, Issuer{URL: &url.URL{Scheme: "http", Host: "issuer.test"}, SSF: map[string]*ssf.Transmitter{"ssf": tx}}, victims(1)); err == nil {
+		t.Error("the down receiver's SET failed, yet the action succeeded")
+	}
+	var downRec, upRec ssf.Record
+	for _, r := range tx.Records() {
+		switch r.Stream {
+		case downID:
+			downRec = r
+		case upID:
+			upRec = r
+		}
+	}
+	if downRec.Attempts != 3 || !downRec.Failed {
+		t.Errorf("down receiver's SET: %+v; want 3 attempts, failed", downRec)
+	}
+	if upRec.Acked.IsZero() || upRec.Sent.Sub(downRec.Sent) >= backoff {
+		t.Errorf("up receiver's SET sent %v after the down one's (acked %v): it waited for the down receiver's retries",
+			upRec.Sent.Sub(downRec.Sent), !upRec.Acked.IsZero())
+	}
+}
