@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/params"
 	"github.com/recall-drills/recall/internal/plan"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
@@ -102,6 +103,12 @@ type planComponent struct {
 	Kind    string `json:"kind,omitempty"`
 	Reached string `json:"reached"`
 	Probe   string `json:"probe,omitempty"`
+	// ExpectedTTC says what the plan expects of a probed component's time to consistency, and
+	// from what ("poll every 2s: at one tick, 1s on average"; "unknown" for the user's own).
+	ExpectedTTC string `json:"expected_ttc,omitempty"`
+	// ResolutionMS is the median bracket to expect at the component (drill.Budget.Resolution);
+	// absent for a component expected never to converge.
+	ResolutionMS float64 `json:"resolution_ms,omitempty"`
 }
 
 type planPopulation struct {
@@ -145,8 +152,11 @@ type planBudget struct {
 	ResolutionMS    float64 `json:"resolution_ms"`
 	ResolutionMinMS float64 `json:"resolution_min_ms"`
 	UnconvShare     float64 `json:"unconverged_share"`
-	RecheckShare    float64 `json:"recheck_share"`
-	ControlShare    float64 `json:"control_share"`
+	// Simulated is true when the components' resolution_ms come from the drill's scheduler
+	// simulated on a virtual clock (drill.PlanBudget).
+	Simulated    bool    `json:"simulated"`
+	RecheckShare float64 `json:"recheck_share"`
+	ControlShare float64 `json:"control_share"`
 	// PerComponentRevisit is the same for every probed component: the scheduler's rotation
 	// holds every component's pairs.
 	Probed []string `json:"probed"`
@@ -252,17 +262,33 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 
 	// Budget.
 	var probed []string
+	var expected []drill.ExpectedTTC
 	for _, c := range p.Components {
 		if c.Probe != nil {
 			probed = append(probed, c.Name)
+			e := drill.ExpectedTTC{Why: "unknown (not a reference component): planned as never converging"}
+			for _, sc := range s.System.Components {
+				if sc.Name == c.Name {
+					e = expectedTTC(sc)
+				}
+			}
+			expected = append(expected, e)
 		}
 	}
 	b := drill.PlanBudget(drill.BudgetConfig{Rate: p.Traffic.Rate, Components: len(probed), Victims: pop.Victims, Controls: pop.Controls,
-		Sample: p.Traffic.Sample, Schedule: drill.ScheduleConfig{ControlShare: p.Traffic.Controls, Recheck: p.Traffic.Recheck}})
+		Sample: p.Traffic.Sample, Schedule: drill.ScheduleConfig{ControlShare: p.Traffic.Controls, Recheck: p.Traffic.Recheck},
+		Expected: expected, RecallAt: p.Recall.At, After: max(end-p.Recall.At, 0), Seed: p.Seed})
+	for i, name := range probed {
+		for j := range v.Components {
+			if v.Components[j].Name == name {
+				v.Components[j].ExpectedTTC, v.Components[j].ResolutionMS = expected[i].Why, ms(b.Resolution[i])
+			}
+		}
+	}
 	v.Budget = planBudget{RatePerS: p.Traffic.Rate, ProbedComps: len(probed), VictimPairs: b.VictimPairs, ControlPairs: b.ControlPairs,
 		PerComponent: b.PerComponent, ProbesTotal: int64(p.Traffic.Rate * end.Seconds()),
 		BeforeMS: ms(b.Before), AfterMS: ms(b.After), AfterAloneMS: ms(b.AfterAlone), ResolutionMS: ms(b.After), ResolutionMinMS: ms(b.AfterAlone),
-		UnconvShare: b.UnconvergedShare, RecheckShare: b.RecheckShare, ControlShare: b.ControlShare, Probed: probed,
+		UnconvShare: b.UnconvergedShare, Simulated: b.Simulated, RecheckShare: b.RecheckShare, ControlShare: b.ControlShare, Probed: probed,
 		Sampled: b.PerComponent < pop.Victims, AskedResolutionMS: ms(p.Traffic.Sample.Resolution)}
 	if r := p.Traffic.Sample.Resolution; r > 0 && b.PerComponent == pop.Victims && b.After > r {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("traffic.resolution %s is out of reach even probing every victim (±%s): raise traffic.rate", r, report1(b.After)))
@@ -291,6 +317,54 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 			rateText(p.Traffic.Rate), rateText(bench.MaxAchieved), bench.MeasuredAt.Format(time.DateOnly)))
 	}
 	return v
+}
+
+// expectedTTC is what the plan expects of a component's time to consistency: known for the
+// reference gateway's strategies, from their own parameters; unknown otherwise.
+func expectedTTC(c scenario.Component) drill.ExpectedTTC {
+	unknown := drill.ExpectedTTC{Why: "unknown: planned as never converging"}
+	if c.Use != "reference/gateway" {
+		if c.Use == "" {
+			unknown.Why = "unknown (your own component): planned as never converging"
+		}
+		return unknown
+	}
+	g, err := params.DecodeGateway(c.With)
+	if err != nil {
+		return unknown
+	}
+	// At once: a hop after the recall's acknowledgement (a bus message and the apply of the
+	// recall's rules; the reference stack's push gateway enforced a 1,000-token batch 18 ms
+	// after it, in ground truth). Where that instant falls in the burst of first probes that
+	// follows the acknowledgement is what sets these brackets, so the plan simulates it.
+	atOnce := drill.ExpectedTTC{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond, Why: g.Strategy + ": at once (about 20ms after the acknowledgement)"}
+	atTick := func(what string) drill.ExpectedTTC {
+		if g.Interval <= 0 {
+			return unknown
+		}
+		return drill.ExpectedTTC{Known: true, From: g.Interval / 2, To: g.Interval / 2,
+			Why: fmt.Sprintf("%s every %s: all at one tick, %s on average", what, g.Interval, g.Interval/2)}
+	}
+	switch g.Strategy {
+	case "push":
+		return atOnce
+	case "poll":
+		return atTick("poll")
+	case "ssf":
+		if g.Delivery == "poll" {
+			return atTick("ssf poll")
+		}
+		return atOnce
+	case "introspect":
+		if g.CacheTTL <= 0 {
+			return unknown
+		}
+		return drill.ExpectedTTC{Known: true, From: 0, To: g.CacheTTL,
+			Why: fmt.Sprintf("introspect, cache %s: spread over 0–%s", g.CacheTTL, g.CacheTTL)}
+	case "jwt-only":
+		return drill.ExpectedTTC{Known: true, Never: true, Why: "jwt-only: never (until expiry)"}
+	}
+	return unknown
 }
 
 // report1 rounds a duration for display.
@@ -407,6 +481,16 @@ func (v *planView) writeText(w io.Writer) error {
 	fmt.Fprintf(ew, "  revisit per pair, at every probed component: %s before the recall, %s right after it,\n", d(b.BeforeMS), d(b.AfterMS))
 	fmt.Fprintf(ew, "    down to %s for the last component still converging (the others leave the rotation)\n", d(b.AfterAloneMS))
 	fmt.Fprintf(ew, "  resolution to expect: ±%s (the first component to converge; ±%s at best)\n", d(b.ResolutionMS), d(b.ResolutionMinMS))
+	fmt.Fprintf(ew, "  median bracket to expect per component, as converged pairs leave the rotation%s:\n", map[bool]string{true: " (the scheduler simulated)"}[b.Simulated])
+	for _, c := range v.Components {
+		switch {
+		case c.ExpectedTTC == "":
+		case c.ResolutionMS > 0:
+			fmt.Fprintf(ew, "    %s ±%s (%s)\n", c.Name, d(c.ResolutionMS), c.ExpectedTTC)
+		default:
+			fmt.Fprintf(ew, "    %s — (%s)\n", c.Name, c.ExpectedTTC)
+		}
+	}
 	if len(v.Warnings) > 0 {
 		fmt.Fprintf(ew, "\nwarnings\n")
 		for _, w := range v.Warnings {

@@ -25,6 +25,40 @@ type BudgetConfig struct {
 	Sample SampleSpec
 	// Schedule holds the shares of the schedule (zero values: the defaults).
 	Schedule ScheduleConfig
+	// Expected, per probed component (nil or shorter: unknown), is what the plan expects of its
+	// time to consistency: converged pairs leave the rotation, so the later a component
+	// converges the more often its pairs are revisited by then.
+	Expected []ExpectedTTC
+	// RecallAt and After, when After is set, are the recall's offset from the start of traffic
+	// and how long traffic goes on after it; with Seed they let PlanBudget simulate the drill's
+	// scheduler for Resolution (simulateBrackets).
+	RecallAt, After time.Duration
+	Seed            int64
+}
+
+// ExpectedTTC is what is expected of a component's time to consistency, from what the scenario
+// says of it (a reference gateway's strategy and its interval or cache TTL): its pairs converge
+// spread evenly over [From, To] after their recall (From == To: all at that instant), or never.
+// The zero value is "unknown", planned as never: an upper bound on every revisit.
+type ExpectedTTC struct {
+	Known    bool
+	Never    bool
+	From, To time.Duration
+	// Why says where the expectation comes from ("push: at once", …), for the plan's text.
+	Why string
+}
+
+// remaining is the share of the component's pairs not yet converged just before t.
+func (e ExpectedTTC) remaining(t time.Duration) float64 {
+	switch {
+	case !e.Known || e.Never || t <= e.From:
+		return 1
+	case t > e.To:
+		return 0
+	case e.To == e.From:
+		return 1
+	}
+	return 1 - float64(t-e.From)/float64(e.To-e.From)
 }
 
 // Budget is the probe budget of a drill as the scheduler spends it.
@@ -49,6 +83,13 @@ type Budget struct {
 	// AfterAlone is the revisit interval when only one component's pairs are left unconverged
 	// (the others converged and left the rotation): the finest the budget allows.
 	AfterAlone time.Duration
+	// Resolution, per probed component, is the median bracket to expect given Expected: from
+	// the drill's scheduler simulated on a virtual clock when the config gives the timeline
+	// (Simulated), else the revisit interval at the median instant its pairs converge, with the
+	// pairs of every component expected to have converged before then out of the rotation. It is
+	// After for a component of unknown TTC, and 0 for one expected never to converge.
+	Resolution []time.Duration
+	Simulated  bool
 }
 
 // PlanBudget computes the budget the scheduler will spend.
@@ -68,6 +109,37 @@ func PlanBudget(cfg BudgetConfig) Budget {
 	b.Before = interval(b.VictimPairs, cfg.Rate*(1-b.ControlShare))
 	b.After = interval(b.VictimPairs, cfg.Rate*b.UnconvergedShare)
 	b.AfterAlone = interval(n, cfg.Rate*b.UnconvergedShare)
+	b.Resolution = make([]time.Duration, cfg.Components)
+	expected := func(c int) ExpectedTTC {
+		if c < len(cfg.Expected) {
+			return cfg.Expected[c]
+		}
+		return ExpectedTTC{}
+	}
+	for c := range b.Resolution {
+		e := expected(c)
+		switch {
+		case !e.Known:
+			b.Resolution[c] = b.After
+			continue
+		case e.Never:
+			continue
+		}
+		at := e.From + (e.To-e.From)/2
+		left := 0.0
+		for o := range cfg.Components {
+			left += expected(o).remaining(at)
+		}
+		b.Resolution[c] = interval(int(math.Round(left*float64(n))), cfg.Rate*b.UnconvergedShare)
+	}
+	if sim, ok := simulateBrackets(cfg, n); ok {
+		b.Simulated = true
+		for c := range b.Resolution {
+			if e := expected(c); e.Known && !e.Never {
+				b.Resolution[c] = sim[c]
+			}
+		}
+	}
 	return b
 }
 

@@ -100,3 +100,50 @@ func median(d []time.Duration) time.Duration {
 	}
 	return s[len(s)/2]
 }
+
+// TestPlanBudgetResolutionPerComponent: the plan's median bracket per component, with known
+// answers. A component of unknown TTC is planned at After (the whole rotation's revisit); one
+// expected never to converge has none. A component that converges alone, after every other
+// converging component's pairs left the rotation, is revisited at the rotation of its own pairs
+// and the never-converging ones: the simulated bracket must be about that (the revisit interval
+// computed by hand), and finer than the first component's, whose bracket is the revisit of the
+// whole rotation.
+func TestPlanBudgetResolutionPerComponent(t *testing.T) {
+	t.Parallel()
+	const rate, victims, controls = 2000.0, 200, 50
+	cfg := BudgetConfig{Rate: rate, Components: 4, Victims: victims, Controls: controls,
+		Sample:   SampleSpec{Count: 20},
+		RecallAt: 3 * time.Second, After: 6 * time.Second, Seed: 7,
+		Expected: []ExpectedTTC{
+			{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond}, // at once
+			{Known: true, From: 3 * time.Second, To: 3 * time.Second},             // alone, later
+			{Known: true, Never: true},
+			{}, // unknown: planned as never
+		}}
+	b := PlanBudget(cfg)
+	if !b.Simulated {
+		t.Fatalf("not simulated: %+v", b)
+	}
+	t.Logf("after %v, alone %v, resolution %v", b.After, b.AfterAlone, b.Resolution)
+	if b.Resolution[2] != 0 {
+		t.Errorf("never-converging component: resolution %v, want none", b.Resolution[2])
+	}
+	if b.Resolution[3] != b.After {
+		t.Errorf("unknown component: resolution %v, want After %v", b.Resolution[3], b.After)
+	}
+	// At 3 s only the second component's 20 pairs and the 40 that never converge are left.
+	_, _, unconv := cfg.Schedule.shares(controls)
+	alone := time.Duration(float64(3*20) / (rate * unconv) * float64(time.Second))
+	if r := b.Resolution[1]; r < alone*3/4 || r > alone*5/4 {
+		t.Errorf("the later component: bracket %v, want about %v (60 pairs at %.0f/s)", r, alone, rate*unconv)
+	}
+	if b.Resolution[0] <= b.Resolution[1] {
+		t.Errorf("the first component's bracket %v should be wider than the later one's %v", b.Resolution[0], b.Resolution[1])
+	}
+	// Too large to simulate: the analytic figures only.
+	big := cfg
+	big.Victims, big.Sample = 1_000_000, SampleSpec{}
+	if b := PlanBudget(big); b.Simulated || b.Resolution[1] == 0 {
+		t.Errorf("a million victims: simulated %v, resolution %v; want the analytic figures", b.Simulated, b.Resolution)
+	}
+}
