@@ -39,7 +39,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"github.com/recall-drills/recall/internal/redact"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -50,6 +49,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recall-drills/recall/internal/redact"
+	"github.com/recall-drills/recall/internal/ssf"
 	"github.com/recall-drills/recall/targets/revocation"
 	"github.com/recall-drills/recall/targets/truth"
 )
@@ -127,6 +128,10 @@ type Config struct {
 	// NATSURL is the bus to publish recall events on; empty publishes nothing. The connection
 	// reconnects forever; New does not wait for it.
 	NATSURL string
+	// SSF, when set, is a Shared Signals transmitter the issuer emits on after each recall:
+	// one SET per recalled subject, session, token or client on every stream (ssf.go). Its
+	// Handler is served beside the issuer's by whoever runs it.
+	SSF *ssf.Transmitter
 	// Logger receives operational logs; nil discards them. Tokens and secrets are only ever
 	// logged as 12-hex SHA-256 fingerprints.
 	Logger *slog.Logger
@@ -159,6 +164,8 @@ type Issuer struct {
 	inclusive  bool // Config.IssuedBeforeInclusive
 	base       atomic.Pointer[string]
 	bcl        backchannel
+	ssf        *ssf.Transmitter // Config.SSF
+	ssfWG      sync.WaitGroup   // emissions in flight
 	adminHash  [32]byte
 
 	keys    *keyRing
@@ -224,6 +231,7 @@ func New(cfg Config) (*Issuer, error) {
 		truth:      truth.NewLog(DefaultComponent, nil),
 		reg:        newRegistry(cfg.MFARecallKeepsRecoveryCodes),
 		done:       make(chan struct{}),
+		ssf:        cfg.SSF,
 	}
 	i.refresh.init()
 	i.SetBaseURL(cfg.Issuer)
@@ -285,6 +293,7 @@ func (i *Issuer) Close() error {
 	i.closeOnce.Do(func() {
 		close(i.done)
 		i.wg.Wait()
+		i.ssfWG.Wait()
 		if i.nc != nil {
 			i.pubMu.Lock()
 			if i.nc.IsConnected() {

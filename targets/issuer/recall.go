@@ -148,6 +148,7 @@ func (i *Issuer) Recall(ctx context.Context, req RecallRequest) (RecallResult, e
 	i.publish(ev)
 	i.pubMu.Unlock()
 	i.backchannelLogout(ev)
+	i.emitSSF(ev)
 	return res, nil
 }
 
