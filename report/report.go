@@ -507,6 +507,8 @@ type Component struct {
 	// latency (the receiver's). The component's ttc_ms then counts from its own acknowledgement
 	// of each victim's SET, not from the last receiver's. Absent for other components.
 	Delivery *Delivery `json:"delivery,omitempty"`
+	// SSFReceiver holds the figures of a component of kind ssf-receiver (recall.ssf_receiver).
+	SSFReceiver *SSFReceiver `json:"ssf_receiver,omitempty"`
 	// FaultSplit splits the component's stale accepts and errors by whether the probe was sent
 	// inside the window of a fault affecting the component (done to it, to a link from or to
 	// it, or to one of its revocation sources); absent when no fault affected it.

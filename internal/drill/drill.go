@@ -141,6 +141,9 @@ type Plan struct {
 	// Observer, when set, is told of the drill's events as they happen (internal/journal
 	// streams them to journal.jsonl); see [Observer].
 	Observer Observer
+	// SSFReceiver, when set, subscribes recall to a transmitter of the system as an SSF Event
+	// Receiver for the drill (ssfreceiver.go); the report gets a component of kind ssf-receiver.
+	SSFReceiver *SSFReceiverSpec
 }
 
 // Live is a progress snapshot for humans.
@@ -237,6 +240,8 @@ type drill struct {
 	sentRate *rateWindows
 	// clock converts wall-clock instants recorded out of process to the monotonic timeline.
 	clock *wallClock
+	// ssfrx is recall's subscription to the system's SSF transmitter, nil without one.
+	ssfrx *ssfReceiver
 }
 
 func (d *drill) setPhase(ph string) {
@@ -321,6 +326,10 @@ func (d *drill) run(ctx context.Context) error {
 		return fmt.Errorf("issuer %s: %w", p.Issuer, err)
 	}
 	d.rep.Provider = describeProvider(d.prov)
+	if err := d.subscribeSSF(startCtx); err != nil {
+		return err
+	}
+	defer d.closeSSF(ctx)
 	if hl, ok := p.Env.(runtime.HarnessLinker); ok {
 		if addr, ok := hl.HarnessLink(p.Issuer); ok {
 			d.prov.Link = throughLink(d.prov.Client(), addr)

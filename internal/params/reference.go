@@ -109,6 +109,7 @@ var Reference = func() map[string]ReferenceKind {
 			{Key: "mfa_recall_recovery_codes", Type: Enum, Enum: []string{"recall", "keep"}, Default: "recall",
 				Doc: "an mfa recall deletes the factors' recovery codes with them (recall), or leaves them usable (keep: the planted incomplete MFA recall)"},
 			{Key: "signing_keys", Type: Int, Doc: "signing keys published at start (default 2): the first signs, the others are published ahead of a rotation; 1: a rotation's new key is in no verifier's cache"},
+			{Key: "ssf_token", Type: String, Doc: "the issuer is also an SSF transmitter of its recalls (metadata at /.well-known/ssf-configuration/ssf) for one receiver holding this bearer token, as ${VAR}: a CAEP session-revoked per recalled user, session, token or client (embedded runtime)"},
 		}},
 		"reference/gateway": {Kind: "gateway", Probe: true, Params: gw},
 		"reference/service": {Kind: "service", Probe: true, Params: guard(false, Strategies[:4])}, // ssf is the gateway's
@@ -235,6 +236,8 @@ type Issuer struct {
 	SigningKeys int
 	// KeepRecoveryCodes is mfa_recall_recovery_codes: keep, the planted incomplete MFA recall.
 	KeepRecoveryCodes bool
+	// SSFToken is ssf_token: the bearer token of the issuer's SSF transmitter ("" runs none).
+	SSFToken string
 }
 
 // DecodeIssuer checks and decodes a reference issuer's with: for a runtime ([Spec.CheckTypes]).
@@ -246,7 +249,7 @@ func DecodeIssuer(with map[string]any) (Issuer, error) {
 	v := spec.Decode(with)
 	return Issuer{TokenTTL: v.Duration("token_ttl"), AdminSecret: v.String("admin_secret"),
 		IssuedBeforeInclusive: v.String("issued_before_bound") == "inclusive", SigningKeys: v.Int("signing_keys"),
-		KeepRecoveryCodes: v.String("mfa_recall_recovery_codes") == "keep"}, nil
+		KeepRecoveryCodes: v.String("mfa_recall_recovery_codes") == "keep", SSFToken: v.String("ssf_token")}, nil
 }
 
 func join(errs []*Error) error {

@@ -161,6 +161,7 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		Recovery:     recovery(s.Tokens.Recovery),
 		Logger:       log,
 		Faults:       steps,
+		SSFReceiver:  ssfReceiver(s),
 	}
 	return p, errors.Join(errs...)
 }

@@ -91,7 +91,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"tokens-range", "testdata/invalid-tokens-range.yaml:7:19: tokens.victims: must be >= 1, got 0\ntestdata/invalid-tokens-range.yaml:7:29: tokens.users: must be >= 1, got -1"},
 		{"two-documents", "testdata/invalid-two-documents.yaml:14:1: more than one YAML document: a scenario file holds one"},
 		{"unknown-issuer", "testdata/invalid-unknown-issuer.yaml:7:18: tokens.issuer: unknown component \"isuer\" (have: issuer, edge-push, edge-poll)"},
-		{"unknown-key", "testdata/invalid-unknown-key.yaml:12:3: recall.actoin: unknown key \"actoin\" (valid: at, action, select, mode, concurrency, confirm, confirm_window, wait_for_baseline, with)"},
+		{"unknown-key", "testdata/invalid-unknown-key.yaml:12:3: recall.actoin: unknown key \"actoin\" (valid: at, action, select, mode, concurrency, confirm, confirm_window, wait_for_baseline, with, ssf_receiver)"},
 		{"unknown-target", "testdata/invalid-unknown-target.yaml:10:24: traffic.targets[1]: unknown component \"edge-psh\" (have: issuer, edge-push, edge-poll)"},
 		{"use", "testdata/invalid-use.yaml:6:45: system.components[2].use: unknown reference component \"reference/cache\" (have: reference/issuer, reference/gateway, reference/service, reference/nats, reference/apikey-service, reference/apikeys, reference/rp, reference/ssf)"},
 		{"user-component-probe", "testdata/invalid-user-component-probe.yaml:7:7: system.components[2].probe: required: my-api is probed (by default every gateway and service is probed) and is not a reference component, so say how to ask it whether it honours a credential"},

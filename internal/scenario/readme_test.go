@@ -18,7 +18,7 @@ func TestReadmeDocumentsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	for _, v := range []any{Scenario{}, System{}, Component{}, Wait{}, Probe{}, Match{}, Tokens{}, Traffic{}, Ramp{}, Recall{}, Fault{}, Expectation{}, ReportSpec{}, OAuth{}, Introspection{}, ClientAccount{}, UserAccount{}, TokenSource{}} {
+	for _, v := range []any{Scenario{}, System{}, Component{}, Wait{}, Probe{}, Match{}, Tokens{}, Traffic{}, Ramp{}, Recall{}, Fault{}, Expectation{}, ReportSpec{}, OAuth{}, Introspection{}, ClientAccount{}, UserAccount{}, TokenSource{}, SSFReceiver{}} {
 		for key := range yamlFields(reflect.TypeOf(v)) {
 			if !strings.Contains(doc, key+":") {
 				t.Errorf("%T key %q is not documented", v, key)

@@ -527,6 +527,45 @@ type Recall struct {
 	WaitForBaseline time.Duration `yaml:"wait_for_baseline,omitempty" json:"wait_for_baseline,omitempty"`
 	// With holds the action's parameters: http {method, url, headers, body}, command {run}.
 	With map[string]any `yaml:"with,omitempty" json:"with,omitempty"`
+	// SSFReceiver subscribes recall, as an OpenID Shared Signals Event Receiver, to a
+	// transmitter of the system under test (the provider emits SSF events after a recall): the
+	// report gets a component of kind ssf-receiver with, per recalled credential, recall
+	// acknowledged → event issued → event delivered to recall. Optional.
+	SSFReceiver *SSFReceiver `yaml:"ssf_receiver,omitempty" json:"ssf_receiver,omitempty"`
+}
+
+// SSF receiver delivery methods (recall.ssf_receiver.delivery).
+const (
+	SSFDeliveryPush = "push" // RFC 8935: recall serves an endpoint on 127.0.0.1
+	SSFDeliveryPoll = "poll" // RFC 8936: recall polls the transmitter
+)
+
+// SSFReceiver is recall.ssf_receiver: which transmitter recall subscribes to, how, and for
+// which events.
+type SSFReceiver struct {
+	// Transmitter names the component that runs the transmitter: metadata, when a path, is
+	// read at its endpoint. Default: the issuer (tokens.issuer).
+	Transmitter string `yaml:"transmitter,omitempty" json:"transmitter,omitempty"`
+	// Metadata is the transmitter's configuration metadata document (SSF 1.0 §7.2): an
+	// absolute URL, or a path on the transmitter component's endpoint. Default
+	// /.well-known/ssf-configuration.
+	Metadata string `yaml:"metadata,omitempty" json:"metadata,omitempty" jsonschema:"example=/.well-known/ssf-configuration/ssf"`
+	// Token is the bearer token of the stream management API and the poll endpoint; write it
+	// as ${VAR}. Required.
+	Token string `yaml:"token" json:"token" jsonschema:"required,example=${SSF_TOKEN}"`
+	// Delivery is push (RFC 8935: recall serves an endpoint on 127.0.0.1, so the transmitter
+	// must reach the harness's loopback) or poll (RFC 8936). Default push.
+	Delivery string `yaml:"delivery,omitempty" json:"delivery,omitempty" jsonschema:"enum=push,enum=poll"`
+	// Events are the event types requested: CAEP or RISC short names (session-revoked,
+	// credential-change, token-claims-change, credential-compromise, account-disabled,
+	// sessions-revoked) or event type URIs. Default every short name.
+	Events []string `yaml:"events,omitempty" json:"events,omitempty"`
+	// PollInterval is the pause between two polls that returned nothing (poll only). Default
+	// 100ms.
+	PollInterval time.Duration `yaml:"poll_interval,omitempty" json:"poll_interval,omitempty"`
+	// Wait is how long, after traffic ends, recall still waits for the events of recalled
+	// credentials that have none yet. Default 2s.
+	Wait time.Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
 }
 
 // Fault is something done to the system on the drill's timeline.

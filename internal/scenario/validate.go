@@ -83,6 +83,7 @@ func (l *loader) defaults(s *Scenario) {
 	if s.Tokens.Controls == 0 && !l.has("traffic.controls") {
 		s.Traffic.Controls = Percent{Text: "0%"}
 	}
+	l.ssfReceiverDefaults(s)
 	for i := range s.Expect {
 		if ref, ok := l.idx[fmt.Sprintf("expect[%d]", i)]; ok {
 			s.Expect[i].Line, s.Expect[i].Col = ref.val.Line, ref.val.Column
@@ -571,6 +572,7 @@ func (l *loader) validateRecall(s *Scenario) {
 	case dur > 0 && w > dur:
 		l.fail("recall.confirm_window", "%s is longer than traffic (duration %s): confirmation ends with traffic", w, dur)
 	}
+	l.validateSSFReceiver(s)
 }
 
 func (l *loader) validateFaults(s *Scenario) {

@@ -73,8 +73,10 @@ type running struct {
 	issuer   *issuer.Issuer
 	apikeys  *apikey.Authority // a reference/apikeys, which keeps its state across a kill
 	ssf      *ssf.Transmitter  // a reference/ssf, which keeps its streams across a kill
-	gate     *gate
-	down     bool // killed and not restarted
+	// issuerSSF is a reference issuer's own transmitter (with.ssf_token, issuerssf.go).
+	issuerSSF *ssf.Transmitter
+	gate      *gate
+	down      bool // killed and not restarted
 }
 
 var (
@@ -312,13 +314,29 @@ func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running,
 		cfg.IssuedBeforeInclusive = ip.IssuedBeforeInclusive
 		cfg.MFARecallKeepsRecoveryCodes = ip.KeepRecoveryCodes
 		cfg.Keys = ip.SigningKeys
+		if ip.SSFToken != "" {
+			if cfg.SSF, err = newIssuerSSF(s.Name, base, ip.SSFToken); err != nil {
+				ln.Close()
+				return nil, fmt.Errorf("with.ssf_token: %w", err)
+			}
+		}
 		iss, err := issuer.New(cfg)
 		if err != nil {
 			ln.Close()
 			return nil, err
 		}
-		r := e.serve(s.Name, ln, base, iss.Handler(), iss.Close)
-		r.truth, r.issuer = iss.Truth(), iss
+		h := iss.Handler()
+		if cfg.SSF != nil {
+			h = withIssuerSSF(h, cfg.SSF)
+		}
+		r := e.serve(s.Name, ln, base, h, func() error {
+			err := iss.Close() // waits for the SSF emissions in flight
+			if cfg.SSF != nil {
+				cfg.SSF.Close()
+			}
+			return err
+		})
+		r.truth, r.issuer, r.issuerSSF = iss.Truth(), iss, cfg.SSF
 		return r, nil
 	case runtime.UseAPIKeys:
 		return e.startAPIKeys(s, addr)
