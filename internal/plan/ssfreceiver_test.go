@@ -295,3 +295,16 @@ func TestSSFReceiverExternal(t *testing.T) {
 		t.Error("the report holds the stream management token in clear")
 	}
 }
+
+// TestSSFReceiverScenarioDocker: the docker runtime's issuer image has no SSF transmitter, so
+// with.ssf_token is refused at its line and column rather than ignored.
+func TestSSFReceiverScenarioDocker(t *testing.T) {
+	_, err := Load("../../scenarios/ssf-receiver.yaml", scenario.WithLookupEnv(ssfLookup), scenario.WithOverrides("system.runtime=docker"))
+	want := "ssf-receiver.yaml:21:77: system.components[0].with.ssf_token: the docker runtime cannot make reference/issuer (component issuer) an SSF transmitter"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err %v, want %q", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), ssfTestToken) {
+		t.Errorf("the token is in the error: %v", err)
+	}
+}

@@ -28,6 +28,9 @@ func init() {
 					}
 					out = append(out, runtime.FieldError{Component: i, Field: field, Msg: fmt.Sprintf("the docker runtime runs %s (component %s) in the harness, where the ssf-event action emits on it: it has no container, so no %s", s.Use, s.Name, field)})
 				}
+				if _, ok := s.With["ssf_token"]; ok && s.Use == runtime.UseIssuer {
+					out = append(out, runtime.FieldError{Component: i, Field: "with.ssf_token", Msg: fmt.Sprintf("the docker runtime cannot make %s (component %s) an SSF transmitter: its issuer image has no flag for it; use runtime embedded", s.Use, s.Name)})
+				}
 				if s.Use == runtime.UseGateway {
 					for _, k := range gatewayUnsupported {
 						if _, ok := s.With[k]; ok {
