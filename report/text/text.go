@@ -73,6 +73,9 @@ func Summary(w io.Writer, r *report.Report) error {
 	if line := DeliveryLine(r); line != "" {
 		fmt.Fprintf(ew, "\n%s\n", line)
 	}
+	if line := SSFReceiverLine(r); line != "" {
+		fmt.Fprintf(ew, "\n%s\n", line)
+	}
 	if line := RecoveryLine(r); line != "" {
 		fmt.Fprintf(ew, "\n%s\n", line)
 	}
