@@ -40,6 +40,14 @@ func (e evalEnv) RecoveryQuantile(component string, q float64) (float64, bool) {
 	return e.rec.RecoveryQuantile(component, q)
 }
 
+// SSFReceiver implements expect.SSFReceivers, from the report.
+func (e evalEnv) SSFReceiver() (*report.SSFReceiver, bool) {
+	if r, ok := e.Env.(expect.SSFReceivers); ok {
+		return r.SSFReceiver()
+	}
+	return nil, false
+}
+
 // judge evaluates every expectation and sets the verdict and headline: FAIL when an expectation
 // of severity fail did not hold or a finding fails the verdict by itself (an unavailable
 // component: report.Finding.FailsVerdict). A drill that could not run to the end keeps the

@@ -45,18 +45,31 @@ func (f SummaryFunc) Summary(component string) (*report.Summary, bool) { return 
 
 // ReportEnv returns an [Env] over a report: component "" is r.Overall, any other name the
 // component of that name.
-func ReportEnv(r *report.Report) Env {
-	return SummaryFunc(func(component string) (*report.Summary, bool) {
-		if component == "" {
-			return &r.Overall, true
+//
+// It is also an [SSFReceivers]: the figures of the report's ssf-receiver component.
+func ReportEnv(r *report.Report) Env { return reportEnv{r} }
+
+type reportEnv struct{ r *report.Report }
+
+func (e reportEnv) Summary(component string) (*report.Summary, bool) {
+	if component == "" {
+		return &e.r.Overall, true
+	}
+	for i := range e.r.Components {
+		if e.r.Components[i].Name == component {
+			return &e.r.Components[i].Summary, true
 		}
-		for i := range r.Components {
-			if r.Components[i].Name == component {
-				return &r.Components[i].Summary, true
-			}
+	}
+	return nil, false
+}
+
+func (e reportEnv) SSFReceiver() (*report.SSFReceiver, bool) {
+	for _, c := range e.r.Components {
+		if c.SSFReceiver != nil {
+			return c.SSFReceiver, true
 		}
-		return nil, false
-	})
+	}
+	return nil, false
 }
 
 // Quantile returns the nearest-rank q-quantile (0 < q <= 1) over len(sorted)+notConverged
@@ -205,6 +218,8 @@ func (e Expr) observe(env Env) observation {
 		return e.ttc(env, s, statLevel[e.Stat], stat(s.TTCMS, e.Stat))
 	case "ttc_estimate":
 		return estimateObs(s.TTCEstimate, e.Stat)
+	case "ssf_events_missing", "ssf_delivery":
+		return e.ssf(env)
 	}
 	return observation{reason: fmt.Sprintf("unknown metric %q", e.Metric), text: "n/a"}
 }

@@ -130,6 +130,9 @@ var metrics = []Metric{
 	{Name: "fail_open", Kind: Count, Doc: "accepts while the component's revocation source was cut off"},
 	{Name: "never_accepted", Kind: Count, Doc: "victims never seen accepted before the recall (they measure nothing)"},
 	{Name: "probes", Kind: Count, Doc: "probes sent"},
+	{Name: "ssf_delivery", Kind: Duration, Stats: []string{"p50", "p90", "p99", "max"},
+		Doc: "recall.ssf_receiver: time from a credential's recall acknowledgement until an SSF event naming it reached recall; credentials with no event count as +Inf"},
+	{Name: "ssf_events_missing", Kind: Count, Doc: "recall.ssf_receiver: recalled credentials that no valid SSF event named"},
 }
 
 // Metrics returns the metrics an expectation can name, in documentation order.

@@ -77,7 +77,7 @@ func TestParseErrors(t *testing.T) {
 		{"trailing garbage", "ttc.p99 < 2s and more",
 			`failed parsing expectation "ttc.p99 < 2s and more": column 14: unexpected "and", want end of input`},
 		{"unknown metric", "ttc_p99 < 2s",
-			`failed parsing expectation "ttc_p99 < 2s": column 1: unknown metric "ttc_p99" (have: time_to_consistency (ttc), ttc_estimate, stale_window, recovery_time, probe_latency, stale_accepts, resurrections, false_rejects, errors, error_rate, not_converged, converged, pairs, fail_open, never_accepted, probes)`},
+			`failed parsing expectation "ttc_p99 < 2s": column 1: unknown metric "ttc_p99" (have: time_to_consistency (ttc), ttc_estimate, stale_window, recovery_time, probe_latency, stale_accepts, resurrections, false_rejects, errors, error_rate, not_converged, converged, pairs, fail_open, never_accepted, probes, ssf_delivery, ssf_events_missing)`},
 		{"unknown stat", "ttc.p95 < 2s",
 			`failed parsing expectation "ttc.p95 < 2s": column 5: unknown statistic "p95" of time_to_consistency (have: p50, p90, p99, max)`},
 		{"missing stat", "time_to_consistency < 2s",

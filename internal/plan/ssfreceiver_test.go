@@ -188,6 +188,14 @@ func TestSSFReceiverMissingEvents(t *testing.T) {
 	if found != 1 {
 		t.Errorf("findings %+v: want one ssf_event_missing of 40", rep.Findings)
 	}
+	// The scenario's expectations on the events fail: 40 missing, and no delivery quantile.
+	failed := map[string]bool{}
+	for _, e := range rep.Expectations {
+		failed[e.Expr] = !e.Pass
+	}
+	if rep.Verdict != report.Fail || !failed["ssf_events_missing == 0"] || !failed["ssf_delivery.p99 < 2s"] || failed["false_rejects == 0"] {
+		t.Errorf("verdict %s, expectations %+v: want FAIL on the two ssf expectations only", rep.Verdict, rep.Expectations)
+	}
 }
 
 // revokeEmitter is a provider recall did not write: oauthtest's authorization server, with an
