@@ -27,6 +27,9 @@ type SSFReceiver struct {
 	// DeleteError says why not.
 	StreamDeleted bool   `json:"stream_deleted"`
 	DeleteError   string `json:"delete_error,omitempty"`
+	// VerificationMS is how long the verification event recall asked for at the start took to
+	// arrive (SSF 1.0 §8.1.4: request → event delivered); absent when none was asked for.
+	VerificationMS *float64 `json:"verification_ms,omitempty"`
 	// Received counts the SETs that validated (signature with the transmitter's JWKS, iss,
 	// aud, jti replay, events shape); Rejected the others, by reason; Unmatched the valid SETs
 	// whose subject named no recalled credential.

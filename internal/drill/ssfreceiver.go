@@ -35,6 +35,9 @@ type SSFReceiverSpec struct {
 	PollInterval time.Duration
 	// Wait is how long after traffic the drill still waits for recalled credentials' events.
 	Wait time.Duration
+	// Verify, when positive, is how long the subscription waits for the verification event it
+	// asks for (SSF 1.0 §8.1.4) before the drill starts.
+	Verify time.Duration
 }
 
 // ssfReceiver is the running subscription.
@@ -66,7 +69,7 @@ func (d *drill) subscribeSSF(ctx context.Context) error {
 		return fmt.Errorf("ssf receiver: metadata %q: %w", mdURL, err)
 	}
 	sub, err := ssf.Subscribe(ctx, ssf.SubscriberConfig{ConfigURL: mdURL, Token: spec.Token, Delivery: spec.Delivery,
-		Events: spec.Events, PollInterval: spec.PollInterval, Description: "recall drill " + d.plan.DrillID})
+		Events: spec.Events, PollInterval: spec.PollInterval, Verify: spec.Verify, Description: "recall drill " + d.plan.DrillID})
 	if err != nil {
 		return err
 	}
@@ -255,6 +258,9 @@ func (d *drill) ssfComponent(rx *ssfReceiver, victims []int, delErr error) repor
 		Received: len(got), Recalled: len(victims), WithEvent: len(matches), WithoutEvent: missing, Error: rx.sub.PollError()}
 	if delErr != nil {
 		f.DeleteError = redact.String(delErr.Error(), rx.spec.Token)
+	}
+	if took, ok := rx.sub.Verified(); ok {
+		f.VerificationMS = ptrTo(millis(took))
 	}
 	reasons := map[string]int{}
 	for _, r := range rx.sub.Rejected() {

@@ -16,6 +16,9 @@ func ssfReceiver(s *scenario.Scenario) *drill.SSFReceiverSpec {
 	}
 	spec := &drill.SSFReceiverSpec{Transmitter: r.Transmitter, Metadata: r.Metadata, Token: r.Token,
 		Delivery: ssf.MethodPush, PollInterval: r.PollInterval, Wait: r.Wait}
+	if r.Verify != nil {
+		spec.Verify = *r.Verify
+	}
 	if r.Delivery == scenario.SSFDeliveryPoll {
 		spec.Delivery = ssf.MethodPoll
 	}

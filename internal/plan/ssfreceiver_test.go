@@ -99,6 +99,9 @@ func TestSSFReceiverScenario(t *testing.T) {
 		f.Delivery != "push" || len(f.Events) != 1 || f.Events[0] != ssf.CAEPSessionRevoked {
 		t.Errorf("ssf receiver %+v: want 40 recalled credentials, each with its event, none rejected, the stream deleted", *f)
 	}
+	if f.VerificationMS == nil {
+		t.Error("no verification at the start (SSF 1.0 §8.1.4): the default verify is 10s")
+	}
 	if env.tx == nil {
 		t.Fatal("the issuer ran no SSF transmitter")
 	}
@@ -106,8 +109,16 @@ func TestSSFReceiverScenario(t *testing.T) {
 		t.Errorf("transmitter streams after the drill: %+v, want the drill's deleted", st)
 	}
 	recs := map[string]ssf.Record{}
+	verifications := 0
 	for _, r := range env.tx.Records() {
+		if r.EventType == ssf.SSFVerification {
+			verifications++ // the subscription's own check at the start, not about a credential
+			continue
+		}
 		recs[r.JTI] = r
+	}
+	if verifications != 1 {
+		t.Errorf("%d verification events, want the one recall asked for", verifications)
 	}
 	if len(recs) != f.Received {
 		t.Errorf("transmitter recorded %d SETs, receiver validated %d", len(recs), f.Received)

@@ -566,6 +566,10 @@ type SSFReceiver struct {
 	// Wait is how long, after traffic ends, recall still waits for the events of recalled
 	// credentials that have none yet. Default 2s.
 	Wait time.Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
+	// Verify is how long, once its stream exists, recall waits for the verification event it
+	// asks for (SSF 1.0 §8.1.4): the drill fails at start when its events cannot reach it.
+	// 0s asks for none. Default 10s.
+	Verify *time.Duration `yaml:"verify,omitempty" json:"verify,omitempty"`
 }
 
 // Fault is something done to the system on the drill's timeline.

@@ -15,6 +15,7 @@ const (
 	DefaultSSFMetadata     = "/.well-known/ssf-configuration"
 	DefaultSSFPollInterval = 100 * time.Millisecond
 	DefaultSSFWait         = 2 * time.Second
+	DefaultSSFVerify       = 10 * time.Second
 	// MaxSSFWait bounds recall.ssf_receiver.wait.
 	MaxSSFWait = 5 * time.Minute
 )
@@ -38,6 +39,10 @@ func (l *loader) ssfReceiverDefaults(s *Scenario) {
 	}
 	if !l.has("recall.ssf_receiver.wait") {
 		r.Wait = DefaultSSFWait
+	}
+	if r.Verify == nil {
+		v := DefaultSSFVerify
+		r.Verify = &v
 	}
 }
 
@@ -88,5 +93,12 @@ func (l *loader) validateSSFReceiver(s *Scenario) {
 		l.fail(p+".wait", "must be >= 0, got %s", r.Wait)
 	case r.Wait > MaxSSFWait:
 		l.fail(p+".wait", "%s is more than %s", r.Wait, MaxSSFWait)
+	}
+	switch v := r.Verify; {
+	case v == nil:
+	case *v < 0:
+		l.fail(p+".verify", "must be >= 0, got %s", *v)
+	case *v > MaxSSFWait:
+		l.fail(p+".verify", "%s is more than %s", *v, MaxSSFWait)
 	}
 }

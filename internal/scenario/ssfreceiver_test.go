@@ -17,7 +17,7 @@ func TestSSFReceiver(t *testing.T) {
 	}
 	r := s.Recall.SSFReceiver
 	if r == nil || r.Transmitter != "issuer" || r.Metadata != DefaultSSFMetadata || r.Delivery != SSFDeliveryPush ||
-		r.Wait != DefaultSSFWait || r.PollInterval != 0 || r.Token != "secret-token-0123456789" {
+		r.Wait != DefaultSSFWait || r.PollInterval != 0 || r.Token != "secret-token-0123456789" || r.Verify == nil || *r.Verify != DefaultSSFVerify {
 		t.Fatalf("defaults %+v", r)
 	}
 	s, err = Parse("r.yaml", []byte(ssfReceiverBase+"    token: ${SSF_TOKEN}\n    delivery: poll\n    events: [session-revoked, https://example.com/x]\n    metadata: http://127.0.0.1:1/.well-known/ssf-configuration/t\n"), vars)
@@ -36,6 +36,7 @@ func TestSSFReceiver(t *testing.T) {
 		{"    token: ${SSF_TOKEN}\n    metadata: ftp://x\n", `r.yaml:13:15: recall.ssf_receiver.metadata: "ftp://x": want an http(s) URL or a path`},
 		{"    token: ${SSF_TOKEN}\n    poll_interval: 1s\n", "r.yaml:13:20: recall.ssf_receiver.poll_interval: only with delivery: poll"},
 		{"    token: ${SSF_TOKEN}\n    wait: 6m\n", "r.yaml:13:11: recall.ssf_receiver.wait: 6m0s is more than 5m0s"},
+		{"    token: ${SSF_TOKEN}\n    verify: -1s\n", "r.yaml:13:13: recall.ssf_receiver.verify: must be >= 0, got -1s"},
 		{"    token: ${SSF_TOKEN}\n    colour: red\n", `r.yaml:13:5: recall.ssf_receiver.colour: unknown key "colour"`},
 	} {
 		_, err := Parse("r.yaml", []byte(ssfReceiverBase+tc.add), vars)

@@ -55,6 +55,11 @@ type SubscriberConfig struct {
 	Description string
 	// MaxAge bounds how old a SET's iat may be (zero: unbounded), as Validator.MaxAge.
 	MaxAge time.Duration
+	// Verify, when positive, asks the transmitter for a verification event (SSF §8.1.4.2)
+	// once the stream exists and waits this long for it: a stream whose events cannot reach
+	// recall (a push endpoint the transmitter cannot reach) fails Subscribe instead of the
+	// drill's measurement. A transmitter without verification_endpoint is not asked.
+	Verify time.Duration
 	Client *http.Client // default a client with a 10 s timeout
 	Now    func() time.Time
 }
@@ -99,6 +104,11 @@ type Subscriber struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+
+	state      string        // the verification request's state
+	verified   chan struct{} // closed when its verification event arrived
+	verifyOnce sync.Once
+	verifyTook time.Duration
 }
 
 // Subscribe reads the transmitter's metadata and JWKS, creates a stream and starts receiving:
@@ -120,7 +130,8 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 100 * time.Millisecond
 	}
-	s := &Subscriber{cfg: cfg, client: cfg.Client, now: cfg.Now, errs: map[string]Error{}, done: make(chan struct{})}
+	s := &Subscriber{cfg: cfg, client: cfg.Client, now: cfg.Now, errs: map[string]Error{}, done: make(chan struct{}),
+		state: NewJTI(), verified: make(chan struct{})}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -197,7 +208,60 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 	} else {
 		close(s.done)
 	}
+	if cfg.Verify > 0 && s.meta.VerificationEndpoint != "" {
+		if err := s.verify(ctx, cfg.Verify); err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = s.Close(cctx)
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// verify is SSF §8.1.4.2: POST {stream_id, state} to the verification endpoint (204, or 200),
+// then wait for the verification event that echoes state (§8.1.4.1).
+func (s *Subscriber) verify(ctx context.Context, wait time.Duration) error {
+	began := time.Now()
+	status, body, err := s.do(ctx, http.MethodPost, s.meta.VerificationEndpoint, map[string]string{"stream_id": s.stream.ID, "state": s.state})
+	if err != nil {
+		return fmt.Errorf("ssf receiver: verification request: %w", err)
+	}
+	if status != http.StatusNoContent && status != http.StatusOK && status != http.StatusAccepted {
+		return fmt.Errorf("ssf receiver: verification request at %s: %d: %s", s.meta.VerificationEndpoint, status, s.excerpt(body))
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-s.verified:
+		s.verifyTook = time.Since(began)
+		return nil
+	case <-timer.C:
+		how := "polling " + s.stream.Delivery.EndpointURL
+		if s.cfg.Delivery == MethodPush {
+			how = "on the push endpoint " + s.stream.Delivery.EndpointURL + " (can the transmitter reach the harness's loopback? else use poll)"
+		}
+		if r := s.Rejected(); len(r) > 0 {
+			how += "; rejected: " + r[len(r)-1].Code + ": " + r[len(r)-1].Description
+		}
+		if e := s.PollError(); e != "" {
+			how += "; poll: " + e
+		}
+		return fmt.Errorf("ssf receiver: no verification event within %s %s (SSF §8.1.4)", wait, how)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Verified returns how long the verification event took to arrive after its request, and
+// false when none was asked for or it never came.
+func (s *Subscriber) Verified() (time.Duration, bool) {
+	select {
+	case <-s.verified:
+		return s.verifyTook, s.verifyTook > 0
+	default:
+		return 0, false
+	}
 }
 
 // Metadata is the transmitter's configuration metadata as read.
@@ -305,6 +369,14 @@ func (s *Subscriber) accept(raw string, at time.Time) *Error {
 		s.rejected = append(s.rejected, Rejection{At: at, Code: e.Code, Description: e.Description})
 		s.mu.Unlock()
 		return e
+	}
+	if set.EventType == SSFVerification {
+		// SSF §8.1.4.1: not about any subject of the drill; the one that echoes our state
+		// answers the verification request.
+		if st, _ := set.Event["state"].(string); st == s.state {
+			s.verifyOnce.Do(func() { close(s.verified) })
+		}
+		return nil
 	}
 	s.mu.Lock()
 	s.got = append(s.got, Delivered{SET: *set, At: at})

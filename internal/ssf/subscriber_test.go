@@ -2,6 +2,8 @@ package ssf
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +39,12 @@ func TestSubscriberReceives(t *testing.T) {
 				t.Fatalf("well-known %s, want %s (SSF §7.2.1)", cfgURL, want)
 			}
 			sub, err := Subscribe(context.Background(), SubscriberConfig{ConfigURL: cfgURL, Token: tokA, Delivery: method,
-				Events: []string{CAEPSessionRevoked}, PollInterval: 5 * time.Millisecond})
+				Events: []string{CAEPSessionRevoked}, PollInterval: 5 * time.Millisecond, Verify: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if _, ok := sub.Verified(); !ok || len(sub.Received()) != 0 {
+				t.Errorf("verified %v, received %d: want the verification event (SSF §8.1.4) answered and not counted", ok, len(sub.Received()))
 			}
 			streams := f.tr.Streams()
 			if len(streams) != 1 || streams[0].ID != sub.Stream().ID || streams[0].Delivery.Method != method ||
@@ -124,3 +129,27 @@ func TestSubscribeErrors(t *testing.T) {
 		t.Error("a stream was created with a wrong token")
 	}
 }
+
+// TestSubscribeVerificationFails: a transmitter that cannot deliver to recall's push endpoint
+// fails Subscribe with the verification's timeout, saying where it waited, and the stream it
+// created is deleted.
+func TestSubscribeVerificationFails(t *testing.T) {
+	f := newFixture(t, "", func(c *Config) {
+		c.Now = time.Now
+		c.PushAttempts = 1
+		c.Client = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("no route") })}
+	})
+	cfgURL, _ := WellKnownURL(f.tr.cfg.Issuer)
+	_, err := Subscribe(context.Background(), SubscriberConfig{ConfigURL: cfgURL, Token: tokA, Delivery: MethodPush, Verify: 200 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "no verification event within 200ms on the push endpoint") {
+		t.Fatalf("err %v, want the verification timeout", err)
+	}
+	f.tr.Close()
+	if s := f.tr.Streams(); len(s) != 0 {
+		t.Errorf("streams %+v: want the failed subscription's stream deleted", s)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
