@@ -46,6 +46,9 @@ const (
 	EventCounters = "counters"
 	// EventTrafficEnd: probing ended (AtNS: the end of the observation window).
 	EventTrafficEnd = "traffic_end"
+	// EventSSFReceiver: recall's subscription to the system's SSF transmitter ended; Component
+	// is the report's ssf-receiver component and Findings its findings (recall.ssf_receiver).
+	EventSSFReceiver = "ssf_receiver"
 	// EventEnd: the drill ended normally (the report was built).
 	EventEnd = "end"
 )
@@ -66,6 +69,8 @@ type Event struct {
 	Pair        *PairSnapshot       `json:"pair,omitempty"`
 	Counters    *Counters           `json:"counters,omitempty"`
 	Verdict     string              `json:"verdict,omitempty"`
+	Component   *report.Component   `json:"component,omitempty"`
+	Findings    []report.Finding    `json:"findings,omitempty"`
 	// Expectations: in the header, the scenario's expectations, not yet evaluated (expression
 	// and severity); in the end event, as the drill judged them.
 	Expectations []report.Expectation `json:"expectations,omitempty"`

@@ -108,6 +108,11 @@ func (d *drill) closeSSF(ctx context.Context) {
 	}
 	c := d.ssfComponent(rx, victims, delErr)
 	d.rep.Components = append(d.rep.Components, c)
+	var findings []report.Finding
+	defer func() {
+		d.rep.Findings = append(d.rep.Findings, findings...)
+		d.record(Event{Kind: EventSSFReceiver, AtNS: d.offset(), Component: &c, Findings: findings})
+	}()
 	if f := c.SSFReceiver; f.WithoutEvent > 0 {
 		var fps []string
 		for _, cr := range f.Credentials {
@@ -115,13 +120,13 @@ func (d *drill) closeSSF(ctx context.Context) {
 				fps = append(fps, cr.Token)
 			}
 		}
-		d.rep.Findings = append(d.rep.Findings, report.Finding{Kind: "ssf_event_missing", Severity: report.Warning,
+		findings = append(findings, report.Finding{Kind: "ssf_event_missing", Severity: report.Warning,
 			Component: c.Name, Count: f.WithoutEvent, Tokens: fps,
 			Message: fmt.Sprintf("%d of %d recalled credentials: no valid SSF event about them reached recall's %s stream from %s by %s after traffic; a receiver of this transmitter would never hear of their recall",
 				f.WithoutEvent, f.Recalled, f.Delivery, f.Transmitter, rx.spec.Wait)})
 	}
 	if f := c.SSFReceiver; f.Rejected > 0 {
-		d.rep.Findings = append(d.rep.Findings, report.Finding{Kind: "ssf_event_rejected", Severity: report.Warning,
+		findings = append(findings, report.Finding{Kind: "ssf_event_rejected", Severity: report.Warning,
 			Component: c.Name, Count: f.Rejected,
 			Message: fmt.Sprintf("%d SETs from %s failed validation (%s)", f.Rejected, f.Transmitter, f.Reasons[0].Reason)})
 	}

@@ -61,6 +61,7 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 		faults     = map[string]*report.Fault{}
 		order      []string
 		judged     bool // the end event gave the drill's own judged expectations
+		ssfrx      *drill.Event // recall.ssf_receiver's component and findings
 	)
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
@@ -146,6 +147,11 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 		case drill.EventTrafficEnd:
 			at := e.AtNS
 			trafficEnd = &at
+		case drill.EventSSFReceiver:
+			if e.Component != nil {
+				ev := e
+				ssfrx = &ev
+			}
 		case drill.EventEnd:
 			out.Complete = true
 			if rep != nil {
@@ -215,6 +221,10 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 	out.Measurement = m
 	b := drill.Rebuilt{Report: rep, Tracker: ts, Acks: acks, Fingerprint: func(id int) string { return fps[id] }}
 	b.Fill(m, end, probes)
+	if ssfrx != nil { // after Fill, which lays the components and findings anew
+		rep.Components = append(rep.Components, *ssfrx.Component)
+		rep.Findings = append(rep.Findings, ssfrx.Findings...)
+	}
 	if !judged {
 		b.Evaluate(m)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/journal"
 	"github.com/recall-drills/recall/internal/oauth/oauthtest"
 	"github.com/recall-drills/recall/internal/runtime/embedded"
 	"github.com/recall-drills/recall/internal/scenario"
@@ -77,11 +78,17 @@ func TestSSFReceiverScenario(t *testing.T) {
 	env := &keepTransmitter{Env: p.Env.(*embedded.Env)}
 	p.Env = env
 	b := &began{}
-	p.Observer = b
+	jpath := t.TempDir() + "/journal.jsonl"
+	jw, err := journal.Create(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Observer = tee{b, jw}
 	rep, err := drill.Run(context.Background(), p)
 	if err != nil {
 		t.Fatalf("drill: %v", err)
 	}
+	checkJournaled(t, jw, jpath, rep)
 	if rep.Verdict != report.Pass {
 		t.Errorf("verdict %s: %s", rep.Verdict, rep.Headline)
 	}
@@ -159,6 +166,49 @@ func TestSSFReceiverScenario(t *testing.T) {
 	}
 }
 
+// tee records each event with every observer.
+type tee []drill.Observer
+
+func (t tee) Record(e drill.Event) {
+	for _, o := range t {
+		o.Record(e)
+	}
+}
+
+// checkJournaled rebuilds the report from the journal at path and compares its ssf-receiver
+// component and ssf findings with the drill's own.
+func checkJournaled(t *testing.T, w *journal.Writer, path string, rep *report.Report) {
+	t.Helper()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := journal.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pick := func(r *report.Report) (string, string) {
+		var c, f []byte
+		for _, comp := range r.Components {
+			if comp.Kind == report.KindSSFReceiver {
+				c, _ = json.Marshal(comp)
+			}
+		}
+		var fs []report.Finding
+		for _, fd := range r.Findings {
+			if strings.HasPrefix(fd.Kind, "ssf_") {
+				fs = append(fs, fd)
+			}
+		}
+		f, _ = json.Marshal(fs)
+		return string(c), string(f)
+	}
+	wc, wf := pick(rep)
+	gc, gf := pick(rb.Report)
+	if wc == "" || gc != wc || gf != wf {
+		t.Errorf("rebuilt from the journal:\n component %s\n findings %s\nwant\n component %s\n findings %s", gc, gf, wc, wf)
+	}
+}
+
 // TestSSFReceiverMissingEvents: the same drill with a stream of credential-compromise only,
 // which the issuer never emits: every recalled credential is counted without an event, and
 // the finding says so.
@@ -177,10 +227,17 @@ func TestSSFReceiverMissingEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	jpath := t.TempDir() + "/journal.jsonl"
+	jw, err := journal.Create(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Observer = jw
 	rep, err := drill.Run(context.Background(), p)
 	if err != nil {
 		t.Fatalf("drill: %v", err)
 	}
+	checkJournaled(t, jw, jpath, rep)
 	var f *report.SSFReceiver
 	for _, c := range rep.Components {
 		if c.Kind == report.KindSSFReceiver {
