@@ -60,7 +60,7 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 		out        = &Rebuilt{}
 		faults     = map[string]*report.Fault{}
 		order      []string
-		judged     bool // the end event gave the drill's own judged expectations
+		judged     bool         // the end event gave the drill's own judged expectations
 		ssfrx      *drill.Event // recall.ssf_receiver's component and findings
 	)
 	for line := 1; ; line++ {
