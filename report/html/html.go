@@ -108,6 +108,9 @@ type page struct {
 	// Delivery holds, per event receiver (report.Delivery), its delivery and enforcement
 	// latencies.
 	Delivery []kv
+	// SSFReceiver is the sentence on recall's own SSF subscription (recall.ssf_receiver), empty
+	// without one.
+	SSFReceiver string
 	// Resolution holds the notes on figures not resolved (≤) and on sampled components.
 	Resolution []kv
 	// Recovery is the recovery-time sentence (empty when not measured), RecoveryRows its figures
@@ -247,6 +250,7 @@ func build(r *report.Report, o options) page {
 		legendItem{Name: "SLO met", Colour: "#000", Dash: "5 3", Kind: "slo"},
 		legendItem{Name: "SLO missed", Colour: "#D55E00", Dash: "5 3", Kind: "slo"},
 		legendItem{Name: "never converged", Kind: "never"})
+	p.SSFReceiver = text.SSFReceiverLine(r)
 	for _, c := range r.Components {
 		p.TTCRows = append(p.TTCRows, ttcRowOf(r, c))
 		if g := c.GroundTruth; g != nil && g.Checked > 0 {

@@ -495,6 +495,24 @@ func TestRenderEmpty(t *testing.T) {
 	}
 }
 
+// TestRenderSSFReceiver: recall's own SSF subscription has its sentence in the TTC section's
+// notes; a report without one has none.
+func TestRenderSSFReceiver(t *testing.T) {
+	t.Parallel()
+	r := load(t, "pass")
+	if page := render(t, r); strings.Contains(page, `id="ssf-receiver"`) {
+		t.Error("ssf-receiver note without the component")
+	}
+	r.Components = append(r.Components, report.Component{Name: report.KindSSFReceiver, Kind: report.KindSSFReceiver,
+		SSFReceiver: &report.SSFReceiver{Transmitter: "idp", Delivery: "push", Recalled: 40, WithEvent: 40, StreamDeleted: true,
+			AckToDeliveredMS: &report.Latency{Count: 40, P50: 4, Max: 9}}})
+	page := render(t, r)
+	if want := `<p id="ssf-receiver" class="note">SSF receiver (idp, push): 40 of 40 recalled credentials named by an event; recall acknowledged → event delivered p50 4.0ms, max 9.0ms.`; !strings.Contains(page, want) {
+		i := strings.Index(page, `id="ssf-receiver"`)
+		t.Errorf("page lacks %q; has %q", want, page[max(0, i):min(len(page), max(0, i)+300)])
+	}
+}
+
 // TestRenderDelivery: a receiver's delivery section is listed under its name in the TTC
 // section's notes; a report without one has no such note.
 func TestRenderDelivery(t *testing.T) {
