@@ -384,3 +384,52 @@ func TestSSFReceiverScenarioDocker(t *testing.T) {
 		t.Errorf("the token is in the error: %v", err)
 	}
 }
+
+// TestSSFReceiverInterrupted: a drill interrupted before its recall still deletes its stream at
+// the transmitter (SSF 1.0 §8.1.1.5), and its report says the stream was deleted.
+func TestSSFReceiverInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a drill")
+	}
+	s, err := Load("../../scenarios/ssf-receiver.yaml", scenario.WithLookupEnv(ssfLookup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Report.Dir = t.TempDir()
+	p, err := Build(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &keepTransmitter{Env: p.Env.(*embedded.Env)}
+	p.Env = env
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.Observer = cancelAt{drill.PhaseBaseline, cancel} // interrupted once traffic has begun, before the recall
+	rep, err := drill.Run(ctx, p)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("drill: %v, want interrupted", err)
+	}
+	if env.tx == nil {
+		t.Fatal("the issuer ran no SSF transmitter")
+	}
+	if st := env.tx.Streams(); len(st) != 0 {
+		t.Errorf("streams left at the transmitter after the interrupt: %+v", st)
+	}
+	for _, c := range rep.Components {
+		if f := c.SSFReceiver; f != nil && (!f.StreamDeleted || f.Recalled != 0) {
+			t.Errorf("ssf receiver %+v: want the stream deleted and nothing recalled", *f)
+		}
+	}
+}
+
+// cancelAt cancels the drill's context when it enters phase.
+type cancelAt struct {
+	phase  string
+	cancel context.CancelFunc
+}
+
+func (c cancelAt) Record(e drill.Event) {
+	if e.Kind == drill.EventPhase && e.Phase == c.phase {
+		c.cancel()
+	}
+}
