@@ -159,8 +159,9 @@ const (
 // # Streaming with bounded memory
 //
 // The tracker keeps no per-probe history. Each pair has O(1) summary state plus a reorder
-// buffer. The order-free figures (counts, A, the first accept, the latest decisive probe,
-// timeline, latency histogram, false rejects) are updated on arrival. The order-dependent ones
+// buffer. The order-free figures (counts, the first accept, timeline, latency histogram, false
+// rejects) are updated on arrival; A and the latest decisive probe are read from the fold and
+// the buffer. The order-dependent ones
 // (k, stale accepts, resurrections) are computed by folding the pair's results in send order:
 //
 //	Observe ─► counters, timeline, histogram (any order)
@@ -172,9 +173,12 @@ const (
 // results oldest first therefore sees the exact send order, so the fold is exact: on an accept
 // it forgets k; on a reject, if no k is held, it becomes k; rejects sent after R(t) lower
 // D = min(s_r + lat_r), and an accept sent after D is a resurrection (a reject answered before
-// an accept was sent was necessarily sent before it, hence already folded). The buffer holds
-// the pair's probes of the last MaxLag, so memory is about rate × MaxLag entries in all
-// (24 bytes each), independent of the run's length.
+// an accept was sent was necessarily sent before it, hence already folded). A pair folds when
+// one of its results arrives (and at Finalize), so its buffer holds only its results sent
+// within MaxLag of the watermark at its latest arrival, independent of the run's length: 16
+// bytes each, the first inline in the pair (a pair of a mass recall, revisited less often than every
+// MaxLag, holds just that one) and the others in a ring from a per-component pool. A tracked
+// pair costs about 110 bytes (BenchmarkTracker1MPairs).
 //
 // Two contracts make this exact; both are checked, and breaking them is counted, never silent:
 //
@@ -225,6 +229,8 @@ type compState struct {
 	lat histogram
 
 	pairs []pairState // indexed by token
+	// spare holds reorder rings no pair uses any more, for the next pair that needs one.
+	spare []*obsRing
 	// own holds, per victim, the component's own recall instants (see [OwnRecall]); nil until
 	// Recalled names the component, so components that have none spend nothing on it.
 	own []ownRecall
@@ -257,32 +263,140 @@ func (t *Tracker) recallOf(cs *compState, tok int) int64 {
 	return t.recallAck[tok].Load()
 }
 
-// pairState is one (component, token) pair. Fields above "fold" are order-free; the rest is
-// the send-ordered fold and its reorder buffer.
+// pairState is one (component, token) pair: 104 bytes, the most a tracker holds per pair (see
+// BenchmarkTracker1MPairs). The order-free figures are the counts and firstAccept; the rest is
+// the send-ordered fold and its reorder buffer. The order-free A and the latest decisive probe
+// are not kept: every decisive result of a victim pair is either folded or buffered, and the
+// buffered ones were all sent after the frontier, so they are read from the fold and the
+// buffer (lastDecisive, lastWasReject; A is foldA once Finalize has flushed). Times are exact
+// int64 nanoseconds.
 type pairState struct {
-	accepts, rejects, errors uint32
-
-	firstAccept   int64 // smallest accept send time (endTime: none)
-	lastAccept    int64 // A: largest accept send time (noTime: none)
-	lastDecisive  int64 // largest accept/reject send time (noTime: none)
-	lastWasReject bool  // the latest decisive probe (ties: accept wins) is a reject
-
-	buf obsRing
+	firstAccept int64 // smallest accept send time (endTime: none)
 
 	// fold: results folded so far, oldest first
-	frontier   int64 // largest folded send time (noTime: nothing folded)
-	foldA      int64 // largest folded accept send time
-	foldDec    int64 // largest folded accept or reject send time
-	dirty      bool  // folded since the last OnPair snapshot
-	hasK       bool
+	frontier   int64 // largest folded send time, hence accept or reject (noTime: nothing folded)
+	foldA      int64 // largest folded accept send time (noTime: none)
 	kSend      int64
 	kLat       int64
-	hasD       bool
 	d          int64 // min s_r+lat_r over folded rejects sent after R
-	stale      uint32
-	resurrect  uint32
 	firstResur int64
-	late       bool // a late result or a late recall touched this pair
+
+	// The reorder buffer, sorted by send time: b0 (when flagBuffered), then more's entries.
+	// Most pairs hold at most one result in flight, so b0 is inline and more is allocated
+	// (from compState.spare) only while a pair holds two or more.
+	b0   obsEntry
+	more *obsRing
+
+	accepts, rejects, errors uint32
+	stale, resurrect         uint32
+	flags                    pairFlags
+}
+
+// pairFlags are a pair's booleans.
+type pairFlags uint8
+
+const (
+	flagDirty        pairFlags = 1 << iota // folded since the last OnPair snapshot
+	flagHasK                               // k is held (kSend, kLat)
+	flagHasD                               // d is set
+	flagLate                               // a late result or a late recall touched this pair
+	flagFoldedReject                       // the latest folded decisive probe (ties: accept wins) is a reject
+	flagBuffered                           // b0 holds the oldest buffered result
+)
+
+func (p *pairState) has(f pairFlags) bool { return p.flags&f != 0 }
+
+func (p *pairState) set(f pairFlags, on bool) {
+	if on {
+		p.flags |= f
+	} else {
+		p.flags &^= f
+	}
+}
+
+// buffered returns how many results the pair's reorder buffer holds.
+func (p *pairState) buffered() int {
+	switch {
+	case !p.has(flagBuffered):
+		return 0
+	case p.more == nil:
+		return 1
+	}
+	return 1 + p.more.n
+}
+
+// bufAt returns the i-th buffered result, oldest first.
+func (p *pairState) bufAt(i int) obsEntry {
+	if i == 0 {
+		return p.b0
+	}
+	return *p.more.at(i - 1)
+}
+
+// insert buffers x after every result sent no later than it (a stable insertion).
+func (p *pairState) insert(x obsEntry, cs *compState) {
+	if !p.has(flagBuffered) {
+		p.b0 = x
+		p.set(flagBuffered, true)
+		return
+	}
+	if p.more == nil {
+		if n := len(cs.spare); n > 0 {
+			p.more, cs.spare = cs.spare[n-1], cs.spare[:n-1]
+		} else {
+			p.more = &obsRing{}
+		}
+	}
+	if x.before(p.b0) {
+		p.more.pushFront(p.b0)
+		p.b0 = x
+		return
+	}
+	p.more.insert(x)
+}
+
+// pop drops the oldest buffered result; a ring left empty goes back to cs.spare.
+func (p *pairState) pop(cs *compState) {
+	if p.more == nil {
+		p.set(flagBuffered, false)
+		return
+	}
+	p.b0 = p.more.front()
+	p.more.pop()
+	if p.more.n == 0 {
+		cs.spare = append(cs.spare, p.more)
+		p.more = nil
+	}
+}
+
+// lastDecisive is the largest accept or reject send time (noTime: none): the newest buffered
+// result's, else the frontier.
+func (p *pairState) lastDecisive() int64 {
+	if n := p.buffered(); n > 0 {
+		return p.bufAt(n - 1).send
+	}
+	return p.frontier
+}
+
+// lastWasReject reports whether the latest decisive probe is a reject; at equal send times an
+// accept counts as the later one.
+func (p *pairState) lastWasReject() bool {
+	n := p.buffered()
+	if n == 0 {
+		return p.has(flagFoldedReject)
+	}
+	last := p.bufAt(n - 1).send
+	for i := n - 1; i >= 0; i-- {
+		e := p.bufAt(i)
+		if e.send != last {
+			break
+		}
+		if e.reject() {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // NewTracker returns a Tracker for cfg; negative counts are taken as 0.
@@ -325,8 +439,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 		cs := &compState{w: noTime, firstFalseReject: endTime, pairs: make([]pairState, nTok)}
 		for i := range cs.pairs {
 			cs.pairs[i] = pairState{
-				firstAccept: endTime, lastAccept: noTime,
-				lastDecisive: noTime, frontier: noTime, foldA: noTime, foldDec: noTime, firstResur: endTime,
+				firstAccept: endTime, frontier: noTime, foldA: noTime, firstResur: endTime,
 			}
 		}
 		t.comps[c] = cs
@@ -397,7 +510,7 @@ func (t *Tracker) Recalled(token int, sent, acked time.Duration, own ...OwnRecal
 		cs.mu.Lock()
 		p := &cs.pairs[token]
 		if p.frontier > t.recallOf(cs, token) {
-			p.late = true
+			p.set(flagLate, true)
 			cs.lateRecalls++
 		}
 		cs.mu.Unlock()
@@ -431,7 +544,6 @@ func (t *Tracker) Observe(o Observation) {
 		cs.accepts++
 		p.accepts++
 		p.firstAccept = min(p.firstAccept, s)
-		p.lastAccept = max(p.lastAccept, s)
 	case Reject:
 		cs.rejects++
 		p.rejects++
@@ -444,28 +556,22 @@ func (t *Tracker) Observe(o Observation) {
 		p.errors++
 		return // errors touch nothing else
 	}
-	// Latest decisive probe; at equal send times an accept counts as the later one (the same
-	// tie rule as the fold: rejects before accepts).
-	if s > p.lastDecisive || (s == p.lastDecisive && o.Outcome == Accept) {
-		p.lastDecisive = s
-		p.lastWasReject = o.Outcome == Reject
-	}
 	if !victim {
 		return
 	}
 	r := t.recallOf(cs, o.Token)
-	e := obsEntry{send: s, lat: lat, out: o.Outcome}
+	e := newObsEntry(s, lat, o.Outcome)
 	key := p.snapKey()
 	if s <= p.frontier {
 		// Late: a later-sent result of this pair is already folded (MaxLag was exceeded).
 		cs.late++
-		p.late = true
+		p.set(flagLate, true)
 		p.fold(e, r)
 	} else {
-		p.buf.insert(e)
+		p.insert(e, cs)
 	}
 	if cs.w >= math.MinInt64+t.maxLag { // no overflow
-		p.foldBefore(cs.w-t.maxLag, r)
+		p.foldBefore(cs.w-t.maxLag, r, cs)
 	}
 	t.snapshot(o.Component, o.Token, p, key, false)
 }
@@ -477,7 +583,7 @@ type snapKey struct {
 }
 
 func (p *pairState) snapKey() snapKey {
-	return snapKey{folded: p.frontier != noTime, hasK: p.hasK, stale: p.stale > 0, resurrect: p.resurrect > 0,
+	return snapKey{folded: p.frontier != noTime, hasK: p.has(flagHasK), stale: p.stale > 0, resurrect: p.resurrect > 0,
 		kSend: p.kSend, kLat: p.kLat}
 }
 
@@ -487,14 +593,14 @@ func (t *Tracker) snapshot(c, tok int, p *pairState, before snapKey, final bool)
 	if t.onPair == nil {
 		return
 	}
-	if p.snapKey() == before && !(final && p.dirty) {
+	if p.snapKey() == before && !(final && p.has(flagDirty)) {
 		return
 	}
-	p.dirty = false
+	p.set(flagDirty, false)
 	t.onPair(PairSnapshot{C: c, Token: tok, Accepts: p.accepts, Rejects: p.rejects, Errors: p.errors,
-		FirstAccept: p.firstAccept, LastAccept: p.foldA, LastDecisive: p.foldDec,
-		HasK: p.hasK, KSend: p.kSend, KLat: p.kLat, HasD: p.hasD, D: p.d,
-		Stale: p.stale, Resurrect: p.resurrect, FirstResur: p.firstResur, Late: p.late})
+		FirstAccept: p.firstAccept, LastAccept: p.foldA, LastDecisive: p.frontier,
+		HasK: p.has(flagHasK), KSend: p.kSend, KLat: p.kLat, HasD: p.has(flagHasD), D: p.d,
+		Stale: p.stale, Resurrect: p.resurrect, FirstResur: p.firstResur, Late: p.has(flagLate)})
 }
 
 // Restore sets a victim pair to a snapshot taken by OnPair, as if its results had been folded:
@@ -509,11 +615,17 @@ func (t *Tracker) Restore(s PairSnapshot) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	p := &cs.pairs[s.Token]
+	if p.more != nil {
+		cs.spare = append(cs.spare, p.more)
+		p.more.head, p.more.n = 0, 0
+	}
 	*p = pairState{accepts: s.Accepts, rejects: s.Rejects, errors: s.Errors,
-		firstAccept: s.FirstAccept, lastAccept: s.LastAccept, lastDecisive: s.LastDecisive,
-		frontier: s.LastDecisive, foldA: s.LastAccept, foldDec: s.LastDecisive,
-		hasK: s.HasK, kSend: s.KSend, kLat: s.KLat, hasD: s.HasD, d: s.D,
-		stale: s.Stale, resurrect: s.Resurrect, firstResur: s.FirstResur, late: s.Late}
+		firstAccept: s.FirstAccept, frontier: s.LastDecisive, foldA: s.LastAccept,
+		kSend: s.KSend, kLat: s.KLat, d: s.D,
+		stale: s.Stale, resurrect: s.Resurrect, firstResur: s.FirstResur}
+	p.set(flagHasK, s.HasK)
+	p.set(flagHasD, s.HasD)
+	p.set(flagLate, s.Late)
 }
 
 // Counters returns the running per-component counts (for a journal).
@@ -559,46 +671,54 @@ func (t *Tracker) RestoreCounters(k Counters) {
 
 // fold applies one result, in send order, to the pair's ordered state; r is R(t) or noTime.
 func (p *pairState) fold(e obsEntry, r int64) {
-	switch e.out {
-	case Accept:
-		if r != noTime && e.send > r {
+	send := e.send
+	// The latest decisive probe; at equal send times an accept counts as the later one.
+	switch {
+	case send > p.frontier:
+		p.set(flagFoldedReject, e.reject())
+	case send == p.frontier && !e.reject():
+		p.set(flagFoldedReject, false)
+	}
+	if !e.reject() {
+		if r != noTime && send > r {
 			p.stale++
 		}
-		if p.hasD && e.send > p.d {
+		if p.has(flagHasD) && send > p.d {
 			p.resurrect++
-			p.firstResur = min(p.firstResur, e.send)
+			p.firstResur = min(p.firstResur, send)
 		}
-		p.foldA = max(p.foldA, e.send)
-		p.foldDec = max(p.foldDec, e.send)
+		p.foldA = max(p.foldA, send)
 		// In order, k was sent no later than this accept: forget it. (A late accept: if k is
 		// still after A it stays; if not, its exact successor may already be folded and lost,
 		// and the next reject folded takes its place; see the contracts on Tracker.)
-		if p.hasK && p.kSend <= p.foldA {
-			p.hasK = false
+		if p.has(flagHasK) && p.kSend <= p.foldA {
+			p.set(flagHasK, false)
 		}
-	case Reject:
-		p.foldDec = max(p.foldDec, e.send)
-		if e.send > p.foldA && (!p.hasK || e.send < p.kSend || (e.send == p.kSend && e.lat < p.kLat)) {
-			p.hasK, p.kSend, p.kLat = true, e.send, e.lat
+	} else {
+		lat := e.lat()
+		if send > p.foldA && (!p.has(flagHasK) || send < p.kSend || (send == p.kSend && lat < p.kLat)) {
+			p.set(flagHasK, true)
+			p.kSend, p.kLat = send, lat
 		}
-		if r != noTime && e.send > r {
-			if done := e.send + e.lat; !p.hasD || done < p.d {
-				p.hasD, p.d = true, done
+		if r != noTime && send > r {
+			if done := send + lat; !p.has(flagHasD) || done < p.d {
+				p.set(flagHasD, true)
+				p.d = done
 			}
 		}
 	}
-	p.frontier = max(p.frontier, e.send)
-	p.dirty = true
+	p.frontier = max(p.frontier, send)
+	p.set(flagDirty, true)
 }
 
 // foldBefore folds, oldest first, every buffered result sent before limit.
-func (p *pairState) foldBefore(limit, r int64) {
-	for p.buf.n > 0 {
-		e := p.buf.front()
+func (p *pairState) foldBefore(limit, r int64, cs *compState) {
+	for p.has(flagBuffered) {
+		e := p.b0
 		if e.send >= limit {
 			return
 		}
-		p.buf.pop()
+		p.pop(cs)
 		p.fold(e, r)
 	}
 }
@@ -680,7 +800,7 @@ func (t *Tracker) stateLocked(cs *compState, p *pairState, trig, r int64) PairSt
 	switch {
 	case r == noTime:
 		return PairNotRecalled
-	case p.lastWasReject && p.lastDecisive > r:
+	case p.lastWasReject() && p.lastDecisive() > r:
 		return PairConverged
 	}
 	return PairNotConverged
@@ -956,10 +1076,10 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 		p := &cs.pairs[tok]
 		r := t.recallOf(cs, tok)
 		key := p.snapKey()
-		p.foldBefore(endTime, r) // flush: fold everything, in send order
+		p.foldBefore(endTime, r, cs) // flush: fold everything, in send order
 		t.snapshot(c, tok, p, key, true)
 		pr := PairResult{Component: c, Token: tok, Probes: int(p.accepts + p.rejects + p.errors),
-			Accepts: int(p.accepts), Rejects: int(p.rejects), Errors: int(p.errors), Inexact: p.late}
+			Accepts: int(p.accepts), Rejects: int(p.rejects), Errors: int(p.errors), Inexact: p.has(flagLate)}
 		if r != noTime {
 			pr.Recalled, pr.RecallSent = time.Duration(r), time.Duration(t.recallSnt[tok].Load())
 			if cs.own != nil && cs.own[tok].acked != noTime {
@@ -974,12 +1094,12 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 			s.NeverAccepted++
 		case r == noTime:
 			pr.State = PairNotRecalled
-			pr.Lower = time.Duration(p.lastAccept)
+			pr.Lower = time.Duration(p.foldA) // A: everything is folded
 		default:
 			s.Pairs++
-			pr.Lower = time.Duration(p.lastAccept)
+			pr.Lower = time.Duration(p.foldA) // A: everything is folded
 			pr.StaleAccepts, pr.Resurrections = int(p.stale), int(p.resurrect)
-			if p.hasK && p.lastDecisive > r {
+			if p.has(flagHasK) && p.frontier > r {
 				pr.State = PairConverged
 				pr.Upper = time.Duration(p.kSend + p.kLat)
 				s.Converged++
@@ -1189,18 +1309,33 @@ func cdfPoints(pairs []PairResult, maxPts int) []report.Point {
 	return pts
 }
 
-// obsEntry is one buffered result.
+// obsEntry is one buffered result (16 bytes): its send time, and its latency (≥ 0, so 63 bits)
+// with the outcome in the top bit (set: reject; errors are never buffered).
 type obsEntry struct {
-	send, lat int64
-	out       Outcome
+	send   int64
+	latRej uint64
 }
+
+const rejectBit = 1 << 63
+
+func newObsEntry(send, lat int64, out Outcome) obsEntry {
+	e := obsEntry{send: send, latRej: uint64(lat)}
+	if out == Reject {
+		e.latRej |= rejectBit
+	}
+	return e
+}
+
+func (e obsEntry) lat() int64   { return int64(e.latRej &^ rejectBit) }
+func (e obsEntry) reject() bool { return e.latRej&rejectBit != 0 }
 
 // before orders results by send time. Ties may fold in any order: the fold compares send
 // times strictly (a reject sent with an accept is neither k nor a resurrection's cause).
 func (e obsEntry) before(f obsEntry) bool { return e.send < f.send }
 
-// obsRing is a pair's reorder buffer: a ring kept sorted by send time. Results mostly arrive in
-// order, so insertion is an append; an out-of-order one shifts the few entries sent after it.
+// obsRing is the overflow of a pair's reorder buffer: a ring kept sorted by send time. Results
+// mostly arrive in order, so insertion is an append; an out-of-order one shifts the few entries
+// sent after it.
 type obsRing struct {
 	e       []obsEntry // len is 0 or a power of two
 	head, n int
@@ -1208,19 +1343,32 @@ type obsRing struct {
 
 func (r *obsRing) at(i int) *obsEntry { return &r.e[(r.head+i)&(len(r.e)-1)] }
 
-func (r *obsRing) insert(x obsEntry) {
-	if r.n == len(r.e) {
-		grown := make([]obsEntry, max(4, 2*len(r.e)))
-		for i := 0; i < r.n; i++ {
-			grown[i] = *r.at(i)
-		}
-		r.e, r.head = grown, 0
+func (r *obsRing) grow() {
+	if r.n < len(r.e) {
+		return
 	}
+	grown := make([]obsEntry, max(4, 2*len(r.e)))
+	for i := 0; i < r.n; i++ {
+		grown[i] = *r.at(i)
+	}
+	r.e, r.head = grown, 0
+}
+
+func (r *obsRing) insert(x obsEntry) {
+	r.grow()
 	i := r.n
 	for ; i > 0 && x.before(*r.at(i - 1)); i-- {
 		*r.at(i) = *r.at(i - 1)
 	}
 	*r.at(i) = x
+	r.n++
+}
+
+// pushFront inserts x before every entry (x is sent no later than any of them).
+func (r *obsRing) pushFront(x obsEntry) {
+	r.grow()
+	r.head = (r.head - 1) & (len(r.e) - 1)
+	r.e[r.head] = x
 	r.n++
 }
 

@@ -1,0 +1,116 @@
+package drill
+
+import (
+	"math/rand"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// tracker1MComponents × tracker1MVictims are the (component, credential) pairs of
+// BenchmarkTracker1MPairs: issue 11's target of 1,000,000 tracked pairs.
+const (
+	tracker1MComponents = 4
+	tracker1MVictims    = 250_000
+	tracker1MControls   = 100
+)
+
+// feedTracker1M drives tr with a drill's stream over every pair, in arrival order: a baseline
+// accept of every pair (and of every control), the recall of every victim, then two passes of
+// post-recall probes: in the first, a pair not yet enforced (one in eight) answers a stale
+// accept, the others a reject; in the second every pair rejects. Probes go out at 10,000/s
+// virtual with 1–5 ms latencies; neighbours in the stream arrive swapped (reordered within
+// MaxLag), and one result in ten thousand arrives at the end of the stream (late). It returns the end of
+// the stream.
+func feedTracker1M(tr *Tracker) time.Duration {
+	rng := rand.New(rand.NewSource(11))
+	const step = 100 * time.Microsecond // 10,000 probes/s
+	var now time.Duration
+	var held []Observation // late results, delivered at the end
+	var swap *Observation
+	emit := func(o Observation) {
+		o.Latency = time.Millisecond + time.Duration(rng.Intn(4000))*time.Microsecond
+		switch {
+		case rng.Intn(10_000) == 0:
+			held = append(held, o)
+		case swap == nil && rng.Intn(4) == 0:
+			swap = &o
+		default:
+			tr.Observe(o)
+			if swap != nil {
+				tr.Observe(*swap)
+				swap = nil
+			}
+		}
+		now += step
+	}
+	pass := func(out func(c, tok int) Outcome) {
+		for _, i := range rng.Perm(tracker1MComponents * tracker1MVictims) {
+			c, tok := i%tracker1MComponents, i/tracker1MComponents
+			emit(Observation{Component: c, Token: tok, Sent: now, Outcome: out(c, tok), Status: 200})
+		}
+	}
+	for tok := tracker1MVictims; tok < tracker1MVictims+tracker1MControls; tok++ {
+		for c := range tracker1MComponents {
+			emit(Observation{Component: c, Token: tok, Sent: now, Outcome: Accept, Status: 200})
+		}
+	}
+	pass(func(int, int) Outcome { return Accept })
+	tr.SetTrigger(now)
+	for tok := range tracker1MVictims { // acknowledged over 1 s, as a batched recall would be
+		tr.Recalled(tok, now, now+time.Duration(tok)*4*time.Microsecond)
+	}
+	now += time.Second
+	pass(func(c, tok int) Outcome {
+		if (c*tracker1MVictims+tok)%8 == 0 {
+			return Accept
+		}
+		return Reject
+	})
+	pass(func(int, int) Outcome { return Reject })
+	for _, o := range held {
+		tr.Observe(o)
+	}
+	if swap != nil {
+		tr.Observe(*swap)
+	}
+	return now
+}
+
+// BenchmarkTracker1MPairs measures issue 11's target: a tracker of 1,000,000 (component,
+// credential) pairs fed a drill's stream, its heap per tracked pair (B/pair, read from the
+// runtime after a GC, before Finalize) and the time Finalize takes (finalize-ms), without and
+// with the TTC estimate. Run it with -benchtime 1x: one iteration builds and feeds 3 M results.
+func BenchmarkTracker1MPairs(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		ec   EstimateConfig
+	}{{"tracker", EstimateConfig{Off: true}}, {"with_estimate", EstimateConfig{}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var perPair, finalize float64
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				tr := NewTracker(TrackerConfig{Components: []string{"a", "b", "c", "d"}, Victims: tracker1MVictims,
+					Controls: tracker1MControls, Estimate: bc.ec})
+				end := feedTracker1M(tr)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perPair += float64(after.HeapAlloc-before.HeapAlloc) / (tracker1MComponents * tracker1MVictims)
+				b.StartTimer()
+				began := time.Now()
+				m := tr.Finalize(end)
+				finalize += float64(time.Since(began).Milliseconds())
+				n++
+				if m.Overall.Pairs != tracker1MComponents*tracker1MVictims || m.Late == 0 {
+					b.Fatalf("measured %d pairs, %d late; want every pair and some late", m.Overall.Pairs, m.Late)
+				}
+			}
+			b.ReportMetric(perPair/float64(n), "B/pair")
+			b.ReportMetric(finalize/float64(n), "finalize-ms")
+		})
+	}
+}
