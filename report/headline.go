@@ -35,6 +35,9 @@ func Headline(r *Report) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %s unavailable (most probes answered with errors), so the drill measured little or nothing there", joinAnd(names), verb))
 	}
+	if crit := criticalFailing(r); len(crit) > 0 {
+		parts = append(parts, fmt.Sprintf("critical finding%s that no expectation judges failed the drill: %s", plural(len(crit)), joinAnd(crit)))
+	}
 	failed, warned := CountExpectations(r)
 	switch {
 	case failed > 0:
@@ -210,11 +213,30 @@ func TTCStat(c Component, stat string) (value float64, never, ok bool) {
 func unavailable(r *Report) []string {
 	var names []string
 	for _, f := range r.Findings {
-		if f.FailsVerdict() && f.Component != "" && !slices.Contains(names, oneLine(f.Component)) {
+		if f.Kind == "unavailable" && f.Component != "" && !slices.Contains(names, oneLine(f.Component)) {
 			names = append(names, oneLine(f.Component))
 		}
 	}
 	return names
+}
+
+// criticalFailing names the critical findings that failed the verdict by themselves
+// (Finding.FailsDrill): "ineffective_recall", "resurrection at edge-x".
+func criticalFailing(r *Report) []string {
+	var out []string
+	for _, f := range r.Findings {
+		if !f.FailsDrill || f.Kind == "unavailable" {
+			continue
+		}
+		what := oneLine(f.Kind)
+		if f.Component != "" {
+			what += " at " + oneLine(f.Component)
+		}
+		if !slices.Contains(out, what) {
+			out = append(out, what)
+		}
+	}
+	return out
 }
 
 // joinAnd joins phrases with ", " and a final " and ".

@@ -624,6 +624,10 @@ type GroundTruth struct {
 	ClockUncertaintyMS float64 `json:"clock_uncertainty_ms,omitempty"`
 	// TTCMS is the distribution of true TTCs (recorded instant − R(t)).
 	TTCMS Stats `json:"ttc_ms"`
+	// EnforcedAtMS is the distribution of the recorded instants themselves, as offsets from the
+	// start of traffic: when the component enforced, on the drill's timeline (fault windows,
+	// the recall's instants), whatever each credential's own R(t).
+	EnforcedAtMS *Stats `json:"enforced_at_ms,omitempty"`
 }
 
 // Delivery splits an event receiver's time to consistency at the delivery of its events
@@ -732,12 +736,36 @@ type Finding struct {
 	Tokens []string `json:"tokens,omitempty"`
 	// AtMS is the first instant it was seen, if meaningful.
 	AtMS float64 `json:"at_ms,omitempty"`
+	// FailsDrill is true when this finding failed the verdict by itself: a critical finding that
+	// no expectation of the scenario judges (see FailsVerdict).
+	FailsDrill bool `json:"fails_verdict,omitempty"`
 }
 
 // FailsVerdict reports whether the finding fails the drill by itself, whatever the
 // expectations say: an unavailable component measured little or nothing, so no expectation can
-// vouch for it, and a PASS would claim evidence the drill does not hold.
-func (f Finding) FailsVerdict() bool { return f.Kind == "unavailable" }
+// vouch for it, and a PASS would claim evidence the drill does not hold; and a critical finding
+// (a recalled credential honoured again, a control refused, a component failing open, a recall
+// acknowledged but not effective, a recall that failed, an MFA login that survived its recall, a
+// fault not reverted) that no expectation on its figure judges (FailsDrill, set by the verdict):
+// a drill gating CI must not pass on one by default. A scenario that plants such a defect on
+// purpose says so with an expectation on the figure, e.g. {expr: 'resurrections{component="x"}
+// == 0', severity: warn}.
+func (f Finding) FailsVerdict() bool { return f.Kind == "unavailable" || f.FailsDrill }
+
+// FindingMetric is the expectation metric that judges findings of a kind ("" when none does):
+// an expectation on it, overall or on the finding's component, takes the decision from the
+// finding.
+func FindingMetric(kind string) string {
+	switch kind {
+	case "resurrection":
+		return "resurrections"
+	case "false_reject":
+		return "false_rejects"
+	case "fail_open":
+		return "fail_open"
+	}
+	return ""
+}
 
 // Expectation is one expectation and its outcome.
 type Expectation struct {

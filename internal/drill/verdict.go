@@ -48,9 +48,24 @@ func (e evalEnv) SSFReceiver() (*report.SSFReceiver, bool) {
 	return nil, false
 }
 
+// judgedByExpectation reports whether an expectation of the scenario judges the finding's figure
+// (report.FindingMetric), overall or at the finding's component.
+func judgedByExpectation(f report.Finding, exps []Expectation) bool {
+	metric := report.FindingMetric(f.Kind)
+	if metric == "" {
+		return false
+	}
+	for _, e := range exps {
+		if e.Expr.Metric == metric && (e.Expr.Component == "" || e.Expr.Component == f.Component) {
+			return true
+		}
+	}
+	return false
+}
+
 // judge evaluates every expectation and sets the verdict and headline: FAIL when an expectation
 // of severity fail did not hold or a finding fails the verdict by itself (an unavailable
-// component: report.Finding.FailsVerdict). A drill that could not run to the end keeps the
+// component, or a critical finding no expectation judges: report.Finding.FailsVerdict). A drill that could not run to the end keeps the
 // verdict ERROR, with its expectations evaluated on partial figures.
 func judge(rep *report.Report, m *Measurement, rec *recoveryResult, exps []Expectation) {
 	env := evalEnv{expect.ReportEnv(rep), m, rec}
@@ -68,7 +83,9 @@ func judge(rep *report.Report, m *Measurement, rec *recoveryResult, exps []Expec
 		}
 		rep.Expectations = append(rep.Expectations, res)
 	}
-	for _, f := range rep.Findings {
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		f.FailsDrill = f.Severity == report.Critical && !judgedByExpectation(*f, exps)
 		failed = failed || f.FailsVerdict()
 	}
 	if rep.Verdict != report.Error {
