@@ -88,9 +88,15 @@ func checkSSFPushCut(t *testing.T, rep *report.Report) {
 	if c.GroundTruth == nil || c.GroundTruth.Checked == 0 {
 		t.Fatalf("edge-ssf-push: no ground truth")
 	}
-	// Every acknowledgement came after the heal, so the median recorded instant, R(t) plus the
-	// true TTC (unclamped), lies after it too (less the recorded instants' clock uncertainty).
-	enforced := firstAck + c.GroundTruth.TTCMS.LowerP50
+	// Every acknowledgement came after the heal, and so did the median recorded instant (less
+	// its clock uncertainty). It is read as an instant of the drill's timeline: the first
+	// acknowledgement plus the median true TTC is only a lower bound of it, since each credential
+	// counts from its own acknowledgement, and on a loaded CI run those spread over 2.4 s after
+	// the heal and put that bound 1.6 s before it.
+	if c.GroundTruth.EnforcedAtMS == nil {
+		t.Fatalf("edge-ssf-push: ground truth %+v has no recorded instants", c.GroundTruth)
+	}
+	enforced := c.GroundTruth.EnforcedAtMS.P50
 	t.Logf("edge-ssf-push: enforced about %.0f ms after the SETs were sent (ground truth)", enforced-r.SentAtMS)
 	if enforced < ssfCutHealMS-c.GroundTruth.ClockUncertaintyMS {
 		t.Errorf("edge-ssf-push: enforcement recorded at about %.0f ms, before the link healed (%.0f ms)", enforced, ssfCutHealMS)

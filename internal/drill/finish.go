@@ -216,7 +216,7 @@ func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []Pa
 		return nil
 	}
 	out := &report.GroundTruth{}
-	var true_ []PairResult
+	var true_, instants []PairResult
 	for _, pr := range pairs {
 		if pr.State != PairConverged {
 			continue
@@ -253,8 +253,13 @@ func (d *drill) groundTruth(gt runtime.GroundTruth, component string, pairs []Pa
 		}
 		// Reuse the TTC statistics: a "pair" whose upper bound is the true instant.
 		true_ = append(true_, PairResult{State: PairConverged, Recalled: pr.Recalled, Lower: off, Upper: off})
+		instants = append(instants, PairResult{State: PairConverged, Lower: off, Upper: off})
 	}
 	out.TTCMS = ttcStats(true_)
+	if len(instants) > 0 {
+		st := ttcStats(instants)
+		out.EnforcedAtMS = &st
+	}
 	return out
 }
 

@@ -109,6 +109,9 @@ func TestGroundTruthSurvivesAWallClockStep(t *testing.T) {
 	if gt.Checked != 1 || gt.Within != 1 {
 		t.Errorf("ground truth %+v: want the stamped instant inside [1.99 s, 2.01 s]", gt)
 	}
+	if at := gt.EnforcedAtMS; at == nil || at.P50 < 1999 || at.P50 > 2001 {
+		t.Errorf("recorded instant %+v, want 2000 ms into traffic", at)
+	}
 	if gt.TTCMS.Max < 499 || gt.TTCMS.Max > 501 {
 		t.Errorf("true TTC %.1f ms, want 500 (2 s − the recall at 1.5 s)", gt.TTCMS.Max)
 	}
