@@ -6,7 +6,7 @@ package drill
 import (
 	"math"
 	"math/bits"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/recall-drills/recall/report"
@@ -25,41 +25,150 @@ func nearestRank(sorted []float64, q float64) float64 {
 	if n == 0 {
 		return math.NaN()
 	}
+	return sorted[rankIndex(n, q)]
+}
+
+// rankIndex is the 0-based index of nearestRank's q-quantile among n > 0 sorted values.
+func rankIndex(n int, q float64) int {
 	r := int(math.Ceil(q*float64(n) - 1e-9))
-	r = min(max(r, 1), n)
-	return sorted[r-1]
+	return min(max(r, 1), n) - 1
+}
+
+// kthSmallest returns the k-th smallest (0-based) of v, which it reorders: the value
+// slices.Sort(v) would put at v[k], in linear time on average (Hoare's quickselect, median of
+// three; it sorts what is left after 64 rounds, so no input makes it quadratic). v holds no NaN.
+func kthSmallest(v []float64, k int) float64 {
+	lo, hi := 0, len(v)-1
+	for round := 0; lo < hi; round++ {
+		if round == 64 {
+			slices.Sort(v[lo : hi+1])
+			break
+		}
+		a, b, c := v[lo], v[lo+(hi-lo)/2], v[hi]
+		pivot := max(min(a, b), min(max(a, b), c))
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k] // j < k < i: v[k] equals the pivot
+		}
+	}
+	return v[k]
 }
 
 // ttcStats summarises the converged pairs: nearest-rank p50/p90/p99 and max of the TTC upper
 // bounds (clamped at 0), the median and largest bracket width, and the median TTC lower bound
 // (unclamped, may be negative). All in milliseconds; zero Stats without converged pairs.
 func ttcStats(pairs []PairResult) report.Stats {
-	var ups, res, lows []float64
+	v := collectTTC(pairs)
+	slices.Sort(v.ups)
+	return v.stats()
+}
+
+// ttcValues are the figures of a set of pairs that ttcStats and the CDFs read, in milliseconds,
+// one per converged pair: the TTC upper bound (clamped at 0), lower bound and bracket width,
+// and the bracket's start (bracketStart) relative to R, clamped at 0; measured counts the
+// measured pairs, converged or not.
+type ttcValues struct {
+	ups, lows, res, startUps []float64
+	measured                 int
+}
+
+func collectTTC(pairs []PairResult) ttcValues {
+	converged := 0
+	for i := range pairs {
+		if pairs[i].State == PairConverged {
+			converged++
+		}
+	}
+	v := ttcValues{ups: make([]float64, 0, converged), lows: make([]float64, 0, converged),
+		res: make([]float64, 0, converged), startUps: make([]float64, 0, converged)}
 	for _, p := range pairs {
+		if !p.Measured() {
+			continue
+		}
+		v.measured++
 		if p.State != PairConverged {
 			continue
 		}
 		lo, up := p.TTC()
-		ups = append(ups, millis(up))
-		lows = append(lows, millis(lo))
-		res = append(res, millis(p.Resolution()))
+		v.ups = append(v.ups, millis(up))
+		v.lows = append(v.lows, millis(lo))
+		v.res = append(v.res, millis(p.Resolution()))
+		v.startUps = append(v.startUps, millis(max(p.bracketStart()-p.Recalled, 0)))
 	}
-	if len(ups) == 0 {
+	return v
+}
+
+// stats is ttcStats of v, whose ups are sorted; it reorders lows and res.
+func (v *ttcValues) stats() report.Stats {
+	n := len(v.ups)
+	if n == 0 {
 		return report.Stats{}
 	}
-	sort.Float64s(ups)
-	sort.Float64s(lows)
-	sort.Float64s(res)
+	mid := rankIndex(n, 0.50)
 	return report.Stats{
-		Count:           len(ups),
-		P50:             nearestRank(ups, 0.50),
-		P90:             nearestRank(ups, 0.90),
-		P99:             nearestRank(ups, 0.99),
-		Max:             ups[len(ups)-1],
-		ResolutionMS:    nearestRank(res, 0.50),
-		ResolutionMaxMS: res[len(res)-1],
-		LowerP50:        nearestRank(lows, 0.50),
+		Count:           n,
+		P50:             v.ups[mid],
+		P90:             v.ups[rankIndex(n, 0.90)],
+		P99:             v.ups[rankIndex(n, 0.99)],
+		Max:             v.ups[n-1],
+		ResolutionMS:    kthSmallest(v.res, mid),
+		ResolutionMaxMS: slices.Max(v.res),
+		LowerP50:        kthSmallest(v.lows, mid),
 	}
+}
+
+// mergeTTC pools the values of several sets whose ups and startUps are sorted, keeping them
+// sorted (a merge: no second sort).
+func mergeTTC(parts []ttcValues) ttcValues {
+	var v ttcValues
+	var ups, starts [][]float64
+	for _, p := range parts {
+		v.measured += p.measured
+		v.lows = append(v.lows, p.lows...)
+		v.res = append(v.res, p.res...)
+		ups, starts = append(ups, p.ups), append(starts, p.startUps)
+	}
+	v.ups, v.startUps = mergeSorted(ups), mergeSorted(starts)
+	return v
+}
+
+// mergeSorted merges ascending slices into one.
+func mergeSorted(parts [][]float64) []float64 {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]float64, 0, n)
+	pos := make([]int, len(parts))
+	for len(out) < n {
+		best := -1
+		for i, p := range parts {
+			if pos[i] < len(p) && (best < 0 || p[pos[i]] < parts[best][pos[best]]) {
+				best = i
+			}
+		}
+		out = append(out, parts[best][pos[best]])
+		pos[best]++
+	}
+	return out
 }
 
 // Histogram layout: values below 2^histSubBits ns have a bucket each (exact); above, each power

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -105,5 +106,65 @@ func TestCountRecalls(t *testing.T) {
 	want := "1 of 100 recalls sent were not acknowledged (last error: context canceled); they measure nothing. 900 more were never sent."
 	if got := c.failedMessage(context.Canceled); got != want {
 		t.Errorf("message %q; want %q", got, want)
+	}
+}
+
+// TestKthSmallest checks the selection ttcStats uses for medians against a sort, on random
+// values, many duplicates, sorted and reversed input.
+func TestKthSmallest(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for trial := range 300 {
+		n := 1 + rng.Intn(500)
+		v := make([]float64, n)
+		for i := range v {
+			switch trial % 4 {
+			case 0:
+				v[i] = rng.NormFloat64()
+			case 1:
+				v[i] = float64(rng.Intn(3))
+			case 2:
+				v[i] = float64(i)
+			default:
+				v[i] = float64(n - i)
+			}
+		}
+		sorted := slices.Clone(v)
+		slices.Sort(sorted)
+		k := rng.Intn(n)
+		if got := kthSmallest(slices.Clone(v), k); got != sorted[k] {
+			t.Fatalf("trial %d: kthSmallest(%d of %d) = %v, want %v", trial, k, n, got, sorted[k])
+		}
+	}
+}
+
+// TestMergeTTC checks that the overall figures merged from each component's sorted values are
+// those of ttcStats over every pair pooled.
+func TestMergeTTC(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	var parts []ttcValues
+	var all []PairResult
+	for range 4 {
+		var pairs []PairResult
+		for range 1 + rng.Intn(300) {
+			r := time.Duration(rng.Intn(1e9))
+			p := PairResult{State: PairState(1 + rng.Intn(4)), Recalled: r, RecallSent: r - time.Duration(rng.Intn(1e6)),
+				Lower: r + time.Duration(rng.Intn(4e8)-2e8)}
+			p.Upper = p.Lower + time.Duration(1+rng.Intn(3e8))
+			pairs = append(pairs, p)
+		}
+		v := collectTTC(pairs)
+		slices.Sort(v.ups)
+		slices.Sort(v.startUps)
+		v.stats() // reorders lows and res, as Finalize does before merging
+		parts, all = append(parts, v), append(all, pairs...)
+	}
+	m := mergeTTC(parts)
+	if got, want := m.stats(), ttcStats(all); got != want {
+		t.Errorf("merged %+v, pooled %+v", got, want)
+	}
+	want := collectTTC(all)
+	slices.Sort(want.startUps)
+	if !slices.Equal(m.startUps, want.startUps) || m.measured != want.measured {
+		t.Errorf("merged bracket starts or measured count differ from the pooled ones")
 	}
 }

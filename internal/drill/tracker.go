@@ -1019,7 +1019,6 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 	}
 	neverVictim := make([]bool, t.victims)
 	var all histogram
-	var allPairs []PairResult
 	m.Components = make([]ComponentMeasurement, len(t.comps))
 	for c, cs := range t.comps {
 		cm := t.finalizeComponent(c, cs, trig)
@@ -1029,7 +1028,6 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 			}
 		}
 		all.merge(&cm.lat)
-		allPairs = append(allPairs, cm.Pairs...)
 		m.Late += cm.Late
 		m.LateRecalls += cm.LateRecalls
 		s := &m.Overall
@@ -1045,20 +1043,41 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 		s.Converged += cm.Summary.Converged
 		s.NotConverged += cm.Summary.NotConverged
 		m.Components[c] = cm
-		m.Timeline = append(m.Timeline, t.timelineSeries(c, &cm, m))
-		m.CDF = append(m.CDF, report.Series{Component: cm.Name, Points: cdfPoints(cm.Pairs, t.cdfPoints)})
-		m.TimelineLower = append(m.TimelineLower, t.timelineLowerSeries(c, &cm, m))
-		m.CDFLower = append(m.CDFLower, report.Series{Component: cm.Name, Points: cdfLowerPoints(cm.Pairs, t.cdfPoints)})
 	}
 	for _, nv := range neverVictim {
 		if nv {
 			m.NeverAcceptedVictims++
 		}
 	}
-	m.Overall.TTCMS = ttcStats(allPairs)
+	// The figures read from the pairs: each component's on its own goroutine (they write only
+	// their own slots, so the result does not depend on the schedule), each set of values
+	// sorted once, the overall ones merged from them.
+	n := len(m.Components)
+	vals := make([]ttcValues, n)
+	m.Timeline, m.CDF = make([]report.Series, n), make([]report.Series, n)
+	m.TimelineLower, m.CDFLower = make([]report.Series, n), make([]report.Series, n)
+	var wg sync.WaitGroup
+	for c := range m.Components {
+		wg.Go(func() {
+			cm := &m.Components[c]
+			v := collectTTC(cm.Pairs)
+			slices.Sort(v.ups)
+			slices.Sort(v.startUps)
+			m.CDF[c] = report.Series{Component: cm.Name, Points: cdfFromSorted(v.ups, v.measured, t.cdfPoints)}
+			m.CDFLower[c] = report.Series{Component: cm.Name, Points: cdfFromSorted(v.startUps, v.measured, t.cdfPoints)}
+			m.Timeline[c] = t.timelineSeries(c, cm, m)
+			m.TimelineLower[c] = t.timelineLowerSeries(c, cm, m)
+			cm.Summary.TTCMS = v.stats()
+			cm.Summary.StaleWindowMS = cm.Summary.TTCMS.Max
+			vals[c] = v
+		})
+	}
+	wg.Wait()
+	overall := mergeTTC(vals)
+	m.Overall.TTCMS = overall.stats()
 	m.Overall.StaleWindowMS = m.Overall.TTCMS.Max
 	m.Overall.ProbeLatencyMS = all.stats()
-	t.estimateTTC(m, allPairs)
+	t.estimateTTC(m)
 	return m
 }
 
@@ -1129,9 +1148,7 @@ func (t *Tracker) finalizeComponent(c int, cs *compState, trig int64) ComponentM
 			cm.FalseRejectTokens = append(cm.FalseRejectTokens, tok)
 		}
 	}
-	s.TTCMS = ttcStats(cm.Pairs)
-	s.StaleWindowMS = s.TTCMS.Max
-	cm.lat = cs.lat.clone()
+	cm.lat = cs.lat.clone() // Summary.TTCMS: Finalize
 	s.ProbeLatencyMS = cm.lat.stats()
 	if cs.own != nil {
 		cm.Delivery = deliveryStats(cs.own, cm.Pairs)
@@ -1238,32 +1255,58 @@ func (t *Tracker) timelineSeries(c int, cm *ComponentMeasurement, m *Measurement
 	default:
 		return ser
 	}
-	var uppers []time.Duration // proven-rejected-from instants; never for not converged pairs
+	// proven rejected from the upper end; never for not converged pairs
+	t.honouredSeries(&ser, cm, m, anchor, func(p *PairResult) time.Duration { return p.Upper })
+	return ser
+}
+
+// honouredSeries fills ser with the timeline points every TimelineBucket from
+// anchor−TimelineBefore (see timelineSeries): at each point x, the share of the measured pairs
+// of cm not yet gone, a converged pair being gone from gone(p) on (≤ x) and a not converged one
+// never. It counts the pairs per bucket instead of sorting them: the same counts.
+func (t *Tracker) honouredSeries(ser *report.Series, cm *ComponentMeasurement, m *Measurement, anchor time.Duration, gone func(*PairResult) time.Duration) {
 	measured := 0
-	for _, p := range cm.Pairs {
-		switch p.State {
-		case PairConverged:
-			uppers = append(uppers, p.Upper)
-		case PairNotConverged:
-		default:
-			continue
+	for i := range cm.Pairs {
+		if cm.Pairs[i].Measured() {
+			measured++
 		}
-		measured++
 	}
 	if measured == 0 {
-		return ser
+		return
 	}
-	slices.Sort(uppers)
 	from, to := anchor-t.before, m.End
 	if t.after > 0 {
 		to = anchor + t.after
 	}
 	bucket := time.Duration(t.bucket)
-	for x := from + bucket; x <= to && len(ser.Points) < maxTimelineBuckets; x += bucket {
-		rejected, _ := slices.BinarySearch(uppers, x+1) // uppers ≤ x
-		ser.Points = append(ser.Points, report.Point{X: millis(x - anchor), Y: float64(measured-rejected) / float64(measured)})
+	first, last := from+bucket, time.Duration(0)
+	for x := first; x <= to && len(ser.Points) < maxTimelineBuckets; x += bucket {
+		ser.Points = append(ser.Points, report.Point{X: millis(x - anchor)})
+		last = x
 	}
-	return ser
+	if len(ser.Points) == 0 {
+		return
+	}
+	// perPoint[i]: converged pairs gone at point i (first+i·bucket) and not before.
+	perPoint := make([]int, len(ser.Points))
+	for i := range cm.Pairs {
+		p := &cm.Pairs[i]
+		if p.State != PairConverged {
+			continue
+		}
+		switch g := gone(p); {
+		case g > last:
+		case g <= first:
+			perPoint[0]++
+		default:
+			perPoint[(g-first+bucket-1)/bucket]++
+		}
+	}
+	rejected := 0
+	for i := range ser.Points {
+		rejected += perPoint[i]
+		ser.Points[i].Y = float64(measured-rejected) / float64(measured)
+	}
 }
 
 // cdfPoints renders the distribution of TTC upper bounds of converged pairs: X = upper bound in
@@ -1271,23 +1314,18 @@ func (t *Tracker) timelineSeries(c int, cm *ComponentMeasurement, m *Measurement
 // tops out below 1 when pairs did not converge. At most maxPts points (at evenly spaced
 // ranks, nearest-rank) are kept.
 func cdfPoints(pairs []PairResult, maxPts int) []report.Point {
-	var ups []float64
-	measured := 0
-	for _, p := range pairs {
-		if !p.Measured() {
-			continue
-		}
-		measured++
-		if p.State == PairConverged {
-			_, up := p.TTC()
-			ups = append(ups, millis(up))
-		}
-	}
+	v := collectTTC(pairs)
+	slices.Sort(v.ups)
+	return cdfFromSorted(v.ups, v.measured, maxPts)
+}
+
+// cdfFromSorted is cdfPoints from the converged pairs' values, sorted, and the number of
+// measured pairs.
+func cdfFromSorted(ups []float64, measured, maxPts int) []report.Point {
 	pts := []report.Point{}
 	if len(ups) == 0 {
 		return pts
 	}
-	sort.Float64s(ups)
 	n := float64(measured)
 	add := func(rank int) { // rank is 1-based
 		x, y := ups[rank-1], float64(rank)/n
@@ -1398,31 +1436,8 @@ func (t *Tracker) timelineLowerSeries(c int, cm *ComponentMeasurement, m *Measur
 	default:
 		return ser
 	}
-	var starts []time.Duration
-	measured := 0
-	for _, p := range cm.Pairs {
-		switch p.State {
-		case PairConverged:
-			starts = append(starts, p.bracketStart())
-		case PairNotConverged:
-		default:
-			continue
-		}
-		measured++
-	}
-	if measured == 0 {
-		return ser
-	}
-	slices.Sort(starts)
-	from, to := anchor-t.before, m.End
-	if t.after > 0 {
-		to = anchor + t.after
-	}
-	bucket := time.Duration(t.bucket)
-	for x := from + bucket; x <= to && len(ser.Points) < maxTimelineBuckets; x += bucket {
-		gone, _ := slices.BinarySearch(starts, x+1) // possibly enforcing from ≤ x
-		ser.Points = append(ser.Points, report.Point{X: millis(x - anchor), Y: float64(measured-gone) / float64(measured)})
-	}
+	// possibly enforcing from the bracket's start
+	t.honouredSeries(&ser, cm, m, anchor, func(p *PairResult) time.Duration { return p.bracketStart() })
 	return ser
 }
 
@@ -1430,13 +1445,7 @@ func (t *Tracker) timelineLowerSeries(c int, cm *ComponentMeasurement, m *Measur
 // converged pair can have had (bracketStart − R, clamped at 0), Y = share of measured pairs with
 // a lower end ≤ X. The true CDF lies between this curve and cdfPoints'.
 func cdfLowerPoints(pairs []PairResult, maxPts int) []report.Point {
-	shifted := make([]PairResult, 0, len(pairs))
-	for _, p := range pairs {
-		if p.State == PairConverged {
-			// cdfPoints reads Upper − Recalled (clamped at 0): put the lower end there.
-			p.Upper = p.bracketStart()
-		}
-		shifted = append(shifted, p)
-	}
-	return cdfPoints(shifted, maxPts)
+	v := collectTTC(pairs)
+	slices.Sort(v.startUps)
+	return cdfFromSorted(v.startUps, v.measured, maxPts)
 }

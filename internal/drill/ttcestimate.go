@@ -43,17 +43,19 @@ func (p PairResult) Censored() (iv estimate.Interval, ok bool) {
 
 // estimateTTC estimates the TTC distribution of every component, and overall from all pairs
 // pooled, concurrently, and stores the results in m.
-func (t *Tracker) estimateTTC(m *Measurement, all []PairResult) {
+func (t *Tracker) estimateTTC(m *Measurement) {
 	if t.estimate.Off {
 		return
 	}
 	var wg sync.WaitGroup
-	run := func(pairs []PairResult, seed int64, dist **estimate.Distribution, sum *report.Summary) {
+	run := func(comps []ComponentMeasurement, seed int64, dist **estimate.Distribution, sum *report.Summary) {
 		defer wg.Done()
 		var obs []estimate.Interval
-		for _, p := range pairs {
-			if iv, ok := p.Censored(); ok {
-				obs = append(obs, iv)
+		for i := range comps {
+			for _, p := range comps[i].Pairs {
+				if iv, ok := p.Censored(); ok {
+					obs = append(obs, iv)
+				}
 			}
 		}
 		if len(obs) == 0 {
@@ -69,11 +71,11 @@ func (t *Tracker) estimateTTC(m *Measurement, all []PairResult) {
 	for i := range m.Components {
 		cm := &m.Components[i]
 		wg.Add(1)
-		go run(cm.Pairs, t.estimate.Seed+int64(i)+1, &cm.Estimate, &cm.Summary)
+		go run(m.Components[i:i+1], t.estimate.Seed+int64(i)+1, &cm.Estimate, &cm.Summary)
 	}
 	if len(m.Components) > 1 {
 		wg.Add(1)
-		go run(all, t.estimate.Seed, &m.Estimate, &m.Overall)
+		go run(m.Components, t.estimate.Seed, &m.Estimate, &m.Overall)
 	}
 	wg.Wait()
 	if len(m.Components) == 1 {
