@@ -68,8 +68,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	mux.Handle("/metrics", promhttp.HandlerFor(g.m.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/recalls", truth.RequireBearer(g.cfg.DebugSecret, g.truth))
 	mux.Handle("/debug/keys", truth.RequireBearer(g.cfg.DebugSecret, http.HandlerFunc(gw.keys)))
-	if r, ok := g.enf.(*ssfReceiver); ok && g.cfg.SSF.Delivery == SSFPush {
-		mux.Handle(SSFPushPath, r) // authenticated by the stream's authorization header
+	if h := g.SSFPush(); h != nil {
+		mux.Handle(SSFPushPath, h) // authenticated by the stream's authorization header
 	}
 	mux.Handle("/", g.Middleware(next))
 	gw.handler = mux

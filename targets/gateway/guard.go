@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -169,6 +170,17 @@ func fingerprintOrEmpty(raw string) string {
 		return ""
 	}
 	return Fingerprint(raw)
+}
+
+// SSFPush returns the push endpoint (RFC 8935) of a Guard of strategy SSF with delivery push,
+// which whoever serves the Guard mounts at SSFPushPath (Config.SSF.PushURL's path); nil for
+// any other strategy or delivery. It authenticates the transmitter by the authorization header
+// of the Guard's stream and enforces each valid SET before it answers 202.
+func (g *Guard) SSFPush() http.Handler {
+	if r, ok := g.enf.(*ssfReceiver); ok && g.cfg.SSF.Delivery == SSFPush {
+		return r
+	}
+	return nil
 }
 
 // Validator returns the Guard's token validator.

@@ -5,6 +5,9 @@
 //	defence in depth (Config.Validate set):  validates the bearer token itself with a
 //	                                         gateway.Guard (own strategy, own caches) and 401s
 //
+// With strategy ssf and delivery push, the service also serves its Guard's RFC 8935 push
+// endpoint at gateway.SSFPushPath, where its transmitter delivers the SETs it enforces.
+//
 // In the first mode the service enforces nothing itself: whoever reaches it directly with
 // forged headers is believed, which is why drills probe it through the gateway. In the second
 // it is a component with its own stale window, recorded in its own truth log.
@@ -128,6 +131,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	mux.Handle("/metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/recalls", truth.RequireBearer(cfg.DebugSecret, s.truth))
 	mux.HandleFunc("GET /api/whoami", s.whoami)
+	if s.guard != nil {
+		if h := s.guard.SSFPush(); h != nil {
+			// Strategy ssf, delivery push: the transmitter POSTs its SETs here (RFC 8935), as to
+			// a gateway's.
+			mux.Handle(gateway.SSFPushPath, h)
+		}
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
 	})
@@ -136,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 // Handler serves GET /api/whoami, /healthz, /metrics and /debug/recalls (Bearer
-// Config.DebugSecret).
+// Config.DebugSecret), and POST gateway.SSFPushPath for strategy ssf, delivery push.
 func (s *Service) Handler() http.Handler { return s.handler }
 
 // Truth returns the service's ground-truth log: its Guard's with Config.Validate, else an
