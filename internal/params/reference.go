@@ -67,6 +67,16 @@ func guard(strategyRequired bool, strategies []string) Spec {
 	}
 }
 
+// ssfKeys returns strategy ssf's keys, which the reference gateway and service share.
+func ssfKeys() Spec {
+	ssfOnly := &When{Key: "strategy", Values: []string{"ssf"}}
+	return Spec{
+		{Key: "delivery", Type: Enum, Enum: SSFDeliveries, When: ssfOnly, Doc: "how SETs reach it: push (RFC 8935, to its /ssf/events; the default) or poll (RFC 8936, every interval)"},
+		{Key: "transmitter", Type: Component, When: ssfOnly, Doc: "the reference/ssf component it creates its stream at (default: the only one)"},
+		{Key: "ignore_event", Type: Enum, Enum: SSFEvents, When: ssfOnly, Doc: "an event type it acknowledges without enforcing: the planted defect of a receiver that does not know it"},
+	}
+}
+
 // ReferenceUses lists every reference component's use: value, the one list validation and
 // the runtimes name: the issuer, gateway, service and bus first, then the others sorted.
 var ReferenceUses = func() []string {
@@ -83,7 +93,6 @@ var ReferenceUses = func() []string {
 
 // Reference describes the reference components by their use: value.
 var Reference = func() map[string]ReferenceKind {
-	ssfOnly := &When{Key: "strategy", Values: []string{"ssf"}}
 	gw := append(guard(true, Strategies),
 		Param{Key: "upstream", Type: Component, Doc: "the component requests are proxied to"},
 		Param{Key: "restart_snapshot", Type: Enum, Enum: []string{RestartSnapshotFresh, RestartSnapshotStale}, Default: RestartSnapshotFresh,
@@ -95,10 +104,11 @@ var Reference = func() map[string]ReferenceKind {
 		Param{Key: "jwks_min_refresh", Type: Duration, Doc: "least time between two fetches triggered by unknown key ids (default 1s)"},
 		Param{Key: "upstream_max_conns", Type: Int, Doc: "connections to the upstream at most (default 256)"},
 		Param{Key: "upstream_max_inflight", Type: Int, Doc: "requests proxied at once at most; beyond, 503 (default 2048)"},
-		Param{Key: "delivery", Type: Enum, Enum: SSFDeliveries, When: ssfOnly, Doc: "how SETs reach it: push (RFC 8935, to its /ssf/events; the default) or poll (RFC 8936, every interval)"},
-		Param{Key: "transmitter", Type: Component, When: ssfOnly, Doc: "the reference/ssf component it creates its stream at (default: the only one)"},
-		Param{Key: "ignore_event", Type: Enum, Enum: SSFEvents, When: ssfOnly, Doc: "an event type it acknowledges without enforcing: the planted defect of a receiver that does not know it"},
 	)
+	gw = append(gw, ssfKeys()...)
+	// A service validating tokens itself (defence in depth) takes the gateway's strategies,
+	// ssf included: it receives SETs as a gateway does.
+	svc := append(guard(false, Strategies), ssfKeys()...)
 	apiPushPoll := &When{Key: "strategy", Values: []string{"push", "poll"}}
 	return map[string]ReferenceKind{
 		"reference/issuer": {Kind: "issuer", Probe: true, Params: Spec{
@@ -112,7 +122,7 @@ var Reference = func() map[string]ReferenceKind {
 			{Key: "ssf_token", Type: String, Doc: "the issuer is also an SSF transmitter of its recalls (metadata at /.well-known/ssf-configuration/ssf) for one receiver holding this bearer token, as ${VAR}: a CAEP session-revoked per recalled user, session, token or client (embedded runtime)"},
 		}},
 		"reference/gateway": {Kind: "gateway", Probe: true, Params: gw},
-		"reference/service": {Kind: "service", Probe: true, Params: guard(false, Strategies[:4])}, // ssf is the gateway's
+		"reference/service": {Kind: "service", Probe: true, Params: svc},
 		"reference/nats":    {Kind: "bus", Params: Spec{}},
 		"reference/apikeys": {Kind: "other", Params: Spec{}},
 		"reference/ssf": {Kind: "other", Params: Spec{
@@ -170,6 +180,20 @@ func DecodeGateway(with map[string]any) (Gateway, error) {
 		StaleRestart: v.String("restart_snapshot") == RestartSnapshotStale, ResyncDelay: v.Duration("restart_resync_delay"),
 		JWKSTTL: v.Duration("jwks_ttl"), JWKSRefetch: v.String("jwks_refetch"), JWKSMinRefresh: v.Duration("jwks_min_refresh"),
 		UpstreamMaxConns: v.Int("upstream_max_conns"), UpstreamMaxInflight: v.Int("upstream_max_inflight"),
+		Delivery: v.String("delivery"), Transmitter: v.String("transmitter"), IgnoreEvent: v.String("ignore_event")}, nil
+}
+
+// DecodeService checks and decodes a reference service's with: for a runtime
+// ([Spec.CheckTypes]), as the gateway's keys it shares (an empty Strategy: the service trusts
+// the gateway in front of it).
+func DecodeService(with map[string]any) (Gateway, error) {
+	spec := Reference["reference/service"].Params
+	if err := join(spec.CheckTypes(with, "reference/service")); err != nil {
+		return Gateway{}, err
+	}
+	v := spec.Decode(with)
+	return Gateway{Strategy: v.String("strategy"), FailMode: v.String("fail_mode"),
+		Interval: v.Duration("interval"), CacheTTL: v.Duration("cache_ttl"), MaxStaleness: v.Duration("max_staleness"),
 		Delivery: v.String("delivery"), Transmitter: v.String("transmitter"), IgnoreEvent: v.String("ignore_event")}, nil
 }
 

@@ -23,6 +23,7 @@ func TestLoadRegistryChecks(t *testing.T) {
 		{"no-issuer", "testdata/invalid-no-issuer.yaml:3:3: system.components: recall.action revoke-tokens needs a component of kind issuer (have none); add {name: issuer, kind: issuer, use: reference/issuer}"},
 		{"ssf-no-transmitter", "testdata/invalid-ssf-no-transmitter.yaml:3:3: system.components: recall.action ssf-event needs the drill's transmitter: add {name: ssf, use: reference/ssf} and gateways with strategy: ssf\ntestdata/invalid-ssf-no-transmitter.yaml:5:95: system.components[1].with.delivery: unknown delivery \"pull\" (have: push, poll)\ntestdata/invalid-ssf-no-transmitter.yaml:12:17: recall.with.event: unknown event \"session-ended\" (have: session-revoked, credential-change, token-claims-change, credential-compromise, account-disabled, sessions-revoked)"},
 		{"ssf-transmitter", "testdata/invalid-ssf-transmitter.yaml:6:98: system.components[2].with.transmitter: no reference/ssf component \"issuer\" (have: ssf, ssf-2)"},
+		{"ssf-service", "testdata/invalid-ssf-service.yaml:6:94: system.components[2].with.delivery: unknown delivery \"pull\" (have: push, poll)\ntestdata/invalid-ssf-service.yaml:7:96: system.components[3].with.transmitter: no reference/ssf component \"issuer\" (have: ssf)\ntestdata/invalid-ssf-service.yaml:8:96: system.components[4].with.delivery: delivery applies only to strategy ssf (strategy is poll)"},
 		{"user-component-image", "testdata/invalid-user-component-image.yaml:7:7: system.components[2].image: required: runtime docker needs an image for my-api (or a url if it already runs somewhere)"},
 	}
 	for _, tc := range tests {
@@ -36,6 +37,20 @@ func TestLoadRegistryChecks(t *testing.T) {
 				t.Errorf("error\n got: %s\nwant: %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadSSFServiceReceivers: reference services of strategy ssf (push and poll) are the
+// transmitter's receivers, as gateways are: the scenario, whose only receivers they are, loads
+// and builds (cmd/recall's TestSSFServiceScenario runs it).
+func TestLoadSSFServiceReceivers(t *testing.T) {
+	t.Parallel()
+	s, err := Load("testdata/ssf-service.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(s, Options{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

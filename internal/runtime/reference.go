@@ -53,6 +53,25 @@ func GatewayConfig(s Spec) (gateway.Config, GatewayRestart, error) {
 	if err != nil {
 		return gateway.Config{}, GatewayRestart{Delay: params.DefaultRestartResyncDelay}, err
 	}
+	return guardConfig(g), GatewayRestart{Stale: g.StaleRestart, Delay: g.ResyncDelay}, nil
+}
+
+// ServiceConfig reads a reference service's with: parameters: nil without a strategy (the
+// service trusts the X-Auth-* headers of the gateway in front of it), else the config of the
+// gateway.Guard it validates tokens with itself (service.Config.Validate), whose strategy's
+// keys mean what they mean for a gateway. The runtime fills in where the issuer, bus and
+// transmitter are.
+func ServiceConfig(s Spec) (*gateway.Config, error) {
+	g, err := params.DecodeService(s.With)
+	if err != nil || g.Strategy == "" {
+		return nil, err
+	}
+	c := guardConfig(g)
+	return &c, nil
+}
+
+// guardConfig is the Guard's part of a gateway's config: what the gateway and service share.
+func guardConfig(g params.Gateway) gateway.Config {
 	c := gateway.Config{Strategy: gateway.Strategy(g.Strategy), PollInterval: g.Interval, CacheTTL: g.CacheTTL,
 		MaxStaleness: g.MaxStaleness, FailMode: gateway.FailMode(g.FailMode),
 		JWKSTTL: g.JWKSTTL, JWKSRefetch: gateway.JWKSRefetch(g.JWKSRefetch), JWKSMinRefresh: g.JWKSMinRefresh,
@@ -61,5 +80,5 @@ func GatewayConfig(s Spec) (gateway.Config, GatewayRestart, error) {
 	if ev, ok := ssf.EventTypes[g.IgnoreEvent]; ok {
 		c.SSF.Ignore = []string{ev}
 	}
-	return c, GatewayRestart{Stale: g.StaleRestart, Delay: g.ResyncDelay}, nil
+	return c
 }

@@ -10,13 +10,22 @@ import (
 )
 
 // This file holds what the runtimes that run the drill's Shared Signals transmitter
-// (reference/ssf) share: which transmitter a gateway of strategy ssf receives from, and the
-// positioned check of both.
+// (reference/ssf) share: which transmitter a receiver (a reference gateway or service of
+// strategy ssf) receives from, and the positioned check of both.
 
-// SSFTransmitterOf returns the reference/ssf component a gateway spec of strategy ssf receives
-// from: its with.transmitter, or the only one ("" and an error otherwise).
+// receiverParams decodes the with: of a reference gateway or service.
+func receiverParams(s Spec) (params.Gateway, error) {
+	if s.Use == UseService {
+		return params.DecodeService(s.With)
+	}
+	return params.DecodeGateway(s.With)
+}
+
+// SSFTransmitterOf returns the reference/ssf component a receiver spec (a reference gateway or
+// service of strategy ssf) receives from: its with.transmitter, or the only one ("" and an
+// error otherwise).
 func SSFTransmitterOf(specs []Spec, s Spec) (string, error) {
-	g, err := params.DecodeGateway(s.With)
+	g, err := receiverParams(s)
 	if err != nil {
 		return "", err
 	}
@@ -37,27 +46,28 @@ func SSFTransmitterOf(specs []Spec, s Spec) (string, error) {
 	return g.Transmitter, nil
 }
 
-// IsSSFGateway says whether s is a reference gateway of strategy ssf.
-func IsSSFGateway(s Spec) bool {
-	if s.Use != UseGateway {
+// IsSSFReceiver says whether s is a reference gateway or service of strategy ssf: a receiver
+// of the drill's transmitter.
+func IsSSFReceiver(s Spec) bool {
+	if s.Use != UseGateway && s.Use != UseService {
 		return false
 	}
-	c, _, err := GatewayConfig(s)
-	return err == nil && c.Strategy == gateway.SSF
+	g, err := receiverParams(s)
+	return err == nil && g.Strategy == string(gateway.SSF)
 }
 
-// CheckSSF is the positioned check of a runtime that runs reference/ssf: each ssf gateway's
-// transmitter, and a transmitter that no gateway receives from.
+// CheckSSF is the positioned check of a runtime that runs reference/ssf: each receiver's
+// transmitter, and a transmitter that no receiver receives from.
 func CheckSSF(specs []Spec) []FieldError {
 	var out []FieldError
 	used, bad := map[string]bool{}, false
 	for i, s := range specs {
-		if !IsSSFGateway(s) {
+		if !IsSSFReceiver(s) {
 			continue
 		}
 		name, err := SSFTransmitterOf(specs, s)
 		if err != nil {
-			g, _ := params.DecodeGateway(s.With)
+			g, _ := receiverParams(s)
 			// An unknown component name is placed by the with: block's own check.
 			if g.Transmitter == "" || slices.ContainsFunc(specs, func(o Spec) bool { return o.Name == g.Transmitter }) {
 				out = append(out, FieldError{Component: i, Field: "with.transmitter", Msg: err.Error()})
@@ -71,17 +81,17 @@ func CheckSSF(specs []Spec) []FieldError {
 			break // which transmitter a gateway meant is not known
 		}
 		if s.Use == UseSSF && !used[s.Name] {
-			out = append(out, FieldError{Component: i, Field: "use", Msg: "no reference gateway of strategy ssf receives from " + s.Name + ": add one with {strategy: ssf}"})
+			out = append(out, FieldError{Component: i, Field: "use", Msg: "no reference gateway or service of strategy ssf receives from " + s.Name + ": add one with {strategy: ssf}"})
 		}
 	}
 	return out
 }
 
-// CheckSSFLink checks a declared link from a reference/ssf component: it must go to a gateway
-// of strategy ssf, delivery push, that receives from that transmitter. The link carries the
-// transmitter's pushes (RFC 8935) to the gateway's /ssf/events, so that a fault can cut or slow
-// one receiver's deliveries; a poll receiver reaches the transmitter itself, and its link would
-// go the other way.
+// CheckSSFLink checks a declared link from a reference/ssf component: it must go to a receiver
+// (a gateway or service of strategy ssf), delivery push, that receives from that transmitter.
+// The link carries the transmitter's pushes (RFC 8935) to the receiver's /ssf/events, so that
+// a fault can cut or slow one receiver's deliveries; a poll receiver reaches the transmitter
+// itself, and its link would go the other way.
 func CheckSSFLink(specs []Spec, l Link) error {
 	var to *Spec
 	for i := range specs {
@@ -89,10 +99,10 @@ func CheckSSFLink(specs []Spec, l Link) error {
 			to = &specs[i]
 		}
 	}
-	if to == nil || !IsSSFGateway(*to) {
-		return fmt.Errorf("link %s: a %s component's only link is to a reference gateway of strategy ssf, delivery push, that receives from it", l, UseSSF)
+	if to == nil || !IsSSFReceiver(*to) {
+		return fmt.Errorf("link %s: a %s component's only link is to a reference gateway or service of strategy ssf, delivery push, that receives from it", l, UseSSF)
 	}
-	g, _ := params.DecodeGateway(to.With)
+	g, _ := receiverParams(*to)
 	if g.Delivery == gateway.SSFPoll {
 		return fmt.Errorf("link %s: %s receives by poll: the transmitter pushes nothing to it (a link carries pushes)", l, l.To)
 	}

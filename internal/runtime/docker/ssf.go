@@ -138,7 +138,7 @@ func (d *Env) startSSF(ctx context.Context, c *dcomp, s runtime.Spec) error {
 		}
 	}
 	if len(receivers) == 0 {
-		return fmt.Errorf("component %s: no reference gateway of strategy ssf receives from it", c.name)
+		return fmt.Errorf("component %s: no reference gateway or service of strategy ssf receives from it", c.name)
 	}
 	d.mu.Lock()
 	host := d.hostIP

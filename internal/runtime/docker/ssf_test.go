@@ -103,7 +103,7 @@ func TestDockerSSFLinksValidation(t *testing.T) {
 		want string
 	}{
 		{runtime.Link{From: "ssf", To: "edge-poll"}, "link ssf->edge-poll: edge-poll receives by poll"},
-		{runtime.Link{From: "ssf", To: "issuer"}, "link ssf->issuer: a reference/ssf component's only link is to a reference gateway of strategy ssf"},
+		{runtime.Link{From: "ssf", To: "issuer"}, "link ssf->issuer: a reference/ssf component's only link is to a reference gateway or service of strategy ssf"},
 	} {
 		_, err := New(ssfSpecs(), runtime.Secrets{AdminSecret: "adm"}, WithDrillID("bad"), WithLinks(tc.link))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -146,6 +146,11 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			}
 		}
+		if s.Use == runtime.UseService {
+			if _, err := runtime.ServiceConfig(s); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+			}
+		}
 	}
 	// A drill of API keys has the API-key authority as its only issuer.
 	if (issuers > 1 || issuers == 0 && !slices.ContainsFunc(e.specs, func(s runtime.Spec) bool { return s.Use == runtime.UseAPIKeys })) && len(errs) == 0 {
@@ -157,9 +162,10 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 	return e, errors.Join(errs...)
 }
 
-// Start implements Environment: the bus first, then the issuer, services and gateways.
+// Start implements Environment: the bus first, then the issuer and the transmitters, services
+// (which may receive from a transmitter) and gateways (which may proxy to a service).
 func (e *Env) Start(ctx context.Context) error {
-	rank := map[string]int{runtime.UseNATS: 0, runtime.UseIssuer: 1, runtime.UseAPIKeys: 1, runtime.UseService: 2, runtime.UseAPIKeyService: 2, runtime.UseRP: 2, runtime.UseSSF: 2, runtime.UseGateway: 3}
+	rank := map[string]int{runtime.UseNATS: 0, runtime.UseIssuer: 1, runtime.UseAPIKeys: 1, runtime.UseSSF: 1, runtime.UseService: 2, runtime.UseAPIKeyService: 2, runtime.UseRP: 2, runtime.UseGateway: 3}
 	byRank := make([][]runtime.Spec, 4)
 	needBus := false
 	for _, s := range e.specs {
@@ -169,6 +175,11 @@ func (e *Env) Start(ctx context.Context) error {
 		byRank[rank[s.Use]] = append(byRank[rank[s.Use]], s)
 		if s.Use == runtime.UseGateway {
 			if c, _, _ := runtime.GatewayConfig(s); c.Strategy == gateway.Push {
+				needBus = true
+			}
+		}
+		if s.Use == runtime.UseService {
+			if c, _ := runtime.ServiceConfig(s); c != nil && c.Strategy == gateway.Push {
 				needBus = true
 			}
 		}
@@ -351,7 +362,12 @@ func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running,
 		if err != nil {
 			return nil, err
 		}
-		svc, err := service.New(ctx, service.Config{Name: s.Name, Logger: log, DebugSecret: e.secrets.AdminSecret})
+		validate, err := e.serviceGuard(s, base)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		svc, err := service.New(ctx, service.Config{Name: s.Name, Logger: log, DebugSecret: e.secrets.AdminSecret, Validate: validate})
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -417,6 +433,32 @@ func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running,
 		return r, nil
 	}
 	return nil, fmt.Errorf("unknown reference component %q", s.Use)
+}
+
+// serviceGuard is the config of the Guard a reference service of with.strategy validates tokens
+// with itself, reaching the issuer, bus and transmitter as a gateway of that strategy does; nil
+// without a strategy (it trusts the gateway in front of it).
+func (e *Env) serviceGuard(s runtime.Spec, base *url.URL) (*gateway.Config, error) {
+	cfg, err := runtime.ServiceConfig(s)
+	if err != nil || cfg == nil {
+		return nil, err
+	}
+	iss := e.issuer()
+	if iss == nil {
+		return nil, errors.New("no issuer running")
+	}
+	cfg.Name = s.Name
+	cfg.Issuer = iss.endpoint.String()
+	cfg.IssuerURL = e.issuerURLFor(s.Name, iss)
+	cfg.NATSURL = e.natsURLFor(s.Name)
+	cfg.ClientID, cfg.ClientSecret = e.secrets.GatewayID, e.secrets.GatewaySecret
+	cfg.Truth = iss.truth
+	if cfg.Strategy == gateway.SSF {
+		if err := e.ssfReceiver(s, cfg, base.String()); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
 }
 
 // listen listens on addr (default a random 127.0.0.1 port). A restart listens on the address

@@ -171,7 +171,7 @@ func TestEmbeddedCheckSSFLinks(t *testing.T) {
 	_, err := New(specs, runtime.Secrets{AdminSecret: "x"},
 		WithLinks(runtime.Link{From: "ssf", To: "edge-poll"}, runtime.Link{From: "ssf", To: "issuer"}))
 	for _, want := range []string{"link ssf->edge-poll: edge-poll receives by poll",
-		"link ssf->issuer: a reference/ssf component's only link is to a reference gateway of strategy ssf, delivery push"} {
+		"link ssf->issuer: a reference/ssf component's only link is to a reference gateway or service of strategy ssf, delivery push"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}

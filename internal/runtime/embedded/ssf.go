@@ -1,5 +1,5 @@
 // This file wires the drill's Shared Signals transmitter (reference/ssf, internal/ssf) and the
-// reference gateways of strategy ssf that receive from it.
+// reference gateways and services of strategy ssf that receive from it.
 
 package embedded
 
@@ -19,14 +19,15 @@ import (
 
 var _ runtime.SSFTransmitters = (*Env)(nil)
 
-// ssfTransmitterOf returns the reference/ssf component a gateway spec of strategy ssf receives
-// from (runtime.SSFTransmitterOf).
+// ssfTransmitterOf returns the reference/ssf component a receiver spec (a gateway or service of
+// strategy ssf) receives from (runtime.SSFTransmitterOf).
 func (e *Env) ssfTransmitterOf(s runtime.Spec) (string, error) {
 	return runtime.SSFTransmitterOf(e.specs, s)
 }
 
-// checkSSF validates the transmitters' parameters and each ssf gateway's transmitter, and gives
-// every ssf gateway the bearer token of its transmitter's management API.
+// checkSSF validates the transmitters' parameters and each receiver's transmitter, and gives
+// every receiver (a gateway or service of strategy ssf) the bearer token of its transmitter's
+// management API.
 func (e *Env) checkSSF() []error {
 	var errs []error
 	e.ssfTokens = map[string]string{}
@@ -36,8 +37,8 @@ func (e *Env) checkSSF() []error {
 			if _, err := params.DecodeSSF(s.With); err != nil {
 				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			}
-		case s.Use == runtime.UseGateway:
-			if c, _, err := runtime.GatewayConfig(s); err != nil || c.Strategy != gateway.SSF {
+		case s.Use == runtime.UseGateway || s.Use == runtime.UseService:
+			if !runtime.IsSSFReceiver(s) {
 				continue
 			}
 			if _, err := e.ssfTransmitterOf(s); err != nil {
@@ -51,8 +52,8 @@ func (e *Env) checkSSF() []error {
 	return errs
 }
 
-// startSSF starts a transmitter whose receivers are the ssf gateways that name it, each with
-// its own token and its own name as aud (SSF §8: authorization associates a receiver with its
+// startSSF starts a transmitter whose receivers are the ssf gateways and services that name it,
+// each with its own token and its own name as aud (SSF §8: authorization associates a receiver with its
 // streams and aud). A restarted transmitter keeps its streams and records.
 func (e *Env) startSSF(s runtime.Spec, addr string) (*running, error) {
 	if old, ok := e.get(s.Name); ok && old.ssf != nil {
@@ -77,7 +78,7 @@ func (e *Env) startSSF(s runtime.Spec, addr string) (*running, error) {
 		}
 	}
 	if len(receivers) == 0 {
-		return nil, fmt.Errorf("no reference gateway of strategy ssf receives from it")
+		return nil, fmt.Errorf("no reference gateway or service of strategy ssf receives from it")
 	}
 	key, err := ssf.NewKey(s.Name + "-1")
 	if err != nil {
@@ -106,9 +107,9 @@ func ssfHandler(tx *ssf.Transmitter) http.Handler {
 	return mux
 }
 
-// ssfReceiver fills a gateway of strategy ssf's config: its transmitter, token and, for push,
-// the URL its SETs are pushed to (base, where it is about to listen, or the proxy of the
-// declared link transmitter->gateway).
+// ssfReceiver fills the Guard config of a gateway or service of strategy ssf: its transmitter,
+// token and, for push, the URL its SETs are pushed to (base, where it is about to listen, or
+// the proxy of the declared link transmitter->receiver).
 func (e *Env) ssfReceiver(s runtime.Spec, cfg *gateway.Config, base string) error {
 	name, err := e.ssfTransmitterOf(s)
 	if err != nil {
