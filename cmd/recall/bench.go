@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,9 +23,11 @@ import (
 )
 
 // benchCmd drives the drill's own probe path — scheduler, vegeta, classification, tracker —
-// against a trivial server on 127.0.0.1 at increasing rates, and reports the median achieved
-// rate and latency over a few bounded runs per rate. The answer bounds a drill's resolution:
-// pairs / achieved rate is the probe interval per pair.
+// against a trivial server on 127.0.0.1 at increasing rates, and bare vegeta (the library alone,
+// same workers, same endpoint) beside it, run for run, and reports the median achieved rates,
+// their ratio and the pipeline's latency over a few bounded runs per rate, then the tracker's
+// heap per tracked pair (issue 11 item 6). The answer bounds a drill's resolution: pairs /
+// achieved rate is the probe interval per pair; the ratio says what the harness itself costs.
 func benchCmd() *cobra.Command {
 	var (
 		ratesFlag     string
@@ -39,7 +42,14 @@ func benchCmd() *cobra.Command {
 		Long: `Drives the drill's own probe path (scheduler, vegeta, classification, tracker) against a trivial
 server on 127.0.0.1 at increasing rates, and reports the median achieved rate and latency over a
 few bounded runs per rate. The answer bounds a drill's resolution: pairs / achieved rate is the
-probe interval per pair.`,
+probe interval per pair.
+
+Each run of the pipeline is paired with a run of bare vegeta (the library alone: same workers,
+same endpoint, same rate, results only counted; first and second in turn), so the table gives both rates, and the ratio
+pipeline / vegeta (the median of the runs' ratios) says what the harness costs on top of vegeta.
+Last, it builds a tracker of at least 100,000 pairs (--pairs if more), feeds each an accept and,
+after the recall, a reject, each pair revisited less often than the tracker's MaxLag as in a mass
+recall, and prints its heap per tracked pair.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return bench(cmd.OutOrStdout(), ratesFlag, runs, dur, workers, pairs, save)
@@ -84,23 +94,42 @@ func bench(stdout io.Writer, ratesFlag string, runs int, dur time.Duration, work
 	base := "http://" + ln.Addr().String()
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "asked/s\tachieved/s (median)\tp50 latency\tp99 latency\tresolution at %d pairs\t\n", pairs)
+	fmt.Fprintf(tw, "asked/s\tvegeta/s (median)\tachieved/s (median)\tpipeline/vegeta\tp50 latency\tp99 latency\tresolution at %d pairs\t\n", pairs)
 	best := 0.0
 	for _, rate := range rates {
-		var achieved, p50s, p99s []float64
-		for range runs {
-			a, p50, p99 := benchRun(base, rate, dur, workers)
-			achieved, p50s, p99s = append(achieved, a), append(p50s, p50), append(p99s, p99)
+		var bare, achieved, ratios, p50s, p99s []float64
+		for run := range runs {
+			// In turn first and second, so neither gets the warmer machine every time.
+			var v, a, p50, p99 float64
+			if run%2 == 0 {
+				v = bareVegetaRun(base, rate, dur, workers)
+				a, p50, p99 = benchRun(base, rate, dur, workers)
+			} else {
+				a, p50, p99 = benchRun(base, rate, dur, workers)
+				v = bareVegetaRun(base, rate, dur, workers)
+			}
+			bare, achieved, p50s, p99s = append(bare, v), append(achieved, a), append(p50s, p50), append(p99s, p99)
+			if v > 0 {
+				ratios = append(ratios, a/v)
+			}
 		}
 		a := median(achieved)
 		best = max(best, a)
-		fmt.Fprintf(tw, "%.0f\t%.0f (%.0f%%)\t%s\t%s\t%s\t\n", rate, a, 100*a/rate,
+		ratio := "-"
+		if len(ratios) > 0 {
+			ratio = fmt.Sprintf("%.0f%%", 100*median(ratios))
+		}
+		fmt.Fprintf(tw, "%.0f\t%.0f (%.0f%%)\t%.0f (%.0f%%)\t%s\t%s\t%s\t%s\t\n", rate, median(bare), 100*median(bare)/rate,
+			a, 100*a/rate, ratio,
 			time.Duration(median(p50s)).Round(time.Microsecond), time.Duration(median(p99s)).Round(time.Microsecond),
 			(time.Duration(float64(pairs) / a * float64(time.Second))).Round(time.Millisecond))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	memPairs := max(pairs, 100_000)
+	fmt.Fprintf(stdout, "tracker heap: %.0f B per tracked pair (%d pairs, an accept and a reject each, revisited less often than MaxLag)\n",
+		trackerBytesPerPair(memPairs), memPairs)
 	if save != "" {
 		b, _ := json.Marshal(benchResult{MeasuredAt: time.Now().UTC(), Workers: workers, MaxAchieved: best})
 		if err := writeFile(save, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
@@ -142,6 +171,59 @@ func benchRun(base string, rate float64, dur time.Duration, workers int) (achiev
 		return 0, 0, 0
 	}
 	return float64(n) / elapsed.Seconds(), lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
+}
+
+// bareVegetaRun runs one bounded attack of bare vegeta — the library alone, with the workers and
+// rate of benchRun, on its endpoint, the two credentials in turn — and returns the achieved
+// rate. Results are only counted: this is what vegeta does without the drill around it.
+func bareVegetaRun(base string, rate float64, dur time.Duration, workers int) float64 {
+	var targets []vegeta.Target
+	for _, tok := range []string{"token-0", "token-1"} {
+		targets = append(targets, vegeta.Target{Method: http.MethodGet, URL: base + "/api/whoami",
+			Header: http.Header{"Authorization": {"Bearer " + tok}}})
+	}
+	atk := vegeta.NewAttacker(vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)), vegeta.MaxBody(0),
+		vegeta.Timeout(load.DefaultTimeout))
+	n := 0
+	began := time.Now()
+	for range atk.Attack(vegeta.NewStaticTargeter(targets...), load.Pacer(rate, 0, 0), dur, "bare") {
+		n++
+	}
+	return float64(n) / time.Since(began).Seconds()
+}
+
+// trackerBytesPerPair builds a tracker of about pairs (component, credential) pairs (four
+// components), feeds each pair a baseline accept and, after the recall, a reject, probes 1 ms
+// apart (so a pair is revisited after at least 100 s, beyond MaxLag: a mass recall's pairs hold
+// one result in flight), and returns the heap it holds per pair, read from the runtime after a
+// GC.
+func trackerBytesPerPair(pairs int) float64 {
+	const comps = 4
+	victims := max(pairs/comps, 1)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tr := drill.NewTracker(drill.TrackerConfig{Components: []string{"a", "b", "c", "d"}, Victims: victims,
+		Estimate: drill.EstimateConfig{Off: true}})
+	var sent time.Duration
+	observe := func(out drill.Outcome) {
+		for tok := range victims {
+			for c := range comps {
+				sent += time.Millisecond
+				tr.Observe(drill.Observation{Component: c, Token: tok, Sent: sent, Latency: time.Millisecond, Outcome: out})
+			}
+		}
+	}
+	observe(drill.Accept)
+	tr.SetTrigger(sent)
+	for tok := range victims {
+		tr.Recalled(tok, sent, sent+time.Millisecond)
+	}
+	observe(drill.Reject)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tr)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(victims*comps)
 }
 
 func median(v []float64) float64 {
