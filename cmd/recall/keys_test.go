@@ -155,11 +155,21 @@ func TestKeyRotationScenarioFindsVerifierWithoutRefetchDocker(t *testing.T) {
 
 func checkVerifierWithoutRefetch(t *testing.T, extra ...string) {
 	t.Helper()
-	rep := failingDrill(t, keyRotation.file, []string{"false_rejects == 0"}, append([]string{publishAtSwitch}, extra...)...)
+	extra = append([]string{publishAtSwitch}, extra...)
+	drillTest(t, extra)
+	rep := runScenario(t, keyRotation.file, extra...)
+	// The planted defect shows only when traffic meets edge-ttl's stale cache (below): a machine
+	// slow enough to start traffic after it was refreshed is said so, not blamed on the drill (a
+	// loaded CI run got there and found no false reject).
+	ttl := keyRotation.ttls["edge-ttl"]
+	lead := time.Duration((rep.Environment.StartupMS - startupMS(rep, "issuer") + rep.Tokens.MintMS) * float64(time.Millisecond))
+	if lead > ttl-time.Second {
+		t.Skipf("traffic began up to %v after edge-ttl's first fetch, less than 1s before its jwks_ttl %v ran out: the stale cache may have been refreshed before traffic", lead, ttl)
+	}
+	checkFailing(t, rep, []string{"false_rejects == 0"}, extra)
 	checkRecalled(t, rep, "rotate-key", 200)
 	checkConverged(t, rep, 150, "edge-push", "edge-jwt")
 	checkHonouredWithinTTL(t, component(t, rep, "edge-jwt"), keyRotation.ttls["edge-jwt"])
-	ttl := keyRotation.ttls["edge-ttl"]
 	c := component(t, rep, "edge-ttl")
 	if c.Pairs < 150 || c.Converged != c.Pairs {
 		t.Errorf("edge-ttl: %d of %d pairs converged; want all of at least 150 (it refetches every jwks_ttl)", c.Converged, c.Pairs)
@@ -171,13 +181,10 @@ func checkVerifierWithoutRefetch(t *testing.T, extra ...string) {
 	// edge-ttl fetched its keys once the issuer answered, before the new key existed, and
 	// fetches them next jwks_ttl later: the traffic meets its stale cache when it began sooner
 	// than that. How much sooner is measured, not assumed of the machine: the traffic began at
-	// most the system's startup after the issuer was ready, plus the mint, after that fetch.
-	lead := time.Duration((rep.Environment.StartupMS - startupMS(rep, "issuer") + rep.Tokens.MintMS) * float64(time.Millisecond))
+	// most the system's startup after the issuer was ready, plus the mint, after that fetch
+	// (lead, above).
 	t.Logf("edge-ttl: %d false rejects, the first at %.0f ms of traffic; traffic began at most %v after its first fetch (jwks_ttl %v)",
 		c.FalseRejects, firstAt(rep, "false_reject", "edge-ttl"), lead.Round(time.Millisecond), ttl)
-	if lead > ttl-time.Second {
-		t.Skipf("traffic began up to %v after edge-ttl's first fetch, less than 1s before its jwks_ttl %v ran out: the stale cache may have been refreshed before traffic", lead, ttl)
-	}
 	if c.FalseRejects == 0 || len(findings(rep, "false_reject", "edge-ttl")) != 1 {
 		t.Errorf("edge-ttl (ttl): %d false rejects; want the fresh cohort refused until its cache expired", c.FalseRejects)
 	}

@@ -50,6 +50,14 @@ func failingDrill(t *testing.T, file string, failing []string, extra ...string) 
 	t.Helper()
 	drillTest(t, extra)
 	rep := runScenario(t, file, extra...)
+	checkFailing(t, rep, failing, extra)
+	return rep
+}
+
+// checkFailing asserts what failingDrill does of a report: the drill failed, each of the
+// expectations failing among them.
+func checkFailing(t *testing.T, rep *report.Report, failing, extra []string) {
+	t.Helper()
 	if rep.Verdict != report.Fail {
 		t.Fatalf("verdict %s: the planted defect (%v) went unseen", rep.Verdict, extra)
 	}
@@ -62,7 +70,6 @@ func failingDrill(t *testing.T, file string, failing []string, extra ...string) 
 			t.Errorf("expectation %s held; the planted defect must fail it (expectations %+v)", expr, rep.Expectations)
 		}
 	}
-	return rep
 }
 
 // runScenario runs a shipped scenario through the CLI and returns its report, whatever its
