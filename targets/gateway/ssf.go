@@ -165,6 +165,10 @@ func (r *ssfReceiver) do(ctx context.Context, method, u string, body any, want i
 	return nil
 }
 
+// SSFPollMaxEvents is how many SETs a poll receiver asks for in one poll (RFC 8936's
+// maxEvents): more than that available take further polls.
+const SSFPollMaxEvents = 100
+
 // ServeHTTP is the push endpoint (RFC 8935 §2): the SET is enforced before the 202 answers.
 func (r *ssfReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
@@ -296,7 +300,7 @@ type pollAnswer struct {
 
 func (r *ssfReceiver) pollOnce(ctx context.Context) (more bool, err error) {
 	var a pollAnswer
-	if err := r.do(ctx, http.MethodPost, r.stream.Delivery.EndpointURL, map[string]any{"returnImmediately": true, "maxEvents": 100}, http.StatusOK, &a); err != nil {
+	if err := r.do(ctx, http.MethodPost, r.stream.Delivery.EndpointURL, map[string]any{"returnImmediately": true, "maxEvents": SSFPollMaxEvents}, http.StatusOK, &a); err != nil {
 		r.m.syncFailures.Inc()
 		return false, err
 	}
