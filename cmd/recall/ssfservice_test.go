@@ -2,6 +2,8 @@ package main
 
 import (
 	"testing"
+
+	"github.com/recall-drills/recall/report"
 )
 
 // ssfServiceScenario is the test scenario of reference services that receive SETs themselves:
@@ -17,8 +19,10 @@ const ssfServiceScenario = "../internal/plan/testdata/ssf-service.yaml" // runSh
 // from the service as from a gateway) lie inside every bracket and no later than the
 // acknowledgement; and its delivery section is push's (delivered = acknowledged, the 202) or
 // poll's (delivered within the interval).
-func TestSSFServiceScenario(t *testing.T) {
-	rep := passingDrill(t, ssfServiceScenario)
+func TestSSFServiceScenario(t *testing.T) { checkSSFService(t, passingDrill(t, ssfServiceScenario)) }
+
+func checkSSFService(t *testing.T, rep *report.Report) {
+	t.Helper()
 	if r := rep.Recall; r.Action != "ssf-event" || r.Credentials != 60 || r.Sent != 60 || r.Acknowledged != 60 || r.Failed != 0 {
 		t.Errorf("recall %+v: want ssf-event, all 60 victims' SETs sent and acknowledged by both services", r)
 	}
@@ -39,4 +43,13 @@ func TestSSFServiceScenario(t *testing.T) {
 	}
 	checkSSFDelivery(t, component(t, rep, "api-ssf-push"), "push", 60, 0, 0, 0)
 	checkSSFDelivery(t, component(t, rep, "api-ssf-poll"), "poll", 60, 0, 1000, 1000)
+}
+
+// TestSSFServiceScenarioDocker: the same scenario, unchanged, with the services in recall-service
+// containers (-strategy ssf and its -ssf-* flags) and the transmitter in the harness:
+// api-ssf-poll polls it at the drill network's gateway address, the transmitter pushes to
+// api-ssf-push's /ssf/events at the port its container publishes on 127.0.0.1, and the ground
+// truth is read from the containers over HTTP. The same findings against the same ground truth.
+func TestSSFServiceScenarioDocker(t *testing.T) {
+	checkSSFService(t, passingDrill(t, ssfServiceScenario, dockerRuntime...))
 }

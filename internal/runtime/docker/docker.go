@@ -253,7 +253,13 @@ func New(specs []runtime.Spec, secrets runtime.Secrets, opts ...Option) (*Env, e
 			if _, err := params.DecodeSSF(s.With); err != nil {
 				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
 			}
-		case runtime.UseService, runtime.UseAPIKeys, "":
+		case runtime.UseService:
+			if gc, err := runtime.ServiceConfig(s); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: %w", s.Name, err))
+			} else if gc != nil && gc.Strategy == gateway.Push {
+				needBus = true
+			}
+		case runtime.UseAPIKeys, "":
 		default:
 			errs = append(errs, fmt.Errorf("component %s: unknown reference component %q (have: %s)", s.Name, s.Use, strings.Join(runtime.ReferenceUses, ", ")))
 		}
@@ -489,6 +495,16 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		c.ref = RefService
 		c.cmd = []string{"-name", c.name}
 		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /debug/recalls
+		gc, err := runtime.ServiceConfig(s)
+		if err != nil || gc == nil {
+			return nil // reported by New; or behind a gateway
+		}
+		if issuerAlias == "" {
+			return fmt.Errorf("a reference service with a strategy needs a %s component", runtime.UseIssuer)
+		}
+		if err := d.planGuard(c, s, *gc, issuerAlias, busAlias); err != nil {
+			return err
+		}
 	case runtime.UseGateway:
 		c.ref = RefGateway
 		gc, _, err := runtime.GatewayConfig(s)
@@ -498,47 +514,10 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		if issuerAlias == "" {
 			return fmt.Errorf("a reference gateway needs a %s component", runtime.UseIssuer)
 		}
-		c.strategy = gc.Strategy
 		c.env["RECALL_ADMIN_SECRET"] = d.secrets.AdminSecret // guards /debug/recalls
-		issuerURL := "http://" + issuerAlias + ":8080"
-		c.cmd = []string{"-name", c.name, "-strategy", string(gc.Strategy), "-issuer-url", d.linkURL(c.name, issuerAlias, "http", issuerURL)}
-		if via := d.linkURL(c.name, issuerAlias, "http", issuerURL); via != issuerURL {
-			c.cmd = append(c.cmd, "-issuer", issuerURL) // iss stays the issuer's own URL
-		}
-		c.deps = append(c.deps, issuerAlias)
-		if gc.Strategy == gateway.Push {
-			c.cmd = append(c.cmd, "-nats", d.linkURL(c.name, busAlias, "nats", natsURL))
-			c.deps = append(c.deps, busAlias)
-		}
-		if gc.PollInterval > 0 {
-			c.cmd = append(c.cmd, "-interval", gc.PollInterval.String())
-		}
-		if gc.CacheTTL > 0 {
-			c.cmd = append(c.cmd, "-cache-ttl", gc.CacheTTL.String())
-		}
-		if gc.MaxStaleness > 0 {
-			c.cmd = append(c.cmd, "-max-staleness", gc.MaxStaleness.String())
-		}
-		if gc.FailMode != "" {
-			c.cmd = append(c.cmd, "-fail-mode", string(gc.FailMode))
-		}
-		// The JWKS cache: zero and empty leave the gateway's defaults.
-		if gc.JWKSTTL > 0 {
-			c.cmd = append(c.cmd, "-jwks-ttl", gc.JWKSTTL.String())
-		}
-		if gc.JWKSMinRefresh > 0 {
-			c.cmd = append(c.cmd, "-jwks-min-refresh", gc.JWKSMinRefresh.String())
-		}
-		if gc.JWKSRefetch != "" {
-			c.cmd = append(c.cmd, "-jwks-refetch", string(gc.JWKSRefetch))
-		}
-		if gc.Strategy == gateway.SSF {
-			if err := d.planSSFGateway(c, s, gc); err != nil {
-				return err
-			}
-		}
-		if d.secrets.GatewayID != "" {
-			c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
+		c.cmd = []string{"-name", c.name}
+		if err := d.planGuard(c, s, gc, issuerAlias, busAlias); err != nil {
+			return err
 		}
 		// A restart restores the rules held after the first start: the gateway saves them in a
 		// file of the container's own filesystem, which a restart of the container keeps.
@@ -561,6 +540,54 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 	c.wait = wait.ForHTTP(path).WithPort(c.httpPort).WithPollInterval(50 * time.Millisecond).
 		WithStatusCodeMatcher(func(st int) bool { return st == http.StatusOK }).WithStartupTimeout(c.timeout)
 	c.waitDesc = "GET " + path + " on " + c.httpPort + " answers 200"
+	return nil
+}
+
+// planGuard adds the flags of a reference gateway's or service's Guard (how it validates tokens
+// and learns of recalls), which the gateway and service images share: its strategy, where the
+// issuer, bus and transmitter are, the strategy's keys, and its client at the issuer.
+func (d *Env) planGuard(c *dcomp, s runtime.Spec, gc gateway.Config, issuerAlias, busAlias string) error {
+	c.strategy = gc.Strategy
+	issuerURL := "http://" + issuerAlias + ":8080"
+	c.cmd = append(c.cmd, "-strategy", string(gc.Strategy), "-issuer-url", d.linkURL(c.name, issuerAlias, "http", issuerURL))
+	if via := d.linkURL(c.name, issuerAlias, "http", issuerURL); via != issuerURL {
+		c.cmd = append(c.cmd, "-issuer", issuerURL) // iss stays the issuer's own URL
+	}
+	c.deps = append(c.deps, issuerAlias)
+	if gc.Strategy == gateway.Push {
+		c.cmd = append(c.cmd, "-nats", d.linkURL(c.name, busAlias, "nats", "nats://"+busAlias+":4222"))
+		c.deps = append(c.deps, busAlias)
+	}
+	if gc.PollInterval > 0 {
+		c.cmd = append(c.cmd, "-interval", gc.PollInterval.String())
+	}
+	if gc.CacheTTL > 0 {
+		c.cmd = append(c.cmd, "-cache-ttl", gc.CacheTTL.String())
+	}
+	if gc.MaxStaleness > 0 {
+		c.cmd = append(c.cmd, "-max-staleness", gc.MaxStaleness.String())
+	}
+	if gc.FailMode != "" {
+		c.cmd = append(c.cmd, "-fail-mode", string(gc.FailMode))
+	}
+	// The JWKS cache: zero and empty leave the gateway's defaults.
+	if gc.JWKSTTL > 0 {
+		c.cmd = append(c.cmd, "-jwks-ttl", gc.JWKSTTL.String())
+	}
+	if gc.JWKSMinRefresh > 0 {
+		c.cmd = append(c.cmd, "-jwks-min-refresh", gc.JWKSMinRefresh.String())
+	}
+	if gc.JWKSRefetch != "" {
+		c.cmd = append(c.cmd, "-jwks-refetch", string(gc.JWKSRefetch))
+	}
+	if gc.Strategy == gateway.SSF {
+		if err := d.planSSFReceiver(c, s, gc); err != nil {
+			return err
+		}
+	}
+	if d.secrets.GatewayID != "" {
+		c.env["RECALL_CLIENT_ID"], c.env["RECALL_CLIENT_SECRET"] = d.secrets.GatewayID, d.secrets.GatewaySecret
+	}
 	return nil
 }
 

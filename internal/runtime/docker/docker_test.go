@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -954,5 +955,43 @@ func TestDockerReferencePlan(t *testing.T) {
 	}
 	if err := d.Close(context.Background()); err != nil {
 		t.Errorf("Close before Start = %v", err)
+	}
+}
+
+// TestDockerServicePlan: a reference service with a strategy gets the gateway's Guard flags
+// (a push one the implicit bus, an ssf one its transmitter, token and delivery); one without
+// trusts the gateway in front and gets none.
+func TestDockerServicePlan(t *testing.T) {
+	t.Parallel()
+	d, err := New([]runtime.Spec{
+		{Name: "idp", Use: runtime.UseIssuer},
+		{Name: "ssf", Use: runtime.UseSSF},
+		{Name: "api", Use: runtime.UseService},
+		{Name: "api-push", Use: runtime.UseService, With: map[string]any{"strategy": "push", "fail_mode": "open"}},
+		{Name: "api-ssf", Use: runtime.UseService, With: map[string]any{"strategy": "ssf", "delivery": "poll", "interval": "1s"}},
+	}, runtime.Secrets{AdminSecret: "adm", GatewayID: "gw", GatewaySecret: "gws"}, WithDrillID("plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.byName["api"].cmd, " "); got != "-name api" {
+		t.Errorf("service behind a gateway: command %q, want -name api", got)
+	}
+	for name, wants := range map[string][]string{
+		"api-push": {"-strategy push", "-issuer-url http://idp:8080", "-nats nats://bus:4222", "-fail-mode open"},
+		"api-ssf":  {"-strategy ssf", "-issuer-url http://idp:8080", "-ssf-delivery poll", "-interval 1s"},
+	} {
+		c := d.byName[name]
+		cmd := strings.Join(c.cmd, " ")
+		for _, w := range wants {
+			if !strings.Contains(cmd, w) {
+				t.Errorf("%s: command %q lacks %q", name, cmd, w)
+			}
+		}
+		if c.env["RECALL_CLIENT_ID"] != "gw" {
+			t.Errorf("%s: env %v lacks its client at the issuer", name, c.env)
+		}
+	}
+	if c := d.byName["api-ssf"]; c.env["RECALL_SSF_TOKEN"] == "" || !slices.Contains(c.deps, "ssf") || c.lateArgs == nil {
+		t.Errorf("api-ssf: token %v, deps %v, late args %v; want a token, the transmitter as a dependency, its URL late", c.env["RECALL_SSF_TOKEN"] != "", c.deps, c.lateArgs != nil)
 	}
 }

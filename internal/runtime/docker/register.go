@@ -31,9 +31,6 @@ func init() {
 				if _, ok := s.With["ssf_token"]; ok && s.Use == runtime.UseIssuer {
 					out = append(out, runtime.FieldError{Component: i, Field: "with.ssf_token", Msg: fmt.Sprintf("the docker runtime cannot make %s (component %s) an SSF transmitter: its issuer image has no flag for it; use runtime embedded", s.Use, s.Name)})
 				}
-				if _, ok := s.With["strategy"]; ok && s.Use == runtime.UseService {
-					out = append(out, runtime.FieldError{Component: i, Field: "with.strategy", Msg: fmt.Sprintf("the docker runtime cannot yet make %s (component %s) validate tokens itself: it runs the service behind a gateway only; use runtime embedded", s.Use, s.Name)})
-				}
 				if s.Use == runtime.UseGateway {
 					for _, k := range gatewayUnsupported {
 						if _, ok := s.With[k]; ok {

@@ -30,18 +30,3 @@ func TestRegistered(t *testing.T) {
 		}
 	}
 }
-
-// TestCheckRefusesServiceStrategy: the service container is started behind a gateway only, so a
-// reference service's with.strategy is refused at its key rather than ignored.
-func TestCheckRefusesServiceStrategy(t *testing.T) {
-	t.Parallel()
-	k, err := runtime.Lookup("docker")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errs := k.Check([]runtime.Spec{{Name: "issuer", Use: runtime.UseIssuer}, {Name: "api", Use: runtime.UseService},
-		{Name: "api-poll", Use: runtime.UseService, With: map[string]any{"strategy": "poll"}}})
-	if len(errs) != 1 || errs[0].Component != 2 || errs[0].Field != "with.strategy" {
-		t.Errorf("Check = %+v; want one error, at components[2].with.strategy", errs)
-	}
-}

@@ -23,7 +23,7 @@ import (
 // runtime. A transmitter stays in the harness, as in the embedded runtime, because the
 // ssf-event action emits on it and reads every SET's instants from it in process
 // (runtime.SSFTransmitters); an image of its own would need a remote API for both. Its
-// receivers, the reference gateways of strategy ssf, run in containers:
+// receivers, the reference gateways and services of strategy ssf, run in containers:
 //
 //	harness: transmitter on http://<drill network's gateway address>:<port>
 //	   ▲ metadata, JWKS, stream management, poll (RFC 8936)   │ push (RFC 8935)
@@ -70,10 +70,11 @@ func (d *Env) planSSF(c *dcomp, s runtime.Spec) error {
 	return nil
 }
 
-// planSSFGateway adds strategy ssf's flags to a reference gateway's plan: its transmitter (an
+// planSSFReceiver adds strategy ssf's flags to a reference gateway's or service's plan (the
+// images take the same ones): its transmitter (an
 // address known once the network exists), its token, delivery and ignored event types; and,
 // for push, the URL it is pushed at, known once its host port (or its link's proxy's) is.
-func (d *Env) planSSFGateway(c *dcomp, s runtime.Spec, gc gateway.Config) error {
+func (d *Env) planSSFReceiver(c *dcomp, s runtime.Spec, gc gateway.Config) error {
 	tx, err := runtime.SSFTransmitterOf(d.specs, s)
 	if err != nil {
 		return fmt.Errorf("with.transmitter: %w", err)
@@ -120,9 +121,10 @@ func (d *Env) planSSFGateway(c *dcomp, s runtime.Spec, gc gateway.Config) error 
 	return nil
 }
 
-// startSSF starts a transmitter in the harness whose receivers are the ssf gateways that name
-// it, each with its own token and its own name as aud (SSF §8: authorization associates a
-// receiver with its streams and aud), listening on the drill network's gateway address.
+// startSSF starts a transmitter in the harness whose receivers are the ssf gateways and
+// services that name it, each with its own token and its own name as aud (SSF §8:
+// authorization associates a receiver with its streams and aud), listening on the drill
+// network's gateway address.
 func (d *Env) startSSF(ctx context.Context, c *dcomp, s runtime.Spec) error {
 	began := time.Now()
 	p, err := params.DecodeSSF(s.With)
