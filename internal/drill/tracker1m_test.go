@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // processCPU returns the CPU time this process has used, user and system, every thread.
@@ -125,5 +126,16 @@ func BenchmarkTracker1MPairs(b *testing.B) {
 			b.ReportMetric(finalize/float64(n), "finalize-ms")
 			b.ReportMetric(finalizeCPU/float64(n), "finalize-cpu-ms")
 		})
+	}
+}
+
+// TestPairStateSize guards the per-pair layout BenchmarkTracker1MPairs measures: a pair's state
+// is at most 104 bytes and a buffered result 16 (a field added carelessly shows here first).
+func TestPairStateSize(t *testing.T) {
+	if s := unsafe.Sizeof(pairState{}); s > 104 {
+		t.Errorf("pairState is %d bytes, want at most 104", s)
+	}
+	if s := unsafe.Sizeof(obsEntry{}); s != 16 {
+		t.Errorf("obsEntry is %d bytes, want 16", s)
 	}
 }
