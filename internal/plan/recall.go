@@ -32,7 +32,7 @@ func checkRecall(s *scenario.Scenario) error {
 		}
 	}
 	if r.Action == drill.ActionSSFEvent && len(s.System.Components) > 0 && !slices.ContainsFunc(s.System.Components, func(c scenario.Component) bool { return c.Use == "reference/ssf" }) {
-		errs = append(errs, scenario.Errorf("system.components", "recall.action %s needs the drill's transmitter: add {name: ssf, use: reference/ssf} and gateways with strategy: ssf", r.Action))
+		errs = append(errs, scenario.Errorf("system.components", "recall.action %s needs the drill's transmitter: add {name: ssf, use: reference/ssf} and gateways or services with strategy: ssf", r.Action))
 	}
 	if k.NeedsIssuer && len(s.System.Components) > 0 && !hasIssuer(s) {
 		errs = append(errs, scenario.Errorf("system.components", "recall.action %s needs a component of kind issuer (have none); add {name: issuer, kind: issuer, use: reference/issuer}", r.Action))

@@ -302,3 +302,49 @@ func TestEmbeddedOwnComponentAtURL(t *testing.T) {
 		t.Errorf("New with a bad url: %v", err)
 	}
 }
+
+// TestEmbeddedServiceStrategies: a reference service with a strategy validates tokens itself
+// (forged identity headers without a token are refused), one without trusts them; a service of
+// strategy ssf has its own stream at the transmitter, aud its name, pushed through the proxy of
+// the declared link ssf->api-ssf rather than at its own address.
+func TestEmbeddedServiceStrategies(t *testing.T) {
+	t.Parallel()
+	specs := []runtime.Spec{
+		{Name: "issuer", Use: runtime.UseIssuer},
+		{Name: "ssf", Use: runtime.UseSSF},
+		{Name: "api", Use: runtime.UseService},
+		{Name: "api-poll", Use: runtime.UseService, With: map[string]any{"strategy": "poll", "interval": "100ms"}},
+		{Name: "api-ssf", Use: runtime.UseService, With: map[string]any{"strategy": "ssf"}},
+	}
+	e, err := New(specs, runtime.Secrets{AdminSecret: "admin-test", GatewayID: "gw", GatewaySecret: "gw-secret"},
+		WithLinks(runtime.Link{From: "ssf", To: "api-ssf"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t.Cleanup(func() { _ = e.Close(ctx) })
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"api": http.StatusOK, "api-poll": http.StatusUnauthorized, "api-ssf": http.StatusUnauthorized} {
+		u, _ := e.Endpoint(name)
+		req, _ := http.NewRequest(http.MethodGet, u.JoinPath("/api/whoami").String(), nil)
+		req.Header.Set(gateway.HeaderSubject, "mallory")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: forged %s, no token: %d, want %d", name, gateway.HeaderSubject, resp.StatusCode, want)
+		}
+	}
+	streams := e.SSFTransmitters()["ssf"].Streams()
+	own, _ := e.Endpoint("api-ssf")
+	if len(streams) != 1 || len(streams[0].Aud) != 1 || streams[0].Aud[0] != "api-ssf" || streams[0].Delivery == nil {
+		t.Fatalf("streams %+v: want api-ssf's one", streams)
+	}
+	if ep := streams[0].Delivery.EndpointURL; !strings.HasSuffix(ep, gateway.SSFPushPath) || strings.Contains(ep, own.Host) {
+		t.Errorf("push endpoint %s: want the link's proxy, not api-ssf's own %s, at %s", ep, own.Host, gateway.SSFPushPath)
+	}
+}
