@@ -20,7 +20,7 @@ const ActionSSFEvent = "ssf-event"
 
 // SSF subjects the ssf-event action names a credential by.
 const (
-	SSFSubjectIssSub  = "iss_sub" // RFC 9493 §3.2.5: the token's iss and sub
+	SSFSubjectIssSub  = "iss_sub" // RFC 9493 §3.2.3: the token's iss and sub
 	SSFSubjectSession = "session" // SSF §3.3 complex subject: the token's sid and its user
 	SSFSubjectJWTID   = "jwt_id"  // SSF §3.5.1: the token's iss and jti
 )

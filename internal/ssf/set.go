@@ -155,8 +155,10 @@ type Validator struct {
 	Events []string
 	// Formats names proprietary subject formats agreed out of band (SSF §3.4).
 	Formats []string
-	// Replay, when true, remembers each jti and rejects a SET seen before (RFC 8417 §4.3 asks
-	// recipients to handle replays; RFC 8936 §2.1 redelivers unacknowledged SETs by jti).
+	// Replay, when true, remembers each jti and rejects a SET seen before (RFC 8417 §2.2: a jti
+	// is unique per SET, so a second SET with it is a replay). RFC 8417 says nothing more of
+	// replays; RFC 8936 §2.4 lets a transmitter redeliver a SET and asks the recipient to
+	// accept and acknowledge repeats, which a receiver with Replay does not.
 	Replay bool
 
 	mu   sync.Mutex
@@ -324,8 +326,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// NewKey returns a fresh ES256 signing key (SSF §4.1.4 leaves the algorithm to the parties;
-// ES256 is what the reference stack signs with) with kid and use "sig".
+// NewKey returns a fresh ES256 signing key (SSF §4.1.4 says only that the key is found at
+// jwks_uri, and SSF names no algorithm; ES256 is what the reference stack signs with) with kid
+// and use "sig".
 func NewKey(kid string) (jose.JSONWebKey, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

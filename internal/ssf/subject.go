@@ -27,26 +27,26 @@ func (s Subject) Format() string {
 // Subject identifier formats (RFC 9493 §3.2 and SSF §3.3, §3.5).
 const (
 	FormatAccount   = "account"           // RFC 9493 §3.2.1
-	FormatAliases   = "aliases"           // RFC 9493 §3.2.2
-	FormatDID       = "did"               // RFC 9493 §3.2.3
-	FormatEmail     = "email"             // RFC 9493 §3.2.4
-	FormatIssSub    = "iss_sub"           // RFC 9493 §3.2.5
-	FormatOpaque    = "opaque"            // RFC 9493 §3.2.6
-	FormatPhone     = "phone_number"      // RFC 9493 §3.2.7
-	FormatURI       = "uri"               // RFC 9493 §3.2.8
+	FormatAliases   = "aliases"           // RFC 9493 §3.2.8
+	FormatDID       = "did"               // RFC 9493 §3.2.6
+	FormatEmail     = "email"             // RFC 9493 §3.2.2
+	FormatIssSub    = "iss_sub"           // RFC 9493 §3.2.3
+	FormatOpaque    = "opaque"            // RFC 9493 §3.2.4
+	FormatPhone     = "phone_number"      // RFC 9493 §3.2.5
+	FormatURI       = "uri"               // RFC 9493 §3.2.7
 	FormatComplex   = "complex"           // SSF §3.3
 	FormatJWTID     = "jwt_id"            // SSF §3.5.1
 	FormatSAMLID    = "saml_assertion_id" // SSF §3.5.2
 	FormatIPAddress = "ip-addresses"      // SSF §3.5.3
 )
 
-// IssSub is an "iss_sub" subject identifier (RFC 9493 §3.2.5).
+// IssSub is an "iss_sub" subject identifier (RFC 9493 §3.2.3).
 func IssSub(iss, sub string) Subject { return Subject{"format": FormatIssSub, "iss": iss, "sub": sub} }
 
-// Email is an "email" subject identifier (RFC 9493 §3.2.4).
+// Email is an "email" subject identifier (RFC 9493 §3.2.2).
 func Email(addr string) Subject { return Subject{"format": FormatEmail, "email": addr} }
 
-// Opaque is an "opaque" subject identifier (RFC 9493 §3.2.6).
+// Opaque is an "opaque" subject identifier (RFC 9493 §3.2.4).
 func Opaque(id string) Subject { return Subject{"format": FormatOpaque, "id": id} }
 
 // Complex is an SSF Complex Subject (SSF §3.3): members such as "user", "session", "device",
@@ -73,12 +73,12 @@ func SessionID(sid, iss, sub string) Subject {
 // requiredMembers lists, per simple format, the string members it MUST contain.
 var requiredMembers = map[string][]string{
 	FormatAccount: {"uri"},                    // RFC 9493 §3.2.1
-	FormatDID:     {"url"},                    // RFC 9493 §3.2.3
-	FormatEmail:   {"email"},                  // RFC 9493 §3.2.4
-	FormatIssSub:  {"iss", "sub"},             // RFC 9493 §3.2.5
-	FormatOpaque:  {"id"},                     // RFC 9493 §3.2.6
-	FormatPhone:   {"phone_number"},           // RFC 9493 §3.2.7
-	FormatURI:     {"uri"},                    // RFC 9493 §3.2.8
+	FormatDID:     {"url"},                    // RFC 9493 §3.2.6
+	FormatEmail:   {"email"},                  // RFC 9493 §3.2.2
+	FormatIssSub:  {"iss", "sub"},             // RFC 9493 §3.2.3
+	FormatOpaque:  {"id"},                     // RFC 9493 §3.2.4
+	FormatPhone:   {"phone_number"},           // RFC 9493 §3.2.5
+	FormatURI:     {"uri"},                    // RFC 9493 §3.2.7
 	FormatJWTID:   {"iss", "jti"},             // SSF §3.5.1
 	FormatSAMLID:  {"issuer", "assertion_id"}, // SSF §3.5.2
 }
@@ -95,8 +95,8 @@ func knownFormats() string {
 
 // ValidateSubject checks that v is a subject identifier of a known format with the members that
 // format requires (RFC 9493 §3.2, SSF §3.3 and §3.5). A complex subject's members must each be
-// a valid simple subject (SSF §3.2: "one or more Simple Subject Members"); aliases' identifiers
-// must not themselves be aliases (RFC 9493 §3.2.2). extra names formats agreed out of band
+// a valid simple subject (SSF §3.3: "one or more Simple Subject Members"); aliases' identifiers
+// must not themselves be aliases (RFC 9493 §3.2.8). extra names formats agreed out of band
 // between the parties (SSF §3.4), which are accepted with any members.
 func ValidateSubject(v any, extra ...string) error {
 	return validateSubject(v, "sub_id", true, extra)
@@ -142,11 +142,11 @@ func validateSubject(v any, path string, complexOK bool, extra []string) error {
 	case FormatAliases:
 		ids, ok := m["identifiers"].([]any)
 		if !ok || len(ids) == 0 {
-			return fmt.Errorf("%s: aliases needs a non-empty \"identifiers\" array (RFC 9493 §3.2.2)", path)
+			return fmt.Errorf("%s: aliases needs a non-empty \"identifiers\" array (RFC 9493 §3.2.8)", path)
 		}
 		for i, id := range ids {
 			if sm, ok := id.(map[string]any); ok && sm["format"] == FormatAliases {
-				return fmt.Errorf("%s.identifiers[%d]: aliases must not nest (RFC 9493 §3.2.2)", path, i)
+				return fmt.Errorf("%s.identifiers[%d]: aliases must not nest (RFC 9493 §3.2.8)", path, i)
 			}
 			if err := validateSubject(id, fmt.Sprintf("%s.identifiers[%d]", path, i), false, extra); err != nil {
 				return err
@@ -174,7 +174,7 @@ func validateSubject(v any, path string, complexOK bool, extra []string) error {
 		return fmt.Errorf("%s: account uri must use the acct: scheme (RFC 9493 §3.2.1)", path)
 	}
 	if f == FormatEmail && !strings.Contains(m["email"].(string), "@") {
-		return fmt.Errorf("%s: email has no @ (RFC 9493 §3.2.4)", path)
+		return fmt.Errorf("%s: email has no @ (RFC 9493 §3.2.2)", path)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ type Config struct {
 
 // Record is the life of one SET: when it was sent (push: first POST started; poll: made
 // available), delivered (push: the 202; poll: first returned by a poll) and acknowledged (push:
-// the 202, RFC 8935 §2.2; poll: named in "ack", RFC 8936 §2.4.2), or why it failed.
+// the 202, RFC 8935 §2.2; poll: named in a poll's "ack", RFC 8936 §2.2), or why it failed.
 type Record struct {
 	JTI       string
 	Stream    string

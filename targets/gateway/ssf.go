@@ -52,8 +52,8 @@ type ssfReceiver struct {
 }
 
 // ssfEnforced maps the event types the reference receiver enforces to how: every one takes back
-// what the subject names (CAEP 1.0 §3.1 session-revoked, §3.5 credential-change; RISC 1.0 §2.2
-// credential-compromise, §2.4 account-disabled, §2.7 sessions-revoked).
+// what the subject names (CAEP 1.0 §3.1 session-revoked, §3.3 credential-change; RISC 1.0 §2.7
+// credential-compromise, §2.3 account-disabled, §2.11 sessions-revoked).
 var ssfEnforced = []string{ssf.CAEPSessionRevoked, ssf.CAEPCredentialChange,
 	ssf.RISCCredentialCompromise, ssf.RISCAccountDisabled, ssf.RISCSessionsRevoked}
 
@@ -100,7 +100,7 @@ func (r *ssfReceiver) subscribe(ctx context.Context) error {
 		return err
 	}
 	if r.meta.Issuer != strings.TrimSuffix(r.cfg.SSF.Transmitter, "/") {
-		return fmt.Errorf("metadata issuer %q is not the transmitter %q (SSF §7.2.2)", r.meta.Issuer, r.cfg.SSF.Transmitter)
+		return fmt.Errorf("metadata issuer %q is not the transmitter %q (SSF §7.2.4)", r.meta.Issuer, r.cfg.SSF.Transmitter)
 	}
 	var keys jose.JSONWebKeySet
 	if err := r.getJSON(ctx, r.meta.JWKSURI, &keys); err != nil {
@@ -178,7 +178,8 @@ func (r *ssfReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	tok, _ := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(r.push)) != 1 {
-		// RFC 8935 §2.3: authentication failures are 401 (the SET is not processed).
+		// A general HTTP error takes its own status (RFC 8935 §2.3): a missing or wrong bearer
+		// token is 401 (RFC 6750 §3), and the SET is not processed.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssf"`)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
