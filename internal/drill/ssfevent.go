@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +25,20 @@ const (
 	SSFSubjectSession = "session" // SSF §3.3 complex subject: the token's sid and its user
 	SSFSubjectJWTID   = "jwt_id"  // SSF §3.5.1: the token's iss and jti
 )
+
+// ssfRequiredClaims are the claims an event type REQUIRES, as the action sends them. RISC 1.0
+// §2.7 credential-compromise and CAEP 1.0 §3.3.1 credential-change require credential_type, one
+// of CAEP's list (password, pin, x509, fido2-platform, fido2-roaming, fido-u2f,
+// verifiable-credential, phone-voice, phone-sms, app) or a type agreed between the parties. No
+// listed type is an OAuth token or a session, and a type of our own would be one no third-party
+// receiver agreed to, so the action says "password": the credential whose compromise (or reset)
+// a provider answers by recalling the user's tokens and sessions, which is what the drill does,
+// and the value of the RISC example. credential-change also requires change_type: "update" (a
+// password reset, CAEP 1.0 §3.3's first scenario).
+var ssfRequiredClaims = map[string]map[string]any{
+	ssf.RISCCredentialCompromise: {"credential_type": "password"},
+	ssf.CAEPCredentialChange:     {"credential_type": "password", "change_type": "update"},
+}
 
 var ssfEventParams = params.Spec{
 	{Key: "event", Type: params.Enum, Enum: params.SSFEvents, Default: "session-revoked",
@@ -94,6 +109,7 @@ func newSSFEvent(p ActionParams) (Action, error) {
 				go func() {
 					defer wg.Done()
 					ev := map[string]any{"event_timestamp": time.Now().Unix(), "initiating_entity": "admin"}
+					maps.Copy(ev, ssfRequiredClaims[eventType])
 					rec, err := tx.Emit(ctx, s.ID, eventType, sub, ev, "")
 					mu.Lock()
 					if err != nil {

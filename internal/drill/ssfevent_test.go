@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,6 +50,9 @@ func TestSSFEventAction(t *testing.T) {
 				t.Errorf("receiver %s: %v", name, err)
 				w.WriteHeader(http.StatusBadRequest)
 				return
+			}
+			if e := ssf.CheckEventClaims(set.EventType, set.Event); e != nil {
+				t.Errorf("receiver %s: %v", name, e)
 			}
 			sub, _ := set.SubID["sub"].(string)
 			mu.Lock()
@@ -214,5 +218,21 @@ func TestSSFEventDownReceiverDelaysNoOther(t *testing.T) {
 	if upRec.Acked.IsZero() || upRec.Sent.Sub(downRec.Sent) >= backoff {
 		t.Errorf("up receiver's SET sent %v after the down one's (acked %v): it waited for the down receiver's retries",
 			upRec.Sent.Sub(downRec.Sent), !upRec.Acked.IsZero())
+	}
+}
+
+// TestSSFEventRequiredClaims: every event type ssf-event can send carries the claims its type
+// requires (RISC 1.0 §2.7 credential_type, CAEP 1.0 §3.3.1 credential_type and change_type), as
+// the reference receivers check them.
+func TestSSFEventRequiredClaims(t *testing.T) {
+	for name, typ := range ssf.EventTypes {
+		ev := map[string]any{"event_timestamp": time.Now().Unix(), "initiating_entity": "admin"}
+		maps.Copy(ev, ssfRequiredClaims[typ])
+		if e := ssf.CheckEventClaims(typ, ev); e != nil {
+			t.Errorf("%s: %v", name, e)
+		}
+	}
+	if got := ssfRequiredClaims[ssf.RISCCredentialCompromise]["credential_type"]; got != "password" {
+		t.Errorf("credential-compromise credential_type %v, want password", got)
 	}
 }

@@ -38,6 +38,38 @@ var EventTypes = map[string]string{
 	"sessions-revoked":      RISCSessionsRevoked,
 }
 
+// ChangeTypes are the values CAEP 1.0 §3.3.1 allows for a credential-change's change_type.
+var ChangeTypes = []string{"create", "revoke", "update", "delete"}
+
+// CheckEventClaims checks that ev, the event of a SET of type eventType, has the claims its
+// event type REQUIRES, for the event types a reference receiver enforces that require some: a
+// RISC credential-compromise its credential_type (RISC 1.0 §2.7), a CAEP credential-change its
+// credential_type and change_type (CAEP 1.0 §3.3.1). credential_type is a non-empty string
+// (CAEP's list or "any other credential type supported mutually"), change_type one of
+// ChangeTypes. Other event types pass (nil). A failure is an invalid_request.
+func CheckEventClaims(eventType string, ev map[string]any) *Error {
+	var need []string
+	var cite string
+	switch eventType {
+	case RISCCredentialCompromise:
+		need, cite = []string{"credential_type"}, "RISC 1.0 §2.7"
+	case CAEPCredentialChange:
+		need, cite = []string{"credential_type", "change_type"}, "CAEP 1.0 §3.3.1"
+	default:
+		return nil
+	}
+	for _, k := range need {
+		v, ok := ev[k].(string)
+		if !ok || v == "" {
+			return reject(ErrInvalidRequest, "event %s has no %s string, which it requires (%s)", eventType, k, cite)
+		}
+		if k == "change_type" && !contains(ChangeTypes, v) {
+			return reject(ErrInvalidRequest, "event %s: change_type %q is not one of %v (CAEP 1.0 §3.3.1)", eventType, v, ChangeTypes)
+		}
+	}
+	return nil
+}
+
 // Typ is the JOSE "typ" of a SET (RFC 8417 §2.3), which SSF makes mandatory (SSF §4.1.1).
 const Typ = "secevent+jwt"
 

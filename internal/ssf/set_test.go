@@ -244,3 +244,31 @@ func TestValidateProprietaryFormat(t *testing.T) {
 		t.Fatalf("agreed format (SSF §3.4) rejected: %v", err)
 	}
 }
+
+// TestCheckEventClaims: a credential-compromise needs a non-empty credential_type string (RISC
+// 1.0 §2.7), a credential-change that and a change_type CAEP 1.0 §3.3.1 lists; a credential type
+// outside CAEP's list passes (it allows types agreed between the parties); other event types
+// need nothing.
+func TestCheckEventClaims(t *testing.T) {
+	for _, c := range []struct {
+		name, typ string
+		ev        map[string]any
+		ok        bool
+	}{
+		{"compromise without credential_type", RISCCredentialCompromise, map[string]any{"event_timestamp": 1}, false},
+		{"compromise with an empty credential_type", RISCCredentialCompromise, map[string]any{"credential_type": ""}, false},
+		{"compromise with a numeric credential_type", RISCCredentialCompromise, map[string]any{"credential_type": 3}, false},
+		{"compromise with password", RISCCredentialCompromise, map[string]any{"credential_type": "password"}, true},
+		{"compromise with an agreed type", RISCCredentialCompromise, map[string]any{"credential_type": "oauth-refresh-token"}, true},
+		{"change without change_type", CAEPCredentialChange, map[string]any{"credential_type": "password"}, false},
+		{"change without credential_type", CAEPCredentialChange, map[string]any{"change_type": "update"}, false},
+		{"change with change_type rotate", CAEPCredentialChange, map[string]any{"credential_type": "password", "change_type": "rotate"}, false},
+		{"change with both", CAEPCredentialChange, map[string]any{"credential_type": "password", "change_type": "revoke"}, true},
+		{"session-revoked with nothing", CAEPSessionRevoked, map[string]any{}, true},
+	} {
+		e := CheckEventClaims(c.typ, c.ev)
+		if c.ok != (e == nil) || (e != nil && e.Code != ErrInvalidRequest) {
+			t.Errorf("%s: %v; want ok %v (else invalid_request)", c.name, e, c.ok)
+		}
+	}
+}

@@ -220,6 +220,13 @@ func (r *ssfReceiver) receive(raw string) *ssf.Error {
 		r.log.Debug("ssf: event type not enforced", "type", set.EventType, "jti", set.ID)
 		return nil
 	}
+	// An event without the claims its type requires (RISC credential-compromise's
+	// credential_type, CAEP credential-change's credential_type and change_type) is invalid:
+	// rejected like any invalid SET, never enforced.
+	if e := ssf.CheckEventClaims(set.EventType, set.Event); e != nil {
+		r.log.Warn("ssf: SET rejected", "err", e.Code, "description", redact.String(e.Description, raw))
+		return e
+	}
 	rules, err := ssfRules(set)
 	if err != nil {
 		r.log.Warn("ssf: event not enforceable", "type", set.EventType, "jti", set.ID, "err", err)

@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +59,13 @@ func emit(t *testing.T, tx *ssf.Transmitter, typ string, sub ssf.Subject) ssf.Re
 	return emitAt(t, tx, typ, sub, time.Now())
 }
 
+// requiredClaims are what emit adds to the events whose type requires claims (RISC 1.0 §2.7,
+// CAEP 1.0 §3.3.1), as ssf-event does.
+var requiredClaims = map[string]map[string]any{
+	ssf.RISCCredentialCompromise: {"credential_type": "password"},
+	ssf.CAEPCredentialChange:     {"credential_type": "password", "change_type": "update"},
+}
+
 // emitAt is emit with the event's event_timestamp.
 func emitAt(t *testing.T, tx *ssf.Transmitter, typ string, sub ssf.Subject, ts time.Time) ssf.Record {
 	t.Helper()
@@ -64,7 +73,9 @@ func emitAt(t *testing.T, tx *ssf.Transmitter, typ string, sub ssf.Subject, ts t
 	if len(streams) != 1 {
 		t.Fatalf("%d streams, want the gateway's one", len(streams))
 	}
-	rec, err := tx.Emit(context.Background(), streams[0].ID, typ, sub, map[string]any{"event_timestamp": ts.Unix()}, "")
+	ev := map[string]any{"event_timestamp": ts.Unix()}
+	maps.Copy(ev, requiredClaims[typ])
+	rec, err := tx.Emit(context.Background(), streams[0].ID, typ, sub, ev, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +149,72 @@ func TestSSFReceiverSubjects(t *testing.T) {
 		if st := status(t, gw.URL, tok); st != want {
 			t.Errorf("sid %s: status %d, want %d", claimsOf(t, tok).Session, st, want)
 		}
+	}
+}
+
+// TestSSFReceiverRequiresEventClaims: by push and by poll, a RISC credential-compromise without
+// the credential_type it requires (RISC 1.0 §2.7), and a CAEP credential-change without
+// change_type or with one CAEP does not list (CAEP 1.0 §3.3.1), are rejected invalid_request and
+// not enforced; the same events with them (as ssf-event sends them) are acknowledged and
+// enforced.
+func TestSSFReceiverRequiresEventClaims(t *testing.T) {
+	for _, delivery := range []string{SSFPush, SSFPoll} {
+		t.Run(delivery, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeIssuer(t)
+			tx, g, gw := newSSFGateway(t, f, delivery, nil)
+			send := func(typ, user string, ev map[string]any) ssf.Record {
+				t.Helper()
+				ev["event_timestamp"] = time.Now().Unix()
+				rec, err := tx.Emit(context.Background(), tx.Streams()[0].ID, typ, ssf.IssSub(f.URL, user), ev, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 5*time.Second, "SET acknowledged or failed", func() bool {
+					for _, r := range tx.Records() {
+						if r.JTI == rec.JTI {
+							rec = r
+							return !r.Acked.IsZero() || r.Failed
+						}
+					}
+					return false
+				})
+				return rec
+			}
+			cases := []struct {
+				name, typ, user string
+				ev              map[string]any
+			}{
+				{"credential-compromise without credential_type", ssf.RISCCredentialCompromise, "user-1", map[string]any{}},
+				{"credential-compromise with an empty credential_type", ssf.RISCCredentialCompromise, "user-1", map[string]any{"credential_type": ""}},
+				{"credential-change without change_type", ssf.CAEPCredentialChange, "user-2", map[string]any{"credential_type": "password"}},
+				{"credential-change with change_type rotate", ssf.CAEPCredentialChange, "user-2", map[string]any{"credential_type": "password", "change_type": "rotate"}},
+			}
+			one, two := f.mint(claim("sub", "user-1")), f.mint(claim("sub", "user-2"))
+			for _, c := range cases {
+				if rec := send(c.typ, c.user, c.ev); !rec.Failed || rec.Err != ssf.ErrInvalidRequest {
+					t.Errorf("%s: %+v; want rejected invalid_request", c.name, rec)
+				}
+			}
+			for tok, user := range map[string]string{one: "user-1", two: "user-2"} {
+				if st := status(t, gw.URL, tok); st != http.StatusOK {
+					t.Errorf("%s after invalid events: status %d, want 200 (nothing enforced)", user, st)
+				}
+			}
+			if recs := g.Truth().Records(); len(recs) != 0 {
+				t.Errorf("truth records %+v after invalid events, want none", recs)
+			}
+			for typ, user := range map[string]string{ssf.RISCCredentialCompromise: "user-1", ssf.CAEPCredentialChange: "user-2"} {
+				if rec := send(typ, user, maps.Clone(requiredClaims[typ])); rec.Failed || rec.Acked.IsZero() {
+					t.Errorf("%s with %v: %+v; want acknowledged", path.Base(typ), requiredClaims[typ], rec)
+				}
+			}
+			for tok, user := range map[string]string{one: "user-1", two: "user-2"} {
+				if st := status(t, gw.URL, tok); st != http.StatusUnauthorized {
+					t.Errorf("%s after its valid event: status %d, want 401", user, st)
+				}
+			}
+		})
 	}
 }
 

@@ -78,8 +78,11 @@ func TestSSFServiceEnforcesBeforeAcknowledging(t *testing.T) {
 				if len(streams) != 1 || len(streams[0].Aud) != 1 || streams[0].Aud[0] != "api-ssf" {
 					t.Fatalf("streams %+v: want the service's one, aud api-ssf", streams)
 				}
-				rec, err := tx.Emit(context.Background(), streams[0].ID, event, ssf.IssSub(f.URL, "user-1"),
-					map[string]any{"event_timestamp": time.Now().Unix()}, "")
+				ev := map[string]any{"event_timestamp": time.Now().Unix()}
+				if event == ssf.RISCCredentialCompromise {
+					ev["credential_type"] = "password" // REQUIRED (RISC 1.0 §2.7)
+				}
+				rec, err := tx.Emit(context.Background(), streams[0].ID, event, ssf.IssSub(f.URL, "user-1"), ev, "")
 				if err != nil {
 					t.Fatal(err)
 				}
