@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,22 @@ func TestValidateLines(t *testing.T) {
 	code, out, _ = runMain("validate", "-v", good)
 	if code != exitPass || !strings.Contains(out, "probe budget:") || !strings.Contains(out, "nothing was started") {
 		t.Errorf("validate -v: exit %d:\n%s", code, out)
+	}
+}
+
+// TestRunRuntimeFlagIsChecked: `recall run --runtime docker` checks the scenario for the docker
+// runtime before starting anything, with positions, as `--set system.runtime=docker` does. It
+// used to set the runtime after the checks, so a key docker cannot run (here the issuer as an
+// SSF transmitter) was found only once the drill had started, as a run-time error.
+func TestRunRuntimeFlagIsChecked(t *testing.T) {
+	t.Setenv("RECALL_SSF_TOKEN", "not-a-real-token-"+randomHex(4))
+	out := t.TempDir()
+	code, _, errs := runMain("run", "--runtime", "docker", "--out", out, "../../scenarios/ssf-receiver.yaml")
+	want := "ssf-receiver.yaml:21:77: system.components[0].with.ssf_token: the docker runtime cannot"
+	if code != exitCannotRun || !strings.Contains(errs, want) {
+		t.Errorf("run --runtime docker: exit %d, want 2 with %q:\n%s", code, want, lastLines(errs, 5))
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.json")); err == nil {
+		t.Errorf("a report was written: the drill started")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,15 +125,19 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 		o.base = base
 	}
 
-	s, err := loadScenario(path, o.sets)
+	// --runtime is an override like --set system.runtime: the scenario is checked for that
+	// runtime, with positions, before anything starts (set after loading, a key the runtime
+	// cannot run was found only once its containers were up).
+	sets := o.sets
+	if o.runtime != "" {
+		sets = append(slices.Clone(sets), "system.runtime="+o.runtime)
+	}
+	s, err := loadScenario(path, sets)
 	if err != nil {
 		return withExit(exitCannotRun, err)
 	}
 	if o.seedSet {
 		s.Seed = o.seed
-	}
-	if o.runtime != "" {
-		s.System.Runtime = o.runtime
 	}
 	outDir := o.out
 	if outDir == "" {
