@@ -125,13 +125,14 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 	if !v.Budget.Simulated {
 		t.Fatalf("the plan did not simulate the scheduler: %+v", v.Budget)
 	}
-	planned := map[string]float64{}
+	planned, ranges := map[string]float64{}, map[string][2]float64{}
 	for _, c := range v.Components {
-		planned[c.Name] = c.ResolutionMS
+		planned[c.Name], ranges[c.Name] = c.ResolutionMS, c.ResolutionRangeMS
 	}
 	type check struct {
 		what      string
 		got, want float64
+		lo, hi    float64 // the plan's range over where the poll ticks fall
 	}
 	var checks []check
 	for _, c := range rep.Components {
@@ -156,18 +157,21 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 			// budget models.
 			t.Skipf("%s answered in up to %.1f ms (p99), more than a tenth of the plan's %.0f ms: the machine was too busy to compare", c.Name, c.ProbeLatencyMS.P99, want)
 		}
-		checks = append(checks, check{c.Name + " median bracket", c.TTCMS.ResolutionMS, want})
+		r := ranges[c.Name]
+		checks = append(checks, check{c.Name + " median bracket", c.TTCMS.ResolutionMS, want, min(r[0], want), max(r[1], want)})
 		if c.Name == "edge-push" {
 			// It converges first: its pairs are revisited at the interval right after the recall.
-			checks = append(checks, check{c.Name + " revisit interval", c.RevisitMS, v.Budget.AfterMS})
+			checks = append(checks, check{c.Name + " revisit interval", c.RevisitMS, v.Budget.AfterMS, v.Budget.AfterMS, v.Budget.AfterMS})
 		}
 	}
 	if len(checks) < 4 {
 		t.Fatalf("compared %d figures, want edge-push's two, edge-poll's and edge-introspect's", len(checks))
 	}
+	// Within 25 % of what the plan said, or of its range where the poll ticks' phase, unknown
+	// before the drill, moves it.
 	for _, m := range checks {
-		if m.got < 0.75*m.want || m.got > 1.25*m.want {
-			t.Errorf("%s %.0f ms, plan said %.0f ms: more than 25 %% apart", m.what, m.got, m.want)
+		if m.got < 0.75*m.lo || m.got > 1.25*m.hi {
+			t.Errorf("%s %.0f ms, plan said %.0f ms (%.0f–%.0f ms over the poll ticks' phase): more than 25 %% apart", m.what, m.got, m.want, m.lo, m.hi)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/recall-drills/recall/internal/source"
@@ -34,6 +35,9 @@ type BudgetConfig struct {
 	// scheduler for Resolution (simulateBrackets).
 	RecallAt, After time.Duration
 	Seed            int64
+	// AckSpread is how long after the first acknowledgement the last comes (a one-by-one
+	// recall): the simulation acknowledges the credentials evenly over it.
+	AckSpread time.Duration
 }
 
 // ExpectedTTC is what is expected of a component's time to consistency, from what the scenario
@@ -44,6 +48,14 @@ type ExpectedTTC struct {
 	Known    bool
 	Never    bool
 	From, To time.Duration
+	// FromRecall is true when the instants count from the recall's first acknowledgement for
+	// every credential alike (a poll tick, a cache entry's expiry), false when each counts from
+	// the credential's own acknowledgement (a push).
+	FromRecall bool
+	// Phase, for an instant common to every credential (From == To), is how wide the window is
+	// in which it really falls, centred on From: a poll tick comes anywhere within an interval
+	// of the recall. Budget.ResolutionRange gives the brackets at its two ends.
+	Phase time.Duration
 	// Why says where the expectation comes from ("push: at once", …), for the plan's text.
 	Why string
 }
@@ -90,6 +102,10 @@ type Budget struct {
 	// After for a component of unknown TTC, and 0 for one expected never to converge.
 	Resolution []time.Duration
 	Simulated  bool
+	// ResolutionRange, when simulated, is per component the narrowest and the widest median
+	// bracket over the phases of the components' common instants (ExpectedTTC.Phase): a poll
+	// tick soon after the recall meets a fuller rotation than one late in its interval.
+	ResolutionRange [][2]time.Duration
 }
 
 // PlanBudget computes the budget the scheduler will spend.
@@ -134,9 +150,35 @@ func PlanBudget(cfg BudgetConfig) Budget {
 	}
 	if sim, ok := simulateBrackets(cfg, n); ok {
 		b.Simulated = true
+		b.ResolutionRange = make([][2]time.Duration, cfg.Components)
+		for c := range b.ResolutionRange {
+			b.ResolutionRange[c] = [2]time.Duration{sim[c], sim[c]}
+		}
+		// The common instants early and late in their windows.
+		for _, q := range []float64{-0.4, 0.4} {
+			shifted, any := cfg, false
+			shifted.Expected = slices.Clone(cfg.Expected)
+			for i, e := range shifted.Expected {
+				if e.Phase > 0 && e.From == e.To {
+					d := time.Duration(q * float64(e.Phase))
+					shifted.Expected[i].From, shifted.Expected[i].To, any = max(e.From+d, 0), max(e.From+d, 0), true
+				}
+			}
+			if !any {
+				break
+			}
+			if alt, ok := simulateBrackets(shifted, n); ok {
+				for c := range alt {
+					r := &b.ResolutionRange[c]
+					r[0], r[1] = min(r[0], alt[c]), max(r[1], alt[c])
+				}
+			}
+		}
 		for c := range b.Resolution {
 			if e := expected(c); e.Known && !e.Never {
 				b.Resolution[c] = sim[c]
+			} else {
+				b.ResolutionRange[c] = [2]time.Duration{b.Resolution[c], b.Resolution[c]}
 			}
 		}
 	}

@@ -140,6 +140,17 @@ func TestPlanBudgetResolutionPerComponent(t *testing.T) {
 	if b.Resolution[0] <= b.Resolution[1] {
 		t.Errorf("the first component's bracket %v should be wider than the later one's %v", b.Resolution[0], b.Resolution[1])
 	}
+	// A poll tick's phase is unknown before the drill: placed early in its window it meets a
+	// fuller rotation (a wider bracket) than placed late, and the plan gives that range.
+	phased := cfg
+	phased.Expected = slices.Clone(cfg.Expected)
+	phased.Expected[1].Phase = 2 * time.Second // the tick anywhere in 2–4 s
+	// while a cache's entries expire over 0–6 s: the rotation shrinks across the tick's window
+	phased.Expected[3] = ExpectedTTC{Known: true, To: 6 * time.Second, FromRecall: true}
+	pb := PlanBudget(phased)
+	if r := pb.ResolutionRange[1]; r[0] > pb.Resolution[1] || r[1] < pb.Resolution[1] || r[1] <= r[0] {
+		t.Errorf("a tick's range %v around %v: want a range holding it", r, pb.Resolution[1])
+	}
 	// Too large to simulate: the analytic figures only.
 	big := cfg
 	big.Victims, big.Sample = 1_000_000, SampleSpec{}

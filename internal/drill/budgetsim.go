@@ -38,12 +38,13 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 	tr := NewTracker(TrackerConfig{Components: names, Victims: n, Controls: cfg.Controls, MaxLag: 100 * time.Millisecond})
 	s := NewScheduler(cfg.Schedule, tr, rand.New(rand.NewSource(cfg.Seed)))
 	enforce := make([][]time.Duration, cfg.Components) // per component, per victim: offset from the recall
+	fromRecall := make([]bool, cfg.Components)
 	for c := range enforce {
 		e := ExpectedTTC{}
 		if c < len(cfg.Expected) {
 			e = cfg.Expected[c]
 		}
-		enforce[c] = make([]time.Duration, n)
+		enforce[c], fromRecall[c] = make([]time.Duration, n), e.FromRecall
 		for tok := range enforce[c] {
 			switch {
 			case !e.Known || e.Never:
@@ -55,20 +56,29 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 	}
 	end := cfg.RecallAt + cfg.After
 	step := time.Duration(float64(time.Second) / cfg.Rate)
-	recalled := false
+	ackAt := func(tok int) time.Duration { // acknowledged evenly over AckSpread, in token order
+		return cfg.RecallAt + time.Duration(float64(cfg.AckSpread)*float64(tok)/float64(n))
+	}
+	acked := 0
 	for sent := time.Duration(0); sent < end; sent += step {
-		if !recalled && sent >= cfg.RecallAt {
+		if acked == 0 && sent >= cfg.RecallAt {
 			tr.SetTrigger(cfg.RecallAt)
-			for tok := range n {
-				tr.Recalled(tok, cfg.RecallAt, cfg.RecallAt)
-				s.Recalled(tok)
-			}
-			recalled = true
+		}
+		for acked < n && sent >= ackAt(acked) {
+			tr.Recalled(acked, cfg.RecallAt, ackAt(acked))
+			s.Recalled(acked)
+			acked++
 		}
 		c, tok := s.Next()
 		out := Accept
-		if recalled && tok < n && enforce[c][tok] != endTime && sent+simLatency/2 >= cfg.RecallAt+enforce[c][tok] {
-			out = Reject
+		if tok < acked && enforce[c][tok] != endTime {
+			from := ackAt(tok)
+			if fromRecall[c] {
+				from = cfg.RecallAt
+			}
+			if sent+simLatency/2 >= from+enforce[c][tok] {
+				out = Reject
+			}
 		}
 		tr.Observe(Observation{Component: c, Token: tok, Sent: sent, Latency: simLatency, Outcome: out})
 	}
