@@ -428,7 +428,11 @@ func (d *drill) traffic(ctx context.Context) error {
 		Groups: groups, Group: func(tag uint64) int { return int(tag / nTok) }})
 	// The scheduler looks ahead past a component that has its probes in flight, so that its
 	// pairs keep their turn and the others' probes are sent meanwhile.
-	d.sched.SetBusy(iso.Full, p.Traffic.Workers)
+	held := p.Traffic.Workers
+	if held <= 0 {
+		held = load.DefaultWorkers
+	}
+	d.sched.SetBusy(iso.Full, held)
 	needBody := false
 	for _, pr := range d.probes {
 		needBody = needBody || pr.NeedsBody()

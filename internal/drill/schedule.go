@@ -339,12 +339,15 @@ func (s *Scheduler) SetBusy(busy func(component int) bool, maxHeld int) {
 	s.busy = busy
 	s.lookAhead = 0
 	s.held = nil
-	s.maxHeld = max(maxHeld, 1)
+	s.maxHeld = min(max(maxHeld, 1), maxHeldCap)
 	if busy != nil {
 		s.lookAhead = 2 * s.nComp
 		s.held = make([]heldQueue, s.nComp)
 	}
 }
+
+// maxHeldCap bounds SetBusy's maxHeld: holding and choosing among held pairs scans them.
+const maxHeldCap = 256
 
 // probedAt is the call number of a victim pair's last probe; a control pair counts as just
 // probed (controls yield to victims when a full component's held pairs are chosen).
