@@ -77,9 +77,9 @@ const (
 //   - When a recall is acknowledged (Recalled) the token's pairs are queued for a first probe
 //     ahead of the rotation, its components in a random order, so a component that already
 //     enforces is caught at once and first-probe offsets spread. When that queue already holds
-//     a quarter of the rotation (a batch acknowledgement), the rotation is left to reach the
-//     other pairs itself (see Recalled), and a queued pair the rotation reached first is not
-//     probed again.
+//     a quarter of the rotation (a batch acknowledgement), the queue is dropped and the whole
+//     batch is left to the rotation for a cycle (see Recalled); a queued pair the rotation
+//     reached first is not probed again.
 //
 // Shares are dealt by smooth weighted round-robin (deterministic credits, exact over every
 // window of calls), not by random draws. The rng only shuffles the credentials' order once, so
