@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/recall-drills/recall/internal/drill"
+	"github.com/recall-drills/recall/internal/scenario"
 
 	"github.com/recall-drills/recall/report"
 )
@@ -172,6 +176,44 @@ func TestPlanResolutionMatchesDrill(t *testing.T) {
 	for _, m := range checks {
 		if m.got < 0.75*m.lo || m.got > 1.25*m.hi {
 			t.Errorf("%s %.0f ms, plan said %.0f ms (%.0f–%.0f ms over the poll ticks' phase): more than 25 %% apart", m.what, m.got, m.want, m.lo, m.hi)
+		}
+	}
+}
+
+// The plan knows what each reference component does with each recall, so that its resolution
+// is a simulation of the drill and not the "unknown: never converging" upper bound: the API-key
+// service's strategies, the relying party, an SSF poll receiver (its pairs count from its own
+// acknowledgement) and a JWT verifier under a key recall (at its next JWKS refetch).
+func TestExpectedTTCPerReferenceComponent(t *testing.T) {
+	cases := []struct {
+		use    string
+		with   map[string]any
+		action string
+		want   drill.ExpectedTTC
+	}{
+		{"reference/apikey-service", map[string]any{"strategy": "push"}, "revoke-api-keys",
+			drill.ExpectedTTC{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond}},
+		{"reference/apikey-service", map[string]any{"strategy": "poll", "interval": "1s"}, "revoke-api-keys",
+			drill.ExpectedTTC{Known: true, From: 500 * time.Millisecond, To: 500 * time.Millisecond, FromRecall: true, Phase: time.Second}},
+		{"reference/apikey-service", map[string]any{"strategy": "lookup", "cache_ttl": "2s"}, "revoke-api-keys",
+			drill.ExpectedTTC{Known: true, To: 2 * time.Second, FromRecall: true}},
+		{"reference/rp", nil, "revoke-sessions",
+			drill.ExpectedTTC{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond}},
+		{"reference/gateway", map[string]any{"strategy": "ssf", "delivery": "poll", "interval": "1s"}, "ssf-event",
+			drill.ExpectedTTC{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond}},
+		{"reference/gateway", map[string]any{"strategy": "jwt-only", "jwks_ttl": "3s"}, "revoke-key",
+			drill.ExpectedTTC{Known: true, From: 1500 * time.Millisecond, To: 1500 * time.Millisecond, FromRecall: true, Phase: 3 * time.Second}},
+		{"reference/gateway", map[string]any{"strategy": "jwt-only", "jwks_ttl": "3s", "jwks_refetch": "never"}, "revoke-key",
+			drill.ExpectedTTC{Known: true, Never: true}},
+		{"reference/gateway", map[string]any{"strategy": "jwt-only", "jwks_ttl": "3s"}, "revoke-tokens",
+			drill.ExpectedTTC{Known: true, Never: true}},
+		{"reference/apikeys", nil, "revoke-api-keys", drill.ExpectedTTC{}},
+	}
+	for _, c := range cases {
+		got := expectedTTC(scenario.Component{Name: "c", Use: c.use, With: c.with}, c.action)
+		got.Why = ""
+		if got != c.want {
+			t.Errorf("%s %v under %s: %+v, want %+v", c.use, c.with, c.action, got, c.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -271,7 +272,7 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 			e := drill.ExpectedTTC{Why: "unknown (not a reference component): planned as never converging"}
 			for _, sc := range s.System.Components {
 				if sc.Name == c.Name {
-					e = expectedTTC(sc)
+					e = expectedTTC(sc, s.Recall.Action)
 				}
 			}
 			expected = append(expected, e)
@@ -341,48 +342,86 @@ func ackSpread(s *scenario.Scenario, victims int) time.Duration {
 	return time.Duration(rounds) * oneByOneRequest
 }
 
-// expectedTTC is what the plan expects of a component's time to consistency: known for the
-// reference gateway's strategies, from their own parameters; unknown otherwise.
-func expectedTTC(c scenario.Component) drill.ExpectedTTC {
+// expectedTTC is what the plan expects of a component's time to consistency under the
+// recall action: known for the reference gateway's and API-key service's strategies and the
+// relying party, from their own parameters; unknown otherwise.
+func expectedTTC(c scenario.Component, action string) drill.ExpectedTTC {
 	unknown := drill.ExpectedTTC{Why: "unknown: planned as never converging"}
-	if c.Use != "reference/gateway" {
-		if c.Use == "" {
-			unknown.Why = "unknown (your own component): planned as never converging"
+	// At once: a hop after the recall's acknowledgement (a bus message and the apply of the
+	// recall's rules; the reference stack's push gateway enforced a 1,000-token batch 18 ms
+	// after it, in ground truth). Where that instant falls in the burst of first probes that
+	// follows the acknowledgement is what sets these brackets, so the plan simulates it.
+	atOnce := func(what string) drill.ExpectedTTC {
+		return drill.ExpectedTTC{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond, Why: what + ": at once (about 20ms after the acknowledgement)"}
+	}
+	atTick := func(what string, every time.Duration) drill.ExpectedTTC {
+		if every <= 0 {
+			return unknown
 		}
+		return drill.ExpectedTTC{Known: true, From: every / 2, To: every / 2, FromRecall: true, Phase: every,
+			Why: fmt.Sprintf("%s every %s: all at one tick, %s on average", what, every, every/2)}
+	}
+	cached := func(what string, ttl time.Duration) drill.ExpectedTTC {
+		if ttl <= 0 {
+			return unknown
+		}
+		return drill.ExpectedTTC{Known: true, From: 0, To: ttl, FromRecall: true,
+			Why: fmt.Sprintf("%s, cache %s: spread over 0–%s", what, ttl, ttl)}
+	}
+	switch c.Use {
+	case "reference/gateway":
+	case "reference/apikey-service":
+		k, err := params.DecodeAPIKeyService(c.With)
+		if err != nil {
+			return unknown
+		}
+		switch k.Strategy {
+		case "push":
+			return atOnce("push")
+		case "poll":
+			return atTick("poll", k.Interval)
+		case "lookup":
+			return cached("lookup", k.CacheTTL)
+		}
+		return unknown
+	case "reference/rp":
+		// Back-channel logout: the issuer posts the logout token before it answers the recall.
+		return atOnce("back-channel logout")
+	case "":
+		unknown.Why = "unknown (your own component): planned as never converging"
+		return unknown
+	default:
 		return unknown
 	}
 	g, err := params.DecodeGateway(c.With)
 	if err != nil {
 		return unknown
 	}
-	// At once: a hop after the recall's acknowledgement (a bus message and the apply of the
-	// recall's rules; the reference stack's push gateway enforced a 1,000-token batch 18 ms
-	// after it, in ground truth). Where that instant falls in the burst of first probes that
-	// follows the acknowledgement is what sets these brackets, so the plan simulates it.
-	atOnce := drill.ExpectedTTC{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond, Why: g.Strategy + ": at once (about 20ms after the acknowledgement)"}
-	atTick := func(what string) drill.ExpectedTTC {
-		if g.Interval <= 0 {
-			return unknown
+	if action == "revoke-key" || action == "rotate-key" {
+		// A key recall reaches a verifier that checks signatures only when it fetches the JWKS
+		// again: at its next refetch, one instant for every credential, anywhere within its TTL.
+		if g.Strategy == "jwt-only" {
+			if g.JWKSRefetch == "never" {
+				return drill.ExpectedTTC{Known: true, Never: true, Why: "jwt-only, jwks_refetch never: never (until expiry)"}
+			}
+			ttl := g.JWKSTTL
+			if ttl <= 0 {
+				ttl = 5 * time.Minute // the gateway's default
+			}
+			return atTick("jwt-only: JWKS refetched", ttl)
 		}
-		return drill.ExpectedTTC{Known: true, From: g.Interval / 2, To: g.Interval / 2, FromRecall: true, Phase: g.Interval,
-			Why: fmt.Sprintf("%s every %s: all at one tick, %s on average", what, g.Interval, g.Interval/2)}
 	}
 	switch g.Strategy {
 	case "push":
-		return atOnce
+		return atOnce(g.Strategy)
 	case "poll":
-		return atTick("poll")
+		return atTick("poll", g.Interval)
 	case "ssf":
-		if g.Delivery == "poll" {
-			return atTick("ssf poll")
-		}
-		return atOnce
+		// Push or poll, a receiver's pairs count from its own acknowledgement of the event, by
+		// which it enforces (docs/measurement.md, "Delivery and enforcement").
+		return atOnce("ssf " + cmp.Or(g.Delivery, "push"))
 	case "introspect":
-		if g.CacheTTL <= 0 {
-			return unknown
-		}
-		return drill.ExpectedTTC{Known: true, From: 0, To: g.CacheTTL, FromRecall: true,
-			Why: fmt.Sprintf("introspect, cache %s: spread over 0–%s", g.CacheTTL, g.CacheTTL)}
+		return cached("introspect", g.CacheTTL)
 	case "jwt-only":
 		return drill.ExpectedTTC{Known: true, Never: true, Why: "jwt-only: never (until expiry)"}
 	}

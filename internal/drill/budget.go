@@ -108,6 +108,10 @@ type Budget struct {
 	ResolutionRange [][2]time.Duration
 }
 
+// maxPhaseCorners is how many components with a phase (ExpectedTTC.Phase) PlanBudget shifts
+// each on its own, simulating every corner (2^n runs); past it they shift together.
+const maxPhaseCorners = 3
+
 // PlanBudget computes the budget the scheduler will spend.
 func PlanBudget(cfg BudgetConfig) Budget {
 	b := Budget{ControlPairs: cfg.Controls * cfg.Components}
@@ -154,18 +158,29 @@ func PlanBudget(cfg BudgetConfig) Budget {
 		for c := range b.ResolutionRange {
 			b.ResolutionRange[c] = [2]time.Duration{sim[c], sim[c]}
 		}
-		// The common instants early and late in their windows.
-		for _, q := range []float64{-0.4, 0.4} {
-			shifted, any := cfg, false
-			shifted.Expected = slices.Clone(cfg.Expected)
-			for i, e := range shifted.Expected {
-				if e.Phase > 0 && e.From == e.To {
-					d := time.Duration(q * float64(e.Phase))
-					shifted.Expected[i].From, shifted.Expected[i].To, any = max(e.From+d, 0), max(e.From+d, 0), true
-				}
+		// The common instants early and late in their windows, each component's on its own
+		// (two gateways' poll ticks or JWKS refetches have unrelated phases): every corner for a
+		// few such components, the two joint shifts for more.
+		var phased []int
+		for i, e := range cfg.Expected {
+			if e.Phase > 0 && e.From == e.To {
+				phased = append(phased, i)
 			}
-			if !any {
-				break
+		}
+		corners := 2
+		if len(phased) <= maxPhaseCorners {
+			corners = 1 << len(phased)
+		}
+		for k := 0; k < corners && len(phased) > 0; k++ {
+			shifted := cfg
+			shifted.Expected = slices.Clone(cfg.Expected)
+			for j, i := range phased {
+				e, q := shifted.Expected[i], -0.4
+				if (corners == 2 && k == 1) || (corners > 2 && k&(1<<j) != 0) {
+					q = 0.4
+				}
+				d := time.Duration(q * float64(e.Phase))
+				shifted.Expected[i].From, shifted.Expected[i].To = max(e.From+d, 0), max(e.From+d, 0)
 			}
 			if alt, ok := simulateBrackets(shifted, n); ok {
 				for c := range alt {

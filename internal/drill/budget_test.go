@@ -158,3 +158,35 @@ func TestPlanBudgetResolutionPerComponent(t *testing.T) {
 		t.Errorf("a million victims: simulated %v, resolution %v; want the analytic figures", b.Simulated, b.Resolution)
 	}
 }
+
+// Two gateways' ticks (poll intervals, JWKS refetches) have unrelated phases: the plan's range
+// must hold the case where one ticks early and the other late, when the late one's pairs are
+// left alone in the rotation and revisited most often. Shifting the phases together misses it
+// (key-compromise's edge-jwt: a bracket of 167 ms against a planned range of 334–445 ms).
+func TestPlanBudgetRangeShiftsPhasesApart(t *testing.T) {
+	t.Parallel()
+	const rate, victims, controls = 1500.0, 200, 50
+	cfg := BudgetConfig{Rate: rate, Components: 2, Victims: victims, Controls: controls,
+		RecallAt: 3 * time.Second, After: 6 * time.Second, Seed: 3,
+		Expected: []ExpectedTTC{
+			{Known: true, From: time.Second, To: time.Second, FromRecall: true, Phase: 2 * time.Second},
+			{Known: true, From: 1500 * time.Millisecond, To: 1500 * time.Millisecond, FromRecall: true, Phase: 3 * time.Second},
+		}}
+	b := PlanBudget(cfg)
+	if !b.Simulated {
+		t.Fatalf("not simulated: %+v", b)
+	}
+	// The first ticking at 1.8 s with the second at 0.3 s: its 200 pairs alone, with the 50
+	// controls' share aside.
+	alone := cfg
+	alone.Expected = slices.Clone(cfg.Expected)
+	alone.Expected[0].From, alone.Expected[0].To = 1800*time.Millisecond, 1800*time.Millisecond
+	alone.Expected[1].From, alone.Expected[1].To = 300*time.Millisecond, 300*time.Millisecond
+	want, _ := simulateBrackets(alone, victims)
+	for c, r := range b.ResolutionRange {
+		t.Logf("component %d: range %v", c, r)
+	}
+	if r := b.ResolutionRange[0]; r[0] > want[0]*11/10 {
+		t.Errorf("first component's range %v: want it to reach down to about %v, its bracket when it ticks late and alone", r, want[0])
+	}
+}
