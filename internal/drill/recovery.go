@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -286,9 +287,11 @@ func (d *drill) startRecovery(ctx context.Context, victims []*Token) {
 	rec := &recoveryResult{from: last.Sub(d.began), kind: kind, comps: names, ids: ids}
 	d.recovery = rec
 	// No proxy from the environment: the drill's traffic goes to the system under test directly.
-	client := &http.Client{Transport: &http.Transport{
-		MaxIdleConnsPerHost: 4 * len(ids), IdleConnTimeout: 30 * time.Second,
-	}}
+	// The fresh credentials all start right after the acknowledgement, when the brackets of the
+	// pairs converging first are decided: dialled at once, their connections (one per identity
+	// and component) stalled the probes for about 50 ms and widened edge-push's median bracket
+	// from 36 to 50 ms at 3,000/s. Dialled a few at a time, they cost the probes nothing.
+	client := recoveryClient(len(ids), (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext)
 	for _, id := range ids {
 		id.probes = make([][]freshProbe, len(d.probes))
 		d.recWG.Add(1)
@@ -316,6 +319,35 @@ func (d *drill) startRecovery(ctx context.Context, victims []*Token) {
 		d.recWG.Wait()
 		client.CloseIdleConnections()
 	}()
+}
+
+// recoveryDials is how many connections the recovery measurement dials at once.
+const recoveryDials = 2
+
+// dialFunc is the type of net.Dialer.DialContext.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// recoveryClient is the recovery measurement's client for ids identities, dialling through dial
+// at most recoveryDials at a time and using no proxy.
+func recoveryClient(ids int, dial dialFunc) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: 4 * ids, IdleConnTimeout: 30 * time.Second,
+		DialContext: dialFewAtATime(dial, recoveryDials),
+	}}
+}
+
+// dialFewAtATime returns a DialContext that runs at most n of dial's dials at once.
+func dialFewAtATime(dial dialFunc, n int) dialFunc {
+	sem := make(chan struct{}, n)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-sem }()
+		return dial(ctx, network, addr)
+	}
 }
 
 // probeTimeout is the timeout of one probe of component c.
