@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -212,8 +213,45 @@ func TestExpectedTTCPerReferenceComponent(t *testing.T) {
 	for _, c := range cases {
 		got := expectedTTC(scenario.Component{Name: "c", Use: c.use, With: c.with}, c.action)
 		got.Why = ""
-		if got != c.want {
+		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s %v under %s: %+v, want %+v", c.use, c.with, c.action, got, c.want)
+		}
+	}
+}
+
+// The chaos scenarios' faults, read as the reference gateway behaves: each gives the effect the
+// plan simulates, at the offsets the timeline says.
+func TestFaultEffectsOfChaosScenarios(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	cases := []struct {
+		file, component string
+		want            drill.FaultEffects
+	}{
+		{"chaos-bus-partition.yaml", "edge-push", drill.FaultEffects{HasNotBefore: true, NotBefore: ms(3500),
+			Down: []drill.Window{{From: ms(-500), To: ms(3500)}}}},
+		{"chaos-bus-partition.yaml", "edge-open", drill.FaultEffects{HasNotBefore: true, NotBefore: ms(3500)}}, // fails open
+		{"chaos-slow-link.yaml", "edge-slow", drill.FaultEffects{SlowRejects: []drill.Window{{From: ms(-3000), To: ms(4500), Extra: ms(500)}}}},
+		{"chaos-slow-link.yaml", "edge-fast", drill.FaultEffects{}},
+		{"chaos-gateway-restart.yaml", "edge-stale", drill.FaultEffects{Resurrect: []drill.Window{{From: ms(1500), To: ms(3500)}}}},
+		{"chaos-gateway-restart.yaml", "edge-fresh", drill.FaultEffects{}}, // restarts from fresh state
+	}
+	for _, c := range cases {
+		s, err := loadScenario(filepath.Join("../../scenarios", c.file), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var comp scenario.Component
+		for _, sc := range s.System.Components {
+			if sc.Name == c.component {
+				comp = sc
+			}
+		}
+		got, notes := faultEffects(s, comp)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s %s: %+v, want %+v", c.file, c.component, got, c.want)
+		}
+		if got.IsZero() != (len(notes) == 0) {
+			t.Errorf("%s %s: notes %q for effects %+v", c.file, c.component, notes, got)
 		}
 	}
 }

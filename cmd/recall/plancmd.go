@@ -273,6 +273,12 @@ func newPlanView(s *scenario.Scenario, p *drill.Plan, bench *benchResult) *planV
 			for _, sc := range s.System.Components {
 				if sc.Name == c.Name {
 					e = expectedTTC(sc, s.Recall.Action)
+					if e.Known && !e.Never {
+						var notes []string
+						if e.Faults, notes = faultEffects(s, sc); len(notes) > 0 {
+							e.Why += "; " + strings.Join(notes, "; ")
+						}
+					}
 				}
 			}
 			expected = append(expected, e)
@@ -426,6 +432,83 @@ func expectedTTC(c scenario.Component, action string) drill.ExpectedTTC {
 		return drill.ExpectedTTC{Known: true, Never: true, Why: "jwt-only: never (until expiry)"}
 	}
 	return unknown
+}
+
+// faultEffects is what the scenario's faults do to a reference gateway's answers, as the
+// reference gateway behaves (targets/gateway): cut off from its revocation source (the bus for
+// push, the issuer's list for poll) across the recall, it enforces no earlier than the heal,
+// and failing closed it refuses every credential once its state is older than max_staleness;
+// a slowed link to the issuer slows an introspecting gateway's rejecting answers (an entry no
+// longer cached is introspected again); paused, stopped or killed it answers nothing; restarted
+// from a stale snapshot it honours recalled credentials again until its resync. Anything else is
+// not modelled: the plan then says what a drill without the fault would achieve.
+// The notes say, for the plan's text, what was modelled, in offsets from the recall.
+func faultEffects(s *scenario.Scenario, c scenario.Component) (f drill.FaultEffects, notes []string) {
+	if c.Use != "reference/gateway" {
+		return f, nil
+	}
+	g, err := params.DecodeGateway(c.With)
+	if err != nil {
+		return f, nil
+	}
+	rel := func(d time.Duration) string {
+		if d < 0 {
+			return "recall" + d.String()
+		}
+		return "recall+" + d.String()
+	}
+	kinds := map[string]string{}
+	for _, sc := range s.System.Components {
+		kinds[sc.Name] = sc.Use
+	}
+	recallAt := s.Recall.At.D
+	for _, ft := range s.Faults {
+		from := ft.At.Resolve(recallAt) - recallAt
+		to := from + ft.For
+		if ft.Target == c.Name {
+			switch ft.Fault {
+			case "pause", "stop", "kill":
+				if ft.For > 0 {
+					f.Down = append(f.Down, drill.Window{From: from, To: to})
+					notes = append(notes, fmt.Sprintf("%s: no answer %s to %s", ft.Fault, rel(from), rel(to)))
+				}
+			case "restart":
+				if g.StaleRestart {
+					resync := g.ResyncDelay
+					if resync <= 0 {
+						resync = g.Interval
+					}
+					f.Resurrect = append(f.Resurrect, drill.Window{From: from, To: from + resync})
+					notes = append(notes, fmt.Sprintf("restarted from a stale snapshot: honours recalled credentials again %s to %s", rel(from), rel(from+resync)))
+				}
+			}
+			continue
+		}
+		src, dst, ok := strings.Cut(ft.Link, "->")
+		if !ok || src != c.Name || ft.For <= 0 {
+			continue
+		}
+		source := (g.Strategy == "push" && kinds[dst] == "reference/nats") ||
+			(g.Strategy == "poll" && kinds[dst] == "reference/issuer")
+		switch {
+		case ft.Fault == "partition" && source && from <= 0 && to > 0:
+			if !f.HasNotBefore || to > f.NotBefore {
+				f.NotBefore, f.HasNotBefore = to, true
+			}
+			notes = append(notes, fmt.Sprintf("cut from %s until %s: enforces no earlier", dst, rel(to)))
+			if g.FailMode != "open" && g.MaxStaleness > 0 && from+g.MaxStaleness < to {
+				f.Down = append(f.Down, drill.Window{From: from + g.MaxStaleness, To: to})
+				notes = append(notes, fmt.Sprintf("fails closed %s to %s", rel(from+g.MaxStaleness), rel(to)))
+			}
+		case ft.Fault == "latency" && g.Strategy == "introspect" && kinds[dst] == "reference/issuer":
+			l, err := params.ParseDuration(ft.With["latency"])
+			if err == nil && l > 0 {
+				f.SlowRejects = append(f.SlowRejects, drill.Window{From: from, To: to, Extra: l})
+				notes = append(notes, fmt.Sprintf("rejecting answers %s slower %s to %s (link %s)", l, rel(from), rel(to), ft.Link))
+			}
+		}
+	}
+	return f, notes
 }
 
 // report1 rounds a duration for display.

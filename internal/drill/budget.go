@@ -58,6 +58,39 @@ type ExpectedTTC struct {
 	Phase time.Duration
 	// Why says where the expectation comes from ("push: at once", …), for the plan's text.
 	Why string
+	// Faults is what the scenario's faults do to the component's answers, as the plan reads
+	// them (the zero value: nothing).
+	Faults FaultEffects
+}
+
+// FaultEffects is what faults do to one component's answers, in offsets from the recall.
+type FaultEffects struct {
+	// NotBefore, when HasNotBefore, is the earliest instant the component can enforce the
+	// recall: its revocation source was cut off across the recall and heals then.
+	NotBefore    time.Duration
+	HasNotBefore bool
+	// Down are windows in which every probe sent gets an error (the component is paused,
+	// killed or restarting, or fails closed while cut off from its revocation source).
+	Down []Window
+	// SlowRejects are windows in which a probe that the component rejects takes Extra longer
+	// to answer: the rejecting answer needs a hop over a slowed link (an introspection).
+	SlowRejects []Window
+	// Resurrect are windows in which pairs enforced before the window's start are accepted
+	// again (a restart from a stale snapshot, until its resync).
+	Resurrect []Window
+}
+
+// Window is a span of offsets from the recall, [From, To), with an extra latency for
+// FaultEffects.SlowRejects.
+type Window struct {
+	From, To, Extra time.Duration
+}
+
+func (w Window) holds(t time.Duration) bool { return t >= w.From && t < w.To }
+
+// IsZero reports whether the faults change nothing.
+func (f FaultEffects) IsZero() bool {
+	return !f.HasNotBefore && len(f.Down) == 0 && len(f.SlowRejects) == 0 && len(f.Resurrect) == 0
 }
 
 // remaining is the share of the component's pairs not yet converged just before t.

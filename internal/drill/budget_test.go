@@ -190,3 +190,48 @@ func TestPlanBudgetRangeShiftsPhasesApart(t *testing.T) {
 		t.Errorf("first component's range %v: want it to reach down to about %v, its bracket when it ticks late and alone", r, want[0])
 	}
 }
+
+// The plan simulates what faults do to a component's answers (FaultEffects): each effect moves
+// the simulated median bracket the way it moves a drill's (measured on the chaos scenarios:
+// bus-partition edge-push 4,323 ms, slow-link edge-slow 725 ms, gateway-restart edge-stale
+// 125 ms, against a plan of 4,241, 727 and 126 ms).
+func TestPlanBudgetFaultEffects(t *testing.T) {
+	t.Parallel()
+	base := BudgetConfig{Rate: 400, Components: 2, Victims: 40, Controls: 10,
+		RecallAt: 4 * time.Second, After: 6 * time.Second, Seed: 7,
+		Expected: []ExpectedTTC{
+			{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond},
+			{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond},
+		}}
+	clean := PlanBudget(base).Resolution[0]
+	with := func(f FaultEffects) time.Duration {
+		cfg := base
+		cfg.Expected = slices.Clone(base.Expected)
+		cfg.Expected[0].Faults = f
+		return PlanBudget(cfg).Resolution[0]
+	}
+	t.Logf("no fault: %v", clean)
+	// Failing closed from 0.5 s before the recall until the heal at +3.5 s, when it enforces:
+	// the last accept before the window, the first reject after it.
+	down := with(FaultEffects{HasNotBefore: true, NotBefore: 3500 * time.Millisecond,
+		Down: []Window{{From: -500 * time.Millisecond, To: 3500 * time.Millisecond}}})
+	if down < 4*time.Second || down > 4*time.Second+2*clean {
+		t.Errorf("down across the recall for 4s: median bracket %v, want 4s to 4s + two revisits (%v)", down, 4*time.Second+2*clean)
+	}
+	// Enforcing only at the heal (failing open): the bracket is a revisit, of the fewer pairs
+	// left by then.
+	if open := with(FaultEffects{HasNotBefore: true, NotBefore: 3500 * time.Millisecond}); open > clean*5/4 {
+		t.Errorf("enforcing at the heal: median bracket %v, want no wider than without the fault (%v)", open, clean)
+	}
+	// Rejecting answers 500 ms slower: the bracket ends when the rejecting answer arrives.
+	slow := with(FaultEffects{SlowRejects: []Window{{From: -time.Second, To: 5 * time.Second, Extra: 500 * time.Millisecond}}})
+	if slow < clean+400*time.Millisecond || slow > clean+700*time.Millisecond {
+		t.Errorf("rejects 500ms slower: median bracket %v, want about %v + 500ms", slow, clean)
+	}
+	// Honouring recalled credentials again from +1.5 s to +3.5 s: the bracket that counts is
+	// the last one, at +3.5 s, when the other component's pairs have left the rotation.
+	res := with(FaultEffects{Resurrect: []Window{{From: 1500 * time.Millisecond, To: 3500 * time.Millisecond}}})
+	if res > clean*3/4 {
+		t.Errorf("resurrected until +3.5s: median bracket %v, want about half of %v (its pairs alone in the rotation)", res, clean)
+	}
+}

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"container/heap"
 	"fmt"
 	"math/rand"
 	"time"
@@ -35,7 +36,17 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	// Simulate only the sampled victims: the others are recalled and never probed.
-	tr := NewTracker(TrackerConfig{Components: names, Victims: n, Controls: cfg.Controls, MaxLag: 100 * time.Millisecond})
+	faults := make([]FaultEffects, cfg.Components)
+	maxLag := 100 * time.Millisecond
+	for c := range faults {
+		if c < len(cfg.Expected) {
+			faults[c] = cfg.Expected[c].Faults
+			for _, w := range faults[c].SlowRejects {
+				maxLag = max(maxLag, 2*(simLatency+w.Extra))
+			}
+		}
+	}
+	tr := NewTracker(TrackerConfig{Components: names, Victims: n, Controls: cfg.Controls, MaxLag: maxLag})
 	s := NewScheduler(cfg.Schedule, tr, rand.New(rand.NewSource(cfg.Seed)))
 	enforce := make([][]time.Duration, cfg.Components) // per component, per victim: offset from the recall
 	fromRecall := make([]bool, cfg.Components)
@@ -59,8 +70,50 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 	ackAt := func(tok int) time.Duration { // acknowledged evenly over AckSpread, in token order
 		return cfg.RecallAt + time.Duration(float64(cfg.AckSpread)*float64(tok)/float64(n))
 	}
+	// outcome is the answer of component c to a probe of credential tok sent at sent, and how
+	// long it takes; recalled says whether tok is a victim already acknowledged.
+	outcome := func(c, tok int, sent time.Duration, recalled bool) (Outcome, time.Duration) {
+		f, rel := &faults[c], sent-cfg.RecallAt
+		for _, w := range f.Down {
+			if w.holds(rel) {
+				return Error, simLatency
+			}
+		}
+		if !recalled || enforce[c][tok] == endTime {
+			return Accept, simLatency
+		}
+		from := ackAt(tok)
+		if fromRecall[c] {
+			from = cfg.RecallAt
+		}
+		at := from + enforce[c][tok]
+		if f.HasNotBefore {
+			at = max(at, cfg.RecallAt+f.NotBefore)
+		}
+		if sent+simLatency/2 < at {
+			return Accept, simLatency
+		}
+		for _, w := range f.Resurrect {
+			if w.holds(rel) && at-cfg.RecallAt < w.From {
+				return Accept, simLatency
+			}
+		}
+		lat := simLatency
+		for _, w := range f.SlowRejects {
+			if w.holds(rel) {
+				lat += w.Extra
+			}
+		}
+		return Reject, lat
+	}
+	// Answers reach the tracker, and so the scheduler, when they arrive, as in the drill: a
+	// pair whose rejecting answer is slow stays in the rotation until it comes.
+	var inflight observationHeap
 	acked := 0
 	for sent := time.Duration(0); sent < end; sent += step {
+		for len(inflight) > 0 && inflight[0].Sent+inflight[0].Latency <= sent {
+			tr.Observe(heap.Pop(&inflight).(Observation))
+		}
 		if acked == 0 && sent >= cfg.RecallAt {
 			tr.SetTrigger(cfg.RecallAt)
 		}
@@ -70,17 +123,11 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 			acked++
 		}
 		c, tok := s.Next()
-		out := Accept
-		if tok < acked && enforce[c][tok] != endTime {
-			from := ackAt(tok)
-			if fromRecall[c] {
-				from = cfg.RecallAt
-			}
-			if sent+simLatency/2 >= from+enforce[c][tok] {
-				out = Reject
-			}
-		}
-		tr.Observe(Observation{Component: c, Token: tok, Sent: sent, Latency: simLatency, Outcome: out})
+		out, lat := outcome(c, tok, sent, tok < acked)
+		heap.Push(&inflight, Observation{Component: c, Token: tok, Sent: sent, Latency: lat, Outcome: out})
+	}
+	for len(inflight) > 0 {
+		tr.Observe(heap.Pop(&inflight).(Observation))
 	}
 	m := tr.Finalize(end)
 	out := make([]time.Duration, cfg.Components)
@@ -88,4 +135,20 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 		out[c] = time.Duration(cm.Summary.TTCMS.ResolutionMS * float64(time.Millisecond))
 	}
 	return out, true
+}
+
+// observationHeap orders observations by their arrival, Sent + Latency.
+type observationHeap []Observation
+
+func (h observationHeap) Len() int { return len(h) }
+func (h observationHeap) Less(i, j int) bool {
+	return h[i].Sent+h[i].Latency < h[j].Sent+h[j].Latency
+}
+func (h observationHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *observationHeap) Push(x any)   { *h = append(*h, x.(Observation)) }
+func (h *observationHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
