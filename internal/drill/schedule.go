@@ -432,15 +432,8 @@ func (s *Scheduler) Recalled(token int) {
 	// long as the queue takes to drain, and the stalest pairs, waiting behind it, would get the
 	// widest brackets: 20 % wider at the median than the revisit interval for a push gateway
 	// (TestScheduleBatchAckKeepsRotation).
-	if s.measuring {
-		if s.batchLeft > 0 {
-			return
-		}
-		if s.urgent.n >= (s.unconv.n+3)/4 {
-			s.urgent.reset()
-			s.batchLeft = max(s.unconv.n, 1)
-			return
-		}
+	if s.measuring && (s.batchLeft > 0 || s.leaveBatchToRotation()) {
+		return
 	}
 	// Every sampled component, in a random order: a credential's first probes after its own
 	// acknowledgement then fall at offsets spread over the queue's drain time at every component
@@ -565,10 +558,19 @@ func (s *Scheduler) startMeasuring() {
 	}
 	clear(s.lastVisit)
 	// A batch acknowledged before the first probe after the trigger: as in Recalled.
-	if s.urgent.n >= (s.unconv.n+3)/4 {
-		s.urgent.reset()
-		s.batchLeft = max(s.unconv.n, 1)
+	s.leaveBatchToRotation()
+}
+
+// leaveBatchToRotation says whether the first probes queued make a batch acknowledgement (a
+// quarter of the rotation), and if so drops them and leaves the batch to the rotation for one
+// cycle (see Recalled).
+func (s *Scheduler) leaveBatchToRotation() bool {
+	if s.urgent.n < (s.unconv.n+3)/4 {
+		return false
 	}
+	s.urgent.reset()
+	s.batchLeft = max(s.unconv.n, 1)
+	return true
 }
 
 func (s *Scheduler) nextMeasure() (int32, int) {
