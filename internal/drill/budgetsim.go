@@ -35,7 +35,7 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 		names[i] = fmt.Sprintf("c%d", i)
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
-	// Simulate only the sampled victims: the others are recalled and never probed.
+	// A slow answer must reach the tracker within MaxLag of its send time.
 	faults := make([]FaultEffects, cfg.Components)
 	maxLag := 100 * time.Millisecond
 	for c := range faults {
@@ -46,6 +46,7 @@ func simulateBrackets(cfg BudgetConfig, n int) ([]time.Duration, bool) {
 			}
 		}
 	}
+	// Simulate only the sampled victims: the others are recalled and never probed.
 	tr := NewTracker(TrackerConfig{Components: names, Victims: n, Controls: cfg.Controls, MaxLag: maxLag})
 	s := NewScheduler(cfg.Schedule, tr, rand.New(rand.NewSource(cfg.Seed)))
 	enforce := make([][]time.Duration, cfg.Components) // per component, per victim: offset from the recall
