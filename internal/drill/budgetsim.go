@@ -18,8 +18,10 @@ const (
 // simulateBrackets runs the drill's own Scheduler and Tracker on a virtual clock, the way the
 // engine drives them, over components whose TTCs follow cfg.Expected (unknown and never: not
 // converging), and returns the median bracket per component (0 where none converged). The
-// i-th probe is sent at i/rate and judged at its send time plus half the latency; every victim
-// is recalled, and acknowledged, at cfg.RecallAt. It is the plan's model of what a machine
+// i-th probe is sent at i/rate, judged at its send time plus half the latency, and its answer
+// reaches the tracker a latency later; every victim is recalled at cfg.RecallAt and
+// acknowledged over cfg.AckSpread; each component's faults (ExpectedTTC.Faults) change its
+// answers as they say. It is the plan's model of what a machine
 // that keeps up with the rate achieves: the same rotation, the same acknowledgement burst, the
 // same pairs leaving it as they converge, and so the same brackets, which an analytic revisit
 // interval does not give (a convergence instant falls in a long gap more often than in a short
