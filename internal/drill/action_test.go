@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -230,5 +231,62 @@ func TestActionHTTPForms(t *testing.T) {
 	}
 	if _, err := NewAction("http", ActionParams{With: map[string]any{"url": srv.URL, "group_by": "sub", "body": "{{token}}"}}); err == nil {
 		t.Error("group_by with {{token}} was accepted")
+	}
+}
+
+// TestActionHTTPIssuedBefore: {{issued_before}} is T, the whole second after the victims'
+// latest iat, in Unix seconds, the same in every call whatever the form (here one per group,
+// each group's own latest iat being earlier); a template that names it asks the population for
+// controls minted from T on, one that does not asks nothing; victims without iat have no T, and
+// every recall fails saying so.
+func TestActionHTTPIssuedBefore(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.URL.Query().Get("nbf")+"|"+string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	with := map[string]any{"url": srv.URL + "/not-before?nbf={{issued_before}}", "body": `{"notBefore": {{issued_before}}}`, "group_by": "sub"}
+	a, err := NewAction("http", ActionParams{With: with})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := victims(4) // user-a: 0, 2; user-b: 1, 3
+	for i, v := range vs {
+		v.Claims.IssuedAt = 1_700_000_000 + int64(i)
+	}
+	acks, err := collect(t, a, Issuer{}, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `1700000004|{"notBefore": 1700000004}`
+	if len(bodies) != 2 || bodies[0] != want || bodies[1] != want {
+		t.Errorf("calls %q: want 2, each %q", bodies, want)
+	}
+	for i, ack := range acks {
+		if ack.Err != nil {
+			t.Errorf("ack %d: %v", i, ack.Err)
+		}
+	}
+	k, _ := LookupAction("http")
+	if !k.PopulationFor(with).NewSecond {
+		t.Error("{{issued_before}} in the url and body: the controls are not minted from T on")
+	}
+	if !k.PopulationFor(map[string]any{"url": srv.URL, "headers": map[string]any{"X-Not-Before": "{{issued_before}}"}}).NewSecond {
+		t.Error("{{issued_before}} in a header: the controls are not minted from T on")
+	}
+	if k.PopulationFor(map[string]any{"url": srv.URL + "/revoke?jti={{jti}}"}).NewSecond {
+		t.Error("no {{issued_before}}: the population waits for T anyway")
+	}
+	for _, v := range vs {
+		v.Claims.IssuedAt = 0
+	}
+	acks, err = collect(t, a, Issuer{}, vs)
+	if err == nil || acks[0].Err == nil || !strings.Contains(acks[0].Err.Error(), "no iat") || len(bodies) != 2 {
+		t.Errorf("victims without iat: err %v, ack %v, %d calls; want every recall failed, no call", err, acks[0].Err, len(bodies))
 	}
 }

@@ -9,15 +9,47 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/recall-drills/recall/internal/redact"
+	"github.com/recall-drills/recall/internal/source"
 )
 
 // Placeholders of the http action. Per credential: {{token}}, {{jti}}, {{sub}}, {{client_id}},
-// {{sid}}, {{kid}}. For the whole set (or a group): {{jtis}} and {{subjects}}, JSON arrays.
+// {{sid}}, {{kid}}. For the whole set (or a group): {{jtis}} and {{subjects}}, JSON arrays. For
+// the whole recall: {{issued_before}}.
 var credentialPlaceholders = []string{"{{token}}", "{{jti}}", "{{sub}}", "{{client_id}}", "{{sid}}", "{{kid}}"}
+
+// issuedBeforePlaceholder is T of a recall of everything issued before an instant, in Unix
+// seconds: the whole second after the victims' latest iat ([source.Boundary]). A scenario whose
+// http action names it has its controls minted from T on, some within T's second
+// ([httpPopulation]), as for revoke-issued-before, so that a provider's not-before call can be
+// drilled at the same boundary.
+const issuedBeforePlaceholder = "{{issued_before}}"
+
+// httpPopulation is what the http action's parameters ask of the population: with
+// {{issued_before}} in its url, a header or its body, the source waits for T between the victims
+// and the controls.
+func httpPopulation(with map[string]any) PopulationNeeds {
+	return PopulationNeeds{NewSecond: strings.Contains(httpTemplates(with), issuedBeforePlaceholder)}
+}
+
+// httpTemplates is every template of the http action's parameters, concatenated: url, body and
+// header values.
+func httpTemplates(with map[string]any) string {
+	all, _ := with["url"].(string)
+	if b, ok := with["body"].(string); ok {
+		all += b
+	}
+	if h, ok := with["headers"].(map[string]any); ok {
+		for _, v := range h {
+			all += fmt.Sprint(v)
+		}
+	}
+	return all
+}
 
 // groupKeys are the values of the http action's group_by, and what each reads of a token.
 var groupKeys = map[string]func(*Token) string{
@@ -36,6 +68,8 @@ type httpAction struct {
 	groupBy           string
 	concurrency       int
 	perCredential     bool
+	// issuedBefore: a template names {{issued_before}}.
+	issuedBefore bool
 }
 
 // newHTTPAction: with {method, url, headers, body, group_by}.
@@ -65,10 +99,8 @@ func newHTTPAction(p ActionParams) (Action, error) {
 		}
 		a.groupBy = s
 	}
-	all := a.url + a.body
-	for _, v := range a.headers {
-		all += v
-	}
+	all := httpTemplates(p.With)
+	a.issuedBefore = strings.Contains(all, issuedBeforePlaceholder)
 	for _, ph := range credentialPlaceholders {
 		if strings.Contains(all, ph) {
 			a.perCredential = true
@@ -112,6 +144,17 @@ func hideUserinfo(u *url.URL) string {
 
 // Do implements Action.
 func (a *httpAction) Do(ctx context.Context, iss Issuer, victims []*Token, ack AckFunc) error {
+	// T is the whole recall's, whatever the form: every call names the same instant.
+	before := ""
+	if a.issuedBefore {
+		t, err := source.Boundary(victims)
+		if err != nil {
+			err = fmt.Errorf("http action: %s: %w", issuedBeforePlaceholder, err)
+			failAll(victims, ack, err)
+			return err
+		}
+		before = strconv.FormatInt(t.Unix(), 10)
+	}
 	switch {
 	case a.groupBy != "":
 		key := groupKeys[a.groupBy]
@@ -136,7 +179,7 @@ func (a *httpAction) Do(ctx context.Context, iss Issuer, victims []*Token, ack A
 				members[j] = victims[i]
 			}
 			sent := time.Now()
-			err := a.call(ctx, iss, members, members[0])
+			err := a.call(ctx, iss, members, members[0], before)
 			acked := time.Now()
 			for _, i := range idx {
 				ack(i, Ack{Sent: sent, Acked: acked, Err: err})
@@ -146,16 +189,17 @@ func (a *httpAction) Do(ctx context.Context, iss Issuer, victims []*Token, ack A
 	case a.perCredential:
 		return forEach(ctx, len(victims), a.concurrency, func(ctx context.Context, i int) error {
 			sent := time.Now()
-			err := a.call(ctx, iss, victims[i:i+1], victims[i])
+			err := a.call(ctx, iss, victims[i:i+1], victims[i], before)
 			ack(i, Ack{Sent: sent, Acked: time.Now(), Err: err})
 			return err
 		})
 	}
-	return ackAll(ctx, victims, ack, func(ctx context.Context) error { return a.call(ctx, iss, victims, nil) })
+	return ackAll(ctx, victims, ack, func(ctx context.Context) error { return a.call(ctx, iss, victims, nil, before) })
 }
 
-// call sends one request for set; one, when set, fills the per-credential placeholders.
-func (a *httpAction) call(ctx context.Context, iss Issuer, set []*Token, one *Token) error {
+// call sends one request for set; one, when set, fills the per-credential placeholders, and
+// before, when set, {{issued_before}}.
+func (a *httpAction) call(ctx context.Context, iss Issuer, set []*Token, one *Token, before string) error {
 	var jtis, subs []string
 	for _, v := range set {
 		jtis = append(jtis, v.Claims.JTI)
@@ -166,6 +210,9 @@ func (a *httpAction) call(ctx context.Context, iss Issuer, set []*Token, one *To
 	jj, _ := json.Marshal(jtis)
 	sj, _ := json.Marshal(subs)
 	pairs := []string{"{{jtis}}", string(jj), "{{subjects}}", string(sj)}
+	if before != "" {
+		pairs = append(pairs, issuedBeforePlaceholder, before)
+	}
 	var secrets []string
 	if one != nil {
 		c := one.Claims

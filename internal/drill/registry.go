@@ -47,6 +47,10 @@ type ActionKind struct {
 	NeedsIssuer bool
 	// Population is what the credential population must be for the action to mean something.
 	Population PopulationNeeds
+	// PopulationWith, when set, adds what the population must be for the parameters a
+	// scenario gives (the http action's {{issued_before}} needs NewSecond); see
+	// [ActionKind.PopulationFor].
+	PopulationWith func(with map[string]any) PopulationNeeds
 	// Recovery says what a fresh credential takes after this action (recovery time).
 	Recovery RecoveryNeeds
 	// New builds the action; With has passed Params.Check and Mode is one of Modes.
@@ -106,6 +110,24 @@ func ActionNames() []string {
 func LookupAction(name string) (ActionKind, bool) {
 	k, ok := actions[name]
 	return k, ok
+}
+
+// PopulationFor is what the population must be for the action with the parameters with:
+// Population, and what PopulationWith adds for them.
+func (k ActionKind) PopulationFor(with map[string]any) PopulationNeeds {
+	n := k.Population
+	if k.PopulationWith == nil {
+		return n
+	}
+	w := k.PopulationWith(with)
+	n.MFA = n.MFA || w.MFA
+	n.ExtraKey = n.ExtraKey || w.ExtraKey
+	n.NewSecond = n.NewSecond || w.NewSecond
+	n.RefreshTokens = n.RefreshTokens || w.RefreshTokens
+	if n.Grant == "" {
+		n.Grant, n.Why = w.Grant, w.Why
+	}
+	return n
 }
 
 // CheckParams checks mode and with against the kind: mode one of Modes (or empty), every key
@@ -198,14 +220,14 @@ func init() {
 	// A key's id is its jti (internal/source/reference.APIKeys); the reference issuer has no
 	// api_key recall type and says so.
 	RegisterAction(admin("revoke-api-keys", "api_key", "recall the victims' API keys at the API-key authority, by key id, in one admin call", func(t *Token) string { return t.Claims.JTI }))
-	RegisterAction(ActionKind{Name: "http", Doc: "HTTP requests of yours: one for all victims, one per credential ({{token}}, {{jti}}, {{sub}}, {{client_id}}, {{sid}}, {{kid}}), or one per group_by value",
+	RegisterAction(ActionKind{Name: "http", Doc: "HTTP requests of yours: one for all victims, one per credential ({{token}}, {{jti}}, {{sub}}, {{client_id}}, {{sid}}, {{kid}}), or one per group_by value; {{issued_before}} is T, the second after the victims' last iat (controls are then minted from T on)",
 		Params: params.Spec{
 			{Key: "url", Type: params.URL, Required: true, Doc: "where the request goes"},
 			{Key: "method", Type: params.Method, Default: http.MethodPost, Doc: "the request's method"},
 			{Key: "headers", Type: params.Headers, Doc: "request headers"},
 			{Key: "body", Type: params.String, Doc: "request body; {{jtis}} and {{subjects}} become JSON arrays"},
 			{Key: "group_by", Type: params.Enum, Enum: []string{"client_id", "sub", "sid"}, Doc: "one call per distinct value; its acknowledgement stamps the group's credentials"},
-		}, New: newHTTPAction})
+		}, PopulationWith: httpPopulation, New: newHTTPAction})
 	RegisterAction(ActionKind{Name: "command", Doc: "a command of yours, given the victims' tokens and jti in files",
 		Params: params.Spec{
 			{Key: "run", Type: params.Argv, Required: true, Doc: "argv; $RECALL_TOKENS_FILE and $RECALL_JTIS_FILE name the files"},

@@ -135,9 +135,10 @@ func Build(s *scenario.Scenario, o Options) (*drill.Plan, error) {
 		if mode == "" && len(k.Modes) > 0 {
 			mode = k.Modes[0]
 		}
-		pop.MFA = k.Population.MFA
-		pop.RotateKeyBeforeControls = k.Population.ExtraKey
-		pop.NewSecondBeforeControls = k.Population.NewSecond
+		needs := k.PopulationFor(s.Recall.With)
+		pop.MFA = needs.MFA
+		pop.RotateKeyBeforeControls = needs.ExtraKey
+		pop.NewSecondBeforeControls = needs.NewSecond
 	}
 	steps, err := faultSteps(s)
 	if err != nil {
