@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,5 +289,43 @@ func TestActionHTTPIssuedBefore(t *testing.T) {
 	acks, err = collect(t, a, Issuer{}, vs)
 	if err == nil || acks[0].Err == nil || !strings.Contains(acks[0].Err.Error(), "no iat") || len(bodies) != 2 {
 		t.Errorf("victims without iat: err %v, ack %v, %d calls; want every recall failed, no call", err, acks[0].Err, len(bodies))
+	}
+}
+
+// TestActionHTTPGroupByKid: a key recall at a provider's admin API is one call per signing key,
+// not one per credential: group_by kid sends one call per distinct kid of the victims, with
+// {{kid}} filled, and stamps every credential the key signed; {{kid}} is refused with another
+// group_by, whose groups need not share a key.
+func TestActionHTTPGroupByKid(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	a, err := NewAction("http", ActionParams{With: map[string]any{"method": "DELETE", "url": srv.URL + "/keys/{{kid}}", "group_by": "kid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := victims(5)
+	for i, v := range vs {
+		v.Claims.KeyID = []string{"k1", "k1", "k1", "k2", "k2"}[i]
+	}
+	acks, err := collect(t, a, Issuer{}, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(calls)
+	if !slices.Equal(calls, []string{"DELETE /keys/k1", "DELETE /keys/k2"}) {
+		t.Errorf("calls %q: want one DELETE per kid", calls)
+	}
+	if !acks[0].Acked.Equal(acks[2].Acked) || !acks[3].Acked.Equal(acks[4].Acked) || acks[1].Err != nil {
+		t.Errorf("acks %+v: want each key's credentials stamped together", acks)
+	}
+	if _, err := NewAction("http", ActionParams{With: map[string]any{"url": srv.URL + "/keys/{{kid}}", "group_by": "sub"}}); err == nil || !strings.Contains(err.Error(), "{{kid}}") {
+		t.Errorf("group_by sub with {{kid}}: %v; want refused", err)
 	}
 }

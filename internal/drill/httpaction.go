@@ -56,6 +56,7 @@ var groupKeys = map[string]func(*Token) string{
 	"client_id": func(t *Token) string { return t.Claims.ClientID },
 	"sub":       func(t *Token) string { return t.Claims.Subject },
 	"sid":       func(t *Token) string { return t.Claims.Session },
+	"kid":       func(t *Token) string { return t.Claims.KeyID },
 }
 
 // httpAction is the http recall. It has three forms: one call for every victim (no per-credential
@@ -95,7 +96,7 @@ func newHTTPAction(p ActionParams) (Action, error) {
 	if g, ok := p.With["group_by"]; ok {
 		s, _ := g.(string)
 		if _, known := groupKeys[s]; !known {
-			return nil, fmt.Errorf("http action: with.group_by must be client_id, sub or sid, got %v", g)
+			return nil, fmt.Errorf("http action: with.group_by must be client_id, sub, sid or kid, got %v", g)
 		}
 		a.groupBy = s
 	}
@@ -106,8 +107,14 @@ func newHTTPAction(p ActionParams) (Action, error) {
 			a.perCredential = true
 		}
 	}
-	if a.groupBy != "" && a.perCredential && (strings.Contains(all, "{{token}}") || strings.Contains(all, "{{jti}}") || strings.Contains(all, "{{kid}}")) {
-		return nil, fmt.Errorf("http action: group_by %s sends one call per group: use {{%s}} (and {{jtis}}, {{subjects}}), not {{token}}, {{jti}} or {{kid}}", a.groupBy, a.groupBy)
+	// A group's call names what its credentials share, not one credential of it: {{kid}} only
+	// when they share a key.
+	if a.groupBy != "" {
+		for _, ph := range []string{"{{token}}", "{{jti}}", "{{kid}}"} {
+			if strings.Contains(all, ph) && ph != "{{"+a.groupBy+"}}" {
+				return nil, fmt.Errorf("http action: group_by %s sends one call per group: use {{%s}} (and {{jtis}}, {{subjects}}), not %s", a.groupBy, a.groupBy, ph)
+			}
+		}
 	}
 	return a, nil
 }

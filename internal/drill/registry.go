@@ -226,7 +226,7 @@ func init() {
 			{Key: "method", Type: params.Method, Default: http.MethodPost, Doc: "the request's method"},
 			{Key: "headers", Type: params.Headers, Doc: "request headers"},
 			{Key: "body", Type: params.String, Doc: "request body; {{jtis}} and {{subjects}} become JSON arrays"},
-			{Key: "group_by", Type: params.Enum, Enum: []string{"client_id", "sub", "sid"}, Doc: "one call per distinct value; its acknowledgement stamps the group's credentials"},
+			{Key: "group_by", Type: params.Enum, Enum: []string{"client_id", "sub", "sid", "kid"}, Doc: "one call per distinct value; its acknowledgement stamps the group's credentials"},
 		}, PopulationWith: httpPopulation, New: newHTTPAction})
 	RegisterAction(ActionKind{Name: "command", Doc: "a command of yours, given the victims' tokens and jti in files",
 		Params: params.Spec{
