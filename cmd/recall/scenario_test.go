@@ -149,3 +149,31 @@ func checkGroundTruth(t *testing.T, c report.Component) {
 		t.Errorf("%s: ground truth %+v; want every one of %d converged pairs recorded within its bracket", c.Name, gt, c.Converged)
 	}
 }
+
+// gatewayBounds are the known answers of the reference gateways of issued-before.yaml,
+// refresh-theft.yaml and mfa-recall.yaml: how long each may honour a recalled credential after
+// the recall's acknowledgement, before the resolution is added. Push hears of it on the bus (0),
+// poll at its next fetch of the revocation list (interval 1s), introspect when its cached
+// positive answer expires (cache_ttl 1s).
+var gatewayBounds = map[string]time.Duration{"edge-push": 0, "edge-poll": time.Second, "edge-introspect": time.Second}
+
+// boundSlack is what a gateway's own work may add to its strategy's bound: the fetch of the
+// revocation list or the introspection it acts on, which a loaded machine slows.
+const boundSlack = 100 * time.Millisecond
+
+// checkWithinBound asserts a known answer: the component honoured recalled credentials at most
+// bound (plus boundSlack) after the acknowledgement, plus the resolution, both as measured (the
+// brackets' upper ends) and as it recorded it (ground truth).
+func checkWithinBound(t *testing.T, c report.Component, bound time.Duration) {
+	t.Helper()
+	limit := float64((bound + boundSlack).Milliseconds()) + c.TTCMS.ResolutionMaxMS
+	t.Logf("%s: recalled credentials honoured up to %.0f ms measured, %.0f ms recorded; bound %v + resolution %.0f ms",
+		c.Name, c.TTCMS.Max, trueMax(c), bound, c.TTCMS.ResolutionMaxMS)
+	if c.TTCMS.Count == 0 || c.TTCMS.Max > limit {
+		t.Errorf("%s: recalled credentials honoured up to %.0f ms (%d pairs); want at most %v + resolution %.0f ms",
+			c.Name, c.TTCMS.Max, c.TTCMS.Count, bound, c.TTCMS.ResolutionMaxMS)
+	}
+	if gt := c.GroundTruth; gt == nil || gt.TTCMS.Max > limit {
+		t.Errorf("%s: ground truth %+v; want it recorded, at most %v + resolution %.0f ms after the recall", c.Name, gt, bound, c.TTCMS.ResolutionMaxMS)
+	}
+}
