@@ -197,7 +197,7 @@ func TestExpectedTTCPerReferenceComponent(t *testing.T) {
 		{"reference/apikey-service", map[string]any{"strategy": "poll", "interval": "1s"}, "revoke-api-keys",
 			drill.ExpectedTTC{Known: true, From: 500 * time.Millisecond, To: 500 * time.Millisecond, FromRecall: true, Phase: time.Second}},
 		{"reference/apikey-service", map[string]any{"strategy": "lookup", "cache_ttl": "2s"}, "revoke-api-keys",
-			drill.ExpectedTTC{Known: true, To: 2 * time.Second, FromRecall: true}},
+			drill.ExpectedTTC{Known: true, To: 2 * time.Second, FromRecall: true, Refill: true}},
 		{"reference/rp", nil, "revoke-sessions",
 			drill.ExpectedTTC{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond}},
 		{"reference/gateway", map[string]any{"strategy": "ssf", "delivery": "poll", "interval": "1s"}, "ssf-event",

@@ -371,8 +371,8 @@ func expectedTTC(c scenario.Component, action string) drill.ExpectedTTC {
 		if ttl <= 0 {
 			return unknown
 		}
-		return drill.ExpectedTTC{Known: true, From: 0, To: ttl, FromRecall: true,
-			Why: fmt.Sprintf("%s, cache %s: spread over 0–%s", what, ttl, ttl)}
+		return drill.ExpectedTTC{Known: true, From: 0, To: ttl, FromRecall: true, Refill: true,
+			Why: fmt.Sprintf("%s, cache %s: entries filled by the probes expire within a few revisits of each other, anywhere in 0–%s", what, ttl, ttl)}
 	}
 	switch c.Use {
 	case "reference/gateway":

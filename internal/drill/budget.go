@@ -52,10 +52,16 @@ type ExpectedTTC struct {
 	// every credential alike (a poll tick, a cache entry's expiry), false when each counts from
 	// the credential's own acknowledgement (a push).
 	FromRecall bool
-	// Phase, for an instant common to every credential (From == To), is how wide the window is
-	// in which it really falls, centred on From: a poll tick comes anywhere within an interval
-	// of the recall. Budget.ResolutionRange gives the brackets at its two ends.
+	// Phase, for an instant common to every credential (From == To), or a window, is how far
+	// the instant or the window really falls from where it is centred: a poll tick comes
+	// anywhere within an interval of the recall. Budget.ResolutionRange gives the brackets at
+	// its two ends.
 	Phase time.Duration
+	// Refill, for a cache (From 0, To its TTL), says that each credential's entry is filled at
+	// its first probe and filled again at its first probe after it expires: the entries expire
+	// together, within a few revisits of each other, at a phase anywhere in the TTL. PlanBudget
+	// narrows [From, To] to that window, with the rest of the TTL as its Phase.
+	Refill bool
 	// Why says where the expectation comes from ("push: at once", …), for the plan's text.
 	Why string
 	// Faults is what the scenario's faults do to the component's answers, as the plan reads
@@ -141,6 +147,12 @@ type Budget struct {
 	ResolutionRange [][2]time.Duration
 }
 
+// refillRevisits is how many pre-recall revisit intervals the expiries of probe-filled cache
+// entries spread over: the fills of the first sweep spread over one, and each refill comes up
+// to one revisit after the expiry (the quickstart's introspect gateway, a 5 s TTL revisited every
+// 35 ms: its entries expired within 73 ms of each other, in ground truth).
+const refillRevisits = 2.0
+
 // maxPhaseCorners is how many components with a phase (ExpectedTTC.Phase) PlanBudget shifts
 // each on its own, simulating every corner (2^n runs); past it they shift together.
 const maxPhaseCorners = 3
@@ -163,6 +175,15 @@ func PlanBudget(cfg BudgetConfig) Budget {
 	b.After = interval(b.VictimPairs, cfg.Rate*b.UnconvergedShare)
 	b.AfterAlone = interval(n, cfg.Rate*b.UnconvergedShare)
 	b.Resolution = make([]time.Duration, cfg.Components)
+	// Cache entries filled by the probes: they expire within about refillRevisits revisits of
+	// each other, which at a short revisit interval is a burst, not a spread over the TTL.
+	cfg.Expected = slices.Clone(cfg.Expected)
+	for i, e := range cfg.Expected {
+		if w := time.Duration(refillRevisits * float64(b.Before)); e.Refill && e.Known && w > 0 && w < e.To-e.From {
+			mid := e.From + (e.To-e.From)/2
+			cfg.Expected[i].From, cfg.Expected[i].To, cfg.Expected[i].Phase = mid-w/2, mid+w/2, e.To-e.From-w
+		}
+	}
 	expected := func(c int) ExpectedTTC {
 		if c < len(cfg.Expected) {
 			return cfg.Expected[c]
@@ -196,7 +217,7 @@ func PlanBudget(cfg BudgetConfig) Budget {
 		// few such components, the two joint shifts for more.
 		var phased []int
 		for i, e := range cfg.Expected {
-			if e.Phase > 0 && e.From == e.To {
+			if e.Phase > 0 {
 				phased = append(phased, i)
 			}
 		}
@@ -213,7 +234,7 @@ func PlanBudget(cfg BudgetConfig) Budget {
 					q = 0.4
 				}
 				d := time.Duration(q * float64(e.Phase))
-				shifted.Expected[i].From, shifted.Expected[i].To = max(e.From+d, 0), max(e.From+d, 0)
+				shifted.Expected[i].From, shifted.Expected[i].To = max(e.From+d, 0), max(e.To+d, 0)
 			}
 			if alt, ok := simulateBrackets(shifted, n); ok {
 				for c := range alt {

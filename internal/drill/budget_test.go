@@ -235,3 +235,41 @@ func TestPlanBudgetFaultEffects(t *testing.T) {
 		t.Errorf("resurrected until +3.5s: median bracket %v, want about half of %v (its pairs alone in the rotation)", res, clean)
 	}
 }
+
+// A cache whose entries the probes fill expires them together, within a couple of revisits of
+// each other, when the revisit is short against the TTL: the component converges in a burst,
+// meeting a full rotation, so its bracket is wider than for expiries spread over the TTL (the
+// quickstart's introspect gateway: 17-20 ms achieved, where the spread model planned 15 ms).
+func TestPlanBudgetRefilledCacheConvergesInABurst(t *testing.T) {
+	t.Parallel()
+	cfg := BudgetConfig{Rate: 3000, Components: 2, Victims: 1000, Controls: 200, Sample: SampleSpec{Count: 24},
+		RecallAt: 12 * time.Second, After: 20 * time.Second, Seed: 42,
+		Expected: []ExpectedTTC{
+			{Known: true, From: 20 * time.Millisecond, To: 20 * time.Millisecond},
+			{Known: true, To: 5 * time.Second, FromRecall: true},
+		}}
+	spread := PlanBudget(cfg)
+	cfg.Expected = slices.Clone(cfg.Expected)
+	cfg.Expected[1].Refill = true
+	burst := PlanBudget(cfg)
+	t.Logf("spread %v %v, burst %v %v (before %v)", spread.Resolution[1], spread.ResolutionRange[1], burst.Resolution[1], burst.ResolutionRange[1], burst.Before)
+	if burst.Resolution[1] <= spread.Resolution[1] {
+		t.Errorf("entries expiring in a burst: bracket %v, want wider than spread over the TTL (%v)", burst.Resolution[1], spread.Resolution[1])
+	}
+	if r := burst.ResolutionRange[1]; r[1] <= r[0] {
+		t.Errorf("the burst's phase in the TTL is unknown: range %v, want one", r)
+	}
+	// A revisit as long as the TTL: the expiries spread over it, as without Refill.
+	slow := cfg
+	slow.Rate, slow.Sample = 100, SampleSpec{}
+	slow.Victims, slow.Controls = 200, 20
+	a, b := PlanBudget(slow), func() Budget {
+		c := slow
+		c.Expected = slices.Clone(slow.Expected)
+		c.Expected[1].Refill = false
+		return PlanBudget(c)
+	}()
+	if a.Resolution[1] != b.Resolution[1] {
+		t.Errorf("revisit %v against a 5s TTL: bracket %v with Refill, %v without; want the same", a.Before, a.Resolution[1], b.Resolution[1])
+	}
+}
