@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,5 +204,138 @@ func TestKillJournal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReportFromJournalFindings: a drill beside a gateway of its own answering every probe with
+// 500 FAILs on an unavailable finding. Rebuilt from its complete journal, the report carries
+// the drill's findings and verdict, not only its brackets. Rebuilt from the journal cut where a
+// kill while observing cuts it (before traffic ended, no end event), it is incomplete with
+// verdict ERROR, and still finds from the journaled load counts what the drill found: the
+// component unavailable (failing the verdict, named in the headline) with its error share, and
+// the victims never accepted there.
+func TestReportFromJournalFindings(t *testing.T) {
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ready" {
+			return
+		}
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	scen := `name: journal-findings
+seed: 3
+system:
+  components:
+    - {name: issuer, kind: issuer, use: reference/issuer}
+    - {name: edge-push, kind: gateway, use: reference/gateway, with: {strategy: push}}
+    - {name: broken, kind: gateway, url: "` + broken.URL + `", wait: {http: /ready}, probe: {path: /api}}
+tokens: {victims: 12, controls: 3}
+traffic: {rate: 150/s, duration: 3s}
+recall: {at: 1s}
+expect:
+  - false_rejects == 0
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "findings.yaml")
+	if err := os.WriteFile(path, []byte(scen), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runMain("run", "--quiet", "--out", out, path)
+	if code != exitFail {
+		t.Fatalf("run: exit %d, want %d (FAIL: broken unavailable)\n%s\n%s", code, exitFail, stdout, lastLines(stderr, 20))
+	}
+	want, err := report.Read(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasFinding := func(r *report.Report, kind, comp string) bool {
+		return slices.ContainsFunc(r.Findings, func(f report.Finding) bool { return f.Kind == kind && f.Component == comp })
+	}
+	if want.Verdict != report.Fail || !hasFinding(want, "unavailable", "broken") || !hasFinding(want, "never_accepted", "") {
+		t.Fatalf("test premise: the drill's verdict %s, findings %+v; want FAIL on broken unavailable, victims never accepted", want.Verdict, want.Findings)
+	}
+	journal, err := os.ReadFile(filepath.Join(out, "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuild := func(b []byte) *report.Report {
+		t.Helper()
+		d := t.TempDir()
+		jpath := filepath.Join(d, "journal.jsonl")
+		if err := os.WriteFile(jpath, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, o, e := runMain("report", "--from-journal", jpath); code != 0 {
+			t.Fatalf("report --from-journal: exit %d\n%s\n%s", code, o, e)
+		}
+		r, err := report.Read(filepath.Join(d, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	got := rebuild(journal)
+	// The headline's resolution clause may differ (revisit intervals are not journaled); its
+	// account of the failure may not.
+	if got.Incomplete || got.Verdict != want.Verdict || !strings.Contains(got.Headline, "broken was unavailable") {
+		t.Errorf("rebuilt from the complete journal: incomplete %v, verdict %s, headline %q\ndrill: verdict %s, headline %q",
+			got.Incomplete, got.Verdict, got.Headline, want.Verdict, want.Headline)
+	}
+	if d := cmp.Diff(want.Findings, got.Findings); d != "" {
+		t.Errorf("findings rebuilt from the complete journal (-drill +rebuilt):\n%s", d)
+	}
+	if d := cmp.Diff(want.Recall, got.Recall); d != "" {
+		t.Errorf("recall section rebuilt from the complete journal (-drill +rebuilt):\n%s", d)
+	}
+	wb, gb := componentByName(want, "broken"), componentByName(got, "broken")
+	if gb.ErrorShareBaseline != wb.ErrorShareBaseline || gb.ErrorShareAfterRecall != wb.ErrorShareAfterRecall ||
+		gb.RatePerSec != wb.RatePerSec || gb.TargetRatePerSec != wb.TargetRatePerSec {
+		t.Errorf("broken's load figures rebuilt %v/%v at %.1f of %.1f/s; drill %v/%v at %.1f of %.1f/s",
+			gb.ErrorShareBaseline, gb.ErrorShareAfterRecall, gb.RatePerSec, gb.TargetRatePerSec,
+			wb.ErrorShareBaseline, wb.ErrorShareAfterRecall, wb.RatePerSec, wb.TargetRatePerSec)
+	}
+	if slices.Contains(got.Missing, report.MissingLoad) {
+		t.Errorf("missing %v: the load figures are journaled", got.Missing)
+	}
+
+	// Cut where a kill while observing would: before traffic ended.
+	lines := strings.SplitAfter(string(journal), "\n")
+	cut := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, `"kind":"traffic_end"`) })
+	if cut < 0 {
+		t.Fatal("no traffic_end in the journal")
+	}
+	if !slices.ContainsFunc(lines[:cut], func(l string) bool { return strings.Contains(l, `"load":`) }) {
+		t.Fatal("no counters line with the load counts before traffic ended")
+	}
+	inc := rebuild([]byte(strings.Join(lines[:cut], "")))
+	if !inc.Incomplete || inc.Verdict != report.Error {
+		t.Errorf("rebuilt from the cut journal: incomplete %v, verdict %s; want incomplete, ERROR", inc.Incomplete, inc.Verdict)
+	}
+	var un *report.Finding
+	for i, f := range inc.Findings {
+		if f.Kind == "unavailable" && f.Component == "broken" {
+			un = &inc.Findings[i]
+		}
+	}
+	if un == nil || un.Severity != report.Critical || !un.FailsVerdict() || !strings.Contains(un.Message, "100% of its") {
+		t.Errorf("rebuilt from the cut journal, broken's unavailable finding is %+v; findings %+v", un, inc.Findings)
+	}
+	if !hasFinding(inc, "never_accepted", "") {
+		t.Errorf("rebuilt from the cut journal, no never_accepted finding: %+v", inc.Findings)
+	}
+	if hasFinding(inc, "unavailable", "edge-push") {
+		t.Errorf("rebuilt from the cut journal, the healthy edge-push is unavailable: %+v", inc.Findings)
+	}
+	if !strings.Contains(inc.Headline, "broken") || !strings.Contains(inc.Headline, "unavailable") {
+		t.Errorf("headline of the cut rebuild %q: want broken named unavailable", inc.Headline)
+	}
+	if inc.Recall.Confirmed != want.Recall.Confirmed || inc.Recall.Acknowledged != want.Recall.Acknowledged {
+		t.Errorf("recall rebuilt from the cut journal: %d acknowledged, %d confirmed at the source; drill: %d, %d",
+			inc.Recall.Acknowledged, inc.Recall.Confirmed, want.Recall.Acknowledged, want.Recall.Confirmed)
+	}
+	if c := componentByName(inc, "broken"); c.ErrorShareBaseline != 1 {
+		t.Errorf("broken's error share before the recall, rebuilt from the cut journal: %v, want 1", c.ErrorShareBaseline)
 	}
 }

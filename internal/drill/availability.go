@@ -28,12 +28,38 @@ const (
 // compLoad counts one probed component's probes: how many the scheduler chose (from vegeta's
 // workers, concurrently) and, from the single result goroutine, the results and errors among
 // probes sent before ([0]) and after ([1]) the recall's first acknowledgement. Errors inside
-// the window of a fault affecting the component are left out of both.
+// the window of a fault affecting the component are left out of both. They are atomic because
+// the journal reads them once a second while the result goroutine counts.
 type compLoad struct {
 	chosen         atomic.Int64
-	probes, errors [2]int64
+	probes, errors [2]atomic.Int64
 	// notSent counts probes not sent because the component had its maximum in flight.
-	notSent int64
+	notSent atomic.Int64
+}
+
+// loadCounters are the components' load counts as the journal keeps them.
+func (d *drill) loadCounters() []LoadCounters {
+	out := make([]LoadCounters, len(d.loads))
+	for i := range d.loads {
+		l := &d.loads[i]
+		out[i] = LoadCounters{Chosen: l.chosen.Load(), NotSent: l.notSent.Load(),
+			Probes: [2]int64{l.probes[0].Load(), l.probes[1].Load()}, Errors: [2]int64{l.errors[0].Load(), l.errors[1].Load()}}
+	}
+	return out
+}
+
+// loadsFrom is the components' load counts from the journal's.
+func loadsFrom(k []LoadCounters) []compLoad {
+	out := make([]compLoad, len(k))
+	for i, c := range k {
+		out[i].chosen.Store(c.Chosen)
+		out[i].notSent.Store(c.NotSent)
+		for ph := range 2 {
+			out[i].probes[ph].Store(c.Probes[ph])
+			out[i].errors[ph].Store(c.Errors[ph])
+		}
+	}
+	return out
 }
 
 // askedHits is how many probes the scenario asks for over the first elapsed of traffic: the
@@ -54,19 +80,20 @@ func (d *drill) loadFigures(rc *report.Component, c int, elapsed time.Duration) 
 		chosen += d.loads[i].chosen.Load()
 	}
 	if elapsed > 0 {
-		rc.RatePerSec = float64(l.probes[0]+l.probes[1]) / elapsed.Seconds()
+		rc.RatePerSec = float64(l.probes[0].Load()+l.probes[1].Load()) / elapsed.Seconds()
 		if chosen > 0 {
 			rc.TargetRatePerSec = askedHits(d.plan.Traffic, elapsed) / elapsed.Seconds() * float64(l.chosen.Load()) / float64(chosen)
 		}
 	}
 	share := func(i int) float64 {
-		if l.probes[i] == 0 {
+		n := l.probes[i].Load()
+		if n == 0 {
 			return 0
 		}
-		return float64(l.errors[i]) / float64(l.probes[i])
+		return float64(l.errors[i].Load()) / float64(n)
 	}
 	rc.ErrorShareBaseline, rc.ErrorShareAfterRecall = share(0), share(1)
-	rc.NotSent = int(l.notSent)
+	rc.NotSent = int(l.notSent.Load())
 }
 
 // loadFindings reports a component that was unavailable (most of its probes, before or after
@@ -77,11 +104,12 @@ func (d *drill) loadFindings(rc *report.Component, c int, elapsed time.Duration)
 	var phases, consequences []string
 	errs := 0
 	for i, phase := range []string{"before the recall", "after the recall"} {
-		if l.probes[i] < minProbesForUnavailable || float64(l.errors[i]) <= UnavailableErrorShare*float64(l.probes[i]) {
+		n, e := l.probes[i].Load(), l.errors[i].Load()
+		if n < minProbesForUnavailable || float64(e) <= UnavailableErrorShare*float64(n) {
 			continue
 		}
-		phases = append(phases, fmt.Sprintf("%.0f%% of its %d probes %s", 100*float64(l.errors[i])/float64(l.probes[i]), l.probes[i], phase))
-		errs += int(l.errors[i])
+		phases = append(phases, fmt.Sprintf("%.0f%% of its %d probes %s", 100*float64(e)/float64(n), n, phase))
+		errs += int(e)
 		switch {
 		case i == 1:
 			consequences = append(consequences, "its convergence after the recall is not measured")
@@ -99,7 +127,7 @@ func (d *drill) loadFindings(rc *report.Component, c int, elapsed time.Duration)
 	asked := rc.TargetRatePerSec * elapsed.Seconds()
 	if asked >= minProbesForFinding && rc.RatePerSec < RateShortfallShare*rc.TargetRatePerSec {
 		d.rep.Findings = append(d.rep.Findings, report.Finding{Kind: "rate_shortfall", Severity: report.Warning, Component: rc.Name,
-			Count: int(asked) - int(l.probes[0]+l.probes[1]),
+			Count: int(asked) - int(l.probes[0].Load()+l.probes[1].Load()),
 			Message: fmt.Sprintf("%s was probed at %.0f/s of the %.0f/s asked (%.0f%%): its resolution is coarser than planned. %s",
 				rc.Name, rc.RatePerSec, rc.TargetRatePerSec, 100*rc.RatePerSec/rc.TargetRatePerSec, d.shortfallCause(rc))})
 	}

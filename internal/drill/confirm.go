@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -160,7 +161,10 @@ func (d *drill) confirm(ctx context.Context, victims []*Token, delay time.Durati
 			out[i] = confirmation{Unconfirmable, "the drill ended before the question was asked"}
 		}
 	}
+	before := len(d.rep.Findings)
 	recordConfirmations(d.rep, victims, out)
+	rc := d.rep.Recall
+	d.record(Event{Kind: EventConfirm, AtNS: d.offset(), Recall: &rc, Findings: slices.Clone(d.rep.Findings[before:])})
 }
 
 // maxListed bounds the credentials a finding names; the report's recall section lists up to

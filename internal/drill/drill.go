@@ -205,7 +205,8 @@ func Run(ctx context.Context, p *Plan) (rep *report.Report, err error) {
 		}
 		judge(d.rep, d.measurement, d.recovery, p.Expect)
 		rep = d.rep
-		d.record(Event{Kind: EventEnd, AtNS: d.offset(), Verdict: rep.Verdict, Expectations: rep.Expectations})
+		d.record(Event{Kind: EventEnd, AtNS: d.offset(), Verdict: rep.Verdict, Reason: rep.Reason,
+			Expectations: rep.Expectations, Findings: rep.Findings})
 	}()
 	return nil, d.run(ctx)
 }
@@ -714,7 +715,7 @@ func (d *drill) attack(ctx context.Context, targeter vegeta.Targeter, timeout ti
 			if load.Saturated(r) {
 				// Never sent: the component already had its workers' worth of probes in
 				// flight (it is slow or hanging). It measures nothing, so it is not observed.
-				d.loads[c].notSent++
+				d.loads[c].notSent.Add(1)
 				return
 			}
 			total.Add(1)
@@ -728,9 +729,9 @@ func (d *drill) attack(ctx context.Context, targeter vegeta.Targeter, timeout ti
 			out := d.probes[c].Classify(int(r.Code), r.Body)
 			// Errors inside a fault's window are the fault's doing, not unavailability.
 			if out != Error || !d.faults.inWindow(c, sent) {
-				d.loads[c].probes[phase]++
+				d.loads[c].probes[phase].Add(1)
 				if out == Error {
-					d.loads[c].errors[phase]++
+					d.loads[c].errors[phase].Add(1)
 				}
 			}
 			d.tr.Observe(Observation{

@@ -56,9 +56,7 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 			Message: rc.failedMessage(failErr)})
 	}
 	if rep.Recall.Ineffective > 0 {
-		rep.Findings = append(rep.Findings, report.Finding{Kind: "ineffective_recall", Severity: report.Critical, Count: rep.Recall.Ineffective,
-			Tokens:  rep.Recall.IneffectiveTokens[:min(maxListed, len(rep.Recall.IneffectiveTokens))],
-			Message: fmt.Sprintf("%d recalls were acknowledged but the issuer still reports the credential active: the acknowledgement proved nothing (recall.ineffective_tokens lists them all).", rep.Recall.Ineffective)})
+		rep.Findings = append(rep.Findings, ineffectiveRecall(&rep.Recall))
 	}
 
 	if n, ids := falseFamilyKills(d.acks, d.tokens); n > 0 {
@@ -122,8 +120,7 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	rep.Overall = m.Overall
 	rep.Tokens.NeverAccepted = m.NeverAcceptedVictims
 	if m.NeverAcceptedVictims > 0 {
-		rep.Findings = append(rep.Findings, report.Finding{Kind: "never_accepted", Severity: report.Warning, Count: m.NeverAcceptedVictims,
-			Message: fmt.Sprintf("%d victims were never seen accepted before the recall at some component; those pairs measure nothing.", m.NeverAcceptedVictims)})
+		rep.Findings = append(rep.Findings, neverAccepted(m.NeverAcceptedVictims))
 	}
 	rep.Slowest = slowest(rep.Components)
 	rep.Timeline = m.Timeline
@@ -142,6 +139,19 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	if m.Late > 0 || m.LateRecalls > 0 {
 		d.log.Warn("results arrived later than the tracker's bound; some pairs are inexact", "late", m.Late, "late_recalls", m.LateRecalls)
 	}
+}
+
+// ineffectiveRecall is the finding for recalls acknowledged but still active at the source.
+func ineffectiveRecall(r *report.Recall) report.Finding {
+	return report.Finding{Kind: "ineffective_recall", Severity: report.Critical, Count: r.Ineffective,
+		Tokens:  r.IneffectiveTokens[:min(maxListed, len(r.IneffectiveTokens))],
+		Message: fmt.Sprintf("%d recalls were acknowledged but the issuer still reports the credential active: the acknowledgement proved nothing (recall.ineffective_tokens lists them all).", r.Ineffective)}
+}
+
+// neverAccepted is the finding for n victims never seen accepted before the recall.
+func neverAccepted(n int) report.Finding {
+	return report.Finding{Kind: "never_accepted", Severity: report.Warning, Count: n,
+		Message: fmt.Sprintf("%d victims were never seen accepted before the recall at some component; those pairs measure nothing.", n)}
 }
 
 // delivery is a receiver's delivery section completed from its acknowledgements.

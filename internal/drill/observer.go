@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,14 +43,19 @@ const (
 	// (its first result, the converging reject found or forgotten, a first stale accept, a
 	// first resurrection), or at the end of the drill, whatever changed since.
 	EventPair = "pair"
-	// EventCounters: the tracker's per-component counters, about once a second.
+	// EventCounters: the tracker's per-component counters and the load's (Load: probes chosen,
+	// answered and errors per component, before and after the recall), about once a second.
 	EventCounters = "counters"
+	// EventConfirm: the acknowledged recalls were confirmed at the source; Recall is the
+	// report's recall section with the outcomes, Findings the finding they gave (if any).
+	EventConfirm = "confirm"
 	// EventTrafficEnd: probing ended (AtNS: the end of the observation window).
 	EventTrafficEnd = "traffic_end"
 	// EventSSFReceiver: recall's subscription to the system's SSF transmitter ended; Component
 	// is the report's ssf-receiver component and Findings its findings (recall.ssf_receiver).
 	EventSSFReceiver = "ssf_receiver"
-	// EventEnd: the drill ended normally (the report was built).
+	// EventEnd: the drill ended normally (the report was built): its verdict, reason, judged
+	// expectations and every finding.
 	EventEnd = "end"
 )
 
@@ -68,9 +74,16 @@ type Event struct {
 	Fault       *FaultEvent         `json:"fault,omitempty"`
 	Pair        *PairSnapshot       `json:"pair,omitempty"`
 	Counters    *Counters           `json:"counters,omitempty"`
+	Recall      *report.Recall      `json:"recall,omitempty"`
 	Verdict     string              `json:"verdict,omitempty"`
 	Component   *report.Component   `json:"component,omitempty"`
-	Findings    []report.Finding    `json:"findings,omitempty"`
+	// Findings: in an ssf_receiver event, the receiver's findings; in the end event, every
+	// finding of the drill's report.
+	Findings []report.Finding `json:"findings,omitempty"`
+	// Reason: in the end event, why the verdict is ERROR ("" otherwise).
+	Reason string `json:"reason,omitempty"`
+	// Load: in a counters event, each probed component's load counts (tracker order).
+	Load []LoadCounters `json:"load,omitempty"`
 	// Expectations: in the header, the scenario's expectations, not yet evaluated (expression
 	// and severity); in the end event, as the drill judged them.
 	Expectations []report.Expectation `json:"expectations,omitempty"`
@@ -90,6 +103,27 @@ type TrackerSummary struct {
 	SampleSize   int     `json:"sample_size"`
 	EstimateSeed int64   `json:"estimate_seed"`
 	Rate         float64 `json:"rate"`
+	// The rest of traffic's shape, for the asked rate per component (the load findings).
+	RampFrom   float64 `json:"ramp_from,omitempty"`
+	RampForNS  int64   `json:"ramp_for_ns,omitempty"`
+	DurationNS int64   `json:"duration_ns,omitempty"`
+	Workers    int     `json:"workers,omitempty"`
+}
+
+// traffic is the traffic's shape as the summary keeps it.
+func (ts *TrackerSummary) traffic() Traffic {
+	return Traffic{Rate: ts.Rate, RampFrom: ts.RampFrom, RampFor: time.Duration(ts.RampForNS),
+		Duration: time.Duration(ts.DurationNS), Workers: ts.Workers}
+}
+
+// LoadCounters are one probed component's load counts: probes the scheduler chose for it,
+// results before ([0]) and after ([1]) the first acknowledgement and the errors among them
+// (outside fault windows), and probes not sent because it had its workers in flight.
+type LoadCounters struct {
+	Chosen  int64    `json:"chosen"`
+	Probes  [2]int64 `json:"probes"`
+	Errors  [2]int64 `json:"errors"`
+	NotSent int64    `json:"not_sent,omitempty"`
 }
 
 // AckEvent is one recall acknowledgement: Token is the victim's index, FP its fingerprint.
@@ -179,7 +213,7 @@ type ComponentCounters struct {
 
 // record sends e to the plan's observer, if any.
 func (d *drill) record(e Event) {
-	if d.plan.Observer == nil {
+	if d.plan == nil || d.plan.Observer == nil {
 		return
 	}
 	if e.Wall.IsZero() {
@@ -207,7 +241,7 @@ func (d *drill) recordCounters() {
 		return
 	}
 	k := d.tr.Counters()
-	d.record(Event{Kind: EventCounters, AtNS: d.offset(), Counters: &k})
+	d.record(Event{Kind: EventCounters, AtNS: d.offset(), Counters: &k, Load: d.loadCounters()})
 }
 
 // trackerSummary is the tracker's configuration as a journal rebuilds it.
@@ -215,7 +249,8 @@ func (d *drill) trackerSummary(names []string, cfg TrackerConfig) *TrackerSummar
 	p := d.plan
 	ts := &TrackerSummary{Components: names, Victims: cfg.Victims, Controls: cfg.Controls,
 		MaxLagNS: int64(cfg.MaxLag), SampleSeed: p.Seed, SampleSize: -1, EstimateSeed: cfg.Estimate.Seed,
-		Rate: p.Traffic.Rate}
+		Rate: p.Traffic.Rate, RampFrom: p.Traffic.RampFrom, RampForNS: int64(p.Traffic.RampFor),
+		DurationNS: int64(p.Traffic.Duration), Workers: p.Traffic.Workers}
 	if d.sample != nil && len(names) > 0 {
 		ts.SampleSize = d.sample.Size(0)
 	}
@@ -247,6 +282,14 @@ type Rebuilt struct {
 	Acks    []AckEvent
 	// Fingerprint gives a credential's fingerprint ("" when the journal does not know it).
 	Fingerprint func(int) string
+	// Load is the last counters event's load counts (nil in a journal without them), and
+	// LoadAt the offset that event was recorded at.
+	Load   []LoadCounters
+	LoadAt time.Duration
+	// Confirmed is the recall section as the confirm event had it (nil when the journal has
+	// none) and ConfirmFindings that event's findings.
+	Confirmed       *report.Recall
+	ConfirmFindings []report.Finding
 }
 
 // NewTrackerFrom returns an empty tracker configured as the journal's TrackerSummary says.
@@ -261,19 +304,32 @@ func NewTrackerFrom(ts *TrackerSummary) *Tracker {
 
 // Fill puts a measurement rebuilt from a journal into b.Report, as the drill's finish does with
 // what the journal holds: figures per component and overall, timeline, CDF, the recall's
-// counts and the measurement's findings. Load figures, ground truth, fault figures, recovery
-// and expectations are not journaled and stay empty. end is where the journal ends.
+// counts, the load figures (rates, error shares) as of the last counters event, and the
+// findings these give (recall_failed, resurrection, false_reject, not_converged, unavailable,
+// rate_shortfall, never_accepted). Ground truth, fault figures, recovery and expectations are
+// not journaled and stay empty. end is where the journal ends.
 func (b *Rebuilt) Fill(m *Measurement, end time.Duration, probes int64) {
 	rep := b.Report
-	d := &drill{rep: rep, fps: b.Fingerprint, plan: &Plan{}, log: nil}
+	d := &drill{rep: rep, fps: b.Fingerprint, plan: &Plan{Traffic: b.Tracker.traffic()}, log: nil}
+	if b.Load != nil {
+		d.loads = loadsFrom(b.Load)
+	}
 	rep.Components = nil
+	if c := b.Confirmed; c != nil {
+		r := &rep.Recall
+		r.Confirmed, r.Ineffective, r.Unconfirmable = c.Confirmed, c.Ineffective, c.Unconfirmable
+		r.IneffectiveTokens, r.UnconfirmableTokens, r.UnconfirmableReasons = c.IneffectiveTokens, c.UnconfirmableTokens, c.UnconfirmableReasons
+		rep.Findings = append(rep.Findings, b.ConfirmFindings...)
+	}
 	var first, last, firstSent int64
 	have := false
 	var rc recallCounts
+	lastErr := ""
 	for _, a := range b.Acks {
 		rc.sent++
 		if a.Err != "" {
 			rc.failed++
+			lastErr = a.Err
 			continue
 		}
 		rc.acked++
@@ -295,6 +351,21 @@ func (b *Rebuilt) Fill(m *Measurement, end time.Duration, probes int64) {
 		rep.Recall.AckSpreadMS = millis(time.Duration(last - first))
 	}
 	rep.Recall.Failed, rep.Recall.Sent, rep.Recall.Acknowledged, rep.Recall.NotSent = rc.failed, rc.sent, rc.acked, rc.notSent
+	if rc.failed > 0 {
+		rep.Findings = append(rep.Findings, report.Finding{Kind: "recall_failed", Severity: report.Critical, Count: rc.failed,
+			Message: rc.failedMessage(errors.New(lastErr))})
+	}
+	if rep.Recall.Ineffective > 0 {
+		rep.Findings = append(rep.Findings, ineffectiveRecall(&rep.Recall))
+	}
+	// The load counts are from the last counters event, so their rates run to its instant.
+	elapsed := end
+	if b.Load != nil {
+		elapsed = min(elapsed, b.LoadAt)
+	}
+	if d.plan.Traffic.Duration > 0 {
+		elapsed = min(elapsed, d.plan.Traffic.Duration)
+	}
 	for i, cm := range m.Components {
 		kind := ""
 		if i < len(b.Tracker.Kinds) {
@@ -312,12 +383,22 @@ func (b *Rebuilt) Fill(m *Measurement, end time.Duration, probes int64) {
 			}
 			rc.Delivery = deliveryNamed(cm.Delivery, recs)
 		}
+		haveLoad := i < len(d.loads)
+		if haveLoad {
+			d.loadFigures(&rc, i, elapsed)
+		}
 		rep.Components = append(rep.Components, rc)
 		d.componentFindings(cm.Name, &m.Components[i], &componentFigures{})
+		if haveLoad {
+			d.loadFindings(&rc, i, elapsed)
+		}
 	}
 	rep.Components = append(rep.Components, b.Tracker.Unprobed...)
 	rep.Overall = m.Overall
 	rep.Tokens.NeverAccepted = m.NeverAcceptedVictims
+	if m.NeverAcceptedVictims > 0 {
+		rep.Findings = append(rep.Findings, neverAccepted(m.NeverAcceptedVictims))
+	}
 	rep.Slowest = slowest(rep.Components)
 	rep.Timeline, rep.CDF = m.Timeline, m.CDF
 	rep.TimelineLower, rep.CDFLower = m.TimelineLower, m.CDFLower
@@ -381,9 +462,39 @@ func (b *Rebuilt) Evaluate(m *Measurement) {
 	}
 }
 
+// Judge sets the verdict of b.Report from its findings and evaluated expectations, as the
+// drill's judge does (a failed expectation of severity fail, or a finding that fails the verdict
+// by itself: FAIL); ended is the verdict the journal's end event gave ("" when the journal has
+// none). A rebuild of a journal that did not end, or of a drill that ended in ERROR, keeps
+// ERROR: its findings still say which of them would fail it (Finding.FailsDrill).
+func (b *Rebuilt) Judge(ended string) {
+	rep := b.Report
+	var exps []Expectation
+	failed := false
+	for _, e := range rep.Expectations {
+		if x, err := expect.Parse(e.Expr); err == nil {
+			exps = append(exps, Expectation{Text: e.Expr, Expr: x, Severity: e.Severity})
+		}
+		failed = failed || (!e.Pass && e.Severity != report.SeverityWarn && !rep.Incomplete)
+	}
+	failed = markFindings(rep, exps) || failed
+	switch {
+	case rep.Incomplete || ended == report.Error:
+		rep.Verdict = report.Error
+	case failed:
+		rep.Verdict = report.Fail
+	default:
+		rep.Verdict = report.Pass
+	}
+}
+
 // Missing lists the sections of b.Report the journal cannot give (report.Missing*).
 func (b *Rebuilt) Missing() []string {
-	out := []string{report.MissingProbeLatency, report.MissingLoad, report.MissingRevisit, report.MissingGroundTruth}
+	out := []string{report.MissingProbeLatency}
+	if b.Load == nil {
+		out = append(out, report.MissingLoad)
+	}
+	out = append(out, report.MissingRevisit, report.MissingGroundTruth)
 	if len(b.Report.Faults) > 0 {
 		out = append(out, report.MissingFaults)
 	}

@@ -63,6 +63,18 @@ func judgedByExpectation(f report.Finding, exps []Expectation) bool {
 	return false
 }
 
+// markFindings marks each of rep's findings that fails the verdict by itself (a critical one
+// no expectation of exps judges: Finding.FailsDrill) and reports whether any finding fails it.
+func markFindings(rep *report.Report, exps []Expectation) bool {
+	failed := false
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		f.FailsDrill = f.Severity == report.Critical && !judgedByExpectation(*f, exps)
+		failed = failed || f.FailsVerdict()
+	}
+	return failed
+}
+
 // judge evaluates every expectation and sets the verdict and headline: FAIL when an expectation
 // of severity fail did not hold or a finding fails the verdict by itself (an unavailable
 // component, or a critical finding no expectation judges: report.Finding.FailsVerdict). A drill that could not run to the end keeps the
@@ -83,11 +95,7 @@ func judge(rep *report.Report, m *Measurement, rec *recoveryResult, exps []Expec
 		}
 		rep.Expectations = append(rep.Expectations, res)
 	}
-	for i := range rep.Findings {
-		f := &rep.Findings[i]
-		f.FailsDrill = f.Severity == report.Critical && !judgedByExpectation(*f, exps)
-		failed = failed || f.FailsVerdict()
-	}
+	failed = markFindings(rep, exps) || failed
 	if rep.Verdict != report.Error {
 		rep.Verdict = report.Pass
 		if failed {

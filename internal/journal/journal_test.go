@@ -419,3 +419,131 @@ func TestRebuiltOwnRecall(t *testing.T) {
 		t.Errorf("svc: delivery %+v, want none", rb.Report.Components[1].Delivery)
 	}
 }
+
+// TestRebuiltFindingsFromCutJournal: a journal cut before its end (a kill while observing)
+// still gives the findings its events hold, as the drill's finish would have made them: a
+// recall that failed (from the acknowledgements), one acknowledged but still active at the
+// source (from the confirmation), victims never accepted (from the pairs), and a component
+// answering nothing but errors after the recall (from the counters' load counts),
+// each critical one marked as failing the verdict, which stays ERROR.
+func TestRebuiltFindingsFromCutJournal(t *testing.T) {
+	t.Parallel()
+	const victims = 4
+	path := filepath.Join(t.TempDir(), FileName)
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Record(drill.Event{Kind: drill.EventHeader, Wall: time.Now(), Report: &report.Report{Recall: report.Recall{Credentials: victims}}})
+	ts := &drill.TrackerSummary{Components: []string{"a", "b"}, Kinds: []string{"gateway", "gateway"}, Victims: victims,
+		MaxLagNS: int64(100 * time.Millisecond), SampleSize: -1, Rate: 100, DurationNS: int64(10 * time.Second)}
+	w.Record(drill.Event{Kind: drill.EventTraffic, Wall: time.Now(), Tracker: ts})
+	tr := drill.NewTracker(drill.TrackerConfig{Components: ts.Components, Victims: victims, MaxLag: 100 * time.Millisecond,
+		OnPair: func(s drill.PairSnapshot) { w.Record(drill.Event{Kind: drill.EventPair, Pair: &s}) }})
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	for s := ms(0); s < 3*time.Second; s += ms(50) {
+		if s == time.Second {
+			tr.SetTrigger(s)
+			w.Record(drill.Event{Kind: drill.EventTrigger, AtNS: int64(s)})
+			for v := range victims {
+				ev := &drill.AckEvent{Token: v, FP: "fp", SentNS: int64(s), AckedNS: int64(s + ms(5))}
+				if v == 3 {
+					ev.AckedNS, ev.Err = 0, "revoke: 503 Service Unavailable"
+				} else {
+					tr.Recalled(v, s, s+ms(5))
+				}
+				w.Record(drill.Event{Kind: drill.EventAck, Ack: ev})
+			}
+		}
+		for tok := range victims {
+			out := drill.Accept
+			if s >= ms(1200) {
+				out = drill.Reject
+			}
+			if tok == 0 && s < time.Second {
+				out = drill.Error // victim 0 is never seen accepted at a before the recall
+			}
+			tr.Observe(drill.Observation{Component: 0, Token: tok, Sent: s, Latency: time.Millisecond, Outcome: out})
+			if s < time.Second {
+				tr.Observe(drill.Observation{Component: 1, Token: tok, Sent: s, Latency: time.Millisecond, Outcome: drill.Accept})
+			} else {
+				tr.Observe(drill.Observation{Component: 1, Token: tok, Sent: s, Latency: time.Millisecond, Outcome: drill.Error})
+			}
+		}
+	}
+	// Victim 2's recall was acknowledged, yet the issuer still reports it active.
+	w.Record(drill.Event{Kind: drill.EventConfirm, AtNS: int64(2 * time.Second),
+		Recall: &report.Recall{Credentials: victims, Confirmed: 2, Ineffective: 1, IneffectiveTokens: []string{"fp-2"}}})
+	k := tr.Counters()
+	load := []drill.LoadCounters{{Chosen: 240, Probes: [2]int64{80, 160}, Errors: [2]int64{20, 0}}, {Chosen: 240, Probes: [2]int64{80, 160}, Errors: [2]int64{0, 160}}}
+	w.Record(drill.Event{Kind: drill.EventCounters, AtNS: int64(3 * time.Second), Counters: &k, Load: load})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rb.Report
+	if !r.Incomplete || r.Verdict != report.Error {
+		t.Errorf("incomplete %v, verdict %s; want incomplete, ERROR", r.Incomplete, r.Verdict)
+	}
+	by := map[string]report.Finding{}
+	for _, f := range r.Findings {
+		by[f.Kind+"@"+f.Component] = f
+	}
+	if f, ok := by["recall_failed@"]; !ok || f.Count != 1 || !f.FailsDrill || !strings.Contains(f.Message, "503 Service Unavailable") {
+		t.Errorf("recall_failed: %+v (found %v); findings %+v", f, ok, r.Findings)
+	}
+	if f, ok := by["ineffective_recall@"]; !ok || f.Count != 1 || !f.FailsDrill || !slices.Equal(f.Tokens, []string{"fp-2"}) {
+		t.Errorf("ineffective_recall: %+v (found %v); findings %+v", f, ok, r.Findings)
+	}
+	if r.Recall.Confirmed != 2 || r.Recall.Ineffective != 1 {
+		t.Errorf("recall rebuilt %d confirmed, %d ineffective; want 2 and 1", r.Recall.Confirmed, r.Recall.Ineffective)
+	}
+	if f, ok := by["never_accepted@"]; !ok || f.Count != 1 || f.FailsDrill {
+		t.Errorf("never_accepted: %+v (found %v); findings %+v", f, ok, r.Findings)
+	}
+	if f, ok := by["unavailable@b"]; !ok || !f.FailsVerdict() || !strings.Contains(f.Message, "100% of its 160 probes after the recall") {
+		t.Errorf("unavailable at b: %+v (found %v); findings %+v", f, ok, r.Findings)
+	}
+	if _, ok := by["unavailable@a"]; ok {
+		t.Errorf("a (25%% errors before the recall) reported unavailable: %+v", r.Findings)
+	}
+	if c := r.Components[1]; c.ErrorShareAfterRecall != 1 || c.RatePerSec != 80 {
+		t.Errorf("b's load figures: error share after the recall %v, rate %v/s; want 1 and 80/s", c.ErrorShareAfterRecall, c.RatePerSec)
+	}
+	if slices.Contains(r.Missing, report.MissingLoad) {
+		t.Errorf("missing %v lists the load, which the counters journaled", r.Missing)
+	}
+}
+
+// TestFlushBounded: a pair line, which is buffered, reaches the file without Close, within a
+// bounded time (FlushInterval, with slack for a loaded machine), so a kill loses at most the
+// last interval of them; a phase line reaches it at once.
+func TestFlushBounded(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), FileName)
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Record(drill.Event{Kind: drill.EventPhase, Phase: drill.PhaseBaseline})
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), `"phase":"baseline"`) {
+		t.Errorf("a phase line is not on disk at once: %q", b)
+	}
+	began := time.Now()
+	w.Record(drill.Event{Kind: drill.EventPair, Pair: &drill.PairSnapshot{C: 0, Token: 7, Accepts: 3}})
+	for {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), `"t":7`) {
+			t.Logf("pair line on disk after %s (FlushInterval %s)", time.Since(began).Round(time.Millisecond), FlushInterval)
+			return
+		}
+		if time.Since(began) > 20*FlushInterval {
+			t.Fatalf("a pair line is not on disk %s after it was recorded (FlushInterval %s)", time.Since(began).Round(time.Millisecond), FlushInterval)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -54,6 +54,11 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 		fps        = map[int]string{}
 		pairs      = map[[2]int]drill.PairSnapshot{}
 		counters   *drill.Counters
+		load       []drill.LoadCounters // the last counters event's, and its instant
+		loadAt     int64
+		ended      string           // the end event's verdict
+		endFinds   []report.Finding // the end event's findings: every finding of the drill
+		confirm    *drill.Event     // the confirm event: the recall's outcomes at the source
 		phase      string
 		lastWall   time.Time
 		lastAt     int64
@@ -144,6 +149,14 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 			}
 		case drill.EventCounters:
 			counters = e.Counters
+			if e.Load != nil {
+				load, loadAt = e.Load, e.AtNS
+			}
+		case drill.EventConfirm:
+			if e.Recall != nil {
+				ev := e
+				confirm = &ev
+			}
 		case drill.EventTrafficEnd:
 			at := e.AtNS
 			trafficEnd = &at
@@ -154,8 +167,9 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 			}
 		case drill.EventEnd:
 			out.Complete = true
+			ended, endFinds = e.Verdict, e.Findings
 			if rep != nil {
-				rep.Verdict = e.Verdict
+				rep.Reason = e.Reason
 				rep.Expectations, judged = append([]report.Expectation{}, e.Expectations...), true
 				rep.FinishedAt = e.Wall
 				rep.DurationMS = ms(int64(e.Wall.Sub(rep.StartedAt)))
@@ -188,11 +202,16 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 			rep.Reason += fmt.Sprintf(" at %s from the start of traffic", report.FormatMS(ms(lastAt)))
 		}
 	}
-	rep.Missing = (&drill.Rebuilt{Report: rep}).Missing()
+	rep.Missing = (&drill.Rebuilt{Report: rep, Load: load}).Missing()
 	if ts == nil {
+		b := drill.Rebuilt{Report: rep}
 		if !judged {
-			(&drill.Rebuilt{Report: rep}).Evaluate(nil)
+			b.Evaluate(nil)
 		}
+		if out.Complete {
+			rep.Findings = endFinds
+		}
+		b.Judge(ended)
 		rep.Headline = report.Headline(rep)
 		return out, nil // killed before traffic: nothing measured
 	}
@@ -219,15 +238,25 @@ func Rebuild(r io.Reader, name string) (*Rebuilt, error) {
 	}
 	m := tr.Finalize(end)
 	out.Measurement = m
-	b := drill.Rebuilt{Report: rep, Tracker: ts, Acks: acks, Fingerprint: func(id int) string { return fps[id] }}
+	b := drill.Rebuilt{Report: rep, Tracker: ts, Acks: acks, Fingerprint: func(id int) string { return fps[id] },
+		Load: load, LoadAt: time.Duration(loadAt)}
+	if confirm != nil {
+		b.Confirmed, b.ConfirmFindings = confirm.Recall, confirm.Findings
+	}
 	b.Fill(m, end, probes)
 	if ssfrx != nil { // after Fill, which lays the components and findings anew
 		rep.Components = append(rep.Components, *ssfrx.Component)
 		rep.Findings = append(rep.Findings, ssfrx.Findings...)
 	}
+	if out.Complete {
+		// The drill's own findings, those on what the journal does not hold (recovery, fault
+		// windows, confirmation) included; Fill's are what the journal alone gives.
+		rep.Findings = endFinds
+	}
 	if !judged {
 		b.Evaluate(m)
 	}
+	b.Judge(ended)
 	_ = began
 	rep.Headline = report.Headline(rep)
 	return out, nil
