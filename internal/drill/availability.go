@@ -25,8 +25,8 @@ const (
 	minProbesForUnavailable = 3
 )
 
-// compLoad counts one probed component's probes: how many the scheduler chose (from vegeta's
-// workers, concurrently) and, from the single result goroutine, the results and errors among
+// compLoad counts one probed component's probes: how many turns the scheduler gave it
+// (Scheduler.Turns, copied by syncTurns) and, from the single result goroutine, the results and errors among
 // probes sent before ([0]) and after ([1]) the recall's first acknowledgement. Errors inside
 // the window of a fault affecting the component are left out of both. They are atomic because
 // the journal reads them once a second while the result goroutine counts.
@@ -37,8 +37,22 @@ type compLoad struct {
 	notSent atomic.Int64
 }
 
+// syncTurns copies the scheduler's turns per component (Scheduler.Turns) into the loads'
+// chosen counts: what a component was asked is its share of the turns.
+func (d *drill) syncTurns() {
+	if d.sched == nil {
+		return
+	}
+	for c, n := range d.sched.Turns() {
+		if c < len(d.loads) {
+			d.loads[c].chosen.Store(n)
+		}
+	}
+}
+
 // loadCounters are the components' load counts as the journal keeps them.
 func (d *drill) loadCounters() []LoadCounters {
+	d.syncTurns()
 	out := make([]LoadCounters, len(d.loads))
 	for i := range d.loads {
 		l := &d.loads[i]

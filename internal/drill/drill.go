@@ -412,7 +412,6 @@ func (d *drill) traffic(ctx context.Context) error {
 	d.loads = make([]compLoad, len(d.probes))
 	targeter := vegeta.Targeter(func(tgt *vegeta.Target) error {
 		c, t := d.sched.Next()
-		d.loads[c].chosen.Add(1)
 		d.probes[c].Fill(tgt, d.tokens[t].Access.Reveal(), uint64(c)*nTok+uint64(t))
 		return nil
 	})

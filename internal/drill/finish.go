@@ -78,6 +78,9 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 			m.Overall.FailOpen += figs[i].failOpen
 		}
 	}
+	if d.loads != nil {
+		d.syncTurns()
+	}
 	var sched ScheduleStats
 	if d.sched != nil {
 		sched = d.sched.Stats()
