@@ -35,7 +35,6 @@ package estimate
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand"
 	goruntime "runtime"
@@ -174,12 +173,27 @@ const (
 
 // NPMLE returns the nonparametric maximum-likelihood estimate of the distribution of TTC from
 // obs, with a bootstrap band when cfg.Rand is set. It is deterministic for a given seed.
-// Observations with Lower ≥ Upper are an error naming the first one.
+// Observations with Lower ≥ Upper are an error naming the first one. It is [Group] then
+// [Groups.NPMLE].
 //
-// Cost: O(n log n) to group the brackets, then O(distinct brackets + innermost intervals) per
-// EM step; each resample adds O(n) draws and a warm-started refit.
+// Cost: O(n) to group the brackets, then O(distinct brackets + innermost intervals) per EM
+// step; each resample adds O(min(n/4, 20000)) draws and a warm-started refit.
 func NPMLE(obs []Interval, cfg Config) (*Distribution, error) {
-	if len(obs) == 0 {
+	g, err := Group(obs)
+	if err != nil {
+		return nil, err
+	}
+	return g.NPMLE(cfg)
+}
+
+// NPMLE returns the estimate from the grouped observations, as [NPMLE] does from them.
+func (g *Groups) NPMLE(cfg Config) (*Distribution, error) {
+	return g.npmle(cfg, func(f *fit) resampler { return newAlias(f.w) })
+}
+
+// npmle is Groups.NPMLE with the bootstrap's resampler made by rs from the fit.
+func (g *Groups) npmle(cfg Config, rs func(*fit) resampler) (*Distribution, error) {
+	if g == nil || g.n == 0 {
 		return nil, ErrNoData
 	}
 	if cfg.Confidence <= 0 || cfg.Confidence >= 1 {
@@ -197,11 +211,8 @@ func NPMLE(obs []Interval, cfg Config) (*Distribution, error) {
 	if cfg.CDFPoints <= 0 {
 		cfg.CDFPoints = DefaultCDFPoints
 	}
-	f, owner, censored, err := build(obs)
-	if err != nil {
-		return nil, err
-	}
-	d := &Distribution{N: len(obs), RightCensored: censored, Confidence: cfg.Confidence}
+	f := build(g)
+	d := &Distribution{N: g.n, RightCensored: g.censored, Confidence: cfg.Confidence}
 	m := len(f.lo)
 	p := make([]float64, m)
 	for j := range p {
@@ -235,7 +246,7 @@ func NPMLE(obs []Interval, cfg Config) (*Distribution, error) {
 		d.Quantiles[i] = Quantile{Level: q, Value: v, Reached: ok, Low: lo, High: hi, LowOK: loOK, HighOK: hiOK}
 	}
 	if cfg.Rand != nil && cfg.Replicates > 0 {
-		d.bootstrap(f, p, owner, cfg)
+		d.bootstrap(f, p, g.n, rs(f), cfg)
 	}
 	return d, nil
 }
@@ -247,97 +258,91 @@ func upperValue(hi int32) time.Duration {
 	return time.Duration(gridValue(hi))
 }
 
-// build rounds the brackets to the grid, groups identical ones, finds the innermost intervals
-// and each group's range of them. owner maps each observation to its group.
-func build(obs []Interval) (*fit, []int32, int, error) {
-	keys := make([]uint64, len(obs))
-	censored := 0
-	for i, o := range obs {
-		if o.Lower >= o.Upper {
-			return nil, nil, 0, fmt.Errorf("estimate: observation %d: lower end %v is not below upper end %v", i, o.Lower, o.Upper)
-		}
-		lo := gridFloor(max(min(int64(o.Lower), maxOffset), -maxOffset))
-		hi := int32(infIdx)
-		if o.Upper != Inf && int64(o.Upper) <= maxOffset {
-			hi = gridCeil(max(int64(o.Upper), -maxOffset))
-		} else {
-			censored++
-		}
-		keys[i] = uint64(uint32(lo^math.MinInt32))<<32 | uint64(uint32(hi^math.MinInt32)) // order-preserving
+// build finds the innermost intervals of the grouped brackets and merges the brackets that
+// cover the same ones: the likelihood sees a bracket only through those. Grid indices are
+// bounded (see packKey), so the ends are found by sweeps over the grid rather than by sorting
+// and searching the groups.
+func build(g *Groups) *fit {
+	f := &fit{n: float64(g.n)}
+	bias := keyBias()
+	span := int(2*bias + 2) // key codes of an end: 0..2·bias, and 2·bias+1 for Inf
+	isLeft := make([]bool, span)
+	isRight := make([]bool, span)
+	for _, k := range g.keys {
+		isLeft[k>>keyEndBits] = true
+		isRight[k&(1<<keyEndBits-1)] = true
 	}
-	sorted := slices.Clone(keys)
-	slices.Sort(sorted)
-	f := &fit{n: float64(len(obs))}
-	var gkeys []uint64
-	for i, k := range sorted {
-		if i == 0 || k != sorted[i-1] {
-			gkeys = append(gkeys, k)
-			f.w = append(f.w, 0)
-		}
-		f.w[len(f.w)-1]++
-	}
-	owner := make([]int32, len(obs))
-	for i, k := range keys {
-		g, _ := slices.BinarySearch(gkeys, k)
-		owner[i] = int32(g)
-	}
-	unkey := func(k uint64) (lo, hi int32) {
-		return int32(uint32(k>>32)) ^ math.MinInt32, int32(uint32(k)) ^ math.MinInt32
-	}
-	lefts := make([]int32, 0, len(gkeys))
-	rights := make([]int32, 0, len(gkeys))
-	for _, k := range gkeys {
-		lo, hi := unkey(k)
-		lefts = append(lefts, lo)
-		rights = append(rights, hi)
-	}
-	slices.Sort(lefts)
-	lefts = slices.Compact(lefts)
-	slices.Sort(rights)
-	rights = slices.Compact(rights)
 	// Innermost intervals: a left end l followed by a right end r with no other end in between
-	// ((l, r] is open at l, so a left end equal to r does not split it).
-	for i, l := range lefts {
-		r := rights[sort.Search(len(rights), func(j int) bool { return rights[j] > l })]
-		if i+1 == len(lefts) || r <= lefts[i+1] {
-			f.lo = append(f.lo, l)
-			f.hi = append(f.hi, r)
+	// ((l, r] is open at l, so a left end equal to r does not split it). Sweeping the codes in
+	// increasing order: the latest left end seen opens a candidate, the next right end above it
+	// closes it.
+	open := -1
+	for c := range span {
+		if isRight[c] && open >= 0 && c > open {
+			f.lo = append(f.lo, int32(open)-bias)
+			f.hi = append(f.hi, codeEnd(c, bias))
+			open = -1
+		}
+		if isLeft[c] {
+			open = c
 		}
 	}
-	// The likelihood sees a bracket only through the innermost intervals it covers: merge the
-	// brackets that cover the same ones.
-	rkeys := make([]uint64, len(gkeys))
-	for g, k := range gkeys {
-		lo, hi := unkey(k)
-		a := uint64(sort.Search(len(f.lo), func(j int) bool { return f.lo[j] >= lo }))
-		b := uint64(sort.Search(len(f.hi), func(j int) bool { return f.hi[j] > hi }) - 1)
-		rkeys[g] = a<<32 | b
-	}
-	ranges := slices.Clone(rkeys)
-	slices.Sort(ranges)
-	ranges = slices.Compact(ranges)
-	regroup := make([]int32, len(gkeys))
-	for g, k := range rkeys {
-		r, _ := slices.BinarySearch(ranges, k)
-		regroup[g] = int32(r)
-	}
-	w := make([]float64, len(ranges))
-	for g, wg := range f.w {
-		w[regroup[g]] += wg
-	}
-	f.w = w
-	for i, g := range owner {
-		owner[i] = regroup[g]
-	}
-	f.a = make([]int32, len(ranges))
-	f.b = make([]int32, len(ranges))
-	for r, k := range ranges {
-		f.a[r], f.b[r] = int32(k>>32), int32(uint32(k))
-	}
+	// For each code: a is the first innermost interval whose lower end is at or above it, b+1
+	// the first whose upper end is above it.
 	m := len(f.lo)
+	firstAtOrAbove := make([]int32, span+1)
+	firstAbove := make([]int32, span+1)
+	j, k := m, m
+	for c := span; c >= 0; c-- {
+		for j > 0 && int(f.lo[j-1]+bias) >= c {
+			j--
+		}
+		for k > 0 && endCode(f.hi[k-1], bias) > c {
+			k--
+		}
+		firstAtOrAbove[c], firstAbove[c] = int32(j), int32(k)
+	}
+	// Keys sort by lower end, so a never decreases along them: the keys of one a are a run,
+	// whose b are summed in acc and emitted in increasing order.
+	acc := make([]float64, m)
+	var touched []int32
+	for lo := 0; lo < len(g.keys); {
+		a := firstAtOrAbove[g.keys[lo]>>keyEndBits]
+		hi := lo
+		for ; hi < len(g.keys) && firstAtOrAbove[g.keys[hi]>>keyEndBits] == a; hi++ {
+			b := firstAbove[g.keys[hi]&(1<<keyEndBits-1)] - 1
+			if acc[b] == 0 {
+				touched = append(touched, b)
+			}
+			acc[b] += g.counts[hi]
+		}
+		slices.Sort(touched)
+		for _, b := range touched {
+			f.a, f.b, f.w = append(f.a, a), append(f.b, b), append(f.w, acc[b])
+			acc[b] = 0
+		}
+		touched = touched[:0]
+		lo = hi
+	}
 	f.pre = make([]float64, m+1)
 	f.diff = make([]float64, m+1)
-	return f, owner, censored, nil
+	return f
+}
+
+// endCode and codeEnd convert an upper end's grid index (infIdx for Inf) to its key code and
+// back.
+func endCode(hi, bias int32) int {
+	if hi == infIdx {
+		return int(2*bias + 1)
+	}
+	return int(hi + bias)
+}
+
+func codeEnd(c int, bias int32) int32 {
+	if c == int(2*bias+1) {
+		return infIdx
+	}
+	return int32(c) - bias
 }
 
 // clone returns a fit sharing f's problem with buffers of its own, for another goroutine.
@@ -419,27 +424,52 @@ func (f *fit) solve(p, w []float64, tol float64, maxIter int) ([]float64, int, b
 // icmScratch holds the ICM step's buffers.
 type icmScratch struct {
 	beta, grad, hess, y, cand, pw []float64
+	den                           []float64 // per group, as long as the weights
 	blockV, blockW                []float64
 	blockN                        []int
 }
 
-// loglik returns the log-likelihood of the cumulative masses beta (beta[m−1] = 1).
-func (f *fit) loglik(beta, w []float64) float64 {
-	ll := 0.0
+// improves reports whether the cumulative masses cand (cand[m−1] = 1) have a higher
+// likelihood than masses under which group g's bracket has probability den[g]:
+// Σ_g w_g·log(cand_g/den_g) > 0. It multiplies the ratios (raised to their small integer
+// weights) rather than adding logarithms, one per group, which the bootstrap's refits spent
+// most of their time on: a logarithm is taken only of the product, kept normal by taking its
+// exponent out now and then, and of the ratios far from 1 or with large weights. A product of n
+// ratios loses about n·2^−53 relatively, less than the sum of n logarithms of the likelihood
+// itself does.
+func (f *fit) improves(cand, w, den []float64) bool {
+	prod, exp, sum := 1.0, 0, 0.0
 	for g, wg := range w {
 		if wg == 0 {
 			continue
 		}
-		den := beta[f.b[g]]
+		c := cand[f.b[g]]
 		if a := f.a[g]; a > 0 {
-			den -= beta[a-1]
+			c -= cand[a-1]
 		}
-		if den <= 0 {
-			return math.Inf(-1)
+		if c <= 0 {
+			return false
 		}
-		ll += wg * math.Log(den)
+		r := c / den[g]
+		if wg > 64 || r < 0x1p-7 || r > 0x1p7 || wg != math.Trunc(wg) {
+			sum += wg * math.Log(r)
+			continue
+		}
+		for k := int(wg); ; k >>= 1 { // prod *= r^wg, by squaring: |log2 r^wg| < 7·64
+			if k&1 != 0 {
+				prod *= r
+			}
+			if k == 1 {
+				break
+			}
+			r *= r
+		}
+		if prod < 0x1p-500 || prod > 0x1p500 {
+			fr, e := math.Frexp(prod)
+			prod, exp = fr, exp+e
+		}
 	}
-	return ll
+	return sum+math.Log(prod)+float64(exp)*math.Ln2 > 0
 }
 
 // icm does one ICM step in place on the masses p.
@@ -460,7 +490,10 @@ func (f *fit) icm(p, w []float64) {
 	beta[m-1] = 1
 	clear(grad)
 	clear(hess)
-	ll0 := 0.0
+	if cap(s.den) < len(w) {
+		s.den = make([]float64, len(w))
+	}
+	den0 := s.den[:len(w)]
 	for g, wg := range w {
 		if wg == 0 {
 			continue
@@ -473,7 +506,7 @@ func (f *fit) icm(p, w []float64) {
 		if den <= 0 {
 			den = math.SmallestNonzeroFloat64
 		}
-		ll0 += wg * math.Log(den)
+		den0[g] = den
 		c, c2 := wg/den, wg/(den*den)
 		if int(b) < m-1 {
 			grad[b] += c
@@ -513,7 +546,7 @@ func (f *fit) icm(p, w []float64) {
 			s.cand[j] = beta[j] + lambda*(s.y[j]-beta[j])
 		}
 		s.cand[k] = 1
-		if f.loglik(s.cand, w) > ll0 {
+		if f.improves(s.cand, w, den0) {
 			prev := 0.0
 			for j := range p {
 				p[j] = max(s.cand[j]-prev, 0)
@@ -673,7 +706,10 @@ func abs(x int64) int64 {
 
 // bootstrap is an m-out-of-n bootstrap over pairs. Each of cfg.Replicates resamples draws
 // m = min(n/4, 20000) pairs with replacement (all n below 200 pairs), each from its own seed drawn from cfg.Rand, and is refitted from p̂
-// on the same innermost intervals; its deviation from p̂'s CDF is scaled by (m/n)^(1/3). Per
+// on the same innermost intervals. A pair is drawn as its group (the refit reads nothing else
+// of it), with the group's share of the pairs as its probability, from rs (an exact alias
+// table: the same distribution as drawing pairs one by one, in O(1) per draw without a table
+// of n pairs); its deviation from p̂'s CDF is scaled by (m/n)^(1/3). Per
 // innermost interval j it keeps the alpha/2 and 1−alpha/2 percentiles of the scaled CDF at
 // j's upper end, widened to contain p̂'s. The band and the quantile intervals are read from
 // those (see BandAt and the Quantile fields).
@@ -685,12 +721,11 @@ func abs(x int64) int64 {
 // Lee and Pun 2006), and only conservative where brackets are narrow (rate n^(1/2)): there
 // the band is (n/m)^(1/6) times wider than it needs be, 1.26 at m = n/4 and 2.7 at a million
 // pairs. Capping m bounds a resample's cost, so a million pairs cost little more than 20,000.
-func (d *Distribution) bootstrap(f *fit, phat []float64, owner []int32, cfg Config) {
+func (d *Distribution) bootstrap(f *fit, phat []float64, n int, rs resampler, cfg Config) {
 	B := cfg.Replicates
 	m := len(phat)
 	vals := make([]float32, m*B) // vals[j*B+b]: resample b's CDF at the upper end of j
 	beyond := make([]float64, B)
-	n := len(owner)
 	mOut := n
 	if n/subsample >= minSubsample {
 		mOut = min(n/subsample, maxSubsample)
@@ -720,9 +755,7 @@ func (d *Distribution) bootstrap(f *fit, phat []float64, owner []int32, cfg Conf
 				}
 				rng := rand.New(rand.NewSource(seeds[b]))
 				clear(counts)
-				for range mOut {
-					counts[owner[rng.Intn(n)]]++
-				}
+				rs.resample(rng, counts, mOut)
 				// Fit on the brackets drawn only (at most mOut of them).
 				fw.a, fw.b, w = fw.a[:0], fw.b[:0], w[:0]
 				for g, c := range counts {
