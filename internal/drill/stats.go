@@ -140,6 +140,11 @@ func (v *ttcValues) stats() report.Stats {
 func mergeTTC(parts []ttcValues) ttcValues {
 	var v ttcValues
 	var ups, starts [][]float64
+	n := 0
+	for _, p := range parts {
+		n += len(p.lows)
+	}
+	v.lows, v.res = make([]float64, 0, n), make([]float64, 0, n)
 	for _, p := range parts {
 		v.measured += p.measured
 		v.lows = append(v.lows, p.lows...)

@@ -1019,9 +1019,35 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 	}
 	neverVictim := make([]bool, t.victims)
 	var all histogram
-	m.Components = make([]ComponentMeasurement, len(t.comps))
+	n := len(t.comps)
+	m.Components = make([]ComponentMeasurement, n)
+	// The figures read from the pairs: each component's on its own goroutine as soon as its
+	// pairs are final, beside its estimate and the next component's finalizing (they write
+	// only their own slots and read what is set above, so the result does not depend on the
+	// schedule), each set of values sorted once, the overall ones merged from them.
+	vals := make([]ttcValues, n)
+	m.Timeline, m.CDF = make([]report.Series, n), make([]report.Series, n)
+	m.TimelineLower, m.CDFLower = make([]report.Series, n), make([]report.Series, n)
+	var wg sync.WaitGroup
+	est := t.startEstimates(n)
 	for c, cs := range t.comps {
 		cm := t.finalizeComponent(c, cs, trig)
+		m.Components[c] = cm
+		est.component(c, cm.Pairs)
+		wg.Go(func() {
+			cm := &m.Components[c]
+			v := collectTTC(cm.Pairs)
+			slices.Sort(v.ups)
+			slices.Sort(v.startUps)
+			m.CDF[c] = report.Series{Component: cm.Name, Points: cdfFromSorted(v.ups, v.measured, t.cdfPoints)}
+			m.CDFLower[c] = report.Series{Component: cm.Name, Points: cdfFromSorted(v.startUps, v.measured, t.cdfPoints)}
+			m.Timeline[c] = t.timelineSeries(c, cm, m)
+			m.TimelineLower[c] = t.timelineLowerSeries(c, cm, m)
+			cm.Summary.TTCMS = v.stats()
+			cm.Summary.StaleWindowMS = cm.Summary.TTCMS.Max
+			vals[c] = v
+		})
+		// From here on, read the local copy: the goroutine writes m.Components[c].
 		for _, p := range cm.Pairs {
 			if p.State == PairNeverAccepted {
 				neverVictim[p.Token] = true
@@ -1042,42 +1068,18 @@ func (t *Tracker) Finalize(end time.Duration) *Measurement {
 		s.Pairs += cm.Summary.Pairs
 		s.Converged += cm.Summary.Converged
 		s.NotConverged += cm.Summary.NotConverged
-		m.Components[c] = cm
 	}
 	for _, nv := range neverVictim {
 		if nv {
 			m.NeverAcceptedVictims++
 		}
 	}
-	// The figures read from the pairs: each component's on its own goroutine (they write only
-	// their own slots, so the result does not depend on the schedule), each set of values
-	// sorted once, the overall ones merged from them.
-	n := len(m.Components)
-	vals := make([]ttcValues, n)
-	m.Timeline, m.CDF = make([]report.Series, n), make([]report.Series, n)
-	m.TimelineLower, m.CDFLower = make([]report.Series, n), make([]report.Series, n)
-	var wg sync.WaitGroup
-	for c := range m.Components {
-		wg.Go(func() {
-			cm := &m.Components[c]
-			v := collectTTC(cm.Pairs)
-			slices.Sort(v.ups)
-			slices.Sort(v.startUps)
-			m.CDF[c] = report.Series{Component: cm.Name, Points: cdfFromSorted(v.ups, v.measured, t.cdfPoints)}
-			m.CDFLower[c] = report.Series{Component: cm.Name, Points: cdfFromSorted(v.startUps, v.measured, t.cdfPoints)}
-			m.Timeline[c] = t.timelineSeries(c, cm, m)
-			m.TimelineLower[c] = t.timelineLowerSeries(c, cm, m)
-			cm.Summary.TTCMS = v.stats()
-			cm.Summary.StaleWindowMS = cm.Summary.TTCMS.Max
-			vals[c] = v
-		})
-	}
 	wg.Wait()
 	overall := mergeTTC(vals)
 	m.Overall.TTCMS = overall.stats()
 	m.Overall.StaleWindowMS = m.Overall.TTCMS.Max
 	m.Overall.ProbeLatencyMS = all.stats()
-	t.estimateTTC(m)
+	est.finish(m)
 	return m
 }
 

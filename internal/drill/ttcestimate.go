@@ -7,6 +7,7 @@ package drill
 import (
 	"math/rand"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/recall-drills/recall/internal/estimate"
@@ -41,46 +42,91 @@ func (p PairResult) Censored() (iv estimate.Interval, ok bool) {
 	return estimate.Interval{}, false
 }
 
-// estimateTTC estimates the TTC distribution of every component, and overall from all pairs
-// pooled, concurrently, and stores the results in m.
-func (t *Tracker) estimateTTC(m *Measurement) {
+// estimates runs the estimates of one Finalize: each component's as soon as its pairs are
+// final (overlapping the rest of Finalize), and the overall one from the components' grouped
+// brackets merged, so the pooled pairs are not grouped again.
+type estimates struct {
+	t       *Tracker
+	wg      sync.WaitGroup
+	grouped sync.WaitGroup // every component's groups are set (nil: nothing measured)
+	groups  []*estimate.Groups
+	bad     atomic.Bool // a component's brackets could not be grouped: no overall estimate
+	dists   []*estimate.Distribution
+	overall *estimate.Distribution
+}
+
+// startEstimates returns the estimates of n components, or nil when the estimate is off.
+// Call component for each, then finish.
+func (t *Tracker) startEstimates(n int) *estimates {
 	if t.estimate.Off {
+		return nil
+	}
+	e := &estimates{t: t, groups: make([]*estimate.Groups, n), dists: make([]*estimate.Distribution, n)}
+	e.grouped.Add(n)
+	if n > 1 {
+		e.wg.Go(func() {
+			e.grouped.Wait()
+			if g := estimate.MergeGroups(e.groups...); g != nil && !e.bad.Load() {
+				e.overall = e.fit(g, t.estimate.Seed)
+			}
+		})
+	}
+	return e
+}
+
+// component starts the estimate of component c from its final pairs (read, never written).
+func (e *estimates) component(c int, pairs []PairResult) {
+	if e == nil {
 		return
 	}
-	var wg sync.WaitGroup
-	run := func(comps []ComponentMeasurement, seed int64, dist **estimate.Distribution, sum *report.Summary) {
-		defer wg.Done()
-		var obs []estimate.Interval
-		for i := range comps {
-			for _, p := range comps[i].Pairs {
-				if iv, ok := p.Censored(); ok {
-					obs = append(obs, iv)
-				}
+	e.wg.Go(func() {
+		obs := make([]estimate.Interval, 0, len(pairs))
+		for _, p := range pairs {
+			if iv, ok := p.Censored(); ok {
+				obs = append(obs, iv)
 			}
 		}
-		if len(obs) == 0 {
-			return
+		var g *estimate.Groups
+		if len(obs) > 0 {
+			var err error
+			// Brackets are never empty (k is sent after A); keep the report honest anyway.
+			if g, err = estimate.Group(obs); err != nil {
+				e.bad.Store(true)
+			}
 		}
-		d, err := estimate.NPMLE(obs, estimate.Config{Replicates: t.estimate.Replicates, Rand: rand.New(rand.NewSource(seed))})
-		if err != nil { // brackets are never empty (k is sent after A); keep the report honest anyway
-			return
+		e.groups[c] = g
+		e.grouped.Done()
+		if g != nil {
+			e.dists[c] = e.fit(g, e.t.estimate.Seed+int64(c)+1)
 		}
-		*dist = d
-		sum.TTCEstimate = reportEstimate(d)
+	})
+}
+
+func (e *estimates) fit(g *estimate.Groups, seed int64) *estimate.Distribution {
+	d, err := g.NPMLE(estimate.Config{Replicates: e.t.estimate.Replicates, Rand: rand.New(rand.NewSource(seed))})
+	if err != nil {
+		return nil
 	}
-	for i := range m.Components {
-		cm := &m.Components[i]
-		wg.Add(1)
-		go run(m.Components[i:i+1], t.estimate.Seed+int64(i)+1, &cm.Estimate, &cm.Summary)
+	return d
+}
+
+// finish waits for the estimates and stores them in m.
+func (e *estimates) finish(m *Measurement) {
+	if e == nil {
+		return
 	}
-	if len(m.Components) > 1 {
-		wg.Add(1)
-		go run(m.Components, t.estimate.Seed, &m.Estimate, &m.Overall)
+	e.wg.Wait()
+	for c, d := range e.dists {
+		if d != nil {
+			m.Components[c].Estimate, m.Components[c].Summary.TTCEstimate = d, reportEstimate(d)
+		}
 	}
-	wg.Wait()
-	if len(m.Components) == 1 {
+	switch {
+	case len(m.Components) == 1:
 		m.Estimate = m.Components[0].Estimate
 		m.Overall.TTCEstimate = m.Components[0].Summary.TTCEstimate
+	case e.overall != nil:
+		m.Estimate, m.Overall.TTCEstimate = e.overall, reportEstimate(e.overall)
 	}
 }
 
