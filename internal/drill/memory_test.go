@@ -51,7 +51,7 @@ func TestDrillRefusesWhatMemoryCannotHold(t *testing.T) {
 	p := groundTruthPlan(t, 0, 0)
 	p.Population.Victims = 1_000_000
 	rep, err := Run(context.Background(), p)
-	want := "not enough memory: 1000030 credentials probed on 4 components need about 6.7 GiB, 256.0 MiB available (MemAvailable)"
+	want := "not enough memory: 1000030 credentials probed on 4 components need about 5.8 GiB, 256.0 MiB available (MemAvailable)"
 	if err == nil || !strings.Contains(err.Error(), want) || rep.Verdict != report.Error {
 		t.Fatalf("Run = %v (verdict %s), want an error containing %q", err, rep.Verdict, want)
 	}

@@ -1,7 +1,7 @@
 package scenario
 
 // Upper bounds on the sizes a scenario may ask for. A drill holds every credential and every
-// (component, credential) pair in memory: about 3 KiB per credential and 1 KiB per pair, so the
+// (component, credential) pair in memory: about 3 KiB per credential and 768 B per pair, so the
 // bounds keep a valid scenario within a few GiB. The drill also checks, before minting, that
 // the memory it will need is available (drill.CheckMemory); scenarios/README.md states both.
 const (
