@@ -329,3 +329,52 @@ func TestActionHTTPGroupByKid(t *testing.T) {
 		t.Errorf("group_by sub with {{kid}}: %v; want refused", err)
 	}
 }
+
+// TestActionRFC7009HintAndClient: revoke-tokens rfc7009 sends token_type_hint access_token by
+// default, the one with.token_type_hint names, none when it says none; with.client sends every
+// revocation as that client of the provider instead of the token's owner.
+func TestActionRFC7009HintAndClient(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _, _ := r.BasicAuth()
+		r.ParseForm()
+		hint, sent := r.PostForm["token_type_hint"]
+		mu.Lock()
+		if sent {
+			got = append(got, id+":"+strings.Join(hint, ","))
+		} else {
+			got = append(got, id+":-")
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	iss := Issuer{URL: u, Endpoints: oauth.Endpoints{Revocation: srv.URL + "/revoke"}, Clients: []*oauth.Client{{ID: "other", Secret: "s2"}}}
+	for _, tc := range []struct {
+		with map[string]any
+		want string
+	}{
+		{nil, "c1:access_token"},
+		{map[string]any{"token_type_hint": "refresh_token"}, "c1:refresh_token"},
+		{map[string]any{"token_type_hint": "none"}, "c1:-"},
+		{map[string]any{"client": "other"}, "other:access_token"},
+	} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		a, err := NewAction("revoke-tokens", ActionParams{Mode: "rfc7009", Concurrency: 2, With: tc.with})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := collect(t, a, iss, victims(3)); err != nil {
+			t.Errorf("with %v: %v", tc.with, err)
+		}
+		mu.Lock()
+		if len(got) != 3 || got[0] != tc.want || got[1] != tc.want || got[2] != tc.want {
+			t.Errorf("with %v: revocations %q, want 3 of %s", tc.with, got, tc.want)
+		}
+		mu.Unlock()
+	}
+}

@@ -70,6 +70,11 @@ type Client struct {
 	Key   crypto.Signer
 	KeyID string
 	Alg   jose.SignatureAlgorithm
+	// Audience is the aud of its assertions: the token endpoint URL, which RFC 7523 section 3
+	// names as the value identifying the authorization server, for every endpoint the client
+	// authenticates to (RFC 7009 and RFC 7662 take the token endpoint's client
+	// authentication). "" is the URL of the endpoint the assertion is sent to.
+	Audience string
 	// Scope is requested with every token (space-separated).
 	Scope string
 }
@@ -160,7 +165,11 @@ func (c *Client) Authenticate(endpoint string, form url.Values, h http.Header) e
 		form.Set("client_id", c.ID)
 		form.Set("client_secret", c.Secret)
 	case AuthPrivateKey:
-		a, err := c.assertion(endpoint)
+		aud := c.Audience
+		if aud == "" {
+			aud = endpoint
+		}
+		a, err := c.assertion(aud)
 		if err != nil {
 			return err
 		}

@@ -166,6 +166,9 @@ func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, dril
 		} else if eps, err = oauth.Discover(dctx, hc, issuerURL, o.Discovery, set, need...); err != nil {
 			return nil, err
 		}
+		for _, cl := range clients {
+			cl.Audience = eps.Token // a private_key_jwt assertion names the token endpoint, at every endpoint
+		}
 		var src source.Source = &source.Accounts{TokenURL: eps.Token, HTTP: hc, Clients: clients, Users: users, Refresh: refresh}
 		if ext != nil {
 			src = ext

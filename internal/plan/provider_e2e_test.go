@@ -2,9 +2,15 @@ package plan
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -309,5 +315,215 @@ func TestExternalOIDCScenarioPlans(t *testing.T) {
 	}
 	if _, err := Build(s, Options{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDrillIndependentProviderRefreshTokens mints with the refresh_token grant from the refresh
+// tokens of tokens.refresh_tokens at the independent server (not targets/), whose refresh
+// tokens are bound to their client and good for one use: 26 access tokens from 4 refresh
+// tokens need each rotated one kept and used next (a reuse is counted by the server and its
+// request refused). The recall is confirmed, ground truth lies in the brackets, and no refresh
+// token reaches the report.
+func TestDrillIndependentProviderRefreshTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
+	t.Cleanup(srv.Close)
+	var lines []string
+	for _, sub := range []string{"alice", "bob", "carol", "dave"} {
+		lines = append(lines, srv.IssueRefresh("drill-a", sub))
+	}
+	file := filepath.Join(t.TempDir(), "refresh.txt")
+	if err := os.WriteFile(file, []byte("# one a line\n"+strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens := "  grant: refresh_token\n  clients:\n    - {id: drill-a, secret: \"${DRILL_A_SECRET}\"}\n  refresh_tokens: " + file + "\n"
+	rep, _ := runIndependentOn(t, srv, tokens, "", lines...)
+	byGrant, bySub := srv.Issued()
+	if byGrant["refresh_token"] != 26 || len(byGrant) != 1 || srv.Reused() != 0 {
+		t.Errorf("issued by grant %v, %d refresh tokens reused: want 26 from the refresh_token grant, each rotated refresh token kept", byGrant, srv.Reused())
+	}
+	if len(bySub) != 4 {
+		t.Errorf("issued per sub %v: want the tokens spread over the 4 refresh tokens", bySub)
+	}
+	if rep.Tokens.Grant != "refresh_token" || rep.Tokens.Opaque != 26 {
+		t.Errorf("tokens %+v: want 26 opaque refresh_token-grant tokens", rep.Tokens)
+	}
+	if rep.Recall.Failed != 0 || rep.Recall.Confirmed != 20 {
+		t.Errorf("recall %+v: want 20 confirmed", rep.Recall)
+	}
+	for _, c := range rep.Components {
+		if !c.Probed {
+			continue
+		}
+		gt := c.GroundTruth
+		if c.FalseRejects != 0 || c.Converged < 15 || gt == nil || gt.Checked == 0 || gt.Within != gt.Checked {
+			t.Errorf("%s: %d false rejects, %d of %d converged, ground truth %+v", c.Name, c.FalseRejects, c.Converged, c.Pairs, gt)
+		}
+	}
+}
+
+// TestDrillIndependentProviderTokensExpireFirst: tokens of the independent server that expire
+// (expires_in) before the drill ends stop it before traffic, with an error that says so:
+// a natural expiry would pass for a recall.
+func TestDrillIndependentProviderTokensExpireFirst(t *testing.T) {
+	t.Parallel()
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
+	t.Cleanup(srv.Close)
+	srv.SetTokenTTL(3 * time.Second) // the drill runs 4 s
+	gw := oauthtest.NewGateway(srv, 500*time.Millisecond)
+	t.Cleanup(gw.Close)
+	env := map[string]string{"DRILL_A_SECRET": "secret-a-123", "DRILL_B_SECRET": "secret-b-456",
+		"INTROSPECT_PASSWORD": srv.IntrospectPassword, "INTROSPECT_BASIC": basicValue(srv.IntrospectUser, srv.IntrospectPassword)}
+	src := fmt.Sprintf(independentScenario, srv.Issuer.URL, srv.Introspection.URL, gw.URL, independentClients, "")
+	s, err := Parse("expire.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	rep, err := drill.Run(context.Background(), p)
+	if err == nil || rep.Verdict != report.Error || !strings.Contains(err.Error(), "26 of 26 tokens expire before the drill ends") {
+		t.Fatalf("err %v, verdict %s: want the drill refused before traffic", err, rep.Verdict)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("the refusal took %s: want it before traffic, not after a drill", took)
+	}
+}
+
+// TestRefreshGrantTakesOneClient: a refresh token is bound to the client it was issued to and
+// the file of refresh tokens does not say which, so the refresh_token grant over several listed
+// clients is refused at tokens.clients rather than sending refresh tokens as the wrong client.
+func TestRefreshGrantTakesOneClient(t *testing.T) {
+	t.Parallel()
+	tokens := "  grant: refresh_token\n  refresh_tokens: r.txt\n  clients: [{id: a, secret: x}%s]"
+	if _, err := Parse("s.yaml", []byte(strings.Replace(sourceBase, "%s", fmt.Sprintf(tokens, ""), 1))); err != nil {
+		t.Errorf("one client: %v", err)
+	}
+	_, err := Parse("s.yaml", []byte(strings.Replace(sourceBase, "%s", fmt.Sprintf(tokens, ", {id: b, secret: y}"), 1)))
+	if want := "s.yaml:11:3: tokens.clients: the refresh_token grant takes one client, the one tokens.refresh_tokens were issued to (got 2)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("two clients: %v\nwant %s", err, want)
+	}
+}
+
+// TestDrillIndependentProviderFailures drills the independent server where it fails: a wrong
+// client secret stops the drill at the mint with the provider's error code, naming the client
+// and not the secret; an introspection endpoint nobody listens on makes every acknowledged
+// recall unconfirmable with the reason, and the drill still ends on time (no hang, no panic).
+func TestDrillIndependentProviderFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	build := func(t *testing.T, srv *oauthtest.Server, gw *oauthtest.Gateway, env map[string]string, edit func(string) string) *drill.Plan {
+		t.Helper()
+		src := edit(fmt.Sprintf(independentScenario, srv.Issuer.URL, srv.Introspection.URL, gw.URL, independentClients, ""))
+		s, err := Parse("f.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Build(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
+	t.Cleanup(srv.Close)
+	gw := oauthtest.NewGateway(srv, 500*time.Millisecond)
+	t.Cleanup(gw.Close)
+	env := func(a string) map[string]string {
+		return map[string]string{"DRILL_A_SECRET": a, "DRILL_B_SECRET": "secret-b-456",
+			"INTROSPECT_PASSWORD": srv.IntrospectPassword, "INTROSPECT_BASIC": basicValue(srv.IntrospectUser, srv.IntrospectPassword)}
+	}
+	t.Run("wrong secret", func(t *testing.T) {
+		rep, err := drill.Run(context.Background(), build(t, srv, gw, env("wrong-secret-7182"), func(s string) string { return s }))
+		if err == nil || rep.Verdict != report.Error {
+			t.Fatalf("err %v, verdict %s: want the drill stopped", err, rep.Verdict)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "client drill-a") || !strings.Contains(msg, "401") || !strings.Contains(msg, "invalid_client") || strings.Contains(msg, "wrong-secret-7182") {
+			t.Errorf("error %q: want the client, the status and the error code, not the secret", msg)
+		}
+		for _, line := range strings.Split(msg, "\n") {
+			if len(line) > 400 {
+				t.Errorf("error line of %d bytes: %q", len(line), line)
+			}
+		}
+	})
+	t.Run("unreachable introspection", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := "http://" + l.Addr().String() + "/introspect"
+		l.Close()
+		p := build(t, srv, gw, env("secret-a-123"), func(s string) string {
+			return strings.Replace(s, "          auth: basic\n", "          endpoint: "+dead+"\n          auth: basic\n", 1)
+		})
+		began := time.Now()
+		rep, err := drill.Run(context.Background(), p)
+		if err != nil {
+			t.Fatalf("drill: %v", err)
+		}
+		if took := time.Since(began); took > 30*time.Second {
+			t.Errorf("the drill took %s", took)
+		}
+		if rep.Provider == nil || rep.Provider.Introspection != dead || rep.Provider.Endpoints["introspection_endpoint"] != "set" {
+			t.Errorf("provider %+v: want the set introspection endpoint", rep.Provider)
+		}
+		rc := rep.Recall
+		if rc.Acknowledged != 20 || rc.Unconfirmable != 20 || rc.Confirmed != 0 || rc.Ineffective != 0 || len(rc.UnconfirmableReasons) == 0 ||
+			!strings.Contains(rc.UnconfirmableReasons[0].Reason, "introspect") || strings.Contains(rc.UnconfirmableReasons[0].Reason, "opq_") {
+			t.Fatalf("recall %+v: want 20 acknowledged, each unconfirmable with the failed introspection as the reason", rc)
+		}
+		found := false
+		for _, f := range rep.Findings {
+			found = found || f.Kind == "unconfirmable_recall" && f.Count == 20
+		}
+		if !found {
+			t.Errorf("findings %+v: want unconfirmable_recall for the 20", rep.Findings)
+		}
+	})
+}
+
+// TestDrillIndependentProviderPrivateKeyJWT drills a client that authenticates with
+// private_key_jwt (RFC 7523, key_file: a PKCS #8 PEM) at the independent server, which checks
+// each assertion's signature, iss and sub, its aud (the issuer or the token endpoint, RFC 7523
+// section 3) and its single use: the victims' tokens are minted, revoked by RFC 7009 and so
+// confirmed as that client, the controls' client uses a secret.
+func TestDrillIndependentProviderPrivateKeyJWT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "drill-k.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := oauthtest.NewServer(map[string]string{"drill-b": "secret-b-456"})
+	t.Cleanup(srv.Close)
+	srv.AddKeyClient("drill-k", &key.PublicKey)
+	tokens := "  clients:\n    - {id: drill-k, auth: private_key_jwt, key_file: " + file + "}\n    - {id: drill-b, secret: \"${DRILL_B_SECRET}\", auth: client_secret_post}\n"
+	rep, _ := runIndependentOn(t, srv, tokens, "")
+	_, bySub := srv.Issued()
+	if bySub["svc-drill-k"] != 20 || bySub["svc-drill-b"] != 6 {
+		t.Errorf("issued per sub %v: want the 20 victims for drill-k (private_key_jwt) and the 6 controls for drill-b", bySub)
+	}
+	if rep.Recall.Failed != 0 || rep.Recall.Confirmed != 20 {
+		t.Errorf("recall %+v: want 20 revoked as drill-k and confirmed", rep.Recall)
 	}
 }

@@ -450,6 +450,12 @@ func (l *loader) validateTokens(s *Scenario) {
 	if t.Grant == "refresh_token" && t.RefreshTokens == "" {
 		l.fail("tokens.refresh_tokens", "required for grant refresh_token: a file of refresh tokens, one a line")
 	}
+	if t.Grant == "refresh_token" && len(t.Clients.List) > 1 {
+		// A refresh token is bound to the client it was issued to (RFC 6749 section 6), and the
+		// file does not say which: spread over several clients, most would be sent as another
+		// client's, refused, or taken for a replay that kills the token's family.
+		l.fail("tokens.clients", "the refresh_token grant takes one client, the one tokens.refresh_tokens were issued to (got %d)", len(t.Clients.List))
+	}
 	if t.Grant == "password" && t.Clients.IsList() && !t.Users.IsList() {
 		l.fail("tokens.users", "the password grant with existing clients needs existing users: a list or {file: users.csv}")
 	}

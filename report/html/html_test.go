@@ -534,3 +534,23 @@ func TestRenderDelivery(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderConfirmation: the recall section counts the three outcomes of confirmation at the
+// source, with the most frequent reason a recall could not be confirmed.
+func TestRenderConfirmation(t *testing.T) {
+	t.Parallel()
+	r := load(t, "pass")
+	r.Recall.Confirmed, r.Recall.Ineffective, r.Recall.Unconfirmable = 1207, 2, 3
+	r.Recall.UnconfirmableReasons = []report.ReasonCount{{Reason: "introspect 1a2b3c: connection refused", Count: 3}}
+	page := render(t, r)
+	for _, kv := range [][2]string{{"confirmed at the source", "1,207"}, {"ineffective (acknowledged but still active)", "2"},
+		{"unconfirmable (introspection failed)", "3"}, {"most frequent unconfirmable reason", "introspect 1a2b3c: connection refused (3 of 3)"}} {
+		i := strings.Index(page, kv[0])
+		if i < 0 || !strings.Contains(page[i:min(len(page), i+len(kv[0])+80)], ">"+kv[1]+"<") {
+			t.Errorf("the page lacks %s: %s", kv[0], kv[1])
+		}
+	}
+	if strings.Contains(render(t, load(t, "pass")), "confirmed at the source") {
+		t.Error("a recall not confirmed has confirmation rows")
+	}
+}

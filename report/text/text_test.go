@@ -374,3 +374,23 @@ func TestSummaryDelivery(t *testing.T) {
 		t.Errorf("retried, no converged pair: %q, want %q", got, want)
 	}
 }
+
+// TestSummaryConfirmation: a confirmed recall's three outcomes are counted in the terminal
+// summary, with the most frequent reason a recall could not be confirmed.
+func TestSummaryConfirmation(t *testing.T) {
+	t.Parallel()
+	r := load(t, "pass")
+	r.Recall.Confirmed, r.Recall.Ineffective, r.Recall.Unconfirmable = 1207, 2, 3
+	r.Recall.UnconfirmableReasons = []report.ReasonCount{{Reason: "introspect 1a2b3c: connection refused", Count: 3}}
+	var buf bytes.Buffer
+	if err := Summary(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Confirmation at the source: 1,207 confirmed, 2 ineffective, 3 unconfirmable. Most frequent reason (3): introspect 1a2b3c: connection refused"; !strings.Contains(buf.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, buf.String())
+	}
+	buf.Reset()
+	if err := Summary(&buf, load(t, "pass")); err != nil || strings.Contains(buf.String(), "Confirmation at the source") {
+		t.Errorf("a recall not confirmed has a confirmation line: %v\n%s", err, buf.String())
+	}
+}

@@ -3,12 +3,15 @@
 // does not know: pre-registered clients (and users, for the password grant) only, opaque
 // tokens, no admin API, RFC 8414 discovery, RFC 7009 revocation that answers 200 to a
 // revocation by another client without revoking, RFC 7662 introspection on its own listener
-// with its own basic credentials, and a gateway with a TTL cache of positive introspections.
+// with its own basic credentials, the refresh_token grant with rotation (a refresh token is
+// bound to its client and good for one use: RFC 6749 section 6 and RFC 9700 section 4.14.2),
+// and a gateway with a TTL cache of positive introspections.
 // Both record ground truth: when each token became inactive, and when the gateway last
 // honoured it.
 package oauthtest
 
 import (
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +22,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // Server is the authorization server.
@@ -27,15 +33,27 @@ type Server struct {
 	Issuer, Introspection *httptest.Server
 	// IntrospectUser and IntrospectPassword authenticate introspection (HTTP Basic).
 	IntrospectUser, IntrospectPassword string
-	// TokenTTL is the expires_in of new tokens.
+	// TokenTTL is the expires_in of new tokens; change it with SetTokenTTL once the server
+	// may be answering.
 	TokenTTL time.Duration
 
 	mu      sync.Mutex
-	clients map[string]string // id -> secret
-	users   map[string]string // username -> password (the password grant)
+	clients map[string]string           // id -> secret
+	keys    map[string]crypto.PublicKey // id -> key of its private_key_jwt assertions
+	jtis    map[string]bool             // assertion jti seen
+	users   map[string]string           // username -> password (the password grant)
 	tokens  map[string]*token
+	refresh map[string]*refreshToken
 	issued  map[string]int // grant_type -> tokens issued
 	subs    map[string]int // sub -> tokens issued
+	reused  int            // refresh tokens presented after their one use
+}
+
+// refreshToken is a refresh token: the client it is bound to, its subject, and whether it was
+// used (rotated).
+type refreshToken struct {
+	client, sub string
+	used        bool
 }
 
 type token struct {
@@ -47,7 +65,7 @@ type token struct {
 // NewServer starts a server with the given pre-registered clients (id -> secret).
 func NewServer(clients map[string]string) *Server {
 	s := &Server{clients: clients, users: map[string]string{}, tokens: map[string]*token{},
-		issued: map[string]int{}, subs: map[string]int{}, IntrospectUser: "introspector",
+		refresh: map[string]*refreshToken{}, keys: map[string]crypto.PublicKey{}, jtis: map[string]bool{}, issued: map[string]int{}, subs: map[string]int{}, IntrospectUser: "introspector",
 		IntrospectPassword: randHex(12), TokenTTL: time.Hour}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
@@ -64,6 +82,40 @@ func (s *Server) AddUser(username, password string) {
 	s.mu.Lock()
 	s.users[username] = password
 	s.mu.Unlock()
+}
+
+// AddKeyClient registers a client that authenticates with private_key_jwt (RFC 7523 section
+// 2.2): a JWT signed with the private half of pub, iss and sub its client_id, aud the issuer
+// identifier or the token endpoint URL (section 3), not expired, its jti used once.
+func (s *Server) AddKeyClient(id string, pub crypto.PublicKey) {
+	s.mu.Lock()
+	s.keys[id] = pub
+	s.mu.Unlock()
+}
+
+// SetTokenTTL sets the lifetime of the tokens issued from now on.
+func (s *Server) SetTokenTTL(d time.Duration) {
+	s.mu.Lock()
+	s.TokenTTL = d
+	s.mu.Unlock()
+}
+
+// IssueRefresh creates a refresh token bound to client for subject sub, as an earlier
+// authorization (a browser login, a device flow) would have left it, and returns it.
+func (s *Server) IssueRefresh(client, sub string) string {
+	v := "rt_" + randHex(20)
+	s.mu.Lock()
+	s.refresh[v] = &refreshToken{client: client, sub: sub}
+	s.mu.Unlock()
+	return v
+}
+
+// Reused returns how many refresh token requests presented a refresh token already used once:
+// a client that does not keep the rotated one.
+func (s *Server) Reused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reused
 }
 
 // Close stops both listeners.
@@ -84,13 +136,17 @@ func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
 		"token_endpoint":                        s.Issuer.URL + "/oauth2/token",
 		"revocation_endpoint":                   s.Issuer.URL + "/oauth2/revoke",
 		"introspection_endpoint":                s.Introspection.URL + "/introspect",
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"grant_types_supported":                 []string{"client_credentials", "password"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"grant_types_supported":                 []string{"client_credentials", "password", "refresh_token"},
 	})
 }
 
-// client authenticates the request's client (basic or post); "" when it fails.
+// client authenticates the request's client (basic, post or private_key_jwt); "" when it
+// fails.
 func (s *Server) client(r *http.Request) string {
+	if r.PostFormValue("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return s.assertedClient(r.PostFormValue("client_id"), r.PostFormValue("client_assertion"))
+	}
 	id, secret, ok := r.BasicAuth()
 	if ok {
 		id, _ = url.QueryUnescape(id)
@@ -104,6 +160,36 @@ func (s *Server) client(r *http.Request) string {
 		return id
 	}
 	return ""
+}
+
+// assertedClient checks an RFC 7523 client assertion: the client it names, "" when it fails.
+func (s *Server) assertedClient(formID, assertion string) string {
+	tok, err := jwt.ParseSigned(assertion, []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.ES384, jose.EdDSA})
+	if err != nil {
+		return ""
+	}
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil || unverified.Subject == "" {
+		return ""
+	}
+	id := unverified.Subject
+	s.mu.Lock()
+	pub, known := s.keys[id]
+	s.mu.Unlock()
+	var c jwt.Claims
+	if !known || (formID != "" && formID != id) || tok.Claims(pub, &c) != nil || c.ID == "" || c.Expiry == nil {
+		return ""
+	}
+	if c.Validate(jwt.Expected{Issuer: id, Subject: id, AnyAudience: jwt.Audience{s.Issuer.URL, s.Issuer.URL + "/oauth2/token"}, Time: time.Now()}) != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jtis[c.ID] {
+		return ""
+	}
+	s.jtis[c.ID] = true
+	return id
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
@@ -126,19 +212,44 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		sub = user
+	case "refresh_token":
+		// Bound to its client and good for one use: the answer carries the rotated one.
+		s.mu.Lock()
+		rt, known := s.refresh[r.PostFormValue("refresh_token")]
+		switch {
+		case !known || rt.client != id:
+			known = false
+		case rt.used:
+			s.reused++
+			known = false
+		default:
+			rt.used = true
+			sub = rt.sub
+		}
+		s.mu.Unlock()
+		if !known {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
+			return
+		}
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
 		return
 	}
 	value := "opq_" + randHex(20)
-	t := &token{client: id, sub: sub, jti: randHex(8), exp: time.Now().Add(s.TokenTTL)}
 	s.mu.Lock()
-	s.tokens[value] = t
+	ttl := s.TokenTTL
+	s.tokens[value] = &token{client: id, sub: sub, jti: randHex(8), exp: time.Now().Add(ttl)}
 	s.issued[r.PostFormValue("grant_type")]++
 	s.subs[sub]++
+	answer := map[string]any{"access_token": value, "token_type": "Bearer",
+		"expires_in": int(ttl.Seconds()), "scope": r.PostFormValue("scope")}
+	if r.PostFormValue("grant_type") == "refresh_token" {
+		next := "rt_" + randHex(20)
+		s.refresh[next] = &refreshToken{client: id, sub: sub}
+		answer["refresh_token"] = next
+	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": value, "token_type": "Bearer",
-		"expires_in": int(s.TokenTTL.Seconds()), "scope": r.PostFormValue("scope")})
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // revoke is RFC 7009: 200 for unknown tokens and, like many providers, for another client's
