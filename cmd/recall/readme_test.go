@@ -105,9 +105,11 @@ func TestReadmeCommands(t *testing.T) {
 		t.Skip("builds recall and runs every README command")
 	}
 	// scenarios/external-oidc.yaml takes its provider and secrets from the environment.
-	for _, v := range []string{"IDP_HOST", "IDP_REALM", "DRILL_A_SECRET", "DRILL_B_SECRET", "INTROSPECT_USER", "INTROSPECT_PASSWORD", "INTROSPECT_BASIC"} {
+	for _, v := range []string{"DRILL_A_SECRET", "DRILL_B_SECRET", "INTROSPECT_USER", "INTROSPECT_PASSWORD", "INTROSPECT_BASIC"} {
 		t.Setenv(v, "placeholder")
 	}
+	t.Setenv("IDP_ISSUER", "https://idp.example.invalid/realms/drills")
+	t.Setenv("IDP_INTROSPECTION_URL", "https://idp.example.invalid/realms/drills/introspect")
 	cmds := readmeCommands(t, "../../README.md", "../../scenarios/README.md")
 	if len(cmds) < 20 {
 		t.Fatalf("found %d recall commands in the READMEs; the parser lost some", len(cmds))

@@ -621,7 +621,8 @@ func TestClassify(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestScenariosDir loads every scenario shipped in scenarios/, variables set to placeholders.
+// TestScenariosDir loads every scenario shipped in scenarios/, variables set to placeholders
+// (an absolute URL for those named *_URL or *_ISSUER, which a scenario uses as a whole url).
 func TestScenariosDir(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("../../scenarios/*.yaml")
@@ -631,7 +632,13 @@ func TestScenariosDir(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			if _, err := Load(f, WithLookupEnv(func(string) (string, bool) { return "placeholder", true })); err != nil {
+			lookup := func(k string) (string, bool) {
+				if strings.HasSuffix(k, "_URL") || strings.HasSuffix(k, "_ISSUER") {
+					return "https://placeholder.example.invalid/x", true
+				}
+				return "placeholder", true
+			}
+			if _, err := Load(f, WithLookupEnv(lookup)); err != nil {
 				t.Error(err)
 			}
 		})
