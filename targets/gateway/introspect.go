@@ -73,7 +73,17 @@ func (i *introspect) check(ctx context.Context, raw string, t *Token) error {
 		return verdict(a.active)
 	}
 	i.m.cacheMisses.WithLabelValues("introspection").Inc()
-	ch := i.sf.DoChan(string(key[:]), func() (any, error) { return i.call(ctx, key, raw, t) })
+	ch := i.sf.DoChan(string(key[:]), func() (any, error) {
+		// A caller that missed the cache just before another's flight stored its answer and
+		// ended would otherwise introspect again: singleflight joins only flights in progress.
+		i.mu.RLock()
+		a, ok := i.cache[key]
+		i.mu.RUnlock()
+		if ok && time.Now().Before(a.until) {
+			return a.active, nil
+		}
+		return i.call(ctx, key, raw, t)
+	})
 	select {
 	case res := <-ch:
 		if res.Err != nil {
