@@ -108,11 +108,13 @@ func TestDrillAgainstGroundTruth(t *testing.T) {
 	}
 	push, pollC, intro := by["push"], by["poll"], by["introspect"]
 	// Push learns from an event: on an idle machine within a few ms (the gateway's own tests
-	// bound it under 100 ms); here, loaded by other tests, it must stay far below the others.
-	if push.GroundTruth.TTCMS.P50*3 > pollC.GroundTruth.TTCMS.P50 || push.GroundTruth.TTCMS.Max*2 > intro.GroundTruth.TTCMS.Max ||
+	// bound it under 100 ms); here, loaded by other tests, it must stay far below the others'
+	// bounds. Not below poll's true p50: the tick's phase puts that anywhere in its interval
+	// (a cold CI run with two burners had push at 83 ms and the tick at 198 ms).
+	if push.GroundTruth.TTCMS.P50*3 > millis(poll) || push.GroundTruth.TTCMS.Max*2 > intro.GroundTruth.TTCMS.Max ||
 		push.GroundTruth.TTCMS.Max > 500 {
-		t.Errorf("push is not far below poll and introspect: true p50 %.0f ms, max %.0f ms vs poll p50 %.0f ms, introspect max %.0f ms",
-			push.GroundTruth.TTCMS.P50, push.GroundTruth.TTCMS.Max, pollC.GroundTruth.TTCMS.P50, intro.GroundTruth.TTCMS.Max)
+		t.Errorf("push is not far below poll and introspect: true p50 %.0f ms, max %.0f ms vs poll interval %v (p50 %.0f ms), introspect max %.0f ms",
+			push.GroundTruth.TTCMS.P50, push.GroundTruth.TTCMS.Max, poll, pollC.GroundTruth.TTCMS.P50, intro.GroundTruth.TTCMS.Max)
 	}
 	if push.TTCMS.P50 >= pollC.TTCMS.P50 {
 		t.Errorf("measured push p50 %.0f ms not below poll p50 %.0f ms", push.TTCMS.P50, pollC.TTCMS.P50)
