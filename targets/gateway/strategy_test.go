@@ -51,9 +51,9 @@ func TestPushLearnsWithinMilliseconds(t *testing.T) {
 	if st := status(t, gw.URL, control); st != http.StatusOK {
 		t.Errorf("control after recall: status %d, want 200 (false reject)", st)
 	}
-	if got := metricValue(g.m.listVersion); got != float64(v) {
-		t.Errorf("list version metric = %v, want %d", got, v)
-	}
+	// The gauge is set just after the rule is recorded; give it the moment in between.
+	waitFor(t, 2*time.Second, "list version metric at "+itoa(v),
+		func() bool { return metricValue(g.m.listVersion) == float64(v) })
 }
 
 func TestPushResyncsOnVersionGap(t *testing.T) {
@@ -141,6 +141,8 @@ func TestPollLearnsWithinInterval(t *testing.T) {
 	}
 	f.recall(revocation.Rule{Type: revocation.Subject, Value: "user-9", IssuedBefore: time.Now().Unix()})
 	waitFor(t, 2*time.Second, "victim rejected", func() bool { return status(t, gw.URL, victim) == http.StatusUnauthorized })
+	// The rule takes effect before the counter is incremented, so the 401 can come first.
+	waitFor(t, 2*time.Second, "fourth recall counted", func() bool { return metricValue(g.m.recallsApplied) >= 4 })
 	if got := metricValue(g.m.recallsApplied); got != 4 {
 		t.Errorf("recalls applied = %v, want 4", got)
 	}
