@@ -75,6 +75,10 @@ type Report struct {
 	// Recovery describes the recovery-time measurement, absent when there was none; its
 	// figures are in each Summary's RecoveryMS and NotRecovered.
 	Recovery *Recovery `json:"recovery,omitempty"`
+	// RotatedAccess describes the measurement of the access tokens the legitimate client got
+	// when it rotated a stolen refresh token (refresh-replay), absent when there was none; its
+	// figures are in each Summary's RotatedAccessMS and RotatedAlive.
+	RotatedAccess *RotatedAccess `json:"rotated_access,omitempty"`
 	// Faults lists every fault with its window (empty without chaos).
 	Faults []Fault `json:"faults"`
 	// Components holds per-component figures, in scenario order.
@@ -337,6 +341,24 @@ type Recovery struct {
 	Probes int `json:"probes"`
 }
 
+// RotatedAccess is the measurement of the rotated access tokens of refresh-replay: a rotation
+// returns a new access token along with the new refresh token, and the family kill that the
+// replay triggers must take it too. A sample of them is probed at every probed component: once
+// before the replay until each component accepted it (the baseline), then from the replay's
+// answer until refused for good.
+type RotatedAccess struct {
+	// Sampled is how many rotated access tokens were baselined and then followed.
+	Sampled int `json:"sampled"`
+	// Unbaselined counts rotated access tokens some component never accepted before the replay
+	// (within the baseline's bound): they say nothing of the kill and are not followed.
+	Unbaselined int `json:"unbaselined,omitempty"`
+	// Probes is how many probes of rotated access tokens were sent.
+	Probes int `json:"probes"`
+	// IntervalMS is the time between two probes of one token at one component until it is
+	// refused for good.
+	IntervalMS float64 `json:"interval_ms"`
+}
+
 // Fault is one fault with its window.
 type Fault struct {
 	Name    string  `json:"name"`
@@ -398,6 +420,15 @@ type Summary struct {
 	// NotRecovered counts sampled identities whose fresh credential was never accepted for good
 	// (or never issued) by the end of the drill; they are not in RecoveryMS. Omitted when 0.
 	NotRecovered int `json:"not_recovered,omitempty"`
+	// RotatedAccessMS is, for refresh-replay, the time the family's rotated access tokens (the
+	// legitimate client's, from the rotation just before the theft) stayed honoured, in
+	// milliseconds from each family's acknowledgement (the replay's answer): per sampled
+	// family the upper bound of the instant it was refused for good (at this component;
+	// overall, at every probed component), bracketed as for TTC. Absent when not measured.
+	RotatedAccessMS *Stats `json:"rotated_access_ms,omitempty"`
+	// RotatedAlive counts sampled rotated access tokens still honoured (not refused for good)
+	// at the end of the drill: the family kill did not reach them. Omitted when 0.
+	RotatedAlive int `json:"rotated_access_alive,omitempty"`
 	// TTCEstimate is the estimated distribution of the time to consistency: the nonparametric
 	// maximum-likelihood estimate from every measured pair's bracket, with confidence
 	// intervals. It is shown beside TTCMS (the proven upper bounds), never in its place, and
@@ -501,6 +532,10 @@ type Component struct {
 	// GroundTruth, when the system recorded it (reference stack), compares the measurement
 	// with the instants the component actually started enforcing.
 	GroundTruth *GroundTruth `json:"ground_truth,omitempty"`
+	// RotatedAccessTruth is GroundTruth for the rotated access tokens of refresh-replay
+	// (Summary.RotatedAccessMS): their brackets against the instants the component recorded it
+	// began refusing them, counted from each family's acknowledgement.
+	RotatedAccessTruth *GroundTruth `json:"rotated_access_ground_truth,omitempty"`
 	// Delivery, for a component that received the recall as events of its own (an SSF
 	// receiver of the ssf-event action: one SET per victim on its stream), splits its time to
 	// consistency at the delivery: delivery latency (the transmitter's) against enforcement

@@ -236,7 +236,10 @@ type drill struct {
 	faults *faults
 	// recovery is the recovery measurement, nil when none ran; recWG tracks its goroutines.
 	recovery *recoveryResult
-	recWG    sync.WaitGroup
+	// family measures refresh-replay's rotated access tokens (family.go); its probes are
+	// tracked by recWG too.
+	family *familyResult
+	recWG  sync.WaitGroup
 	// sentRate counts the probes sent per 10 ms, to log the rate around the acknowledgement.
 	sentRate *rateWindows
 	// clock converts wall-clock instants recorded out of process to the monotonic timeline.
@@ -780,7 +783,8 @@ func (d *drill) recall(ctx context.Context) error {
 	d.tr.SetTrigger(sent.Sub(d.began))
 	d.record(Event{Kind: EventTrigger, Wall: sent, AtNS: int64(sent.Sub(d.began))})
 	var mu sync.Mutex
-	err := p.Recall.Action.Do(ctx, *d.prov, victims, func(i int, a Ack) {
+	d.family = d.newFamily()
+	err := p.Recall.Action.Do(withRotated(ctx, d.family), *d.prov, victims, func(i int, a Ack) {
 		mu.Lock()
 		d.acks[i] = a
 		mu.Unlock()
@@ -803,6 +807,7 @@ func (d *drill) recall(ctx context.Context) error {
 			d.onFirstAck(a.Acked.Sub(d.began))
 			d.tr.Recalled(i, a.Sent.Sub(d.began), a.Acked.Sub(d.began), ownOnly(own)...)
 			d.sched.Recalled(i)
+			d.family.follow(ctx, i, a)
 		}
 	})
 	d.setPhase(PhaseObserve)

@@ -139,6 +139,7 @@ func (d *drill) finish(end time.Duration, total, dropped, afterRecall int64) {
 	}
 	d.finishRecovery()
 	d.finishMFA() // mfa.go: after recovery, whose re-enrolment it reports
+	d.finishFamily()
 	if m.Late > 0 || m.LateRecalls > 0 {
 		d.log.Warn("results arrived later than the tracker's bound; some pairs are inexact", "late", m.Late, "late_recalls", m.LateRecalls)
 	}

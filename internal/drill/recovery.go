@@ -50,6 +50,10 @@ type Recovery struct {
 	// Recheck is the time between two re-checks of a recovered credential (default
 	// DefaultRecoveryRecheck).
 	Recheck time.Duration
+	// Backoff, when set, doubles the time between two probes for every Hold that passes without
+	// the outcome waited for, up to Backoff, so that a credential that never gets there costs
+	// little; its bracket widens with it (zero: every Interval).
+	Backoff time.Duration
 	// ReissueFor bounds how long the drill keeps asking the issuer for one fresh credential
 	// (default DefaultReissueFor).
 	ReissueFor time.Duration
@@ -107,21 +111,30 @@ type freshProbe struct {
 // lower the send time of the last answered probe before it, or issued when there is none. ok is
 // false when no accept is followed only by accepts: the credential never recovered there.
 func acceptedForGood(issued time.Duration, probes []freshProbe) (lower, upper time.Duration, ok bool) {
+	return forGood(Accept, issued, probes)
+}
+
+// forGood is acceptedForGood for either outcome: the bracket of the instant from which every
+// answered probe had outcome want (Accept or Reject), from the first of them, or from when there
+// is no answered probe before it. The rotated access tokens of refresh-replay are refused for
+// good (family.go) as fresh credentials are accepted for good.
+func forGood(want Outcome, from time.Duration, probes []freshProbe) (lower, upper time.Duration, ok bool) {
 	k := -1
 	for i, p := range probes {
 		switch p.Outcome {
-		case Reject:
-			k = -1
-		case Accept:
+		case Error:
+		case want:
 			if k < 0 {
 				k = i
 			}
+		default:
+			k = -1
 		}
 	}
 	if k < 0 {
 		return 0, 0, false
 	}
-	lower = issued
+	lower = from
 	for i := k - 1; i >= 0; i-- {
 		if probes[i].Outcome != Error {
 			lower = probes[i].Sent
@@ -308,7 +321,7 @@ func (d *drill) startRecovery(ctx context.Context, victims []*Token) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					id.probes[c] = d.probeFresh(ctx, client, pr, d.probeTimeout(c), cfg, tok, &rec.probeCnt)
+					id.probes[c] = d.probeFresh(ctx, client, pr, d.probeTimeout(c), cfg, Accept, tok, &rec.probeCnt)
 				}()
 			}
 			wg.Wait()
@@ -394,15 +407,18 @@ func (d *drill) reissue(ctx context.Context, cfg Recovery, id *freshIdentity) (S
 }
 
 // probeFresh probes a fresh credential at one component every cfg.Interval, from now until it
-// has been accepted there for cfg.Hold with no reject, then every cfg.Recheck (back to
-// cfg.Interval on a reject) until ctx ends. Probes are sequential: each one's outcome is known
-// before the next is sent.
-func (d *drill) probeFresh(ctx context.Context, client *http.Client, pr *Probe, timeout time.Duration, cfg Recovery, tok Secret, cnt *atomic.Int64) []freshProbe {
+// has been answered want (Accept for recovery; Reject for a rotated access token that must die)
+// there for cfg.Hold with no other answer, then every cfg.Recheck (back to cfg.Interval on any
+// other answer) until ctx ends. Probes are sequential: each one's outcome is known before the
+// next is sent.
+func (d *drill) probeFresh(ctx context.Context, client *http.Client, pr *Probe, timeout time.Duration, cfg Recovery, want Outcome, tok Secret, cnt *atomic.Int64) []freshProbe {
 	var out []freshProbe
-	streak := time.Duration(-1) // send time of the first accept of the current run of accepts
+	streak := time.Duration(-1)  // send time of the first probe of the current run of wants
+	waiting := time.Duration(-1) // send time of the first probe since the last want
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
 	slow := false
+	every := cfg.Interval
 	for ctx.Err() == nil {
 		p := d.probeOnce(ctx, client, pr, timeout, tok)
 		if ctx.Err() != nil && p.Outcome == Error {
@@ -411,19 +427,37 @@ func (d *drill) probeFresh(ctx context.Context, client *http.Client, pr *Probe, 
 		cnt.Add(1)
 		out = append(out, p)
 		switch p.Outcome {
-		case Accept:
+		case Error:
+		case want:
 			if streak < 0 {
 				streak = p.Sent
 			}
-		case Reject:
+			waiting = -1
+		default:
 			streak = -1
+			if waiting < 0 {
+				waiting = p.Sent
+			}
 		}
 		if held := streak >= 0 && p.Sent-streak >= cfg.Hold; held != slow {
 			slow = held
 			if slow {
 				tick.Reset(cfg.Recheck)
 			} else {
-				tick.Reset(cfg.Interval)
+				every = cfg.Interval
+				tick.Reset(every)
+			}
+		}
+		if !slow && cfg.Backoff > 0 {
+			next := cfg.Interval
+			if waiting >= 0 && cfg.Hold > 0 {
+				for n := (p.Sent - waiting) / cfg.Hold; n > 0 && next < cfg.Backoff; n-- {
+					next *= 2
+				}
+			}
+			if next = min(next, max(cfg.Backoff, cfg.Interval)); next != every {
+				every = next
+				tick.Reset(every)
 			}
 		}
 		select {

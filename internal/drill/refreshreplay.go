@@ -103,6 +103,9 @@ func newRefreshReplay(p ActionParams) (Action, error) {
 			if rotated.Refresh == "" || rotated.Refresh == old {
 				return fail(fmt.Errorf("%s: credential %s: the provider does not rotate refresh tokens (the refresh_token grant returned the same one or none): there is no old token to replay", ActionRefreshReplay, v.ID()))
 			}
+			// The access token the rotation returned belongs to the family too: the drill
+			// sees it accepted before the theft, and measures when the kill reaches it.
+			rotatedAccess(ctx, i, rotated.Access)
 			// The attacker replays the old one.
 			sent = time.Now()
 			_, err = grant(ctx, old)

@@ -118,6 +118,8 @@ var Reference = func() map[string]ReferenceKind {
 				Doc: "an issued_before recall of instant T takes iat < T (exclusive), or iat <= T (inclusive: the planted same-second boundary bug)"},
 			{Key: "mfa_recall_recovery_codes", Type: Enum, Enum: []string{"recall", "keep"}, Default: "recall",
 				Doc: "an mfa recall deletes the factors' recovery codes with them (recall), or leaves them usable (keep: the planted incomplete MFA recall)"},
+			{Key: "refresh_rotation_session", Type: Enum, Enum: []string{"same", "new"}, Default: "same",
+				Doc: "a refresh-token rotation mints its access token in the family's session (same), or in a new one that reuse detection's family kill does not reach (new: the planted rotated access token that outlives the theft)"},
 			{Key: "signing_keys", Type: Int, Doc: "signing keys published at start (default 2): the first signs, the others are published ahead of a rotation; 1: a rotation's new key is in no verifier's cache"},
 			{Key: "ssf_token", Type: String, Doc: "the issuer is also an SSF transmitter of its recalls (metadata at /.well-known/ssf-configuration/ssf) for one receiver holding this bearer token, as ${VAR}: a CAEP session-revoked per recalled user, session, token or client (embedded runtime)"},
 		}},
@@ -260,6 +262,9 @@ type Issuer struct {
 	SigningKeys int
 	// KeepRecoveryCodes is mfa_recall_recovery_codes: keep, the planted incomplete MFA recall.
 	KeepRecoveryCodes bool
+	// RotationNewSession is refresh_rotation_session: new, the planted rotation that escapes
+	// the family kill.
+	RotationNewSession bool
 	// SSFToken is ssf_token: the bearer token of the issuer's SSF transmitter ("" runs none).
 	SSFToken string
 }
@@ -273,7 +278,8 @@ func DecodeIssuer(with map[string]any) (Issuer, error) {
 	v := spec.Decode(with)
 	return Issuer{TokenTTL: v.Duration("token_ttl"), AdminSecret: v.String("admin_secret"),
 		IssuedBeforeInclusive: v.String("issued_before_bound") == "inclusive", SigningKeys: v.Int("signing_keys"),
-		KeepRecoveryCodes: v.String("mfa_recall_recovery_codes") == "keep", SSFToken: v.String("ssf_token")}, nil
+		KeepRecoveryCodes: v.String("mfa_recall_recovery_codes") == "keep", SSFToken: v.String("ssf_token"),
+		RotationNewSession: v.String("refresh_rotation_session") == "new"}, nil
 }
 
 func join(errs []*Error) error {

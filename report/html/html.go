@@ -118,6 +118,11 @@ type page struct {
 	Recovery     string
 	RecoveryBad  bool
 	RecoveryRows []kv
+	// Rotated is the sentence on refresh-replay's rotated access tokens (empty when none were
+	// followed), RotatedRows its figures per component.
+	Rotated     string
+	RotatedBad  bool
+	RotatedRows []kv
 
 	Trend *trendView
 
@@ -272,6 +277,19 @@ func build(r *report.Report, o options) page {
 		}
 	}
 	p.Recovery, p.RecoveryBad = text.RecoveryLine(r), r.Overall.NotRecovered > 0
+	p.Rotated, p.RotatedBad = text.RotatedAccessLine(r), r.Overall.RotatedAlive > 0
+	for _, c := range r.Components {
+		if st := c.RotatedAccessMS; r.RotatedAccess != nil && st != nil {
+			v := "none refused"
+			if st.Count > 0 {
+				v = fmt.Sprintf("p50 %s, max %s", report.FormatMS(st.P50), report.FormatMSRes(st.Max, st.ResolutionMS))
+			}
+			if c.RotatedAlive > 0 {
+				v += fmt.Sprintf("; %d still honoured", c.RotatedAlive)
+			}
+			p.RotatedRows = append(p.RotatedRows, kv{c.Name, v})
+		}
+	}
 	for _, n := range text.ResolutionNotes(r) {
 		p.Resolution = append(p.Resolution, kv{n.Component, n.Text})
 	}

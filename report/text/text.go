@@ -79,6 +79,9 @@ func Summary(w io.Writer, r *report.Report) error {
 	if line := RecoveryLine(r); line != "" {
 		fmt.Fprintf(ew, "\n%s\n", line)
 	}
+	if line := RotatedAccessLine(r); line != "" {
+		fmt.Fprintf(ew, "\n%s\n", line)
+	}
 	if line := ConfirmationLine(r); line != "" {
 		fmt.Fprintf(ew, "\n%s\n", line)
 	}
@@ -448,6 +451,48 @@ func RecoveryLine(r *report.Report) string {
 		if n := rc.Sampled - rc.Reissued; n > 0 {
 			line += fmt.Sprintf(", %d never re-issued", n)
 		}
+	}
+	return line + "."
+}
+
+// RotatedAccessLine returns one sentence on the rotated access tokens of refresh-replay: how
+// many of those followed were refused everywhere after their family's acknowledgement, how
+// fast (upper bounds with their resolution), the slowest component, and where some were still
+// honoured when the drill ended. It is empty when the drill followed none.
+func RotatedAccessLine(r *report.Report) string {
+	ra := r.RotatedAccess
+	if ra == nil {
+		return ""
+	}
+	o := r.Overall
+	refused := 0
+	if o.RotatedAccessMS != nil {
+		refused = o.RotatedAccessMS.Count
+	}
+	line := fmt.Sprintf("Rotated access tokens: %d of %d issued by the legitimate rotation just before the theft refused everywhere", refused, ra.Sampled)
+	if st := o.RotatedAccessMS; st != nil && st.Count > 0 {
+		line += fmt.Sprintf(" after the replay: p50 %s, max %s ±%s", report.FormatMS(st.P50), report.FormatMS(st.Max), report.FormatMS(st.ResolutionMS))
+		slowest, slowestMax := "", -1.0
+		for _, c := range r.Components {
+			if c.RotatedAccessMS != nil && c.RotatedAccessMS.Count > 0 && c.RotatedAccessMS.Max > slowestMax {
+				slowest, slowestMax = oneLine(c.Name), c.RotatedAccessMS.Max
+			}
+		}
+		if slowest != "" && len(r.Components) > 1 {
+			line += fmt.Sprintf(" (slowest %s)", slowest)
+		}
+	}
+	if o.RotatedAlive > 0 {
+		var where []string
+		for _, c := range r.Components {
+			if c.RotatedAlive > 0 {
+				where = append(where, fmt.Sprintf("%s %d", oneLine(c.Name), c.RotatedAlive))
+			}
+		}
+		line += fmt.Sprintf("; %d still honoured at the end (%s)", o.RotatedAlive, strings.Join(where, ", "))
+	}
+	if ra.Unbaselined > 0 {
+		line += fmt.Sprintf("; %d never accepted before the replay, not followed", ra.Unbaselined)
 	}
 	return line + "."
 }

@@ -394,3 +394,24 @@ func TestSummaryConfirmation(t *testing.T) {
 		t.Errorf("a recall not confirmed has a confirmation line: %v\n%s", err, buf.String())
 	}
 }
+
+// TestRotatedAccessLine: the sentence on refresh-replay's rotated access tokens says how many
+// were refused everywhere and how fast, and names where some were still honoured.
+func TestRotatedAccessLine(t *testing.T) {
+	if got := RotatedAccessLine(&report.Report{}); got != "" {
+		t.Errorf("no rotated tokens followed: %q, want empty", got)
+	}
+	r := &report.Report{RotatedAccess: &report.RotatedAccess{Sampled: 10, Unbaselined: 1}}
+	r.Overall.RotatedAccessMS = &report.Stats{Count: 7, P50: 120, Max: 1010, ResolutionMS: 50}
+	r.Overall.RotatedAlive = 3
+	r.Components = []report.Component{
+		{Name: "edge-push", Summary: report.Summary{RotatedAccessMS: &report.Stats{Count: 10, Max: 40}}},
+		{Name: "edge-poll", Summary: report.Summary{RotatedAccessMS: &report.Stats{Count: 7, Max: 1010}, RotatedAlive: 3}},
+	}
+	got := RotatedAccessLine(r)
+	for _, want := range []string{"7 of 10", "p50 120ms", "max 1.01s ±50ms", "(slowest edge-poll)", "3 still honoured at the end (edge-poll 3)", "1 never accepted before the replay"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+}

@@ -262,7 +262,11 @@ func (i *Issuer) grantRefresh(w http.ResponseWriter, r *http.Request, c *client)
 	next := i.refresh.issue(fam, now.Add(i.refreshTTL))
 	fam.mu.Unlock()
 
-	tok, _, err := i.mint(r.Context(), i.issuerFor(r), fam.sess, scope)
+	sess := fam.sess
+	if i.rotNewSID {
+		sess.sid = newSID() // the planted defect (Config.RotationNewSession)
+	}
+	tok, _, err := i.mint(r.Context(), i.issuerFor(r), sess, scope)
 	if err != nil {
 		i.serverError(w, "mint", err)
 		return TokenResponse{}, false

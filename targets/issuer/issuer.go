@@ -125,6 +125,12 @@ type Config struct {
 	// recovery codes stay and still log the user in (a session with no factor). For drills
 	// that must find it (scenarios/mfa-recall.yaml).
 	MFARecallKeepsRecoveryCodes bool
+	// RotationNewSession plants the rotation that escapes the family kill: a refresh-token
+	// rotation mints its access token in a new session, so that the session recall reuse
+	// detection applies (RFC 9700 section 4.14.2) does not reach it, and the access token the
+	// legitimate client holds outlives the theft. For drills that must find it
+	// (scenarios/refresh-theft.yaml).
+	RotationNewSession bool
 	// NATSURL is the bus to publish recall events on; empty publishes nothing. The connection
 	// reconnects forever; New does not wait for it.
 	NATSURL string
@@ -162,6 +168,7 @@ type Issuer struct {
 	tokenTTL   time.Duration
 	refreshTTL time.Duration
 	inclusive  bool // Config.IssuedBeforeInclusive
+	rotNewSID  bool // Config.RotationNewSession
 	base       atomic.Pointer[string]
 	bcl        backchannel
 	ssf        *ssf.Transmitter // Config.SSF
@@ -226,6 +233,7 @@ func New(cfg Config) (*Issuer, error) {
 		audience:   cfg.Audience,
 		tokenTTL:   cfg.TokenTTL,
 		inclusive:  cfg.IssuedBeforeInclusive,
+		rotNewSID:  cfg.RotationNewSession,
 		refreshTTL: cfg.RefreshTTL,
 		adminHash:  sha256.Sum256([]byte(cfg.AdminSecret)),
 		truth:      truth.NewLog(DefaultComponent, nil),

@@ -415,6 +415,9 @@ func (d *Env) planReference(c *dcomp, s runtime.Spec, issuerAlias, busAlias stri
 		if ip.KeepRecoveryCodes {
 			c.cmd = append(c.cmd, "-mfa-recall-keeps-recovery-codes")
 		}
+		if ip.RotationNewSession {
+			c.cmd = append(c.cmd, "-rotation-new-session")
+		}
 		if ip.SigningKeys > 0 {
 			c.cmd = append(c.cmd, "-signing-keys", strconv.Itoa(ip.SigningKeys))
 		}

@@ -324,6 +324,7 @@ func (e *Env) start(ctx context.Context, s runtime.Spec, addr string) (*running,
 		cfg.TokenTTL = ip.TokenTTL
 		cfg.IssuedBeforeInclusive = ip.IssuedBeforeInclusive
 		cfg.MFARecallKeepsRecoveryCodes = ip.KeepRecoveryCodes
+		cfg.RotationNewSession = ip.RotationNewSession
 		cfg.Keys = ip.SigningKeys
 		if ip.SSFToken != "" {
 			if cfg.SSF, err = newIssuerSSF(s.Name, base, ip.SSFToken); err != nil {

@@ -46,6 +46,7 @@ func run(args []string) error {
 		return nil
 	})
 	inclusive := fs.Bool("issued-before-inclusive", false, "plant the same-second boundary bug: an issued_before recall of T also takes iat == T")
+	rotNewSID := fs.Bool("rotation-new-session", false, "plant the rotation that escapes the family kill: a refresh-token rotation mints its access token in a new session, which reuse detection's session recall does not reach")
 	keepCodes := fs.Bool("mfa-recall-keeps-recovery-codes", false, "plant the incomplete MFA recall: a factor's recovery codes outlive its recall and still log the user in")
 	keys := fs.Int("signing-keys", issuer.DefaultKeys, "signing keys published at start: the first signs, the others are published ahead of a rotation")
 	level := serve.LogLevelFlag(fs)
@@ -70,6 +71,7 @@ func run(args []string) error {
 		TokenTTL:                    *tokenTTL,
 		IssuedBeforeInclusive:       *inclusive,
 		MFARecallKeepsRecoveryCodes: *keepCodes,
+		RotationNewSession:          *rotNewSID,
 		Keys:                        *keys,
 		NATSURL:                     *natsURL,
 		Logger:                      log,
