@@ -116,6 +116,14 @@ func provider(s *scenario.Scenario, issuer string, secrets runtime.Secrets, dril
 		for _, l := range lines {
 			refresh = append(refresh, source.NewSecret(l))
 		}
+		// Tokens minted from one refresh token form one chain: each mint rotates it, so all
+		// but the last hold a refresh token already used, and a replay of one kills the
+		// others' family. An action that replays refresh tokens needs one per credential.
+		if k, ok := drill.LookupAction(s.Recall.Action); ok && k.Population.RefreshTokens && len(lines) > 0 {
+			if n := t.Victims + t.Controls; len(lines) < n {
+				errs = append(errs, s.Errorf("tokens.refresh_tokens", "recall.action %s needs one refresh token per credential (victims + controls = %d), have %d: the tokens minted from one refresh token share its family, and replaying one would kill the others", k.Name, n, len(lines)))
+			}
+		}
 	}
 	o := c.OAuth
 	if o == nil {

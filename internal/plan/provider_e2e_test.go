@@ -117,12 +117,23 @@ func runIndependent(t *testing.T, with string) (*report.Report, *oauthtest.Serve
 // issuer); secrets must not appear in the report either.
 func runIndependentOn(t *testing.T, srv *oauthtest.Server, tokens, with string, secrets ...string) (*report.Report, *oauthtest.Server) {
 	t.Helper()
+	rep, err := runIndependentScenario(t, independentScenario, srv, tokens, with, secrets...)
+	if err != nil {
+		t.Fatalf("drill: %v (%s)", err, rep.Reason)
+	}
+	return rep, srv
+}
+
+// runIndependentScenario is runIndependentOn with another scenario template (independentScenario's
+// placeholders), returning the drill's error.
+func runIndependentScenario(t *testing.T, tmpl string, srv *oauthtest.Server, tokens, with string, secrets ...string) (*report.Report, error) {
+	t.Helper()
 	gw := oauthtest.NewGateway(srv, 500*time.Millisecond)
 	t.Cleanup(gw.Close)
 	env := map[string]string{"DRILL_A_SECRET": "secret-a-123", "DRILL_B_SECRET": "secret-b-456",
 		"INTROSPECT_PASSWORD": srv.IntrospectPassword, "TOKEN_URL": srv.Issuer.URL + "/oauth2/token",
 		"INTROSPECT_BASIC": basicValue(srv.IntrospectUser, srv.IntrospectPassword)}
-	src := fmt.Sprintf(independentScenario, srv.Issuer.URL, srv.Introspection.URL, gw.URL, tokens, with)
+	src := fmt.Sprintf(tmpl, srv.Issuer.URL, srv.Introspection.URL, gw.URL, tokens, with)
 	s, err := Parse("independent.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 	if err != nil {
 		t.Fatal(err)
@@ -133,16 +144,13 @@ func runIndependentOn(t *testing.T, srv *oauthtest.Server, tokens, with string, 
 	}
 	p.Env = truthEnv{Environment: p.Env, srv: srv, gw: gw}
 	rep, err := drill.Run(context.Background(), p)
-	if err != nil {
-		t.Fatalf("drill: %v (%s)", err, rep.Reason)
-	}
 	b, _ := json.Marshal(rep)
 	for _, secret := range append([]string{"secret-a-123", "secret-b-456", srv.IntrospectPassword, "opq_"}, secrets...) {
 		if strings.Contains(string(b), secret) {
 			t.Errorf("the report holds %q in clear", secret)
 		}
 	}
-	return rep, srv
+	return rep, err
 }
 
 func basicValue(u, p string) string {
@@ -598,5 +606,115 @@ func TestDrillIndependentProviderPrivateKeyJWT(t *testing.T) {
 	}
 	if rep.Recall.Failed != 0 || rep.Recall.Confirmed != 20 {
 		t.Errorf("recall %+v: want 20 revoked as drill-k and confirmed", rep.Recall)
+	}
+}
+
+// refreshTheftTokens writes n refresh tokens of client drill-a (one per credential, each its own
+// grant) and returns the tokens: block that mints from them, and the tokens.
+func refreshTheftTokens(t *testing.T, srv *oauthtest.Server, n int) (string, []string) {
+	t.Helper()
+	var lines []string
+	for i := range n {
+		lines = append(lines, srv.IssueRefresh("drill-a", fmt.Sprintf("user-%02d", i)))
+	}
+	file := filepath.Join(t.TempDir(), "refresh.txt")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "  grant: refresh_token\n  clients:\n    - {id: drill-a, secret: \"${DRILL_A_SECRET}\"}\n  refresh_tokens: " + file + "\n", lines
+}
+
+// refreshTheftScenario is independentScenario with the refresh-token theft recall.
+var refreshTheftScenario = strings.Replace(independentScenario, "  action: revoke-tokens\n  mode: rfc7009\n", "  action: refresh-replay\n", 1)
+
+// TestDrillIndependentProviderRefreshTheft drills refresh-token theft (refresh-replay: rotate,
+// replay the old refresh token, check the rotated one) against the independent server, whose
+// reuse detection revokes the whole grant (RFC 9700 section 4.14.2) in its own code: every
+// replay is refused and acknowledged, the victims' access tokens die at the introspection
+// endpoint and behind the gateway's cache, and so do the access tokens the rotations returned,
+// followed apart, each inside its bracket by the server's and the gateway's own records; the
+// controls (other grants) survive.
+func TestDrillIndependentProviderRefreshTheft(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
+	srv.RevokeFamilyOnReuse = true
+	t.Cleanup(srv.Close)
+	tokens, lines := refreshTheftTokens(t, srv, 26)
+	rep, err := runIndependentScenario(t, refreshTheftScenario, srv, tokens, "", lines...)
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	if r := rep.Recall; r.Action != "refresh-replay" || r.Acknowledged != 20 || r.Failed != 0 || r.Confirmed != 20 {
+		t.Fatalf("recall %+v: want 20 replays refused and acknowledged, each confirmed inactive", r)
+	}
+	if srv.Reused() < 40 {
+		t.Errorf("%d reuses seen by the server; want each of 20 replays and 20 rotated refresh tokens presented after the kill", srv.Reused())
+	}
+	ra := rep.RotatedAccess
+	if ra == nil || ra.Sampled < 5 {
+		t.Fatalf("rotated access tokens %+v; want a sample followed", ra)
+	}
+	for _, c := range rep.Components {
+		if !c.Probed {
+			continue
+		}
+		gt := c.GroundTruth
+		if c.FalseRejects != 0 || c.NotConverged != 0 || c.Converged != 20 || gt == nil || gt.Checked == 0 || gt.Within != gt.Checked {
+			t.Errorf("%s: %d false rejects, %d of %d converged, ground truth %+v", c.Name, c.FalseRejects, c.Converged, c.Pairs, gt)
+		}
+		st, rgt := c.RotatedAccessMS, c.RotatedAccessTruth
+		if st == nil || st.Count != ra.Sampled || c.RotatedAlive != 0 || rgt == nil || rgt.Checked != st.Count || rgt.Within != rgt.Checked {
+			t.Errorf("%s: rotated access tokens %+v (%d alive), ground truth %+v; want all %d refused, each inside its bracket", c.Name, st, c.RotatedAlive, rgt, ra.Sampled)
+		}
+	}
+}
+
+// TestDrillIndependentProviderRefreshTheftFamilySurvives: the same server without family
+// revocation only refuses a reused refresh token: each replay is refused, but the rotated
+// refresh token still works, so every victim's recall fails saying the family survived, and
+// the drill ends in ERROR (nothing was recalled to measure), saying why.
+func TestDrillIndependentProviderRefreshTheftFamilySurvives(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 4 s drill")
+	}
+	t.Parallel()
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123", "drill-b": "secret-b-456"})
+	t.Cleanup(srv.Close)
+	tokens, lines := refreshTheftTokens(t, srv, 26)
+	rep, err := runIndependentScenario(t, refreshTheftScenario, srv, tokens, "", lines...)
+	if err == nil || !strings.Contains(err.Error(), "family survived") || rep.Verdict != report.Error || rep.Recall.Failed != 20 ||
+		!strings.Contains(rep.Reason, "family survived") {
+		t.Fatalf("err %v, verdict %s (%s), recall %+v; want ERROR with all 20 recalls failed, saying the family survived", err, rep.Verdict, rep.Reason, rep.Recall)
+	}
+	var msg string
+	for _, f := range rep.Findings {
+		if f.Kind == "recall_failed" {
+			msg = f.Message
+		}
+	}
+	if !strings.Contains(msg, "family survived") {
+		t.Errorf("recall_failed finding %q; want it to say the family survived the theft", msg)
+	}
+}
+
+// TestRefreshReplayNeedsOneRefreshTokenPerCredential: minted from fewer refresh tokens than
+// credentials, tokens share a chain and a replay would kill the others: refused at plan time,
+// at tokens.refresh_tokens.
+func TestRefreshReplayNeedsOneRefreshTokenPerCredential(t *testing.T) {
+	t.Parallel()
+	srv := oauthtest.NewServer(map[string]string{"drill-a": "secret-a-123"})
+	t.Cleanup(srv.Close)
+	tokens, _ := refreshTheftTokens(t, srv, 4)
+	src := fmt.Sprintf(refreshTheftScenario, srv.Issuer.URL, srv.Introspection.URL, srv.Issuer.URL, tokens, "")
+	env := map[string]string{"DRILL_A_SECRET": "x", "INTROSPECT_PASSWORD": "y", "INTROSPECT_BASIC": "z"}
+	s, err := Parse("independent.yaml", []byte(src), scenario.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	if err == nil {
+		_, err = Build(s, Options{})
+	}
+	if err == nil || !strings.Contains(err.Error(), "tokens.refresh_tokens") || !strings.Contains(err.Error(), "one refresh token per credential (victims + controls = 26), have 4") {
+		t.Fatalf("err %v; want tokens.refresh_tokens refused: 4 for 26 credentials", err)
 	}
 }

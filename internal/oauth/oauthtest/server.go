@@ -4,7 +4,8 @@
 // tokens, no admin API, RFC 8414 discovery, RFC 7009 revocation that answers 200 to a
 // revocation by another client without revoking, RFC 7662 introspection on its own listener
 // with its own basic credentials, the refresh_token grant with rotation (a refresh token is
-// bound to its client and good for one use: RFC 6749 section 6 and RFC 9700 section 4.14.2),
+// bound to its client and good for one use: RFC 6749 section 6 and RFC 9700 section 4.14.2; with
+// RevokeFamilyOnReuse a reuse revokes its whole grant),
 // and a gateway with a TTL cache of positive introspections.
 // Both record ground truth: when each token became inactive, and when the gateway last
 // honoured it.
@@ -36,6 +37,11 @@ type Server struct {
 	// TokenTTL is the expires_in of new tokens; change it with SetTokenTTL once the server
 	// may be answering.
 	TokenTTL time.Duration
+	// RevokeFamilyOnReuse, set before the server answers, makes a refresh token presented
+	// after its one use revoke its whole grant (RFC 9700 section 4.14.2): every refresh token
+	// and every access token issued from the same original refresh token. Unset, the reuse is
+	// only refused, and the family lives on.
+	RevokeFamilyOnReuse bool
 
 	mu      sync.Mutex
 	clients map[string]string           // id -> secret
@@ -54,10 +60,14 @@ type Server struct {
 type refreshToken struct {
 	client, sub string
 	used        bool
+	// family is the grant it belongs to: the refresh token IssueRefresh made, and every one
+	// rotated from it.
+	family string
 }
 
 type token struct {
 	client, sub, jti string
+	family           string // the refresh-token grant it came from ("" for other grants)
 	exp              time.Time
 	inactiveAt       time.Time // zero while active
 }
@@ -105,7 +115,7 @@ func (s *Server) SetTokenTTL(d time.Duration) {
 func (s *Server) IssueRefresh(client, sub string) string {
 	v := "rt_" + randHex(20)
 	s.mu.Lock()
-	s.refresh[v] = &refreshToken{client: client, sub: sub}
+	s.refresh[v] = &refreshToken{client: client, sub: sub, family: v}
 	s.mu.Unlock()
 	return v
 }
@@ -200,6 +210,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := "svc-" + id
+	family := ""
 	switch r.PostFormValue("grant_type") {
 	case "client_credentials":
 	case "password":
@@ -222,9 +233,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		case rt.used:
 			s.reused++
 			known = false
+			if s.RevokeFamilyOnReuse {
+				s.revokeFamily(rt.family)
+			}
 		default:
 			rt.used = true
-			sub = rt.sub
+			sub, family = rt.sub, rt.family
 		}
 		s.mu.Unlock()
 		if !known {
@@ -238,18 +252,34 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	value := "opq_" + randHex(20)
 	s.mu.Lock()
 	ttl := s.TokenTTL
-	s.tokens[value] = &token{client: id, sub: sub, jti: randHex(8), exp: time.Now().Add(ttl)}
+	s.tokens[value] = &token{client: id, sub: sub, jti: randHex(8), exp: time.Now().Add(ttl), family: family}
 	s.issued[r.PostFormValue("grant_type")]++
 	s.subs[sub]++
 	answer := map[string]any{"access_token": value, "token_type": "Bearer",
 		"expires_in": int(ttl.Seconds()), "scope": r.PostFormValue("scope")}
 	if r.PostFormValue("grant_type") == "refresh_token" {
 		next := "rt_" + randHex(20)
-		s.refresh[next] = &refreshToken{client: id, sub: sub}
+		s.refresh[next] = &refreshToken{client: id, sub: sub, family: family}
 		answer["refresh_token"] = next
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// revokeFamily makes every refresh token of the grant family used (refused from now on) and
+// every access token from it inactive; s.mu is held.
+func (s *Server) revokeFamily(family string) {
+	now := time.Now()
+	for _, rt := range s.refresh {
+		if rt.family == family {
+			rt.used = true
+		}
+	}
+	for _, t := range s.tokens {
+		if t.family == family && t.inactiveAt.IsZero() {
+			t.inactiveAt = now
+		}
+	}
 }
 
 // revoke is RFC 7009: 200 for unknown tokens and, like many providers, for another client's
