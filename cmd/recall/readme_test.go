@@ -186,6 +186,11 @@ func TestReadmeCommands(t *testing.T) {
 			}
 			cmd := exec.Command(bin, args...)
 			cmd.Dir = wd
+			if sub.Name() == "images" {
+				// It builds from recall's source tree, as a newcomer runs it from their clone:
+				// from wd it could only list images other tests had built before it.
+				cmd.Dir, _ = filepath.Abs("../..")
+			}
 			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(wd, "cache"), "NO_COLOR=1")
 			out, _ := cmd.CombinedOutput()
 			code := cmd.ProcessState.ExitCode()
