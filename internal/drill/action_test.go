@@ -327,6 +327,20 @@ func TestActionHTTPGroupByKid(t *testing.T) {
 	}
 	if _, err := NewAction("http", ActionParams{With: map[string]any{"url": srv.URL + "/keys/{{kid}}", "group_by": "sub"}}); err == nil || !strings.Contains(err.Error(), "{{kid}}") {
 		t.Errorf("group_by sub with {{kid}}: %v; want refused", err)
+	} // A recall by key has the controls signed by another key, or it would take them too.
+	k, _ := LookupAction("http")
+	for _, tc := range []struct {
+		with map[string]any
+		want bool
+	}{
+		{map[string]any{"method": "DELETE", "url": srv.URL + "/keys/{{kid}}", "group_by": "kid"}, true},
+		{map[string]any{"url": srv.URL + "/keys", "body": `{"kid": "{{kid}}"}`}, true},
+		{map[string]any{"url": srv.URL + "/keys", "group_by": "kid"}, true},
+		{map[string]any{"url": srv.URL + "/revoke?jti={{jti}}", "group_by": "sub"}, false},
+	} {
+		if got := k.PopulationFor(tc.with).ExtraKey; got != tc.want {
+			t.Errorf("with %v: population ExtraKey %v, want %v", tc.with, got, tc.want)
+		}
 	}
 }
 

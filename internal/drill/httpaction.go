@@ -31,9 +31,14 @@ const issuedBeforePlaceholder = "{{issued_before}}"
 
 // httpPopulation is what the http action's parameters ask of the population: with
 // {{issued_before}} in its url, a header or its body, the source waits for T between the victims
-// and the controls.
+// and the controls; a recall by signing key ({{kid}}, or group_by: kid) has the controls signed
+// by another key than the victims (the reference issuer rotates; an external source must), or
+// retiring the victims' keys would take the controls with them.
 func httpPopulation(with map[string]any) PopulationNeeds {
-	return PopulationNeeds{NewSecond: strings.Contains(httpTemplates(with), issuedBeforePlaceholder)}
+	all := httpTemplates(with)
+	groupBy, _ := with["group_by"].(string)
+	return PopulationNeeds{NewSecond: strings.Contains(all, issuedBeforePlaceholder),
+		ExtraKey: strings.Contains(all, "{{kid}}") || groupBy == "kid"}
 }
 
 // httpTemplates is every template of the http action's parameters, concatenated: url, body and

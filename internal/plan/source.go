@@ -59,13 +59,10 @@ func checkSource(s *scenario.Scenario) error {
 			}
 		}
 	}
-	if a, ok := drill.LookupAction(s.Recall.Action); ok {
-		switch {
-		case a.Population.MFA:
-			errs = append(errs, scenario.Errorf("tokens.source", "recall.action %s needs MFA factors enrolled before minting, which the reference issuer does and a token source cannot", a.Name))
-		case a.Population.ExtraKey:
-			errs = append(errs, scenario.Errorf("tokens.source", "recall.action %s needs the signing key rotated between victims and controls, which the reference issuer does and a token source cannot", a.Name))
-		}
+	// A key recall (Population.ExtraKey) is allowed: the source rotates its provider's signing
+	// key when called for the controls, which Mint checks.
+	if a, ok := drill.LookupAction(s.Recall.Action); ok && a.Population.MFA {
+		errs = append(errs, scenario.Errorf("tokens.source", "recall.action %s needs MFA factors enrolled before minting, which the reference issuer does and a token source cannot", a.Name))
 	}
 	return errors.Join(errs...)
 }

@@ -44,6 +44,22 @@ func planHelper(mode string) int {
 		id, secret = "drill-b", os.Getenv("DRILL_B_SECRET")
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
+	// For a key recall the script rotates the provider's signing key before it mints the
+	// controls, through the provider's management API, so that they outlive the victims' key.
+	if u := os.Getenv("ROTATE_URL"); u != "" && os.Getenv("RECALL_COHORT") == "controls" {
+		req, _ := http.NewRequest(http.MethodPost, u, nil)
+		req.Header.Set("Authorization", "Bearer "+os.Getenv("ADMIN_TOKEN"))
+		resp, err := hc.Do(req)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rotate:", err)
+			return 1
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			fmt.Fprintln(os.Stderr, "rotate:", resp.Status)
+			return 1
+		}
+	}
 	for range n {
 		req, _ := http.NewRequest(http.MethodPost, os.Getenv("TOKEN_URL"), strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

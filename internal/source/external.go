@@ -18,7 +18,10 @@ import (
 //
 //   - victims first: RECALL_COHORT=victims, RECALL_COUNT=<tokens.victims> (command), or
 //     {{cohort}} and {{count}} in the request's url, headers and body (http);
-//   - then controls: RECALL_COHORT=controls, RECALL_COUNT=<tokens.controls> (not when 0);
+//   - then controls: RECALL_COHORT=controls, RECALL_COUNT=<tokens.controls> (not when 0); for
+//     a key recall (revoke-key, rotate-key, or an http recall by {{kid}}) the source rotates the
+//     provider's signing key before it answers, so that the controls are signed by another key
+//     than the victims (checked: see [External.checkKeySplit]);
 //   - and for recovery time, once per re-issued identity: RECALL_COHORT=reissue, RECALL_COUNT=1,
 //     RECALL_SUB and RECALL_CLIENT_ID naming the identity ({{sub}}, {{client_id}} for http).
 //
@@ -150,8 +153,6 @@ func (e *External) Mint(ctx context.Context, pop Population, done func(int)) ([]
 	switch {
 	case pop.MFA:
 		return nil, fmt.Errorf("tokens.source %s cannot enrol MFA factors before minting: the recall action needs the reference issuer to mint", e.Kind)
-	case pop.RotateKeyBeforeControls:
-		return nil, fmt.Errorf("tokens.source %s cannot rotate the issuer's signing key between victims and controls: the recall action needs the reference issuer to mint", e.Kind)
 	}
 	victims, err := e.call(ctx, Call{Cohort: CohortVictims, Count: pop.Victims})
 	if err != nil {
@@ -182,6 +183,11 @@ func (e *External) Mint(ctx context.Context, pop Population, done func(int)) ([]
 			done(len(tokens))
 		}
 	}
+	if pop.RotateKeyBeforeControls {
+		if err := e.checkKeySplit(victims, tokens[len(victims):]); err != nil {
+			return nil, err
+		}
+	}
 	d := Description{Kind: e.Kind}
 	clients, users := map[string]bool{}, map[string]bool{}
 	for _, t := range tokens {
@@ -203,6 +209,31 @@ func (e *External) Mint(ctx context.Context, pop Population, done func(int)) ([]
 	e.desc = d
 	e.mu.Unlock()
 	return tokens, nil
+}
+
+// checkKeySplit checks what a key recall needs of the population: every credential names its
+// signing key (a JWT's kid, or a kid label), and no control is signed by a victim's key. The
+// source itself rotates the provider's signing key when it is called for the controls (the
+// drill cannot: no standard API rotates a key), and this is where a source that did not is
+// caught, before any traffic, instead of as false rejects of every control.
+func (e *External) checkKeySplit(victims, controls []*Token) error {
+	what := fmt.Sprintf("tokens.source %s %s", e.Kind, e.What)
+	keys := map[string]bool{}
+	for i, t := range victims {
+		if t.Claims.KeyID == "" {
+			return fmt.Errorf("%s: victim %d (%s) names no signing key: a key recall needs JWTs with a kid in their header, or a kid label", what, i+1, t.ID())
+		}
+		keys[t.Claims.KeyID] = true
+	}
+	for i, t := range controls {
+		switch {
+		case t.Claims.KeyID == "":
+			return fmt.Errorf("%s: control %d (%s) names no signing key: a key recall needs JWTs with a kid in their header, or a kid label", what, i+1, t.ID())
+		case keys[t.Claims.KeyID]:
+			return fmt.Errorf("%s: control %d (%s) is signed by kid %q, as victims are: the recall retires the victims' keys, so the controls must be signed by another; rotate the signing key when the source is called for RECALL_COHORT=controls ({{cohort}} controls)", what, i+1, t.ID(), t.Claims.KeyID)
+		}
+	}
+	return nil
 }
 
 // Reissue implements Source: one call for one credential of t's identity.

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -252,5 +253,74 @@ func TestHTTPSource(t *testing.T) {
 	if !strings.Contains(msg, "403 Forbidden") || !strings.Contains(msg, "<html> <body>forbidden for ") || strings.Contains(msg, "wrong-key") ||
 		strings.Contains(msg, "query-secret") || strings.Contains(msg, "\n") || len(msg) > 400 {
 		t.Errorf("error %q: want the status and a short redacted excerpt, no query", msg)
+	}
+}
+
+// TestExternalKeySplit: for a key recall the source rotates its provider's key when called for
+// the controls, and Mint checks it did: a control signed by a victim's kid, or a credential that
+// names no key (an opaque token without a kid label), stops the drill before traffic with an
+// error naming the credential by fingerprint and saying what to do, never quoting it. A kid
+// label names an opaque token's key; without a key recall nothing is checked.
+func TestExternalKeySplit(t *testing.T) {
+	t.Parallel()
+	jwt := func(kid, jti string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"ES256","typ":"at+jwt","kid":"`+kid+`"}`)) + "." +
+			enc([]byte(`{"sub":"u-`+jti+`","jti":"`+jti+`","exp":4102444800}`)) + ".c2lnbmF0dXJl"
+	}
+	source := func(victims, controls func(i int) string) *External {
+		return &External{Kind: KindHTTP, What: "GET https://idp.example.invalid/mint", Format: FormatAuto,
+			Fetch: func(_ context.Context, c Call) ([]byte, error) {
+				line := victims
+				if c.Cohort == CohortControls {
+					line = controls
+				}
+				var out []byte
+				for i := range c.Count {
+					out = append(out, line(i)+"\n"...)
+				}
+				return out, nil
+			}}
+	}
+	key := Population{Victims: 3, Controls: 2, RotateKeyBeforeControls: true}
+	for _, tc := range []struct {
+		name              string
+		victims, controls func(i int) string
+		pop               Population
+		err               []string
+	}{
+		{"rotated", func(i int) string { return jwt("k1", fmt.Sprint("v", i)) }, func(i int) string { return jwt("k2", fmt.Sprint("c", i)) }, key, nil},
+		{"labelled opaque", func(i int) string { return fmt.Sprintf(`{"token":"opq-v%d-secret","kid":"k1"}`, i) },
+			func(i int) string { return fmt.Sprintf(`{"token":"opq-c%d-secret","kid":"k2"}`, i) }, key, nil},
+		{"not rotated", func(i int) string { return jwt("k1", fmt.Sprint("v", i)) }, func(i int) string { return jwt("k1", fmt.Sprint("c", i)) }, key,
+			[]string{`control 1 (`, `is signed by kid "k1", as victims are`, "RECALL_COHORT=controls"}},
+		{"opaque victim", func(i int) string { return fmt.Sprintf("opq-v%d-secret", i) }, func(i int) string { return jwt("k2", fmt.Sprint("c", i)) }, key,
+			[]string{"victim 1 (", "names no signing key"}},
+		{"opaque control", func(i int) string { return jwt("k1", fmt.Sprint("v", i)) }, func(i int) string { return fmt.Sprintf("opq-c%d-secret", i) }, key,
+			[]string{"control 1 (", "names no signing key"}},
+		{"no key recall", func(i int) string { return jwt("k1", fmt.Sprint("v", i)) }, func(i int) string { return jwt("k1", fmt.Sprint("c", i)) },
+			Population{Victims: 3, Controls: 2}, nil},
+	} {
+		toks, err := source(tc.victims, tc.controls).Mint(context.Background(), tc.pop, nil)
+		if tc.err == nil {
+			if err != nil || len(toks) != 5 {
+				t.Errorf("%s: %d tokens, %v", tc.name, len(toks), err)
+			} else if tc.pop.RotateKeyBeforeControls && (toks[0].Claims.KeyID != "k1" || toks[4].Claims.KeyID != "k2") {
+				t.Errorf("%s: kids %q, %q: want k1 for victims, k2 for controls", tc.name, toks[0].Claims.KeyID, toks[4].Claims.KeyID)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: minted %d tokens, want refused", tc.name, len(toks))
+			continue
+		}
+		for _, want := range tc.err {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q, want %q in it", tc.name, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "c2lnbmF0dXJl") {
+			t.Errorf("%s: error %q quotes a credential", tc.name, err)
+		}
 	}
 }

@@ -42,7 +42,8 @@ type Population struct {
 	MFA bool
 	// RotateKeyBeforeControls rotates the issuer's signing key between minting victims and
 	// controls, so that victims and controls are signed by different keys and a revoke-key
-	// recall is not collateral damage by construction.
+	// recall is not collateral damage by construction. An external source rotates its
+	// provider's key itself when called for the controls; [External.Mint] checks it did.
 	RotateKeyBeforeControls bool
 	// NewSecondBeforeControls waits, between minting victims and controls, for the whole second
 	// after the victims' latest iat (their [Boundary]), so that an issued-before recall of that

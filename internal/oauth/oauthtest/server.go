@@ -6,7 +6,9 @@
 // with its own basic credentials, the refresh_token grant with rotation (a refresh token is
 // bound to its client and good for one use: RFC 6749 section 6 and RFC 9700 section 4.14.2; with
 // RevokeFamilyOnReuse a reuse revokes its whole grant),
-// and a gateway with a TTL cache of positive introspections.
+// and a gateway with a TTL cache of positive introspections. With EnableJWT its access tokens
+// are JWTs signed by keys it rotates and revokes through an admin API, and KeySetGateway
+// verifies them with go-oidc, a verifier we did not write.
 // Both record ground truth: when each token became inactive, and when the gateway last
 // honoured it.
 package oauthtest
@@ -42,6 +44,8 @@ type Server struct {
 	// and every access token issued from the same original refresh token. Unset, the reuse is
 	// only refused, and the family lives on.
 	RevokeFamilyOnReuse bool
+	// AdminToken is the Bearer secret of the signing-key admin API (set by EnableJWT).
+	AdminToken string
 
 	mu      sync.Mutex
 	clients map[string]string           // id -> secret
@@ -53,6 +57,10 @@ type Server struct {
 	issued  map[string]int // grant_type -> tokens issued
 	subs    map[string]int // sub -> tokens issued
 	reused  int            // refresh tokens presented after their one use
+
+	// JWT access tokens (EnableJWT): the audience, and the signing keys, the current one last.
+	audience string
+	sign     []*signingKey
 }
 
 // refreshToken is a refresh token: the client it is bound to, its subject, and whether it was
@@ -81,6 +89,9 @@ func NewServer(clients map[string]string) *Server {
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
 	mux.HandleFunc("POST /oauth2/token", s.token)
 	mux.HandleFunc("POST /oauth2/revoke", s.revoke)
+	mux.HandleFunc("GET /jwks", s.jwks)
+	mux.HandleFunc("POST /admin/keys/rotate", s.rotateKey)
+	mux.HandleFunc("DELETE /admin/keys/{kid}", s.revokeKey)
 	s.Issuer = httptest.NewServer(mux)
 	s.Introspection = httptest.NewServer(http.HandlerFunc(s.introspect))
 	return s
@@ -141,14 +152,21 @@ func randHex(n int) string {
 }
 
 func (s *Server) metadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	s.mu.Lock()
+	jwt := len(s.sign) > 0
+	s.mu.Unlock()
+	m := map[string]any{
 		"issuer":                                s.Issuer.URL,
 		"token_endpoint":                        s.Issuer.URL + "/oauth2/token",
 		"revocation_endpoint":                   s.Issuer.URL + "/oauth2/revoke",
 		"introspection_endpoint":                s.Introspection.URL + "/introspect",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"grant_types_supported":                 []string{"client_credentials", "password", "refresh_token"},
-	})
+	}
+	if jwt {
+		m["jwks_uri"] = s.Issuer.URL + "/jwks"
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 // client authenticates the request's client (basic, post or private_key_jwt); "" when it
@@ -252,7 +270,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	value := "opq_" + randHex(20)
 	s.mu.Lock()
 	ttl := s.TokenTTL
-	s.tokens[value] = &token{client: id, sub: sub, jti: randHex(8), exp: time.Now().Add(ttl), family: family}
+	now := time.Now()
+	t := &token{client: id, sub: sub, jti: randHex(8), exp: now.Add(ttl), family: family}
+	if len(s.sign) > 0 {
+		var err error
+		if value, err = s.signJWT(t, now); err != nil {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+			return
+		}
+	}
+	s.tokens[value] = t
 	s.issued[r.PostFormValue("grant_type")]++
 	s.subs[sub]++
 	answer := map[string]any{"access_token": value, "token_type": "Bearer",
