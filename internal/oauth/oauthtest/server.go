@@ -383,14 +383,14 @@ type Gateway struct {
 	hc    *http.Client
 	mu    sync.Mutex
 	cache map[string]time.Time // token -> cached positive answer valid until
-	last  map[string]time.Time // token -> when it was last honoured
+	rec   Honoured
 }
 
 // NewGateway starts a gateway in front of srv.
 func NewGateway(srv *Server, ttl time.Duration) *Gateway {
 	g := &Gateway{TTL: ttl, srv: srv, hc: &http.Client{Timeout: 5 * time.Second},
-		cache: map[string]time.Time{}, last: map[string]time.Time{}}
-	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
+		cache: map[string]time.Time{}}
+	g.Server = httptest.NewServer(g.rec.Record(http.HandlerFunc(g.serve)))
 	return g
 }
 
@@ -421,9 +421,6 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "inactive token", http.StatusUnauthorized)
 		return
 	}
-	g.mu.Lock()
-	g.last[tok] = time.Now()
-	g.mu.Unlock()
 	w.Write([]byte("ok\n"))
 }
 
@@ -450,9 +447,4 @@ func (g *Gateway) introspect(r *http.Request, tok string) (bool, error) {
 }
 
 // LastHonoured returns when the gateway last accepted the token.
-func (g *Gateway) LastHonoured(value string) (time.Time, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	t, ok := g.last[value]
-	return t, ok
-}
+func (g *Gateway) LastHonoured(value string) (time.Time, bool) { return g.rec.Last(value) }
