@@ -17,11 +17,11 @@ import (
 // metricRef finds metric names in PromQL expressions.
 var metricRef = regexp.MustCompile(`\brecall_[a-z_]+`)
 
-// TestDashboard checks grafana/recall-dashboard.json: valid JSON with panels, and every metric
+// TestDashboard checks docs/grafana/recall-dashboard.json: valid JSON with panels, and every metric
 // its queries name is one this package exposes (a renamed metric would leave a panel empty).
 func TestDashboard(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../../grafana/recall-dashboard.json")
+	b, err := os.ReadFile("../../docs/grafana/recall-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
 	}
