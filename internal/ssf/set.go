@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -86,6 +87,10 @@ type SET struct {
 	// event-specific fields, such as CAEP's event_timestamp or credential_type.
 	EventType string
 	Event     map[string]any
+	// Redelivered is set by a Validator with Replay on a SET byte for byte the same as one it
+	// validated before: a transmitter's redelivery (RFC 8936 §2.4, RFC 8935 §2.4), to be
+	// acknowledged again and not acted on twice.
+	Redelivered bool
 }
 
 // NewJTI returns a random SET identifier (RFC 8417 §2.2 "jti": unique per SET).
@@ -187,14 +192,14 @@ type Validator struct {
 	Events []string
 	// Formats names proprietary subject formats agreed out of band (SSF §3.4).
 	Formats []string
-	// Replay, when true, remembers each jti and rejects a SET seen before (RFC 8417 §2.2: a jti
-	// is unique per SET, so a second SET with it is a replay). RFC 8417 says nothing more of
-	// replays; RFC 8936 §2.4 lets a transmitter redeliver a SET and asks the recipient to
-	// accept and acknowledge repeats, which a receiver with Replay does not.
+	// Replay, when true, remembers each jti: a SET with a jti seen before is valid only when
+	// it is the same SET byte for byte, a redelivery (a transmitter redelivers what it does not
+	// know to be acknowledged, RFC 8936 §2.4, RFC 8935 §2.4), and comes back with Redelivered
+	// set; another SET under a known jti is rejected (RFC 8417 §2.2: a jti is unique per SET).
 	Replay bool
 
 	mu   sync.Mutex
-	seen map[string]struct{}
+	seen map[string][sha256.Size]byte // jti -> hash of the SET first validated with it
 }
 
 var defaultAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA}
@@ -339,12 +344,17 @@ func (v *Validator) Validate(raw string) (*SET, error) {
 		v.mu.Lock()
 		defer v.mu.Unlock()
 		if v.seen == nil {
-			v.seen = map[string]struct{}{}
+			v.seen = map[string][sha256.Size]byte{}
 		}
-		if _, dup := v.seen[set.ID]; dup {
-			return nil, reject(ErrInvalidRequest, "jti %q seen before (replay)", set.ID)
+		sum := sha256.Sum256([]byte(strings.TrimSpace(raw)))
+		if prev, dup := v.seen[set.ID]; dup {
+			if prev != sum {
+				return nil, reject(ErrInvalidRequest, "jti %q seen before in another SET (replay)", set.ID)
+			}
+			set.Redelivered = true
+			return set, nil
 		}
-		v.seen[set.ID] = struct{}{}
+		v.seen[set.ID] = sum
 	}
 	return set, nil
 }

@@ -218,14 +218,21 @@ func TestValidateReplay(t *testing.T) {
 	if _, err := v.Validate(raw); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Validate(raw); err == nil || !strings.Contains(err.Error(), "replay") {
-		t.Fatalf("second delivery of the same jti: %v", err)
+	// The same SET again is a transmitter's redelivery: valid, and marked so.
+	if set, err := v.Validate(raw); err != nil || !set.Redelivered {
+		t.Fatalf("redelivery of the same SET: %+v, %v; want valid and Redelivered", set, err)
 	}
-	// Without Replay the same SET passes twice: the rejection above is the replay check's.
+	// Another SET under a jti seen before is a replay.
+	c := goodClaims()
+	c["txn"] = "another"
+	if _, err := v.Validate(signRaw(t, key, Typ, c)); err == nil || !strings.Contains(err.Error(), "replay") {
+		t.Fatalf("another SET with the same jti: %v", err)
+	}
+	// Without Replay the same SET passes twice, not marked: the mark above is the replay check's.
 	v2 := validator(pubSet(key))
 	for i := 0; i < 2; i++ {
-		if _, err := v2.Validate(raw); err != nil {
-			t.Fatal(err)
+		if set, err := v2.Validate(raw); err != nil || set.Redelivered {
+			t.Fatal(set, err)
 		}
 	}
 }

@@ -370,6 +370,9 @@ func (s *Subscriber) accept(raw string, at time.Time) *Error {
 		s.mu.Unlock()
 		return e
 	}
+	if set.Redelivered {
+		return nil // acknowledged again; it arrived, and was counted, the first time
+	}
 	if set.EventType == SSFVerification {
 		// SSF §8.1.4.1: not about any subject of the drill; the one that echoes our state
 		// answers the verification request.

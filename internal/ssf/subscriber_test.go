@@ -85,8 +85,9 @@ func TestSubscriberReceives(t *testing.T) {
 }
 
 // TestSubscriberRejects: a SET signed by a key not in the transmitter's JWKS is refused (push:
-// 400 invalid_key, which the transmitter records) and never counted as received; a replayed
-// jti is refused too.
+// 400 invalid_key, which the transmitter records) and never counted as received; a
+// redelivery of a good SET is acknowledged and not counted twice; another SET under its jti is
+// refused as a replay.
 func TestSubscriberRejects(t *testing.T) {
 	f := newFixture(t, "", realClock)
 	cfgURL, _ := WellKnownURL(f.tr.cfg.Issuer)
@@ -107,11 +108,16 @@ func TestSubscriberRejects(t *testing.T) {
 	if e := sub.accept(good, time.Now()); e != nil {
 		t.Fatalf("good SET refused: %v", e)
 	}
-	if e := sub.accept(good, time.Now()); e == nil || !strings.Contains(e.Description, "replay") {
-		t.Errorf("replayed SET: %v, want refused as a replay", e)
+	if e := sub.accept(good, time.Now()); e != nil {
+		t.Errorf("redelivered SET: %v, want acknowledged", e)
+	}
+	jti := sub.Received()[0].SET.ID
+	replay, _ := Sign(SET{Issuer: f.tr.cfg.Issuer, Audience: []string{"rx-a"}, IssuedAt: time.Now(), ID: jti, SubID: Opaque("y"), EventType: CAEPSessionRevoked}, f.key)
+	if e := sub.accept(replay, time.Now()); e == nil || !strings.Contains(e.Description, "replay") {
+		t.Errorf("another SET under a known jti: %v, want refused as a replay", e)
 	}
 	if n, r := len(sub.Received()), len(sub.Rejected()); n != 1 || r != 2 {
-		t.Errorf("received %d, rejected %d; want 1 and 2", n, r)
+		t.Errorf("received %d, rejected %d; want 1 (the redelivery not counted again) and 2", n, r)
 	}
 }
 
