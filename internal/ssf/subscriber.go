@@ -195,6 +195,14 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 		s.stopPush()
 		return nil, fmt.Errorf("ssf receiver: stream %s has no aud (SSF §8.1.1)", s.stream.ID)
 	}
+	// SSF §8.1.1: the stream's iss MUST be the iss of its SETs, which must be the metadata's
+	// issuer: a stream of another issuer would have every SET refused. Some transmitters leave
+	// it out, which the SETs' own iss check covers.
+	if s.stream.Iss != "" && s.stream.Iss != s.meta.Issuer {
+		_ = s.deleteStream(ctx)
+		s.stopPush()
+		return nil, fmt.Errorf("ssf receiver: stream %s has iss %q, not the transmitter's issuer %q (SSF §8.1.1): its SETs would all be refused", s.stream.ID, s.stream.Iss, s.meta.Issuer)
+	}
 	s.val = &Validator{Issuer: s.meta.Issuer, Audience: s.stream.Aud[0], Keys: &keys, Replay: true, MaxAge: cfg.MaxAge, Now: s.now}
 	rctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

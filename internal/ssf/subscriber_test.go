@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -159,3 +161,42 @@ func TestSubscribeVerificationFails(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestSubscribeStreamOfAnotherIssuer: a transmitter whose new stream names another iss than its
+// metadata's issuer (SSF §8.1.1: they must be the same) would have every SET refused; Subscribe
+// fails saying so, and deletes the stream it created.
+func TestSubscribeStreamOfAnotherIssuer(t *testing.T) {
+	key := testKey(t, "k1")
+	var deleted atomic.Bool
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/.well-known/ssf-configuration":
+			writeJSON(w, http.StatusOK, Metadata{SpecVersion: "1_0", Issuer: srv.URL, JWKSURI: srv.URL + "/jwks",
+				DeliveryMethodsSupported: []string{MethodPoll}, ConfigurationEndpoint: srv.URL + "/streams"})
+		case r.URL.Path == "/jwks":
+			writeJSON(w, http.StatusOK, pubSet(key))
+		case r.URL.Path == "/streams" && r.Method == http.MethodPost:
+			writeJSON(w, http.StatusCreated, StreamConfig{ID: "s1", Iss: "https://other.example.invalid", Aud: audience{"rx"},
+				Delivery: &Delivery{Method: MethodPoll, EndpointURL: srv.URL + "/poll"}})
+		case r.URL.Path == "/streams" && r.Method == http.MethodDelete:
+			deleted.Store(r.URL.Query().Get("stream_id") == "s1")
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	cfgURL, _ := WellKnownURL(srv.URL)
+	sub, err := Subscribe(context.Background(), SubscriberConfig{ConfigURL: cfgURL, Token: tokA, Delivery: MethodPoll})
+	if err == nil {
+		sub.Close(context.Background())
+		t.Fatal("subscribed to a stream of another issuer")
+	}
+	if !strings.Contains(err.Error(), `iss "https://other.example.invalid"`) || !strings.Contains(err.Error(), srv.URL) {
+		t.Errorf("error %q: want both issuers named", err)
+	}
+	if !deleted.Load() {
+		t.Error("the stream was left at the transmitter")
+	}
+}
