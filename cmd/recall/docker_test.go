@@ -81,10 +81,13 @@ func TestQuickstartDocker(t *testing.T) {
 	if intro.TTCMS.Max > 5000+intro.TTCMS.ResolutionMaxMS+100 {
 		t.Errorf("introspect max %.0f ms > 5 s TTL + resolution %.0f ms", intro.TTCMS.Max, intro.TTCMS.ResolutionMaxMS)
 	}
-	// Push learns at once: its true TTC is far below poll's and introspect's, and what the probes
-	// measured for it is no more than the resolution.
-	if push.GroundTruth.TTCMS.Max > 100 || push.GroundTruth.TTCMS.Max*5 > poll.GroundTruth.TTCMS.P50 {
-		t.Errorf("push: true max %.0f ms vs poll true p50 %.0f ms", push.GroundTruth.TTCMS.Max, poll.GroundTruth.TTCMS.P50)
+	// Push learns at once: its true TTC is far below poll's 2 s interval and introspect's 5 s
+	// TTL, and what the probes measured for it is no more than the resolution. Not an absolute
+	// bound of a few ms (an idle machine's), nor poll's true p50 (the tick's phase puts that
+	// anywhere in its interval): a loaded cold CI run had push's true max at 152 ms.
+	if push.GroundTruth.TTCMS.P50*3 > 2000 || push.GroundTruth.TTCMS.Max > 500 || push.GroundTruth.TTCMS.Max*2 > intro.GroundTruth.TTCMS.Max {
+		t.Errorf("push is not far below poll and introspect: true p50 %.0f ms, max %.0f ms vs poll interval 2 s (true p50 %.0f ms), introspect true max %.0f ms",
+			push.GroundTruth.TTCMS.P50, push.GroundTruth.TTCMS.Max, poll.GroundTruth.TTCMS.P50, intro.GroundTruth.TTCMS.Max)
 	}
 	if push.TTCMS.Max > push.TTCMS.ResolutionMaxMS+100 {
 		t.Errorf("push: measured max %.0f ms exceeds its resolution %.0f ms", push.TTCMS.Max, push.TTCMS.ResolutionMaxMS)
