@@ -207,3 +207,27 @@ func TestDrillIndependentProviderKeyNotRotated(t *testing.T) {
 		t.Errorf("the key was revoked (recall %+v): want nothing sent", rep.Recall)
 	}
 }
+
+// TestExternalKeyCompromiseScenarioPlans: scenarios/external-key-compromise.yaml loads and plans
+// (variables set to placeholders) into a population whose controls must be signed by another
+// key, from the command source.
+func TestExternalKeyCompromiseScenarioPlans(t *testing.T) {
+	t.Parallel()
+	lookup := func(k string) (string, bool) {
+		if strings.HasSuffix(k, "_URL") || strings.HasSuffix(k, "_ISSUER") {
+			return "https://idp.example.invalid/x", true
+		}
+		return "placeholder", true
+	}
+	s, err := Load("../../scenarios/external-key-compromise.yaml", scenario.WithLookupEnv(lookup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Population.RotateKeyBeforeControls {
+		t.Error("the recall by kid did not ask for the controls signed by another key")
+	}
+}
