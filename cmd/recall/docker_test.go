@@ -75,11 +75,16 @@ func TestQuickstartDocker(t *testing.T) {
 		}
 	}
 	push, poll, intro := by["edge-push"], by["edge-poll"], by["edge-introspect"]
-	if poll.TTCMS.Max > 2000+poll.TTCMS.ResolutionMaxMS+100 {
-		t.Errorf("poll max %.0f ms > 2 s interval + resolution %.0f ms", poll.TTCMS.Max, poll.TTCMS.ResolutionMaxMS)
+	if push.GroundTruth == nil || poll.GroundTruth == nil || intro.GroundTruth == nil {
+		t.FailNow()
 	}
-	if intro.TTCMS.Max > 5000+intro.TTCMS.ResolutionMaxMS+100 {
-		t.Errorf("introspect max %.0f ms > 5 s TTL + resolution %.0f ms", intro.TTCMS.Max, intro.TTCMS.ResolutionMaxMS)
+	// What the probes measured is the truth plus at most the resolution; the truth itself is
+	// held to the known answers below.
+	for _, c := range []report.Component{poll, intro} {
+		if c.TTCMS.Max > c.GroundTruth.TTCMS.Max+c.TTCMS.ResolutionMaxMS+100 {
+			t.Errorf("%s: measured max %.0f ms exceeds the true max %.0f ms by more than its resolution %.0f ms",
+				c.Name, c.TTCMS.Max, c.GroundTruth.TTCMS.Max, c.TTCMS.ResolutionMaxMS)
+		}
 	}
 	// Push learns at once: its true TTC is far below poll's 2 s interval and introspect's 5 s
 	// TTL, and what the probes measured for it is no more than the resolution. Not an absolute
@@ -93,7 +98,9 @@ func TestQuickstartDocker(t *testing.T) {
 		t.Errorf("push: measured max %.0f ms exceeds the true max %.0f ms by more than its resolution %.0f ms",
 			push.TTCMS.Max, push.GroundTruth.TTCMS.Max, push.TTCMS.ResolutionMaxMS)
 	}
-	if poll.GroundTruth.TTCMS.Max > 2000+200 || intro.GroundTruth.TTCMS.Max > 5000+200 {
+	// Poll learns at its first tick after the recall, plus the sync that tick starts; the slack
+	// is that sync on a loaded machine (239 ms in a cold CI run), far short of a missed tick.
+	if poll.GroundTruth.TTCMS.Max > 2000+500 || intro.GroundTruth.TTCMS.Max > 5000+500 {
 		t.Errorf("true max: poll %.0f ms (interval 2 s), introspect %.0f ms (TTL 5 s)", poll.GroundTruth.TTCMS.Max, intro.GroundTruth.TTCMS.Max)
 	}
 	if jwt := by["edge-jwt"]; jwt.NotConverged != probed(jwt) {
