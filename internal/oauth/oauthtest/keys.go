@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 
@@ -163,8 +162,8 @@ func NewKeySetGateway(jwksURL string) *KeySetGateway {
 }
 
 func (g *KeySetGateway) serve(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
+	tok := bearer(r)
+	if tok == "" {
 		http.Error(w, "no token", http.StatusUnauthorized)
 		return
 	}
@@ -194,8 +193,8 @@ func (rec *Honoured) Record(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r)
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || sw.status/100 != 2 {
+		tok := bearer(r)
+		if tok == "" || sw.status/100 != 2 {
 			return
 		}
 		rec.mu.Lock()

@@ -366,6 +366,15 @@ func (s *Server) InactiveAt(value string) (time.Time, bool) {
 	return t.inactiveAt, true
 }
 
+// bearer is the request's RFC 6750 bearer token ("" when none).
+func bearer(r *http.Request) string {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return ""
+	}
+	return tok
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -395,8 +404,8 @@ func NewGateway(srv *Server, ttl time.Duration) *Gateway {
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
+	tok := bearer(r)
+	if tok == "" {
 		http.Error(w, "no token", http.StatusUnauthorized)
 		return
 	}
