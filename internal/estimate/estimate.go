@@ -29,8 +29,9 @@
 // their place.
 //
 // The NPMLE is unique only in the masses of the innermost intervals, not in how each mass is
-// spread within its interval: this package spreads it uniformly (linear CDF inside), which is
-// how quantiles and the CDF between identified points are read.
+// spread within its interval: this package draws the CDF with each mass spread uniformly
+// (linear inside its interval), and reads a quantile as the midpoint of the interval in which
+// the CDF reaches its level (see [Distribution.Quantile]).
 package estimate
 
 import (
@@ -612,8 +613,17 @@ func (d *Distribution) cdfBounds(x time.Duration) (lo, hi float64) {
 	return lo, hi
 }
 
-// Quantile returns the smallest x with CDF(x) ≥ q (0 < q < 1), and false when the estimated
-// CDF never reaches q.
+// Quantile returns the estimated q-quantile (0 < q < 1): the midpoint of the innermost
+// interval in which the CDF reaches q, and false when the estimated CDF never reaches q (or
+// reaches it only in the mass beyond everything observed).
+//
+// The NPMLE says that the q-quantile lies in that interval, (Lower, Upper], not where: that
+// depends on how the interval's mass is spread inside it, which no bracket sees. The midpoint
+// is the value whose error is smallest in the worst case, half the interval; reading the
+// quantile off the linear CDF instead would put a high quantile near the interval's upper end,
+// wrong by nearly the whole interval when the mass sits at its lower end (one push event for a
+// whole batch of credentials: a step), and it is then biased upward. The interval itself is the
+// Low and High the NPMLE identifies (quantileBounds), before the bootstrap widens them.
 func (d *Distribution) Quantile(q float64) (time.Duration, bool) {
 	return quantileOf(d.Masses, d.cum, q)
 }
@@ -636,23 +646,11 @@ func quantileBounds(ms []Mass, cum []float64, q float64) (lo, hi time.Duration, 
 }
 
 func quantileOf(ms []Mass, cum []float64, q float64) (time.Duration, bool) {
-	j := sort.Search(len(cum), func(j int) bool { return cum[j] >= q-eps })
-	if j == len(cum) {
+	lo, hi, _, ok := quantileBounds(ms, cum, q)
+	if !ok {
 		return 0, false
 	}
-	mj := ms[j]
-	if mj.Upper == Inf {
-		return 0, false
-	}
-	below := 0.0
-	if j > 0 {
-		below = cum[j-1]
-	}
-	frac := 1.0
-	if mj.P > 0 {
-		frac = min(max((q-below)/mj.P, 0), 1)
-	}
-	return mj.Lower + time.Duration(frac*float64(mj.Upper-mj.Lower)), true
+	return lo + (hi-lo)/2, true
 }
 
 // bandPoints picks at most about maxPts offsets where the CDF changes (ends of innermost
