@@ -20,22 +20,43 @@ type setState struct {
 	truth *truth.Log
 	m     *metrics
 	log   *slog.Logger
+	// chunkDone, when set (tests), is called after each chunk apply adds, outside the lock.
+	chunkDone func()
 }
 
 // apply adds rules to the set and records, for every rule that changed what is recalled, the
-// instant right after it took effect.
+// instant it took effect (Set.ApplyAt). A large batch goes in by chunks of applyChunk rules, the
+// set's write lock released between them: applying 20,000 rules at once held every request at
+// this gateway for 25 ms on a quiet machine and 70 ms on a busy one, where a gateway that
+// enforces as it goes answers meanwhile. Each rule's instant is its chunk's; the version is
+// raised with the last chunk, so a resync asks from the last version held whole.
 func (s *setState) apply(version uint64, rules []revocation.Rule) {
-	changed := s.set.Apply(version, rules)
-	if len(changed) == 0 {
+	n := 0
+	for len(rules) > 0 {
+		chunk := rules[:min(len(rules), applyChunk)]
+		rules = rules[len(chunk):]
+		v := version
+		if len(rules) > 0 {
+			v = 0 // Apply raises the version only above the one held
+		}
+		changed, at := s.set.ApplyAt(v, chunk)
+		for _, r := range changed {
+			s.truth.RuleApplied(r, at)
+		}
+		n += len(changed)
+		if s.chunkDone != nil {
+			s.chunkDone()
+		}
+	}
+	if n == 0 {
 		return
 	}
-	now := time.Now()
-	for _, r := range changed {
-		s.truth.RuleApplied(r, now)
-	}
-	s.m.recallsApplied.Add(float64(len(changed)))
-	s.log.Debug("recall rules applied", "version", version, "rules", len(changed))
+	s.m.recallsApplied.Add(float64(n))
+	s.log.Debug("recall rules applied", "version", version, "rules", n)
 }
+
+// applyChunk is how many rules apply adds under one hold of the set's write lock.
+const applyChunk = 256
 
 // revoked returns a *TokenError if a held rule recalls t.
 func (s *setState) revoked(t *Token) error {

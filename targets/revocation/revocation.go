@@ -126,10 +126,25 @@ type Set struct {
 func (s *Set) Apply(version uint64, rules []Rule) []Rule {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.apply(version, rules)
+}
+
+// ApplyAt is Apply that also returns the instant the changed rules took effect, read under the
+// write lock after the last of them: no reader can have seen them before that instant (readers
+// wait for the lock), and the caller cannot be descheduled between the release and its own
+// clock reading, which would record the instant after a reader had already been refused.
+func (s *Set) ApplyAt(version uint64, rules []Rule) ([]Rule, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := s.apply(version, rules)
+	return changed, time.Now()
+}
+
+func (s *Set) apply(version uint64, rules []Rule) []Rule {
 	if s.by == nil {
 		s.by = make(map[Type]map[string]Rule)
 	}
-	var changed []Rule
+	changed := make([]Rule, 0, len(rules))
 	for _, r := range rules {
 		if r.Type == IssuedBeforeAll {
 			if r.IssuedBefore > s.all {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRuleMatches(t *testing.T) {
@@ -114,5 +115,20 @@ func BenchmarkSetRevoked(b *testing.B) {
 	c := Claims{JTI: "jti-5000", Subject: "x", ClientID: "y", Session: "z", KeyID: "k"}
 	for b.Loop() {
 		s.Revoked(c)
+	}
+}
+
+// TestSetApplyAt: the instant ApplyAt returns lies between the call and its return, with the
+// rules it reports changed.
+func TestSetApplyAt(t *testing.T) {
+	var s Set
+	before := time.Now()
+	changed, at := s.ApplyAt(1, []Rule{{Type: JTI, Value: "a"}, {Type: JTI, Value: "a"}})
+	after := time.Now()
+	if len(changed) != 1 || at.Before(before) || at.After(after) {
+		t.Errorf("changed %d (want 1), at %v, want within [%v, %v]", len(changed), at, before, after)
+	}
+	if _, ok := s.Revoked(Claims{JTI: "a"}); !ok || s.Version() != 1 {
+		t.Errorf("rule not applied or version %d", s.Version())
 	}
 }
