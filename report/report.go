@@ -162,6 +162,11 @@ type Environment struct {
 	// instants is converted back to it (docs/measurement.md).
 	WallClockSteps     int     `json:"wall_clock_steps,omitempty"`
 	WallClockStepMaxMS float64 `json:"wall_clock_step_max_ms,omitempty"`
+	// CPUs and GoMaxProcs are the harness machine's logical CPUs and the Go scheduler's Ps
+	// while the drill ran: more Ps than CPUs when components ran in the harness's process
+	// (docs/measurement.md, "The in-process stack and the Go scheduler").
+	CPUs       int `json:"cpus,omitempty"`
+	GoMaxProcs int `json:"gomaxprocs,omitempty"`
 }
 
 // EnvComponent is one component as started.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,9 @@ expect:
 	rep, _ := report.Read(filepath.Join(out, "report.json"))
 	if rep.Environment.Runtime != "external" || rep.Components[0].Name != "edge" || rep.Components[0].Converged != 30 {
 		t.Errorf("runtime %s, components %+v", rep.Environment.Runtime, rep.Components)
+	}
+	if rep.Environment.GoMaxProcs != goruntime.GOMAXPROCS(0) {
+		t.Errorf("gomaxprocs %d in the drill, %d now: nothing ran in the harness's process, GOMAXPROCS should have been left alone", rep.Environment.GoMaxProcs, goruntime.GOMAXPROCS(0))
 	}
 	if bytesContains(b, admin) || bytesContains([]byte(stderr+stdout), admin) {
 		t.Error("the admin secret from ${RECALL_TEST_ADMIN} leaked into the report or the logs")

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
+	"github.com/recall-drills/recall/internal/procs"
 	"github.com/recall-drills/recall/report"
 )
 
@@ -91,6 +93,10 @@ func TestRunPassAndFail(t *testing.T) {
 			}
 			if rep.Recovery == nil || rep.Recovery.Sampled != 1 || rep.Recovery.Reissued != 1 || rep.Overall.NotRecovered != 0 {
 				t.Errorf("recovery %+v, not recovered %d; want the victims' one client (the other is the controls') re-issued and recovered", rep.Recovery, rep.Overall.NotRecovered)
+			}
+			// The stack ran in this process: the drill gave the Go scheduler headroom (procs).
+			if want := goruntime.NumCPU() + procs.Extra; os.Getenv("GOMAXPROCS") == "" && (rep.Environment.GoMaxProcs < want || rep.Environment.CPUs != goruntime.NumCPU()) {
+				t.Errorf("environment: gomaxprocs %d, cpus %d; want at least %d Ps on %d CPUs", rep.Environment.GoMaxProcs, rep.Environment.CPUs, want, goruntime.NumCPU())
 			}
 			if len(rep.Logs) == 0 || len(rep.Tokens.Sample) == 0 || len(rep.Tokens.Sample[0]) != 12 {
 				t.Errorf("logs %d, sample %v", len(rep.Logs), rep.Tokens.Sample)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/recall-drills/recall/internal/drill"
 	"github.com/recall-drills/recall/internal/journal"
+	"github.com/recall-drills/recall/internal/procs"
 	"github.com/recall-drills/recall/internal/runtime"
 	"github.com/recall-drills/recall/internal/scenario"
 	"github.com/recall-drills/recall/report"
@@ -186,8 +187,22 @@ func runDrill(path string, o runOptions, stdout, stderr io.Writer) error {
 	defer jw.Close()
 	p.Observer = jw
 
+	if ip, ok := p.Env.(runtime.InProcess); ok && ip.InProcess() {
+		// The stack shares the probes' Go scheduler: its CPU bursts at the recall must not
+		// starve them (package procs).
+		before := goruntime.GOMAXPROCS(0)
+		if n, release := procs.Headroom(); n > before {
+			defer release()
+			log.Info("in-process stack: Go scheduler given headroom over the cores, so the stack's CPU bursts do not hold back the probes (set GOMAXPROCS to choose)",
+				"cpus", goruntime.NumCPU(), "gomaxprocs", n, "was", before)
+		} else {
+			release()
+		}
+	}
+	procsInDrill := goruntime.GOMAXPROCS(0)
 	log.Info("drill starting", "scenario", s.Name, "runtime", p.Runtime, "seed", s.Seed, "drill_id", p.DrillID, "out", outDir)
 	rep, runErr := drill.Run(ctx, p)
+	rep.Environment.CPUs, rep.Environment.GoMaxProcs = goruntime.NumCPU(), procsInDrill
 	if err := jw.Close(); err != nil {
 		log.Warn("journal incomplete", "err", err)
 	}

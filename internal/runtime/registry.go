@@ -131,6 +131,13 @@ type Preparer interface {
 	Prepare(ctx context.Context) error
 }
 
+// InProcess is an Environment that can run components in the harness's own process, where they
+// share its Go scheduler with the probes (see package procs).
+type InProcess interface {
+	// InProcess says whether any component runs in this process.
+	InProcess() bool
+}
+
 // Imager is an Environment that runs components from images and can say which image ran each
 // one, for the report.
 type Imager interface {

@@ -86,6 +86,7 @@ var (
 	_ runtime.Pauser      = (*Env)(nil)
 	_ runtime.Killer      = (*Env)(nil)
 	_ runtime.Linker      = (*Env)(nil)
+	_ runtime.InProcess   = (*Env)(nil)
 )
 
 // Option configures New.
@@ -521,6 +522,10 @@ func (e *Env) get(name string) (*running, bool) {
 	r, ok := e.running[name]
 	return r, ok
 }
+
+// InProcess implements runtime.InProcess: always true, as the embedded runtime starts at least
+// the reference issuer in this process.
+func (e *Env) InProcess() bool { return true }
 
 // Endpoint implements Environment.
 func (e *Env) Endpoint(name string) (*url.URL, error) {
