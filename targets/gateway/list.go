@@ -55,8 +55,11 @@ func (s *setState) apply(version uint64, rules []revocation.Rule) {
 	s.log.Debug("recall rules applied", "version", version, "rules", n)
 }
 
-// applyChunk is how many rules apply adds under one hold of the set's write lock.
-const applyChunk = 256
+// applyChunk is how many rules apply adds under one hold of the set's write lock: about 2.5 ms
+// on a quiet machine. With 256, even the quickstart's 1,000-rule batch (about 1.2 ms in one
+// hold) went in over 4 holds that the kernel interleaved with other threads, and was enforced
+// over up to 11 ms instead of at one instant.
+const applyChunk = 2048
 
 // revoked returns a *TokenError if a held rule recalls t.
 func (s *setState) revoked(t *Token) error {
