@@ -32,7 +32,7 @@ type setState struct {
 // raised with the last chunk, so a resync asks from the last version held whole.
 func (s *setState) apply(version uint64, rules []revocation.Rule) {
 	n := 0
-	for len(rules) > 0 {
+	for { // once at least: a list with no new rules still raises the version
 		chunk := rules[:min(len(rules), applyChunk)]
 		rules = rules[len(chunk):]
 		v := version
@@ -46,6 +46,9 @@ func (s *setState) apply(version uint64, rules []revocation.Rule) {
 		n += len(changed)
 		if s.chunkDone != nil {
 			s.chunkDone()
+		}
+		if len(rules) == 0 {
+			break
 		}
 	}
 	if n == 0 {

@@ -13,7 +13,8 @@ import (
 // TestApplyByChunks: a large batch goes into the set by chunks, the write lock released between
 // them, so requests are answered while a gateway applies a mass recall. Between chunks the rules
 // already applied are enforced (and recorded in ground truth) and the others not yet, and the
-// set's version is raised only with the last chunk, so a resync never skips an unapplied rule.
+// set's version is raised only with the last chunk, so a resync never skips an unapplied rule;
+// an empty list still raises it.
 func TestApplyByChunks(t *testing.T) {
 	const n = 3*applyChunk + 10
 	rules := make([]revocation.Rule, n)
@@ -49,6 +50,11 @@ func TestApplyByChunks(t *testing.T) {
 	}
 	if v := s.set.Version(); v != 2 {
 		t.Errorf("version %d after the batch, want 2", v)
+	}
+	s.chunkDone = nil
+	s.apply(3, nil) // a poll that brings no new rule still moves the version on
+	if v := s.set.Version(); v != 3 {
+		t.Errorf("version %d after an empty list of version 3, want 3", v)
 	}
 	recs := s.truth.Records()
 	for i := 2; i < len(recs); i++ {
